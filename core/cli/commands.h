@@ -1,0 +1,19 @@
+#pragma once
+// Each subcommand registers itself on the CLI11 app; the callback it installs
+// sets the exit code. Declared here, defined in cmd_<name>.cpp.
+
+#include <CLI/CLI.hpp>
+
+namespace vitrine::cli {
+
+/// Shared state the subcommands write their result into.
+struct CliContext {
+    int exitCode = 0;
+    int threads = 0; ///< --threads, 0 = all cores
+};
+
+void addScanCommand(CLI::App& app, CliContext& ctx);
+// Further commands (embed, train, eval, attention, patches, neighbours, project, export)
+// are declared here by their cmd_*.cpp files as they are added.
+
+} // namespace vitrine::cli

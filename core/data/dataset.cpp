@@ -1,0 +1,196 @@
+#include "core/data/dataset.h"
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <set>
+#include <system_error>
+
+#include "core/common/error.h"
+#include "core/image/image_probe.h"
+
+namespace vitrine::core::data {
+namespace fs = std::filesystem;
+
+int Dataset::maxLevel() const {
+    int level = -1;
+    for (const auto& s : samples)
+        level = std::max(level, static_cast<int>(s.labels.size()) - 1);
+    return samples.empty() ? -1 : std::max(level, 0);
+}
+
+std::string Dataset::labelAt(const Sample& s, int level) {
+    if (s.labels.empty())
+        return "(unlabelled)";
+    if (level < 0 || level >= static_cast<int>(s.labels.size()))
+        return s.labels.back();
+    return s.labels[static_cast<std::size_t>(level)];
+}
+
+std::vector<std::string> Dataset::classNames(int level) const {
+    std::set<std::string> names;
+    for (const auto& s : samples)
+        names.insert(labelAt(s, level));
+    return {names.begin(), names.end()};
+}
+
+std::vector<int> Dataset::classIds(int level) const {
+    auto names = classNames(level);
+    std::vector<int> ids;
+    ids.reserve(samples.size());
+    for (const auto& s : samples) {
+        auto it = std::lower_bound(names.begin(), names.end(), labelAt(s, level));
+        ids.push_back(static_cast<int>(it - names.begin()));
+    }
+    return ids;
+}
+
+std::size_t Dataset::merge(const Dataset& other) {
+    std::set<fs::path> present;
+    for (const auto& s : samples)
+        present.insert(s.path);
+    std::size_t added = 0;
+    for (const auto& s : other.samples) {
+        if (present.insert(s.path).second) {
+            samples.push_back(s);
+            ++added;
+        }
+    }
+    skipped.insert(skipped.end(), other.skipped.begin(), other.skipped.end());
+    std::stable_sort(samples.begin(), samples.end(),
+                     [](const Sample& a, const Sample& b) { return a.relativePath < b.relativePath; });
+    return added;
+}
+
+std::string checkImageFile(const fs::path& file, const ScanOptions& options) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in)
+        return "cannot be opened (permission denied or removed)";
+    std::string bytes;
+    if (options.verifyImages) {
+        bytes.assign(std::istreambuf_iterator<char>(in), {});
+    } else {
+        bytes.resize(1 << 16);
+        in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+        bytes.resize(static_cast<std::size_t>(in.gcount()));
+    }
+    std::string why;
+    auto probe = image::probeImage(bytes, options.verifyImages, &why);
+    if (!probe)
+        return why;
+    if (probe->width * probe->height > options.maxPixels)
+        return "image too large (" + std::to_string(probe->width) + "x" + std::to_string(probe->height) + " pixels)";
+    if (!probe->complete)
+        return std::string("truncated ") + image::formatName(probe->format) + " (the file ends before the image data does)";
+    return {};
+}
+
+Dataset scanFolder(const fs::path& rootIn, const ScanOptions& options, const ProgressFn& progress,
+                   const CancelToken* cancel) {
+    std::error_code ec;
+    if (!fs::exists(rootIn, ec))
+        throw Error(rootIn, "does not exist");
+    if (!fs::is_directory(rootIn, ec))
+        throw Error(rootIn, "is not a folder; choose the folder that holds one sub-folder per class");
+    Dataset ds;
+    ds.root = fs::canonical(rootIn, ec);
+    if (ec)
+        throw Error(rootIn, "cannot be opened: " + ec.message());
+
+    std::vector<fs::path> candidates;
+    std::set<fs::path> visitedDirs{ds.root};
+    // Depth-first walk following directory symlinks, with loop detection by canonical path.
+    std::vector<fs::path> stack{ds.root};
+    while (!stack.empty()) {
+        if (cancel)
+            cancel->check();
+        fs::path dir = stack.back();
+        stack.pop_back();
+        fs::directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec);
+        if (ec) {
+            ds.skipped.push_back({dir.string(), "folder cannot be read: " + ec.message()});
+            continue;
+        }
+        for (; it != fs::directory_iterator(); it.increment(ec)) {
+            if (ec) {
+                ds.skipped.push_back({dir.string(), "folder listing failed: " + ec.message()});
+                break;
+            }
+            const fs::path& p = it->path();
+            const std::string name = p.filename().string();
+            if (!name.empty() && name[0] == '.')
+                continue; // hidden files and folders (.DS_Store, .git, ...)
+            std::error_code sec;
+            auto status = fs::status(p, sec);
+            if (sec) {
+                auto lst = fs::symlink_status(p, sec);
+                ds.skipped.push_back({p.string(), fs::is_symlink(lst) ? "broken symbolic link (target missing or a loop)"
+                                                                       : "cannot be read"});
+                continue;
+            }
+            if (fs::is_directory(status)) {
+                fs::path canon = fs::canonical(p, sec);
+                if (sec) {
+                    ds.skipped.push_back({p.string(), "folder cannot be resolved: " + sec.message()});
+                    continue;
+                }
+                if (!visitedDirs.insert(canon).second) {
+                    ds.skipped.push_back({p.string(), "symbolic link loop (folder already scanned); skipped"});
+                    continue;
+                }
+                stack.push_back(p);
+            } else if (fs::is_regular_file(status)) {
+                candidates.push_back(p);
+            } else {
+                ds.skipped.push_back({p.string(), "not a regular file"});
+            }
+        }
+    }
+    std::sort(candidates.begin(), candidates.end());
+
+    const auto total = static_cast<long long>(candidates.size());
+    long long done = 0;
+    for (const auto& p : candidates) {
+        if (cancel && (done % 16 == 0))
+            cancel->check();
+        ++done;
+        const std::string name = p.filename().string();
+        if (!image::hasImageExtension(name)) {
+            ds.skipped.push_back({p.string(), "not an image file (extension '" + p.extension().string() + "')"});
+            continue;
+        }
+        std::string reason = checkImageFile(p, options);
+        if (!reason.empty()) {
+            ds.skipped.push_back({p.string(), reason});
+        } else {
+            Sample s;
+            s.path = p;
+            fs::path rel = p.lexically_relative(ds.root);
+            s.relativePath = rel.generic_string();
+            for (auto part = rel.begin(); part != rel.end(); ++part)
+                if (std::next(part) != rel.end())
+                    s.labels.push_back(part->string());
+            ds.samples.push_back(std::move(s));
+        }
+        if (done % 32 == 0 || done == total)
+            report(progress, done, total, "scanning");
+    }
+    std::sort(ds.samples.begin(), ds.samples.end(),
+              [](const Sample& a, const Sample& b) { return a.relativePath < b.relativePath; });
+    return ds;
+}
+
+bool isValidation(const std::string& relativePath, double validationFraction) {
+    // FNV-1a 64: stable across platforms and runs (std::hash is not).
+    std::uint64_t h = 1469598103934665603ULL;
+    for (unsigned char c : relativePath) {
+        h ^= c;
+        h *= 1099511628211ULL;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return static_cast<double>(h % 1'000'000) / 1'000'000.0 < validationFraction;
+}
+
+} // namespace vitrine::core::data

@@ -1,0 +1,29 @@
+#pragma once
+// Safe image decoding: any supported file -> 8-bit RGB cv::Mat, EXIF orientation
+// applied, size limits checked from the header before decoding.
+
+#include <cstdint>
+#include <filesystem>
+#include <string_view>
+
+#include <opencv2/core/mat.hpp>
+
+namespace vitrine::core::image {
+
+struct DecodeOptions {
+    std::int64_t maxPixels = 64'000'000; ///< refuse larger images before allocating
+    /// When > 0, JPEGs may be decoded at 1/2, 1/4 or 1/8 scale (DCT scaling) as long
+    /// as the shorter side stays >= minShortSide. Much faster for thumbnails/models.
+    int minShortSide = 0;
+    bool requireComplete = true; ///< refuse truncated files instead of decoding grey
+};
+
+/// Decodes `path` to CV_8UC3 RGB. Throws core::Error("<path>: <reason>") for empty,
+/// non-image, truncated, oversized or undecodable files.
+cv::Mat decodeRgb(const std::filesystem::path& path, const DecodeOptions& options = {});
+
+/// Same from bytes already in memory; `nameForErrors` is used in messages.
+cv::Mat decodeRgbFromMemory(std::string_view bytes, const std::filesystem::path& nameForErrors,
+                            const DecodeOptions& options = {});
+
+} // namespace vitrine::core::image
