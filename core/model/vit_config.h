@@ -1,0 +1,40 @@
+#pragma once
+// ViT hyper-parameters and presets. Torch-free so UI code can include it.
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace vitrine::core::model {
+
+struct VitConfig {
+    std::string name = "custom";
+    int imageSize = 224;  ///< input side S (square)
+    int patchSize = 16;   ///< P
+    int inChannels = 3;
+    int dim = 384;        ///< D
+    int depth = 12;
+    int heads = 6;
+    double mlpRatio = 4.0;
+    int embedDim = 128;   ///< projection head output E; 0 = no head (embedding = class token)
+    double layerNormEps = 1e-6;
+
+    int gridSize() const { return imageSize / patchSize; }
+    int numPatches() const { return gridSize() * gridSize(); }
+    int headDim() const { return dim / heads; }
+    /// Output width of the model's embedding (E, or D when there is no head).
+    int outputDim() const { return embedDim > 0 ? embedDim : dim; }
+
+    nlohmann::json toJson() const;
+    /// Throws core::Error on missing/invalid fields.
+    static VitConfig fromJson(const nlohmann::json& j);
+    /// "vit-tiny-16", "vit-small-16", "vit-base-16", "vit-micro" (CPU-friendly for training
+    /// from scratch). Throws core::Error listing the known names.
+    static VitConfig preset(const std::string& name);
+    static std::vector<std::string> presetNames();
+    /// Throws core::Error when dimensions are inconsistent (dim % heads, image % patch, ...).
+    void validate() const;
+};
+
+} // namespace vitrine::core::model
