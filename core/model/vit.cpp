@@ -59,8 +59,8 @@ struct BlockImpl : torch::nn::Module {
         mlp = register_module("mlp", Mlp(c.dim, static_cast<int>(std::lround(c.dim * c.mlpRatio))));
     }
     torch::Tensor forward(torch::Tensor x, torch::Tensor* attnOut) {
-        x = x + attn->forward(norm1->forward(x), attnOut);
-        return x + mlp->forward(norm2->forward(x));
+        x = x + attn->forward(norm1->forward(x), attnOut).to(x.dtype());
+        return x + mlp->forward(norm2->forward(x)).to(x.dtype());
     }
     torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
     Attention attn{nullptr};
@@ -111,9 +111,11 @@ VitOutput VitImpl::forward(const torch::Tensor& images, bool withAttention) {
                 "Vit: expected images [B, ", c.inChannels, ", ", c.imageSize, ", ", c.imageSize, "], got ",
                 images.sizes());
     const auto b = images.size(0);
-    auto x = patchEmbed->forward(images).flatten(2).transpose(1, 2); // [B, N, D]
-    x = torch::cat({clsToken.expand({b, -1, -1}).to(x.dtype()), x}, 1);
-    x = x + posEmbed.to(x.dtype());
+    // The residual stream stays float32 under bf16 autocast: LayerNorm then sees float input
+    // (LibTorch 1.13's CPU autocast leaves layer_norm alone), and only matmuls run in bf16.
+    auto x = patchEmbed->forward(images).flatten(2).transpose(1, 2).to(torch::kFloat); // [B, N, D]
+    x = torch::cat({clsToken.expand({b, -1, -1}).to(torch::kFloat), x}, 1);
+    x = x + posEmbed.to(torch::kFloat);
 
     VitOutput out;
     for (const auto& m : *blocks) {
