@@ -89,7 +89,7 @@ TEST_CASE("the main window opens the demo photos and shows thumbnails", "[ui]") 
     CHECK(w.datasetPanel()->proxy()->rowCount() == 200);
 }
 
-TEST_CASE("dropping a folder and loose files adds them; non-images go to Problems", "[ui]") {
+TEST_CASE("dropping a folder and loose files adds them and non-images go to Problems", "[ui]") {
     QTemporaryDir settingsDir;
     qputenv("XDG_CONFIG_HOME", settingsDir.path().toUtf8());
     QTemporaryDir tmp;
