@@ -17,6 +17,7 @@ int run(int argc, char** argv) {
     app.parse_complete_callback([&] { core::setComputeThreads(ctx.threads); });
 
     addScanCommand(app, ctx);
+    addEmbedCommand(app, ctx);
 
     try {
         app.parse(argc, argv);

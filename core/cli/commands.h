@@ -13,6 +13,7 @@ struct CliContext {
 };
 
 void addScanCommand(CLI::App& app, CliContext& ctx);
+void addEmbedCommand(CLI::App& app, CliContext& ctx);
 // Further commands (embed, train, eval, attention, patches, neighbours, project, export)
 // are declared here by their cmd_*.cpp files as they are added.
 

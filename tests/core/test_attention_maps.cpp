@@ -3,7 +3,10 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <fstream>
 #include <random>
+
+#include <nlohmann/json.hpp>
 
 #include <opencv2/core.hpp>
 
@@ -231,4 +234,27 @@ TEST_CASE("malformed attention stacks are refused with a reason", "[attention]")
     odd.tokens = 6; // 5 patches: not a square grid
     odd.values.assign(36, 0.f);
     REQUIRE_THROWS_AS(odd.validate(), vitrine::core::Error);
+}
+
+TEST_CASE("rollout matches the PyTorch reference (vit-explain with row normalisation)", "[attention]") {
+    std::ifstream in(std::string(VITRINE_FIXTURES) + "/attention_rollout.json");
+    REQUIRE(in.good());
+    const auto j = nlohmann::json::parse(in);
+    AttentionStack s;
+    s.layers = j["layers"];
+    s.heads = j["heads"];
+    s.tokens = j["tokens"];
+    s.values = j["attention"].get<std::vector<float>>();
+    REQUIRE_NOTHROW(s.validate());
+    for (const auto& c : j["cases"]) {
+        RolloutOptions o;
+        o.fusion = parseHeadFusion(c["fusion"].get<std::string>());
+        o.discardRatio = c["discard_ratio"];
+        const auto expected = c["rollout"].get<std::vector<float>>();
+        const cv::Mat r = attentionRollout(s, o);
+        INFO("fusion " << c["fusion"] << " discard " << o.discardRatio);
+        for (int i = 0; i < s.tokens * s.tokens; ++i)
+            REQUIRE(r.at<float>(i / s.tokens, i % s.tokens) ==
+                    Approx(expected[static_cast<std::size_t>(i)]).margin(1e-5));
+    }
 }
