@@ -17,6 +17,9 @@ int run(int argc, char** argv) {
     app.parse_complete_callback([&] { core::setComputeThreads(ctx.threads); });
 
     addScanCommand(app, ctx);
+    addNeighboursCommand(app, ctx);
+    addProjectCommand(app, ctx);
+    addExportCommand(app, ctx);
 
     try {
         app.parse(argc, argv);
