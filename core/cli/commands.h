@@ -13,6 +13,7 @@ struct CliContext {
 };
 
 void addScanCommand(CLI::App& app, CliContext& ctx);
+void addEmbedCommand(CLI::App& app, CliContext& ctx);
 void addNeighboursCommand(CLI::App& app, CliContext& ctx);
 void addProjectCommand(CLI::App& app, CliContext& ctx);
 void addExportCommand(CLI::App& app, CliContext& ctx);
