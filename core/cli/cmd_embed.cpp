@@ -161,7 +161,7 @@ void addEmbedCommand(CLI::App& app, CliContext& ctx) {
                 m.data = std::move(rows);
                 m.rows = n;
                 m.cols = dim;
-                core::io::writeNpy(out, m);
+                core::io::writeNpyMatrix(out, m);
             }
             else if (ext == ".csv")
                 core::io::writeCsv(out, rows.data(), n, dim);

@@ -99,7 +99,7 @@ TEST_CASE("opening the demo set computes the map, neighbours and the Inspector",
     QTemporaryDir out;
     const QString npy = out.filePath("emb.npy");
     CHECK(ExportDialog::exportNow(w.workspace(), w.datasetModel(), "npy", npy).isEmpty());
-    auto m = vitrine::core::io::readNpy(npy.toStdString());
+    auto m = vitrine::core::io::readNpyMatrix(npy.toStdString());
     CHECK(m.rows == 296);
     CHECK(m.cols == w.workspace()->embeddings().cols);
     CHECK_FALSE(ExportDialog::exportNow(w.workspace(), w.datasetModel(), "npy", out.path()).isEmpty());
