@@ -18,6 +18,9 @@ int run(int argc, char** argv) {
 
     addScanCommand(app, ctx);
     addEmbedCommand(app, ctx);
+    addNeighboursCommand(app, ctx);
+    addProjectCommand(app, ctx);
+    addExportCommand(app, ctx);
 
     try {
         app.parse(argc, argv);

@@ -7,6 +7,7 @@
 
 #include "core/io/atomic_file.h"
 #include "core/io/embedding_io.h"
+#include "core/io/npy.h"
 
 using namespace vitrine::core;
 namespace fs = std::filesystem;
@@ -57,7 +58,7 @@ TEST_CASE("embed writes an .npy and rows.tsv, skipping a broken image", "[cli][e
     CHECK(r.exitCode == 0);
     CHECK(r.err.find("broken.jpg") != std::string::npos);
     CHECK(r.err.find("no trained weights") != std::string::npos);
-    auto m = io::readNpy(out);
+    auto m = io::readNpyMatrix(out);
     CHECK(m.rows == 3);
     CHECK(m.cols == 128);
     auto rows = io::readRowsTsv(io::rowsTsvPath(out));

@@ -6,6 +6,7 @@
 #include "core/common/error.h"
 #include "core/io/atomic_file.h"
 #include "core/io/embedding_io.h"
+#include "core/io/npy.h"
 
 using namespace vitrine::core;
 namespace fs = std::filesystem;
@@ -21,17 +22,19 @@ fs::path tmp(const std::string& name) {
 TEST_CASE("npy files round-trip and carry a NumPy-readable header", "[io][embedding_io]") {
     std::vector<float> data = {1.f, -2.5f, 3.25f, 0.f, 1e-7f, 42.f};
     auto f = tmp("a.npy");
-    io::writeNpy(f, data.data(), 2, 3);
+    vitrine::core::Matrix in(2, 3);
+    in.data = data;
+    io::writeNpyMatrix(f, in);
     auto bytes = io::readFile(f);
     CHECK(bytes.compare(0, 6, "\x93NUMPY") == 0);
     CHECK(bytes.find("'shape': (2, 3)") != std::string::npos);
     CHECK((bytes.size() - data.size() * 4) % 64 == 0); // data aligned as numpy writes it
-    auto m = io::readNpy(f);
+    auto m = io::readNpyMatrix(f);
     CHECK(m.rows == 2);
     CHECK(m.cols == 3);
     CHECK(m.data == data);
     io::writeFileAtomically(tmp("bad.npy"), std::string("\x93NUMPY\x01\x00\x10\x00{'descr': '<i4'}", 26));
-    CHECK_THROWS_AS(io::readNpy(tmp("bad.npy")), Error);
+    CHECK_THROWS_AS(io::readNpyMatrix(tmp("bad.npy")), Error);
 }
 
 TEST_CASE("csv rows round-trip floats exactly", "[io][embedding_io]") {
