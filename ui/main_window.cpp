@@ -1,7 +1,557 @@
 #include "ui/main_window.h"
 
-namespace vitrine::ui {
+#include <QAction>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDir>
+#include <QDockWidget>
+#include <QDragEnterEvent>
+#include <QDropEvent>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QHeaderView>
+#include <QInputDialog>
+#include <QLabel>
+#include <QListView>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QProgressBar>
+#include <QSettings>
+#include <QStandardItemModel>
+#include <QStatusBar>
+#include <QTableView>
+#include <QToolButton>
+#include <QUndoCommand>
+#include <QUndoStack>
 
-MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) { setWindowTitle("Vitrine"); }
+#include "core/image/image_probe.h"
+#include "core/model/vit_config.h"
+#include "ui/app_paths.h"
+#include "ui/dataset_model.h"
+#include "ui/dataset_panel.h"
+#include "ui/export_dialog.h"
+#include "ui/inspector_panel.h"
+#include "ui/job_runner.h"
+#include "ui/map_panel.h"
+#include "ui/neighbours_panel.h"
+#include "ui/scatter_view.h"
+#include "ui/thumbnail_cache.h"
+#include "ui/training_controller.h"
+#include "ui/training_panel.h"
+#include "ui/workspace.h"
+
+namespace vitrine::ui {
+namespace {
+
+constexpr int kMaxRecent = 8;
+
+/// Adding images is undoable: undo removes exactly the samples this command added.
+class AddSamplesCommand : public QUndoCommand {
+public:
+    AddSamplesCommand(DatasetModel* model, std::vector<core::data::Sample> samples, const QString& text)
+        : QUndoCommand(text), m_model(model), m_samples(std::move(samples)) {}
+    void redo() override {
+        m_model->addSamples(m_samples);
+    }
+    void undo() override {
+        std::vector<std::string> paths;
+        for (const auto& s : m_samples)
+            paths.push_back(s.path.string());
+        m_model->removeSamples(paths);
+    }
+
+private:
+    DatasetModel* m_model;
+    std::vector<core::data::Sample> m_samples;
+};
+
+std::vector<std::string> labelsForClass(const core::data::Dataset& ds, int level, const std::string& name) {
+    // Joining an existing class keeps its parents (cat/Bengal), so every level stays right.
+    for (const auto& s : ds.samples) {
+        if (core::data::Dataset::labelAt(s, level) != name || s.labels.empty())
+            continue;
+        std::size_t depth = level < 0 ? s.labels.size() : std::min<std::size_t>(s.labels.size(), std::size_t(level) + 1);
+        return {s.labels.begin(), s.labels.begin() + static_cast<std::ptrdiff_t>(depth)};
+    }
+    return {name};
+}
+
+} // namespace
+
+MainWindow::MainWindow(QWidget* parent)
+    : QMainWindow(parent), m_thumbnails(new ThumbnailCache(96, this)),
+      m_datasetModel(new DatasetModel(m_thumbnails, this)), m_datasetPanel(new DatasetPanel(m_datasetModel)),
+      m_problems(new QStandardItemModel(0, 2, this)), m_problemsView(new QTableView),
+      m_scanRunner(new JobRunner(QStringLiteral("scan"), this)), m_undo(new QUndoStack(this)),
+      m_statusCounts(new QLabel), m_statusJob(new QLabel), m_progress(new QProgressBar), m_cancel(new QToolButton) {
+    setWindowTitle(tr("Vitrine"));
+    setWindowIcon(QIcon(QStringLiteral(":/vitrine/icons/vitrine.svg")));
+    setAcceptDrops(true);
+    setDockNestingEnabled(true);
+    resize(1400, 900);
+
+    m_problems->setHorizontalHeaderLabels({tr("File"), tr("Problem")});
+    m_problemsView->setModel(m_problems);
+    m_problemsView->horizontalHeader()->setStretchLastSection(true);
+    m_problemsView->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_problemsView->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_problemsView->verticalHeader()->hide();
+    m_problemsView->setWordWrap(false);
+    m_problemsView->setObjectName(QStringLiteral("problemsView"));
+
+    m_classChooser = [this](const QStringList& existing, int count) {
+        bool ok = false;
+        QString name = QInputDialog::getItem(
+            this, tr("Add %n image(s)", "", count),
+            tr("Which class do the %n dropped image(s) belong to?\nPick one or type a new class name.", "", count),
+            existing, 0, /*editable=*/true, &ok);
+        return ok ? name.trimmed() : QString();
+    };
+
+    m_workspace = new Workspace(m_datasetModel, this);
+    buildDocks();
+    buildMenus();
+
+    m_progress->setMaximumWidth(220);
+    m_progress->setVisible(false);
+    m_cancel->setText(tr("Cancel"));
+    m_cancel->setToolTip(tr("Stop the running job; what was already loaded stays (Esc)"));
+    m_cancel->setVisible(false);
+    m_cancel->setShortcut(Qt::Key_Escape);
+    m_statusModel = new QLabel;
+    statusBar()->addWidget(m_statusCounts, 1);
+    statusBar()->addWidget(m_statusModel);
+    statusBar()->addPermanentWidget(m_statusJob);
+    statusBar()->addPermanentWidget(m_progress);
+    statusBar()->addPermanentWidget(m_cancel);
+    connect(m_cancel, &QToolButton::clicked, this, [this] {
+        if (m_activeRunner)
+            m_activeRunner->cancel();
+    });
+    for (JobRunner* r : {m_scanRunner, m_workspace->engineRunner(), m_workspace->analysisRunner()})
+        showJobProgress(r);
+
+    connect(m_datasetModel, &DatasetModel::classesChanged, this, &MainWindow::updateStatus);
+    connect(m_datasetPanel, &DatasetPanel::currentRowChanged, this, &MainWindow::selectionChanged);
+    connect(m_datasetModel, &DatasetModel::classesChanged, this, [this] {
+        QSettings().setValue(QStringLiteral("dataset/labelLevel"), m_datasetModel->labelLevel());
+    });
+    m_datasetModel->setLabelLevel(QSettings().value(QStringLiteral("dataset/labelLevel"), -1).toInt());
+
+    QSettings settings;
+    restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
+    restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
+    updateStatus();
+}
+
+MainWindow::~MainWindow() = default;
+
+QDockWidget* MainWindow::addPanel(const QString& title, const QString& objectName, QWidget* widget,
+                                  Qt::DockWidgetArea area) {
+    auto* dock = new QDockWidget(title, this);
+    dock->setObjectName(objectName);
+    dock->setWidget(widget);
+    addDockWidget(area, dock);
+    return dock;
+}
+
+void MainWindow::buildDocks() {
+    auto* dataDock = addPanel(tr("Data set"), QStringLiteral("datasetDock"), m_datasetPanel, Qt::LeftDockWidgetArea);
+    dataDock->setMinimumWidth(380);
+
+    m_inspector = new InspectorPanel;
+    setCentralWidget(m_inspector);
+    m_map = new MapPanel(m_workspace, m_datasetModel, m_thumbnails);
+    auto* mapDock = addPanel(tr("Embedding map"), QStringLiteral("mapDock"), m_map, Qt::RightDockWidgetArea);
+    mapDock->setMinimumWidth(420);
+    m_neighbours = new NeighboursPanel(m_thumbnails);
+    auto* nbDock = addPanel(tr("Neighbours"), QStringLiteral("neighboursDock"), m_neighbours, Qt::RightDockWidgetArea);
+    splitDockWidget(mapDock, nbDock, Qt::Vertical);
+    m_training = new TrainingPanel(m_thumbnails);
+    m_training->setModelChoices([] {
+        QStringList names;
+        for (const auto& n : core::model::VitConfig::presetNames())
+            names << QString::fromStdString(n);
+        return names;
+    }());
+    m_trainer = new TrainingController(m_training, m_datasetModel, m_workspace, this);
+    auto* trainDock = addPanel(tr("Training"), QStringLiteral("trainingDock"), m_training, Qt::BottomDockWidgetArea);
+    m_problemsDock = addPanel(tr("Problems"), QStringLiteral("problemsDock"), m_problemsView, Qt::BottomDockWidgetArea);
+    tabifyDockWidget(trainDock, m_problemsDock);
+    trainDock->raise();
+
+    // One selection, followed by every panel.
+    connect(this, &MainWindow::selectionChanged, this, &MainWindow::onSelection);
+    connect(m_map, &MapPanel::rowActivated, m_datasetPanel, &DatasetPanel::selectRow);
+    connect(m_neighbours, &NeighboursPanel::pairActivated, m_workspace, &Workspace::requestPairInspection);
+    connect(m_neighbours, &NeighboursPanel::imageDropped, this,
+            [this](const QString& path) { m_workspace->requestNeighboursOfFile(path, m_neighbours->k(), m_neighbours->cosine()); });
+    connect(m_neighbours, &NeighboursPanel::parametersChanged, this, [this] { onSelection(m_currentRow); });
+    connect(m_workspace, &Workspace::neighboursReady, m_neighbours, &NeighboursPanel::setResults);
+    connect(m_workspace, &Workspace::inspectionReady, this,
+            [this](std::shared_ptr<const core::analysis::InspectionResult> r, const QString& title) {
+                m_inspector->setInspection(std::move(r), title);
+            });
+    connect(m_workspace, &Workspace::pairInspectionReady, this,
+            [this](InspectionPtr a, const QString& ta, InspectionPtr b, const QString& tb, bool checkpoints) {
+                if (checkpoints)
+                    m_inspector->setCheckpointPair(std::move(a), ta, std::move(b), tb);
+                else
+                    m_inspector->setImagePair(std::move(a), ta, std::move(b), tb);
+            });
+    connect(m_workspace, &Workspace::embeddingsChanged, this, [this] {
+        if (m_currentRow >= 0)
+            m_workspace->requestNeighbours(m_currentRow, m_neighbours->k(), m_neighbours->cosine());
+    });
+    connect(m_workspace, &Workspace::layoutChanged, this, [this] { m_map->view()->setCurrent(m_currentRow); });
+    connect(m_workspace, &Workspace::modelChanged, this, [this](const QString& description, const QStringList& warnings) {
+        m_statusModel->setText(description);
+        m_statusModel->setToolTip(warnings.join('\n'));
+        if (!warnings.isEmpty())
+            statusBar()->showMessage(warnings.join(QStringLiteral(" · ")), 10000);
+    });
+    connect(m_workspace, &Workspace::error, this, [this](const QString& message) {
+        statusBar()->showMessage(message, 15000);
+        m_inspector->setError(message);
+    });
+    connect(m_training, &TrainingPanel::checkpointActivated, this, [this](const QString& path) { m_workspace->setModel(path); });
+    connect(m_training, &TrainingPanel::compareCheckpointsRequested, this, [this](const QString& a, const QString& b) {
+        m_workspace->requestCheckpointComparison(std::max(0, m_currentRow), a, b);
+    });
+    connect(m_training, &TrainingPanel::tripletActivated, m_workspace, &Workspace::requestPairInspection);
+    connect(m_trainer, &TrainingController::finished, this, [this](const QString& summary) {
+        statusBar()->showMessage(summary, 20000);
+    });
+}
+
+void MainWindow::onSelection(int row) {
+    m_currentRow = row;
+    if (row < 0)
+        return;
+    m_map->view()->setCurrent(row);
+    m_inspector->setBusy(tr("Inspecting %1…").arg(m_datasetModel->index(row).data(Qt::DisplayRole).toString()));
+    m_workspace->requestInspection(row);
+    m_workspace->requestNeighbours(row, m_neighbours->k(), m_neighbours->cosine());
+}
+
+void MainWindow::buildMenus() {
+    QMenu* file = menuBar()->addMenu(tr("&File"));
+    QAction* open = file->addAction(tr("&Open Folder…"), this, &MainWindow::openFolderDialog);
+    open->setShortcut(QKeySequence::Open);
+    open->setToolTip(tr("Open a folder with one sub-folder per class"));
+    QAction* add = file->addAction(tr("&Add Images or Folders…"), this, &MainWindow::addImagesDialog);
+    add->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
+    QAction* demo = file->addAction(tr("Open &Demo Photos"), this, [this] {
+        QString dir = demoDataDir();
+        if (dir.isEmpty())
+            QMessageBox::warning(this, tr("Demo photos"), tr("The bundled demo photos were not found."));
+        else
+            openFolder(dir);
+    });
+    demo->setEnabled(!demoDataDir().isEmpty());
+    m_recentMenu = file->addMenu(tr("Open &Recent"));
+    rebuildRecentMenu();
+    file->addSeparator();
+    QAction* exportAct = file->addAction(tr("&Export Embeddings…"), this, &MainWindow::exportDialog);
+    exportAct->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
+    exportAct->setToolTip(tr("Write the embeddings with their paths and labels as .npy, .csv, .safetensors or a "
+                             "TensorBoard Projector bundle"));
+    file->addSeparator();
+    QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
+    quit->setShortcut(QKeySequence::Quit);
+
+    QMenu* edit = menuBar()->addMenu(tr("&Edit"));
+    QAction* undo = m_undo->createUndoAction(this, tr("&Undo"));
+    undo->setShortcut(QKeySequence::Undo);
+    QAction* redo = m_undo->createRedoAction(this, tr("&Redo"));
+    redo->setShortcut(QKeySequence::Redo);
+    edit->addAction(undo);
+    edit->addAction(redo);
+
+    QMenu* modelMenu = menuBar()->addMenu(tr("&Model"));
+    modelMenu->addAction(tr("Use the &Default Model"), this, [this] { m_workspace->setModel(QStringLiteral("default")); });
+    QMenu* presets = modelMenu->addMenu(tr("&Preset (random weights)"));
+    for (const auto& n : core::model::VitConfig::presetNames()) {
+        const QString name = QString::fromStdString(n);
+        presets->addAction(name, this, [this, name] { m_workspace->setModel(name); });
+    }
+    QAction* openModel = modelMenu->addAction(tr("&Open Checkpoint…"), this, &MainWindow::chooseModelDialog);
+    openModel->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_M));
+    openModel->setToolTip(tr("Load a .safetensors checkpoint (Vitrine, timm/DINO, Hugging Face ViTModel or torchvision)"));
+    modelMenu->addAction(tr("&Recompute Map"), this, [this] { m_workspace->computeEmbeddings(); });
+
+    m_viewMenu = menuBar()->addMenu(tr("&View"));
+    for (QDockWidget* dock : findChildren<QDockWidget*>())
+        m_viewMenu->addAction(dock->toggleViewAction());
+
+    QMenu* help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&About Vitrine"), this, [this] {
+        QMessageBox::about(this, tr("About Vitrine"),
+                           tr("<h3>Vitrine %1</h3><p>Explore, train and compare Vision Transformer embeddings.</p>"
+                              "<p>Demo photos: Oxford-IIIT Pet Dataset (Parkhi et al., 2012), CC BY-SA 4.0.</p>")
+                               .arg(QStringLiteral(VITRINE_VERSION)));
+    });
+}
+
+void MainWindow::showJobProgress(JobRunner* runner) {
+    connect(runner, &JobRunner::started, this, [this, runner] {
+        m_activeRunner = runner;
+        m_progress->setRange(0, 0);
+        m_progress->setVisible(true);
+        m_cancel->setVisible(true);
+        m_statusJob->setText(runner->name() + QStringLiteral("…"));
+    });
+    connect(runner, &JobRunner::progress, this, [this, runner](qint64 done, qint64 total, const QString& stage) {
+        if (m_activeRunner != runner)
+            return;
+        if (total > 0) {
+            m_progress->setRange(0, 1000);
+            m_progress->setValue(static_cast<int>(1000 * done / total));
+            m_statusJob->setText(tr("%1 %2/%3 · %4 left").arg(stage).arg(done).arg(total).arg(formatEta(runner->etaSeconds())));
+        } else {
+            m_statusJob->setText(stage);
+        }
+    });
+    connect(runner, &JobRunner::idle, this, [this, runner] {
+        if (m_activeRunner != runner)
+            return;
+        m_activeRunner = nullptr;
+        m_progress->setVisible(false);
+        m_cancel->setVisible(false);
+        m_statusJob->clear();
+    });
+    connect(runner, &JobRunner::failed, this, [this](const QString& message) {
+        statusBar()->showMessage(message, 10000);
+        QMessageBox::warning(this, tr("Vitrine"), message);
+    });
+    connect(runner, &JobRunner::cancelled, this, [this] { statusBar()->showMessage(tr("Cancelled; nothing was changed."), 5000); });
+}
+
+void MainWindow::openFolder(const QString& folder) {
+    if (!confirmStopTraining(tr("Opening another data set stops the training run.")))
+        return;
+    const std::string path = QDir(folder).absolutePath().toStdString();
+    bool started = m_scanRunner->start([this, path](const JobRunner::Context& ctx) -> std::function<void()> {
+        auto ds = std::make_shared<core::data::Dataset>(core::data::scanFolder(path, {}, ctx.progress, &ctx.cancel));
+        return [this, ds] {
+            m_folder = QString::fromStdString(ds->root.string());
+            m_problems->removeRows(0, m_problems->rowCount());
+            addProblems(ds->skipped);
+            m_undo->clear();
+            m_thumbnails->clear();
+            m_datasetModel->setDataset(std::move(*ds));
+            rememberFolder(m_folder);
+            setWindowTitle(tr("%1 — Vitrine").arg(QFileInfo(m_folder).fileName()));
+            if (m_datasetModel->rowCount() > 0) {
+                m_datasetPanel->selectRow(0);
+                m_workspace->computeEmbeddings(); // the map and neighbours appear without asking
+            }
+        };
+    });
+    if (!started)
+        statusBar()->showMessage(tr("Still loading the previous folder; try again when it is done."), 5000);
+}
+
+void MainWindow::addFolders(const QStringList& folders) {
+    std::vector<std::string> paths;
+    for (const QString& f : folders)
+        paths.push_back(QDir(f).absolutePath().toStdString());
+    bool started = m_scanRunner->start([this, paths](const JobRunner::Context& ctx) -> std::function<void()> {
+        auto added = std::make_shared<std::vector<core::data::Sample>>();
+        auto skipped = std::make_shared<std::vector<core::data::Skipped>>();
+        for (const auto& p : paths) {
+            auto ds = core::data::scanFolder(p, {}, ctx.progress, &ctx.cancel);
+            // A folder of loose images is one class named after the folder; a folder of
+            // class folders adds each.
+            const std::string folderName = ds.root.filename().string();
+            for (auto& s : ds.samples) {
+                if (s.labels.empty())
+                    s.labels = {folderName};
+                s.relativePath = folderName + "/" + s.relativePath;
+                added->push_back(std::move(s));
+            }
+            skipped->insert(skipped->end(), ds.skipped.begin(), ds.skipped.end());
+        }
+        return [this, added, skipped] {
+            addProblems(*skipped);
+            if (!added->empty())
+                m_undo->push(new AddSamplesCommand(m_datasetModel, *added, tr("Add %n image(s)", "", int(added->size()))));
+            updateStatus();
+        };
+    });
+    if (!started)
+        statusBar()->showMessage(tr("Still loading; drop again when it is done."), 5000);
+}
+
+void MainWindow::addFiles(const QStringList& files) {
+    std::vector<core::data::Skipped> problems;
+    QStringList images;
+    for (const QString& f : files) {
+        // Header check only: cheap enough for the GUI thread on a handful of dropped files.
+        core::data::ScanOptions quick;
+        quick.verifyImages = false;
+        std::string reason;
+        if (!QFileInfo(f).isFile())
+            reason = "not a file";
+        else if (!core::image::hasImageExtension(QFileInfo(f).fileName().toStdString()))
+            reason = "not an image file (extension '." + QFileInfo(f).suffix().toStdString() + "')";
+        else
+            reason = core::data::checkImageFile(f.toStdString(), quick);
+        if (reason.empty())
+            images << f;
+        else
+            problems.push_back({f.toStdString(), reason});
+    }
+    addProblems(problems);
+    if (images.isEmpty()) {
+        if (!problems.empty())
+            statusBar()->showMessage(tr("None of the dropped files is an image; see Problems."), 8000);
+        return;
+    }
+    QString cls = m_classChooser(m_datasetModel->classNames(), int(images.size()));
+    if (cls.isEmpty())
+        return;
+    const auto labels = labelsForClass(m_datasetModel->dataset(), m_datasetModel->labelLevel(), cls.toStdString());
+    std::vector<core::data::Sample> samples;
+    for (const QString& f : images) {
+        core::data::Sample s;
+        s.path = QFileInfo(f).absoluteFilePath().toStdString();
+        s.labels = labels;
+        std::string rel;
+        for (const auto& l : labels)
+            rel += l + "/";
+        s.relativePath = rel + s.path.filename().string();
+        samples.push_back(std::move(s));
+    }
+    m_undo->push(new AddSamplesCommand(m_datasetModel, samples, tr("Add %n image(s) to %1", "", int(samples.size())).arg(cls)));
+    updateStatus();
+}
+
+void MainWindow::addProblems(const std::vector<core::data::Skipped>& skipped) {
+    for (const auto& s : skipped) {
+        auto* file = new QStandardItem(QString::fromStdString(s.path));
+        file->setToolTip(file->text());
+        auto* reason = new QStandardItem(QString::fromStdString(s.reason));
+        reason->setToolTip(reason->text());
+        m_problems->appendRow({file, reason});
+    }
+    if (!skipped.empty()) {
+        m_problemsView->resizeColumnToContents(0);
+        statusBar()->showMessage(tr("%n file(s) skipped; see Problems.", "", int(skipped.size())), 8000);
+    }
+    m_problemsDock->setWindowTitle(m_problems->rowCount() ? tr("Problems (%1)").arg(m_problems->rowCount()) : tr("Problems"));
+    updateStatus();
+}
+
+void MainWindow::updateStatus() {
+    m_statusCounts->setText(tr("%n image(s)", "", m_datasetModel->rowCount()) + QStringLiteral(" · ") +
+                            tr("%n class(es)", "", int(m_datasetModel->classNames().size())) + QStringLiteral(" · ") +
+                            tr("%n problem(s)", "", m_problems->rowCount()));
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
+    if (event->mimeData()->hasUrls())
+        event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event) {
+    QStringList folders, files;
+    for (const QUrl& url : event->mimeData()->urls()) {
+        if (!url.isLocalFile())
+            continue;
+        QFileInfo info(url.toLocalFile());
+        (info.isDir() ? folders : files) << info.absoluteFilePath();
+    }
+    event->acceptProposedAction();
+    if (!folders.isEmpty()) {
+        if (m_datasetModel->rowCount() == 0 && folders.size() == 1)
+            openFolder(folders.front());
+        else
+            addFolders(folders);
+    }
+    if (!files.isEmpty())
+        addFiles(files);
+}
+
+bool MainWindow::confirmStopTraining(const QString& why) {
+    if (!m_trainer || !m_trainer->running())
+        return true;
+    int answer = m_autoAnswer;
+    if (answer < 0)
+        answer = QMessageBox::question(this, tr("Training is running"),
+                                       why + QStringLiteral("\n\n") +
+                                           tr("Stop it now? The current weights are saved as a checkpoint."),
+                                       QMessageBox::Yes | QMessageBox::No, QMessageBox::No);
+    if (answer != QMessageBox::Yes)
+        return false;
+    m_trainer->stopAndWait(120000);
+    return true;
+}
+
+void MainWindow::chooseModelDialog() {
+    QString file = QFileDialog::getOpenFileName(this, tr("Open a model checkpoint"), QString(),
+                                                tr("safetensors (*.safetensors);;All files (*)"));
+    if (!file.isEmpty())
+        m_workspace->setModel(file);
+}
+
+void MainWindow::exportDialog() {
+    if (!m_workspace->hasEmbeddings()) {
+        QMessageBox::information(this, tr("Export"), tr("There are no embeddings yet: compute the map first (F5)."));
+        return;
+    }
+    ExportDialog dialog(m_workspace, m_datasetModel, this);
+    dialog.exec();
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+    if (!confirmStopTraining(tr("Closing Vitrine stops the training run."))) {
+        event->ignore();
+        return;
+    }
+    QSettings settings;
+    settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
+    settings.setValue(QStringLiteral("window/state"), saveState());
+    m_scanRunner->cancel();
+    event->accept();
+}
+
+void MainWindow::rememberFolder(const QString& folder) {
+    QSettings settings;
+    QStringList recent = settings.value(QStringLiteral("recentFolders")).toStringList();
+    recent.removeAll(folder);
+    recent.prepend(folder);
+    while (recent.size() > kMaxRecent)
+        recent.removeLast();
+    settings.setValue(QStringLiteral("recentFolders"), recent);
+    settings.setValue(QStringLiteral("lastFolder"), folder);
+    rebuildRecentMenu();
+}
+
+void MainWindow::rebuildRecentMenu() {
+    m_recentMenu->clear();
+    const QStringList recent = QSettings().value(QStringLiteral("recentFolders")).toStringList();
+    for (int i = 0; i < recent.size(); ++i) {
+        QAction* a = m_recentMenu->addAction(QStringLiteral("&%1 %2").arg(i + 1).arg(recent[i]));
+        const QString folder = recent[i];
+        connect(a, &QAction::triggered, this, [this, folder] { openFolder(folder); });
+    }
+    m_recentMenu->setEnabled(!recent.isEmpty());
+}
+
+void MainWindow::openFolderDialog() {
+    QString dir = QFileDialog::getExistingDirectory(this, tr("Open a folder of labelled images"),
+                                                    QSettings().value(QStringLiteral("lastFolder")).toString());
+    if (!dir.isEmpty())
+        openFolder(dir);
+}
+
+void MainWindow::addImagesDialog() {
+    QStringList files = QFileDialog::getOpenFileNames(this, tr("Add images"), QString(),
+                                                      tr("Images (*.jpg *.jpeg *.png *.webp *.bmp *.tif *.tiff);;All files (*)"));
+    if (!files.isEmpty())
+        addFiles(files);
+}
 
 } // namespace vitrine::ui

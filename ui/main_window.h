@@ -1,14 +1,124 @@
 #pragma once
-// Vitrine's main window: docked panels that follow one selection.
+// Vitrine's main window: docked panels that follow one selection (Data set,
+// Inspector, Training, Embedding map, Neighbours, Problems). The GUI thread only
+// paints and reacts; scanning, decoding and torch work run in JobRunners.
 
 #include <QMainWindow>
+#include <QStringList>
+
+#include <functional>
+
+#include "core/data/dataset.h"
+
+class QDockWidget;
+class QLabel;
+class QProgressBar;
+class QToolButton;
+class QStandardItemModel;
+class QTableView;
+class QUndoStack;
+class QMenu;
 
 namespace vitrine::ui {
+
+class DatasetModel;
+class DatasetPanel;
+class InspectorPanel;
+class JobRunner;
+class MapPanel;
+class NeighboursPanel;
+class ThumbnailCache;
+class TrainingController;
+class TrainingPanel;
+class Workspace;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
 public:
     explicit MainWindow(QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    /// Scans `folder` in a worker and replaces the data set with it.
+    void openFolder(const QString& folder);
+    /// Scans each folder in a worker and adds its classes to the data set.
+    void addFolders(const QStringList& folders);
+    /// Adds loose image files after asking which class they join; non-images are
+    /// reported in Problems.
+    void addFiles(const QStringList& files);
+
+    /// Chooses the class for dropped loose files: (existing classes) -> class name, or
+    /// empty to cancel. Defaults to a dialog; tests replace it.
+    using ClassChooser = std::function<QString(const QStringList& existing, int fileCount)>;
+    void setClassChooser(ClassChooser chooser) { m_classChooser = std::move(chooser); }
+
+    DatasetModel* datasetModel() const { return m_datasetModel; }
+    DatasetPanel* datasetPanel() const { return m_datasetPanel; }
+    QStandardItemModel* problemsModel() const { return m_problems; }
+    JobRunner* scanRunner() const { return m_scanRunner; }
+    QUndoStack* undoStack() const { return m_undo; }
+    ThumbnailCache* thumbnails() const { return m_thumbnails; }
+    QString currentFolder() const { return m_folder; }
+    Workspace* workspace() const { return m_workspace; }
+    MapPanel* mapPanel() const { return m_map; }
+    NeighboursPanel* neighboursPanel() const { return m_neighbours; }
+    InspectorPanel* inspectorPanel() const { return m_inspector; }
+    TrainingPanel* trainingPanel() const { return m_training; }
+    TrainingController* trainingController() const { return m_trainer; }
+    /// When set, questions (stop training?) are answered with this instead of a dialog; tests.
+    void setAutoAnswer(int answer) { m_autoAnswer = answer; }
+
+Q_SIGNALS:
+    /// The selected image (data set row), -1 for none.
+    void selectionChanged(int row);
+
+protected:
+    void dragEnterEvent(QDragEnterEvent* event) override;
+    void dropEvent(QDropEvent* event) override;
+    void closeEvent(QCloseEvent* event) override;
+
+private:
+    void buildMenus();
+    void buildDocks();
+    QDockWidget* addPanel(const QString& title, const QString& objectName, QWidget* widget, Qt::DockWidgetArea area);
+    void addProblems(const std::vector<core::data::Skipped>& skipped);
+    void updateStatus();
+    void rememberFolder(const QString& folder);
+    void rebuildRecentMenu();
+    void showJobProgress(JobRunner* runner);
+    void openFolderDialog();
+    void addImagesDialog();
+    void chooseModelDialog();
+    void exportDialog();
+    /// Asks to stop a running training (checkpoint kept); false when the user declines.
+    bool confirmStopTraining(const QString& why);
+    void onSelection(int row);
+
+    ThumbnailCache* m_thumbnails;
+    DatasetModel* m_datasetModel;
+    DatasetPanel* m_datasetPanel;
+    QStandardItemModel* m_problems;
+    QTableView* m_problemsView;
+    QDockWidget* m_problemsDock = nullptr;
+    JobRunner* m_scanRunner;
+    QUndoStack* m_undo;
+    QMenu* m_recentMenu = nullptr;
+    QMenu* m_viewMenu = nullptr;
+    QLabel* m_statusCounts;
+    QLabel* m_statusJob;
+    QProgressBar* m_progress;
+    QToolButton* m_cancel;
+    QString m_folder;
+    ClassChooser m_classChooser;
+    Workspace* m_workspace = nullptr;
+    MapPanel* m_map = nullptr;
+    NeighboursPanel* m_neighbours = nullptr;
+    InspectorPanel* m_inspector = nullptr;
+    TrainingPanel* m_training = nullptr;
+    TrainingController* m_trainer = nullptr;
+    QLabel* m_statusModel = nullptr;
+    JobRunner* m_activeRunner = nullptr;
+    int m_currentRow = -1;
+    int m_autoAnswer = -1;
 };
 
 } // namespace vitrine::ui

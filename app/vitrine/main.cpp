@@ -1,12 +1,35 @@
 #include <QApplication>
+#include <QCommandLineParser>
+#include <QFileInfo>
 
 #include "core/common/runtime.h"
+#include "ui/app_paths.h"
 #include "ui/main_window.h"
 
 int main(int argc, char** argv) {
     vitrine::core::ensureFastBlas(argc, argv);
     QApplication app(argc, argv);
+    QApplication::setStyle(QStringLiteral("Fusion"));
+    QApplication::setOrganizationName(QStringLiteral("Vitrine"));
+    QApplication::setApplicationName(QStringLiteral("Vitrine"));
+    QApplication::setApplicationVersion(QStringLiteral(VITRINE_VERSION));
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral("Explore, train and compare Vision Transformer embeddings."));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    QCommandLineOption threads(QStringLiteral("threads"), QStringLiteral("Compute threads (0 = all cores)."),
+                               QStringLiteral("N"), QStringLiteral("0"));
+    parser.addOption(threads);
+    parser.addPositionalArgument(QStringLiteral("folder"), QStringLiteral("Data set folder to open (default: the demo photos)."));
+    parser.process(app);
+    vitrine::core::setComputeThreads(parser.value(threads).toInt());
+
     vitrine::ui::MainWindow window;
     window.show();
+    const QStringList args = parser.positionalArguments();
+    const QString folder = args.isEmpty() ? vitrine::ui::demoDataDir() : args.front();
+    if (!folder.isEmpty())
+        window.openFolder(folder);
     return app.exec();
 }

@@ -19,6 +19,10 @@ int run(int argc, char** argv) {
     addScanCommand(app, ctx);
     addTrainCommand(app, ctx);
     addEvalCommand(app, ctx);
+    addEmbedCommand(app, ctx);
+    addNeighboursCommand(app, ctx);
+    addProjectCommand(app, ctx);
+    addExportCommand(app, ctx);
 
     try {
         app.parse(argc, argv);

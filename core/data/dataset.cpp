@@ -12,6 +12,14 @@
 namespace vitrine::core::data {
 namespace fs = std::filesystem;
 
+namespace {
+bool isDocumentation(const std::string& name) {
+    std::string stem = fs::path(name).stem().string();
+    std::transform(stem.begin(), stem.end(), stem.begin(), [](unsigned char c) { return char(std::toupper(c)); });
+    return stem == "README" || stem == "CREDITS" || stem == "LICENSE" || stem == "LICENCE" || stem == "COPYING";
+}
+} // namespace
+
 int Dataset::maxLevel() const {
     int level = -1;
     for (const auto& s : samples)
@@ -155,6 +163,8 @@ Dataset scanFolder(const fs::path& rootIn, const ScanOptions& options, const Pro
             cancel->check();
         ++done;
         const std::string name = p.filename().string();
+        if (isDocumentation(name))
+            continue; // a data set's own README/CREDITS/LICENSE is not a problem
         if (!image::hasImageExtension(name)) {
             ds.skipped.push_back({p.string(), "not an image file (extension '" + p.extension().string() + "')"});
             continue;

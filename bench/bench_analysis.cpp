@@ -1,0 +1,188 @@
+// Analysis benchmarks (issue 6): one workload per run, one JSON line per result, like the
+// Python peers in shared/bench/peers (w3_knn.py, w4_proj.py).
+//
+//   bench_analysis pca   [--n 100000] [--d 384] [--clusters 10]
+//   bench_analysis tsne  [--n 10000] [--iterations 1000]
+//   bench_analysis umap  [--n 10000]
+//   bench_analysis exact [--n 100000] [--nq 1000]          (L2-normalised Gaussian, cosine = IP)
+//   bench_analysis hnsw  [--n 100000] [--nq 1000] [--clusters 100] [--ef 128] [--m 16]
+// Common: --threads T (0 = all), --repeats R, --seed S, --data X.npy (instead of generated
+// data), --trust (also report trustworthiness@10 for projections).
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cmath>
+#include <iostream>
+#include <map>
+#include <random>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/analysis/neighbours.h"
+#include "core/analysis/projection.h"
+#include "core/common/runtime.h"
+#include "core/io/npy.h"
+
+using namespace vitrine::core;
+using namespace vitrine::core::analysis;
+
+namespace {
+
+Matrix clustered(std::int64_t n, std::int64_t d, int k, float spread, std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<float> normal;
+    Matrix centres(k, d);
+    for (float& v : centres.data)
+        v = spread * normal(rng);
+    Matrix x(n, d);
+    for (std::int64_t i = 0; i < n; ++i)
+        for (std::int64_t j = 0; j < d; ++j)
+            x(i, j) = centres(i % k, j) + normal(rng);
+    return x;
+}
+
+Matrix unitGaussian(std::int64_t n, std::int64_t d, std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<float> normal;
+    Matrix x(n, d);
+    for (std::int64_t i = 0; i < n; ++i) {
+        double s = 0;
+        for (std::int64_t j = 0; j < d; ++j) {
+            x(i, j) = normal(rng);
+            s += double(x(i, j)) * x(i, j);
+        }
+        for (std::int64_t j = 0; j < d; ++j)
+            x(i, j) = static_cast<float>(x(i, j) / std::sqrt(s));
+    }
+    return x;
+}
+
+double seconds(const std::chrono::steady_clock::time_point& t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// User + system CPU seconds of this process: on a shared machine, wall time alone says
+// more about the neighbours than about the code.
+double cpuSeconds() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_utime.tv_sec + u.ru_utime.tv_usec * 1e-6 + u.ru_stime.tv_sec + u.ru_stime.tv_usec * 1e-6;
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    ensureFastBlas(argc, argv);
+    if (argc < 2) {
+        std::cerr << "usage: bench_analysis pca|tsne|umap|exact|hnsw [options]\n";
+        return 2;
+    }
+    const std::string workload = argv[1];
+    std::map<std::string, std::string> opt;
+    for (int i = 2; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a.rfind("--", 0) == 0) {
+            if (i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0)
+                opt[a.substr(2)] = argv[++i];
+            else
+                opt[a.substr(2)] = "1";
+        }
+    }
+    auto num = [&](const std::string& k, double def) { return opt.count(k) ? std::stod(opt[k]) : def; };
+    setComputeThreads(static_cast<int>(num("threads", 0)));
+    const int repeats = static_cast<int>(num("repeats", workload == "pca" || workload == "exact" ? 3 : 1));
+    const auto seed = static_cast<std::uint64_t>(num("seed", 0));
+    nlohmann::json out{{"workload", workload}, {"threads", computeThreads()}};
+
+    if (workload == "pca" || workload == "tsne" || workload == "umap") {
+        const auto n = static_cast<std::int64_t>(num("n", workload == "pca" ? 100000 : 10000));
+        Matrix x = opt.count("data") ? io::readNpyMatrix(opt["data"])
+                                     : clustered(n, static_cast<std::int64_t>(num("d", 384)),
+                                                 static_cast<int>(num("clusters", 10)), 4.0f, seed);
+        std::vector<double> secs;
+        Matrix y;
+        const double cpu0 = cpuSeconds();
+        for (int r = 0; r < repeats; ++r) {
+            auto t0 = std::chrono::steady_clock::now();
+            if (workload == "pca") {
+                y = pca(x);
+            } else if (workload == "tsne") {
+                TsneOptions o;
+                o.iterations = static_cast<int>(num("iterations", 1000));
+                o.seed = seed;
+                y = tsne(x, o);
+            } else {
+                UmapOptions o;
+                o.seed = seed;
+                y = umap(x, o);
+            }
+            secs.push_back(seconds(t0));
+        }
+        out["n"] = x.rows;
+        out["d"] = x.cols;
+        out["seconds"] = secs;
+        out["median_s"] = median(secs);
+        out["cpu_s_per_run"] = (cpuSeconds() - cpu0) / repeats;
+        if (opt.count("trust"))
+            out["trustworthiness@10"] = trustworthiness(x, y, 10);
+    } else if (workload == "exact" || workload == "hnsw") {
+        const auto n = static_cast<std::int64_t>(num("n", 100000));
+        const auto nq = static_cast<std::int64_t>(num("nq", 1000));
+        const int k = 10;
+        Matrix x, q;
+        if (workload == "exact") {
+            x = opt.count("data") ? io::readNpyMatrix(opt["data"]) : unitGaussian(n, 384, 0);
+            q = opt.count("queries") ? io::readNpyMatrix(opt["queries"]) : unitGaussian(nq, 384, 1);
+        } else {
+            const int clusters = static_cast<int>(num("clusters", 100));
+            // Queries come from the same mixture (different draws), like real lookups.
+            Matrix both = clustered(n + nq, 384, clusters, static_cast<float>(num("spread", 4.0)), seed);
+            x = Matrix(n, 384);
+            q = Matrix(nq, 384);
+            std::copy_n(both.data.begin(), x.data.size(), x.data.begin());
+            std::copy_n(both.data.begin() + static_cast<std::ptrdiff_t>(x.data.size()), q.data.size(), q.data.begin());
+        }
+        NeighbourOptions o;
+        o.metric = Metric::Cosine;
+        if (workload == "exact")
+            o.forceExact = true;
+        else {
+            o.forceApproximate = true;
+            o.hnswM = static_cast<int>(num("m", 16));
+            o.hnswEfConstruction = static_cast<int>(num("efc", 200));
+            o.hnswEfSearch = static_cast<int>(num("ef", 128));
+        }
+        auto t0 = std::chrono::steady_clock::now();
+        NeighbourIndex index(x, o);
+        out["build_s"] = seconds(t0);
+        std::vector<double> secs;
+        std::vector<std::vector<Neighbour>> found;
+        for (int r = 0; r < std::max(1, repeats); ++r) {
+            t0 = std::chrono::steady_clock::now();
+            found = index.queryBatch(q, k);
+            secs.push_back(seconds(t0));
+        }
+        out["n"] = n;
+        out["nq"] = nq;
+        out["search_s"] = secs;
+        out["queries_per_s"] = static_cast<double>(nq) / median(secs);
+        if (workload == "hnsw") {
+            auto truth = exactKnn(x, q, k, Metric::Cosine);
+            out["recall@10"] = recallAtK(found, truth, k);
+            out["M"] = o.hnswM;
+            out["ef_construction"] = o.hnswEfConstruction;
+            out["ef"] = o.hnswEfSearch;
+        }
+    } else {
+        std::cerr << "unknown workload " << workload << '\n';
+        return 2;
+    }
+    std::cout << out.dump() << std::endl;
+    return 0;
+}

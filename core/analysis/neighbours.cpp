@@ -1,0 +1,321 @@
+#include "core/analysis/neighbours.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <thread>
+#include <unordered_set>
+
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include <hnswlib/hnswlib.h>
+
+#include "core/common/runtime.h"
+
+namespace vitrine::core::analysis {
+
+namespace {
+
+// hnswlib picks its SIMD kernels at compile time, and we build for baseline x86-64; these
+// kernels are cloned per ISA and chosen when the program loads. The 16 separate partial
+// sums let the compiler vectorise without -ffast-math.
+#if defined(__x86_64__) && defined(__GNUC__)
+#define VITRINE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define VITRINE_CLONES
+#endif
+
+VITRINE_CLONES float dotKernel(const float* a, const float* b, std::size_t n) {
+    float acc[16] = {};
+    std::size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; ++j)
+            acc[j] += a[i + j] * b[i + j];
+    float s = 0.0f;
+    for (; i < n; ++i)
+        s += a[i] * b[i];
+    for (float v : acc)
+        s += v;
+    return s;
+}
+
+VITRINE_CLONES float l2Kernel(const float* a, const float* b, std::size_t n) {
+    float acc[16] = {};
+    std::size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; ++j) {
+            const float d = a[i + j] - b[i + j];
+            acc[j] += d * d;
+        }
+    float s = 0.0f;
+    for (; i < n; ++i)
+        s += (a[i] - b[i]) * (a[i] - b[i]);
+    for (float v : acc)
+        s += v;
+    return s;
+}
+
+float hnswInnerProductDistance(const void* a, const void* b, const void* param) {
+    return 1.0f - dotKernel(static_cast<const float*>(a), static_cast<const float*>(b),
+                            *static_cast<const std::size_t*>(param));
+}
+
+float hnswL2Distance(const void* a, const void* b, const void* param) {
+    return l2Kernel(static_cast<const float*>(a), static_cast<const float*>(b),
+                    *static_cast<const std::size_t*>(param));
+}
+
+class DispatchedSpace : public hnswlib::SpaceInterface<float> {
+public:
+    DispatchedSpace(std::size_t dim, Metric metric) : m_dim(dim), m_metric(metric) {}
+    std::size_t get_data_size() override { return m_dim * sizeof(float); }
+    hnswlib::DISTFUNC<float> get_dist_func() override {
+        return m_metric == Metric::Cosine ? hnswInnerProductDistance : hnswL2Distance;
+    }
+    void* get_dist_func_param() override { return &m_dim; }
+
+private:
+    std::size_t m_dim;
+    Metric m_metric;
+};
+
+torch::Tensor view(const Matrix& m) {
+    return torch::from_blob(const_cast<float*>(m.data.data()), {m.rows, m.cols}, torch::kFloat32);
+}
+
+int threadsFor(int requested) { return requested > 0 ? requested : std::max(1, computeThreads()); }
+
+} // namespace
+
+struct NeighbourIndex::Impl {
+    NeighbourOptions options;
+    std::int64_t rows = 0, cols = 0;
+    torch::Tensor base;     // [N, D]; unit rows for cosine
+    torch::Tensor sqNorms;  // [N] for Euclidean exact search
+    std::unique_ptr<DispatchedSpace> space;
+    std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw;
+
+    torch::Tensor prepareQueries(torch::Tensor q) const {
+        if (options.metric == Metric::Cosine)
+            q = torch::nn::functional::normalize(q, torch::nn::functional::NormalizeFuncOptions().dim(1).eps(1e-12));
+        return q.contiguous();
+    }
+
+    // Exact top-k for queries already prepared; excludeRows[i] >= 0 drops that row.
+    std::vector<std::vector<Neighbour>> exact(const torch::Tensor& queries, int k,
+                                              const std::vector<std::int64_t>& excludeRows,
+                                              const ProgressFn& progress, const CancelToken* cancel) const {
+        const std::int64_t q = queries.size(0);
+        std::vector<std::vector<Neighbour>> out(static_cast<std::size_t>(q));
+        if (rows == 0 || k <= 0)
+            return out;
+        const bool anyExclude = std::any_of(excludeRows.begin(), excludeRows.end(), [](auto r) { return r >= 0; });
+        const std::int64_t want = std::min<std::int64_t>(rows, k + (anyExclude ? 1 : 0));
+        // Score blocks of ~16M floats (64 MB) keep memory flat for any N.
+        const std::int64_t chunk = std::clamp<std::int64_t>((std::int64_t(1) << 24) / std::max<std::int64_t>(rows, 1), 16, 4096);
+        torch::NoGradGuard noGrad;
+        for (std::int64_t start = 0; start < q; start += chunk) {
+            if (cancel)
+                cancel->check();
+            const std::int64_t end = std::min(q, start + chunk);
+            auto block = queries.slice(0, start, end);
+            torch::Tensor scores = torch::mm(block, base.t());
+            if (options.metric == Metric::Euclidean)
+                scores.mul_(2.0f).sub_(sqNorms.unsqueeze(0)); // 2 q.x - |x|^2: larger = nearer
+            auto [values, indices] = torch::topk(scores, want, /*dim=*/1, /*largest=*/true, /*sorted=*/true);
+            auto qNorms = options.metric == Metric::Euclidean ? block.square().sum(1) : torch::Tensor();
+            auto v = values.accessor<float, 2>();
+            auto ix = indices.accessor<std::int64_t, 2>();
+            for (std::int64_t i = 0; i < end - start; ++i) {
+                auto& list = out[static_cast<std::size_t>(start + i)];
+                list.reserve(static_cast<std::size_t>(k));
+                const std::int64_t skip = excludeRows.empty() ? -1 : excludeRows[static_cast<std::size_t>(start + i)];
+                const float qn = qNorms.defined() ? qNorms[i].item<float>() : 0.0f;
+                for (std::int64_t j = 0; j < want && static_cast<int>(list.size()) < k; ++j) {
+                    if (ix[i][j] == skip)
+                        continue;
+                    float d = options.metric == Metric::Cosine ? 1.0f - v[i][j] : std::sqrt(std::max(0.0f, qn - v[i][j]));
+                    list.push_back({ix[i][j], d});
+                }
+            }
+            report(progress, end, q, "neighbours");
+        }
+        return out;
+    }
+
+    std::vector<Neighbour> approx(const float* prepared, int k, std::int64_t excludeRow) const {
+        const int want = std::min<int>(static_cast<int>(rows), k + (excludeRow >= 0 ? 1 : 0));
+        auto heap = hnsw->searchKnn(prepared, static_cast<std::size_t>(want));
+        std::vector<Neighbour> list;
+        list.reserve(heap.size());
+        while (!heap.empty()) {
+            auto [d, label] = heap.top();
+            heap.pop();
+            if (static_cast<std::int64_t>(label) == excludeRow)
+                continue;
+            const float dist = options.metric == Metric::Cosine ? d : std::sqrt(std::max(0.0f, d));
+            list.push_back({static_cast<std::int64_t>(label), dist});
+        }
+        std::reverse(list.begin(), list.end());
+        if (static_cast<int>(list.size()) > k)
+            list.resize(static_cast<std::size_t>(k));
+        return list;
+    }
+};
+
+NeighbourIndex::NeighbourIndex(const Matrix& data, const NeighbourOptions& options, const ProgressFn& progress,
+                               const CancelToken* cancel)
+    : m_impl(std::make_unique<Impl>()) {
+    TORCH_CHECK(data.data.size() == static_cast<std::size_t>(data.rows * data.cols), "Matrix size mismatch");
+    auto& im = *m_impl;
+    im.options = options;
+    im.rows = data.rows;
+    im.cols = data.cols;
+    torch::NoGradGuard noGrad;
+    im.base = im.prepareQueries(view(data).clone());
+    if (options.metric == Metric::Euclidean)
+        im.sqNorms = im.base.square().sum(1);
+    const bool useHnsw = !options.forceExact && (options.forceApproximate || data.rows > options.approximateAbove);
+    if (!useHnsw || data.rows == 0)
+        return;
+
+    im.space = std::make_unique<DispatchedSpace>(static_cast<std::size_t>(data.cols), options.metric);
+    im.hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(
+        im.space.get(), static_cast<std::size_t>(data.rows), static_cast<std::size_t>(options.hnswM),
+        static_cast<std::size_t>(options.hnswEfConstruction), static_cast<std::size_t>(options.seed));
+    const float* base = im.base.data_ptr<float>();
+    const std::int64_t n = data.rows, d = data.cols;
+    im.hnsw->addPoint(base, 0);
+    std::atomic<std::int64_t> next{1};
+    std::atomic<bool> stop{false};
+    auto worker = [&] {
+        while (!stop.load(std::memory_order_relaxed)) {
+            const std::int64_t i = next.fetch_add(1);
+            if (i >= n)
+                break;
+            im.hnsw->addPoint(base + i * d, static_cast<std::size_t>(i));
+        }
+    };
+    const int threads = threadsFor(options.threads);
+    std::vector<std::thread> pool;
+    for (int t = 1; t < threads; ++t)
+        pool.emplace_back(worker);
+    // The calling thread inserts too, and is the one that reports and polls the token.
+    for (std::int64_t mine = 0; !stop.load(); ++mine) {
+        if ((mine & 255) == 0) {
+            report(progress, std::min<std::int64_t>(next.load(), n), n, "indexing");
+            if (cancel && cancel->cancelled()) {
+                stop = true;
+                break;
+            }
+        }
+        const std::int64_t i = next.fetch_add(1);
+        if (i >= n)
+            break;
+        im.hnsw->addPoint(base + i * d, static_cast<std::size_t>(i));
+    }
+    for (auto& th : pool)
+        th.join();
+    if (stop)
+        throw Cancelled();
+    report(progress, n, n, "indexing");
+    im.hnsw->setEf(static_cast<std::size_t>(std::max(options.hnswEfSearch, 1)));
+}
+
+NeighbourIndex::~NeighbourIndex() = default;
+NeighbourIndex::NeighbourIndex(NeighbourIndex&&) noexcept = default;
+NeighbourIndex& NeighbourIndex::operator=(NeighbourIndex&&) noexcept = default;
+
+bool NeighbourIndex::approximate() const { return m_impl->hnsw != nullptr; }
+std::int64_t NeighbourIndex::size() const { return m_impl->rows; }
+std::int64_t NeighbourIndex::dim() const { return m_impl->cols; }
+const NeighbourOptions& NeighbourIndex::options() const { return m_impl->options; }
+
+std::vector<Neighbour> NeighbourIndex::query(const float* vector, int k, std::int64_t excludeRow) const {
+    torch::NoGradGuard noGrad;
+    auto q = m_impl->prepareQueries(
+        torch::from_blob(const_cast<float*>(vector), {1, m_impl->cols}, torch::kFloat32).clone());
+    if (m_impl->hnsw) {
+        return m_impl->approx(q.data_ptr<float>(), k, excludeRow);
+    }
+    return m_impl->exact(q, k, {excludeRow}, {}, nullptr).front();
+}
+
+std::vector<Neighbour> NeighbourIndex::queryRow(std::int64_t row, int k) const {
+    TORCH_CHECK(row >= 0 && row < m_impl->rows, "row ", row, " out of range [0, ", m_impl->rows, ")");
+    // The stored (normalised) row is an exact copy, so querying with it is idempotent.
+    const float* v = m_impl->base.data_ptr<float>() + row * m_impl->cols;
+    if (m_impl->hnsw)
+        return m_impl->approx(v, k, row);
+    return m_impl->exact(m_impl->base.slice(0, row, row + 1), k, {row}, {}, nullptr).front();
+}
+
+std::vector<std::vector<Neighbour>> NeighbourIndex::queryBatch(const Matrix& queries, int k) const {
+    TORCH_CHECK(queries.cols == m_impl->cols, "query dimension ", queries.cols, " != index dimension ", m_impl->cols);
+    torch::NoGradGuard noGrad;
+    auto q = m_impl->prepareQueries(view(queries).clone());
+    if (!m_impl->hnsw)
+        return m_impl->exact(q, k, {}, {}, nullptr);
+    std::vector<std::vector<Neighbour>> out(static_cast<std::size_t>(queries.rows));
+    const float* qp = q.data_ptr<float>();
+    at::parallel_for(0, queries.rows, 8, [&](std::int64_t b, std::int64_t e) {
+        for (std::int64_t i = b; i < e; ++i)
+            out[static_cast<std::size_t>(i)] = m_impl->approx(qp + i * m_impl->cols, k, -1);
+    });
+    return out;
+}
+
+std::vector<std::vector<Neighbour>> NeighbourIndex::allRows(int k, const ProgressFn& progress,
+                                                            const CancelToken* cancel) const {
+    const std::int64_t n = m_impl->rows;
+    if (!m_impl->hnsw) {
+        std::vector<std::int64_t> self(static_cast<std::size_t>(n));
+        for (std::int64_t i = 0; i < n; ++i)
+            self[static_cast<std::size_t>(i)] = i;
+        return m_impl->exact(m_impl->base, k, self, progress, cancel);
+    }
+    std::vector<std::vector<Neighbour>> out(static_cast<std::size_t>(n));
+    const float* base = m_impl->base.data_ptr<float>();
+    const std::int64_t block = 4096;
+    for (std::int64_t start = 0; start < n; start += block) {
+        if (cancel)
+            cancel->check();
+        const std::int64_t end = std::min(n, start + block);
+        at::parallel_for(start, end, 16, [&](std::int64_t b, std::int64_t e) {
+            for (std::int64_t i = b; i < e; ++i)
+                out[static_cast<std::size_t>(i)] = m_impl->approx(base + i * m_impl->cols, k, i);
+        });
+        report(progress, end, n, "neighbours");
+    }
+    return out;
+}
+
+std::vector<std::vector<Neighbour>> exactKnn(const Matrix& base, const Matrix& queries, int k, Metric metric,
+                                             bool excludeSelf, const ProgressFn& progress, const CancelToken* cancel) {
+    NeighbourOptions o;
+    o.metric = metric;
+    o.forceExact = true;
+    NeighbourIndex index(base, o);
+    if (excludeSelf) {
+        TORCH_CHECK(queries.rows == base.rows, "excludeSelf needs queries == base");
+        return index.allRows(k, progress, cancel);
+    }
+    return index.queryBatch(queries, k);
+}
+
+double recallAtK(const std::vector<std::vector<Neighbour>>& found, const std::vector<std::vector<Neighbour>>& truth,
+                 int k) {
+    std::size_t hits = 0, total = 0;
+    for (std::size_t i = 0; i < truth.size() && i < found.size(); ++i) {
+        std::unordered_set<std::int64_t> want;
+        for (std::size_t j = 0; j < truth[i].size() && j < static_cast<std::size_t>(k); ++j)
+            want.insert(truth[i][j].row);
+        total += want.size();
+        for (std::size_t j = 0; j < found[i].size() && j < static_cast<std::size_t>(k); ++j)
+            hits += want.count(found[i][j].row);
+    }
+    return total ? static_cast<double>(hits) / static_cast<double>(total) : 1.0;
+}
+
+} // namespace vitrine::core::analysis

@@ -1,0 +1,89 @@
+#pragma once
+// Nearest-neighbour search over embedding rows: exact (blocked matrix products and
+// partial selection) for small sets, an HNSW graph (hnswlib) above a size threshold.
+// Plain float matrices in and out, so UI code can include this without torch.
+//
+// Intended usage (from a worker thread):
+//   NeighbourIndex index(embeddings, {.metric = Metric::Cosine}, progress, &cancel);
+//   auto hits = index.queryRow(selectedRow, 12);         // the selection's neighbours
+//   auto hits2 = index.query(newImageEmbedding.data(), 12); // a dropped image
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/common/job.h"
+#include "core/common/matrix.h"
+
+namespace vitrine::core::analysis {
+
+enum class Metric {
+    Cosine,    ///< distance = 1 - cos(a, b), in [0, 2]
+    Euclidean, ///< distance = ||a - b||_2
+};
+
+struct Neighbour {
+    std::int64_t row = -1; ///< row in the indexed matrix
+    float distance = 0.0f; ///< in the units of the metric (see Metric)
+};
+
+/// Exact search parameters and the HNSW parameters used above the threshold.
+struct NeighbourOptions {
+    Metric metric = Metric::Cosine;
+    /// Sets with more rows than this get an approximate (HNSW) index.
+    std::int64_t approximateAbove = 20'000;
+    bool forceExact = false;
+    bool forceApproximate = false;
+    int hnswM = 16;
+    int hnswEfConstruction = 200;
+    /// Candidate-list size at query time (>= k is enforced). 128 gives recall@10 >= 0.95
+    /// on 100,000 x 384 clustered embeddings (see bench/bench_analysis.cpp).
+    int hnswEfSearch = 128;
+    std::uint64_t seed = 100;
+    int threads = 0; ///< for building / batch queries; 0 = computeThreads()
+};
+
+/// An index over the rows of an [N, D] float32 matrix. Built once; queries are const and
+/// safe to call concurrently from several threads.
+class NeighbourIndex {
+public:
+    /// Copies `data` ([N, D] float32). Throws core::Cancelled when cancelled while building.
+    explicit NeighbourIndex(const Matrix& data, const NeighbourOptions& options = {},
+                            const ProgressFn& progress = {}, const CancelToken* cancel = nullptr);
+    ~NeighbourIndex();
+    NeighbourIndex(NeighbourIndex&&) noexcept;
+    NeighbourIndex& operator=(NeighbourIndex&&) noexcept;
+
+    bool approximate() const;
+    std::int64_t size() const;
+    std::int64_t dim() const;
+    const NeighbourOptions& options() const;
+
+    /// The k nearest rows to `vector` (dim() floats), nearest first. Rows equal to
+    /// `excludeRow` are left out (pass the query's own row).
+    std::vector<Neighbour> query(const float* vector, int k, std::int64_t excludeRow = -1) const;
+    /// The k nearest other rows to row `row`.
+    std::vector<Neighbour> queryRow(std::int64_t row, int k) const;
+    /// One result list per row of `queries` ([Q, D] float32).
+    std::vector<std::vector<Neighbour>> queryBatch(const Matrix& queries, int k) const;
+    /// The kNN graph: each row's k nearest other rows. Progress in rows.
+    std::vector<std::vector<Neighbour>> allRows(int k, const ProgressFn& progress = {},
+                                                const CancelToken* cancel = nullptr) const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+};
+
+/// Exact k nearest rows of `base` ([N, D]) for every row of `queries` ([Q, D]), using
+/// blocked matrix products and top-k selection. With `excludeSelf`, `queries` must be
+/// `base` and each row's own index is left out.
+std::vector<std::vector<Neighbour>> exactKnn(const Matrix& base, const Matrix& queries, int k, Metric metric,
+                                             bool excludeSelf = false, const ProgressFn& progress = {},
+                                             const CancelToken* cancel = nullptr);
+
+/// Fraction of `truth`'s rows (first k of each list) that `found` also returns.
+double recallAtK(const std::vector<std::vector<Neighbour>>& found,
+                 const std::vector<std::vector<Neighbour>>& truth, int k);
+
+} // namespace vitrine::core::analysis

@@ -1,0 +1,128 @@
+// PCA, layout alignment and trustworthiness; t-SNE and UMAP live in tsne.cpp/umap.cpp.
+#include "core/analysis/projection.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <torch/torch.h>
+
+namespace vitrine::core::analysis {
+
+namespace {
+
+torch::Tensor view(const Matrix& m) {
+    return torch::from_blob(const_cast<float*>(m.data.data()), {m.rows, m.cols}, torch::kFloat32);
+}
+
+Matrix toMatrix(const torch::Tensor& t) {
+    auto c = t.to(torch::kFloat32).contiguous();
+    Matrix m(c.size(0), c.size(1));
+    std::copy_n(c.data_ptr<float>(), m.data.size(), m.data.begin());
+    return m;
+}
+
+// [D, C] leading eigenvectors of the covariance of centred x ([N, D]), exact.
+torch::Tensor exactAxes(const torch::Tensor& x, int c) {
+    // float32 GEMM for speed (the O(N D^2) part), float64 for the small eigenproblem.
+    auto cov = torch::mm(x.t(), x).to(torch::kFloat64);
+    auto [evals, evecs] = torch::linalg::eigh(cov, "L");
+    return evecs.slice(1, evecs.size(1) - c, evecs.size(1)).flip({1}).to(torch::kFloat32);
+}
+
+// Halko, Martinsson & Tropp 2011, algorithm 4.4 (randomised subspace iteration).
+torch::Tensor randomizedAxes(const torch::Tensor& x, int c, int oversamples, int iterations, std::uint64_t seed,
+                             const CancelToken* cancel) {
+    auto gen = at::detail::createCPUGenerator(seed);
+    const int64_t l = std::min<int64_t>(c + oversamples, x.size(1));
+    auto omega = at::normal(0.0, 1.0, {x.size(1), l}, gen).to(torch::kFloat32);
+    auto q = std::get<0>(torch::linalg::qr(torch::mm(x, omega), "reduced"));
+    for (int i = 0; i < iterations; ++i) {
+        if (cancel)
+            cancel->check();
+        auto z = std::get<0>(torch::linalg::qr(torch::mm(x.t(), q), "reduced"));
+        q = std::get<0>(torch::linalg::qr(torch::mm(x, z), "reduced"));
+    }
+    auto b = torch::mm(q.t(), x); // [l, D]
+    auto [u, s, vh] = torch::linalg::svd(b.to(torch::kFloat64), false, c10::nullopt);
+    return vh.slice(0, 0, c).t().to(torch::kFloat32);
+}
+
+} // namespace
+
+Matrix pca(const Matrix& data, const PcaOptions& options, const ProgressFn& progress, const CancelToken* cancel) {
+    TORCH_CHECK(data.rows >= 2 && data.cols >= 1, "PCA needs at least 2 rows");
+    const int c = static_cast<int>(std::min<int64_t>({options.components, data.cols, data.rows}));
+    torch::NoGradGuard noGrad;
+    report(progress, 0, 2, "pca");
+    auto x = view(data);
+    auto centred = x - x.mean(0, true);
+    if (cancel)
+        cancel->check();
+    const bool exact = options.solver == PcaOptions::Solver::Exact ||
+                       (options.solver == PcaOptions::Solver::Auto && data.cols <= 1024);
+    auto axes = exact ? exactAxes(centred, c)
+                      : randomizedAxes(centred, c, options.oversamples, options.powerIterations, options.seed, cancel);
+    // Deterministic signs: the largest-magnitude loading of each axis is positive.
+    auto idx = axes.abs().argmax(0);
+    auto signs = axes.gather(0, idx.unsqueeze(0)).sign();
+    signs.masked_fill_(signs == 0, 1.0f);
+    axes = axes * signs;
+    auto scores = toMatrix(torch::mm(centred, axes));
+    report(progress, 2, 2, "pca");
+    if (options.alignTo) {
+        TORCH_CHECK(options.alignTo->rows == scores.rows && options.alignTo->cols == scores.cols,
+                    "alignTo must be [", scores.rows, ", ", scores.cols, "]");
+        // PCA scores are centred: rotate/reflect about the origin only, never translate.
+        auto y = view(scores).to(torch::kFloat64);
+        auto r = view(*options.alignTo).to(torch::kFloat64);
+        auto [u, s, vh] = torch::linalg::svd(torch::mm(y.t(), r), false, c10::nullopt);
+        return toMatrix(torch::mm(y, torch::mm(u, vh)));
+    }
+    return scores;
+}
+
+Matrix alignLayout(const Matrix& layout, const Matrix& reference) {
+    TORCH_CHECK(layout.rows == reference.rows && layout.cols == reference.cols, "alignLayout: shapes differ");
+    torch::NoGradGuard noGrad;
+    auto y = view(layout).to(torch::kFloat64);
+    auto r = view(reference).to(torch::kFloat64);
+    auto ym = y.mean(0, true), rm = r.mean(0, true);
+    auto [u, s, vh] = torch::linalg::svd(torch::mm((y - ym).t(), r - rm), false, c10::nullopt);
+    return toMatrix(torch::mm(y - ym, torch::mm(u, vh)) + rm);
+}
+
+double trustworthiness(const Matrix& data, const Matrix& layout, int k, const CancelToken* cancel) {
+    const int64_t n = data.rows;
+    TORCH_CHECK(layout.rows == n, "trustworthiness: layout has ", layout.rows, " rows, data ", n);
+    TORCH_CHECK(k >= 1 && 2 * k < n, "trustworthiness needs 1 <= k < N / 2");
+    torch::NoGradGuard noGrad;
+    auto lowNn = exactKnn(layout, layout, k, Metric::Euclidean, /*excludeSelf=*/true, {}, cancel);
+    auto x = view(data);
+    auto sq = x.square().sum(1);
+    double penalty = 0.0;
+    const int64_t block = std::max<int64_t>(1, (int64_t(1) << 22) / std::max<int64_t>(n, 1));
+    for (int64_t start = 0; start < n; start += block) {
+        if (cancel)
+            cancel->check();
+        const int64_t end = std::min(n, start + block);
+        // Squared distances from this block of rows to every row; self pushed to -inf so
+        // it ranks before everything and ranks below count from 1 as in sklearn.
+        auto d = sq.slice(0, start, end).unsqueeze(1) + sq.unsqueeze(0) - 2.0f * torch::mm(x.slice(0, start, end), x.t());
+        auto rowsIdx = torch::arange(start, end, torch::kLong);
+        d.index_put_({torch::arange(end - start, torch::kLong), rowsIdx}, -std::numeric_limits<float>::infinity());
+        std::vector<int64_t> nnIdx;
+        nnIdx.reserve(static_cast<std::size_t>((end - start) * k));
+        for (int64_t i = start; i < end; ++i)
+            for (const auto& nb : lowNn[static_cast<std::size_t>(i)])
+                nnIdx.push_back(nb.row);
+        auto lowIdx = torch::from_blob(nnIdx.data(), {end - start, k}, torch::kLong).clone();
+        auto thr = d.gather(1, lowIdx); // [B, k]
+        // rank of j among i's high-dimensional neighbours (1 = nearest, self excluded)
+        auto ranks = (d.unsqueeze(1) < thr.unsqueeze(2)).sum(2); // [B, k]; self counted once = 1-based
+        penalty += (ranks - k).clamp_min(0).sum().item<double>();
+    }
+    const double nn = static_cast<double>(n), kk = static_cast<double>(k);
+    return 1.0 - penalty * 2.0 / (nn * kk * (2.0 * nn - 3.0 * kk - 1.0));
+}
+
+} // namespace vitrine::core::analysis

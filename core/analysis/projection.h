@@ -1,0 +1,97 @@
+#pragma once
+// 2-D projections of embedding rows for the map: PCA, t-SNE and UMAP, plus the
+// trustworthiness score that says how well a layout keeps neighbourhoods.
+// Plain float matrices in and out (no torch in this header).
+//
+// All projections are deterministic for a given seed (same seed, same layout, any
+// thread count), report progress, poll the cancel token between iterations (throwing
+// core::Cancelled) and can start from a previous layout so a map that is recomputed
+// while training runs does not jump.
+
+#include <cstdint>
+
+#include "core/analysis/neighbours.h"
+#include "core/common/job.h"
+#include "core/common/matrix.h"
+
+namespace vitrine::core::analysis {
+
+struct PcaOptions {
+    enum class Solver { Auto, Exact, Randomized };
+    /// Auto: exact eigendecomposition of the [D, D] covariance when D <= 1024 (cost
+    /// O(N D^2), exact and fast for embedding widths), randomised SVD otherwise.
+    Solver solver = Solver::Auto;
+    int components = 2;
+    int oversamples = 10;     ///< randomised SVD: extra directions sampled
+    int powerIterations = 4;  ///< randomised SVD: subspace iterations
+    std::uint64_t seed = 0;   ///< randomised SVD's test matrix
+    /// When set ([N, components] float32, same rows), the result is rotated/reflected
+    /// (orthogonal Procrustes) onto it so consecutive frames line up.
+    const Matrix* alignTo = nullptr;
+};
+
+/// Principal components of `data` ([N, D] float32) -> [N, components] float32 scores
+/// (centred data times the leading principal axes). Without alignTo, each axis' sign is
+/// fixed so that its largest-magnitude loading is positive.
+Matrix pca(const Matrix& data, const PcaOptions& options = {}, const ProgressFn& progress = {},
+           const CancelToken* cancel = nullptr);
+
+/// The orthogonal matrix R (rotation or reflection, [C, C]) minimising ||(layout - mean) R -
+/// (reference - mean')||; returns layout rotated by R about its mean and moved onto the
+/// reference's mean. Both [N, C] float32 with the same N.
+Matrix alignLayout(const Matrix& layout, const Matrix& reference);
+
+struct TsneOptions {
+    double perplexity = 30.0;
+    int iterations = 1000;              ///< total, including the early-exaggeration phase
+    double learningRate = 0.0;          ///< 0 = auto: max(N / earlyExaggeration, 50) (Belkina 2019)
+    double earlyExaggeration = 12.0;
+    int earlyExaggerationIterations = 250; ///< set 0 when continuing from a previous layout
+    /// Repulsive forces: FFT-accelerated interpolation (Linderman et al. 2019, O(N)) or a
+    /// Barnes-Hut quadtree (van der Maaten 2014, O(N log N)).
+    enum class Method { FftInterpolation, BarnesHut };
+    Method method = Method::FftInterpolation;
+    double theta = 0.5;                 ///< Barnes-Hut accuracy in (0, 0.7]; smaller = slower
+    Metric metric = Metric::Euclidean;  ///< input-space distance
+    std::uint64_t seed = 0;
+    /// Initial layout ([N, 2] float32) e.g. the previous frame; null = PCA scaled to std 1e-4.
+    const Matrix* init = nullptr;
+    int threads = 0; ///< 0 = computeThreads()
+};
+
+/// t-SNE (van der Maaten & Hinton 2008) of `data` ([N, D] float32) -> [N, 2] float32.
+/// Input affinities from the 3*perplexity nearest neighbours (NeighbourIndex).
+/// Progress stages: "neighbours", "affinities", "iterations".
+Matrix tsne(const Matrix& data, const TsneOptions& options = {}, const ProgressFn& progress = {},
+            const CancelToken* cancel = nullptr);
+
+struct UmapOptions {
+    int neighbours = 15;       ///< n_neighbors, counting the point itself as umap-learn does
+    double minDist = 0.1;
+    double spread = 1.0;
+    int epochs = 0;            ///< 0 = auto: 500 for N <= 10,000, else 200
+    double learningRate = 1.0;
+    int negativeSamples = 5;
+    double repulsion = 1.0;    ///< gamma
+    Metric metric = Metric::Euclidean;
+    std::uint64_t seed = 0;
+    /// Initial layout ([N, 2] float32), e.g. the previous frame; null = PCA scaled to +-10.
+    const Matrix* init = nullptr;
+};
+
+/// The curve 1 / (1 + a d^(2b)) fitted to UMAP's membership-strength target for
+/// (minDist, spread), as umap-learn's find_ab_params. Returns {a, b}.
+std::pair<double, double> umapCurve(double minDist, double spread);
+
+/// UMAP (McInnes, Healy & Melville 2018) of `data` ([N, D] float32) -> [N, 2] float32:
+/// kNN graph, fuzzy simplicial set, SGD with negative sampling. Single-threaded SGD so
+/// the same seed gives the same layout. Progress stages: "neighbours", "epochs".
+Matrix umap(const Matrix& data, const UmapOptions& options = {}, const ProgressFn& progress = {},
+            const CancelToken* cancel = nullptr);
+
+/// Trustworthiness (Venna & Kaski 2001; sklearn.manifold.trustworthiness) of `layout`
+/// ([N, C]) as an embedding of `data` ([N, D]) with Euclidean distances: 1 = every
+/// low-dimensional k-neighbour is also a high-dimensional one. Needs k < N / 2.
+double trustworthiness(const Matrix& data, const Matrix& layout, int k = 10, const CancelToken* cancel = nullptr);
+
+} // namespace vitrine::core::analysis

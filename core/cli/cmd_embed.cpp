@@ -1,0 +1,202 @@
+// vitrine-cli embed --model M --data DIR --out FILE: one embedding row per image, streamed.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/cli/commands.h"
+#include "core/common/error.h"
+#include "core/data/dataset.h"
+#include "core/io/embedding_io.h"
+#include "core/io/npy.h"
+#include "core/model/checkpoint.h"
+#include "core/model/embedder.h"
+#include "core/model/safetensors.h"
+
+namespace vitrine::cli {
+
+namespace {
+
+std::string formatDuration(double seconds) {
+    if (!(seconds >= 0) || seconds > 1e7)
+        return "--:--";
+    auto s = static_cast<long long>(seconds + 0.5);
+    char buf[32];
+    if (s >= 3600)
+        std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", s / 3600, (s / 60) % 60, s % 60);
+    else
+        std::snprintf(buf, sizeof buf, "%lld:%02lld", s / 60, s % 60);
+    return buf;
+}
+
+// Progress on stderr: a redrawn bar on a terminal, JSON lines on stdout with --json, else nothing.
+class ProgressPrinter {
+public:
+    explicit ProgressPrinter(bool json) : m_json(json), m_tty(::isatty(STDERR_FILENO) == 1) {}
+
+    void operator()(long long done, long long total) {
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - m_start).count();
+        const double rate = elapsed > 0 ? done / elapsed : 0.0;
+        const double eta = rate > 0 ? (total - done) / rate : -1.0;
+        if (m_json) {
+            std::cout << nlohmann::json{{"event", "progress"}, {"done", done}, {"total", total},
+                                        {"images_per_second", rate}, {"eta_seconds", eta}}
+                             .dump()
+                      << std::endl;
+        } else if (m_tty) {
+            constexpr int kWidth = 30;
+            const int filled = total > 0 ? static_cast<int>(kWidth * done / total) : 0;
+            std::fprintf(stderr, "\r[%s%s] %lld/%lld  %.1f img/s  ETA %s ", std::string(filled, '#').c_str(),
+                         std::string(kWidth - filled, ' ').c_str(), done, total, rate, formatDuration(eta).c_str());
+            if (done == total)
+                std::fputc('\n', stderr);
+            std::fflush(stderr);
+        }
+    }
+    /// Before printing another line to stderr on a terminal.
+    void breakLine() {
+        if (m_tty && !m_json)
+            std::fputs("\r\033[K", stderr);
+    }
+
+private:
+    bool m_json, m_tty;
+    std::chrono::steady_clock::time_point m_start = std::chrono::steady_clock::now();
+};
+
+std::string lowerExtension(const std::filesystem::path& p) {
+    auto e = p.extension().string();
+    for (auto& c : e)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return e;
+}
+
+} // namespace
+
+void addEmbedCommand(CLI::App& app, CliContext& ctx) {
+    struct Opts {
+        std::string model = "default";
+        std::string data, out;
+        int batch = 32;
+        int imageSize = 0;
+        int heads = 0;
+        std::string device = "auto";
+        std::string precision = "bf16";
+        int labelLevel = -1;
+        bool json = false;
+    };
+    auto opts = std::make_shared<Opts>();
+    auto* cmd = app.add_subcommand("embed", "Embed every image of a folder with a ViT (.npy/.csv/.safetensors + rows.tsv)");
+    cmd->add_option("--model", opts->model,
+                    "Checkpoint (.safetensors: Vitrine, timm/DINO, Hugging Face or torchvision layout), a preset "
+                    "(vit-micro, vit-tiny-16, vit-small-16, vit-base-16; random weights) or 'default'")
+        ->capture_default_str();
+    cmd->add_option("--data", opts->data, "Folder of images (one sub-folder per class)")->required();
+    cmd->add_option("--out", opts->out, "Output file: .npy (float32 [rows, E]), .csv or .safetensors")->required();
+    cmd->add_option("--batch", opts->batch, "Images per forward pass")->check(CLI::Range(1, 4096))->capture_default_str();
+    cmd->add_option("--image-size", opts->imageSize, "Input side S (default: the model's; positional embeddings are interpolated)")
+        ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--heads", opts->heads, "Attention heads for foreign checkpoints (default dim/64)")->check(CLI::NonNegativeNumber);
+    cmd->add_option("--device", opts->device, "cpu, cuda or auto")->check(CLI::IsMember({"cpu", "cuda", "auto"}))->capture_default_str();
+    cmd->add_option("--precision", opts->precision, "fp32 or bf16 (autocast)")->check(CLI::IsMember({"fp32", "bf16"}))->capture_default_str();
+    cmd->add_option("--label-level", opts->labelLevel, "Label level written to rows.tsv (0 = top folder, -1 = deepest)")
+        ->capture_default_str();
+    cmd->add_flag("--json", opts->json, "JSON-lines progress and summary on stdout");
+    cmd->callback([opts, &ctx] {
+        const std::filesystem::path out(opts->out);
+        const auto ext = lowerExtension(out);
+        if (ext != ".npy" && ext != ".csv" && ext != ".safetensors")
+            throw core::Error(out, "unsupported output type '" + ext + "' (use .npy, .csv or .safetensors)");
+
+        core::model::LoadOptions lo;
+        lo.imageSize = opts->imageSize;
+        lo.heads = opts->heads;
+        lo.device = opts->device;
+        auto loaded = core::model::loadModel(opts->model, lo);
+        for (const auto& w : loaded.warnings)
+            std::cerr << "warning: " << w << '\n';
+        const auto& cfg = loaded.model->config();
+
+        core::data::ScanOptions so;
+        so.verifyImages = false; // the embedder decodes every file anyway and reports failures
+        auto ds = core::data::scanFolder(opts->data, so);
+        for (const auto& s : ds.skipped)
+            std::cerr << "skipped " << s.path << ": " << s.reason << '\n';
+
+        core::model::EmbedOptions eo;
+        eo.batchSize = opts->batch;
+        eo.precision = core::model::parsePrecision(opts->precision);
+        const int dim = cfg.outputDim();
+        std::vector<float> rows;
+        std::vector<core::io::RowInfo> info;
+        ProgressPrinter printer(opts->json);
+        auto onBatch = [&](const core::model::EmbeddedBatch& b) {
+            if (!b.skipped.empty())
+                printer.breakLine();
+            for (const auto& s : b.skipped) {
+                std::cerr << "skipped " << s.path << ": " << s.reason << '\n';
+                if (opts->json)
+                    std::cout << nlohmann::json{{"event", "skipped"}, {"path", s.path}, {"reason", s.reason}}.dump()
+                              << std::endl;
+            }
+            if (b.indices.empty())
+                return;
+            rows.insert(rows.end(), b.rows, b.rows + b.indices.size() * static_cast<std::size_t>(b.dim));
+            for (auto i : b.indices) {
+                const auto& s = ds.samples[i];
+                info.push_back({s.relativePath, s.labels.empty() ? std::string()
+                                                                 : core::data::Dataset::labelAt(s, opts->labelLevel)});
+            }
+        };
+        auto summary = core::model::embedDataset(*loaded.model, ds, eo, onBatch,
+                                                 [&](long long d, long long t, const std::string&) { printer(d, t); });
+        const auto n = static_cast<std::int64_t>(info.size());
+        if (n > 0) {
+            if (ext == ".npy")
+            {
+                core::Matrix m;
+                m.data = std::move(rows);
+                m.rows = n;
+                m.cols = dim;
+                core::io::writeNpyMatrix(out, m);
+            }
+            else if (ext == ".csv")
+                core::io::writeCsv(out, rows.data(), n, dim);
+            else {
+                auto t = torch::from_blob(rows.data(), {n, dim}, torch::kFloat);
+                core::model::writeSafetensors(out, {{"embeddings", t}},
+                                              {{"model", loaded.source},
+                                               {"config", cfg.toJson().dump()},
+                                               {"precision", opts->precision}});
+            }
+            core::io::writeRowsTsv(core::io::rowsTsvPath(out), info);
+        }
+        const auto skipped = summary.skipped.size() + ds.skipped.size();
+        const double rate = summary.seconds > 0 ? summary.embedded / summary.seconds : 0.0;
+        if (opts->json) {
+            std::cout << nlohmann::json{{"event", "done"},
+                                        {"embedded", summary.embedded},
+                                        {"skipped", skipped},
+                                        {"dim", dim},
+                                        {"seconds", summary.seconds},
+                                        {"images_per_second", rate},
+                                        {"out", n > 0 ? out.string() : ""},
+                                        {"rows", n > 0 ? core::io::rowsTsvPath(out).string() : ""},
+                                        {"model", loaded.source},
+                                        {"layout", loaded.layout},
+                                        {"weights_loaded", loaded.weightsLoaded},
+                                        {"precision", opts->precision}}
+                             .dump()
+                      << std::endl;
+        }
+        std::fprintf(stderr, "embedded %zu images (%d dims) in %.1f s, %.1f img/s; %zu skipped%s\n", summary.embedded,
+                     dim, summary.seconds, rate, skipped,
+                     n > 0 ? (" -> " + out.string()).c_str() : "; nothing written");
+        ctx.exitCode = summary.embedded > 0 ? 0 : 1;
+    });
+}
+
+} // namespace vitrine::cli

@@ -1,0 +1,88 @@
+#include "core/image/preprocess.h"
+
+#include <cmath>
+#include <cstring>
+
+#include <opencv2/core.hpp>
+#include <torch/torch.h>
+
+#include "core/image/decode.h"
+
+namespace vitrine::core::image {
+
+std::array<double, 4> CropGeometry::sourceRect(int imageWidth, int imageHeight) const {
+    const double sx = resizedWidth > 0 ? static_cast<double>(imageWidth) / resizedWidth : 1.0;
+    const double sy = resizedHeight > 0 ? static_cast<double>(imageHeight) / resizedHeight : 1.0;
+    return {cropX * sx, cropY * sy, size * sx, size * sy};
+}
+
+CropGeometry cropGeometry(int width, int height, int size) {
+    CropGeometry g;
+    g.size = size;
+    // torchvision: the shorter side becomes S, the longer int(S * long / short) (truncated).
+    if (width <= height) {
+        g.resizedWidth = size;
+        g.resizedHeight = static_cast<int>(static_cast<long long>(size) * height / width);
+    } else {
+        g.resizedHeight = size;
+        g.resizedWidth = static_cast<int>(static_cast<long long>(size) * width / height);
+    }
+    // CenterCrop: int(round((resized - S) / 2)), round half to even like Python's round().
+    auto offset = [&](int resized) { return static_cast<int>(std::nearbyint((resized - size) / 2.0)); };
+    g.cropX = offset(g.resizedWidth);
+    g.cropY = offset(g.resizedHeight);
+    return g;
+}
+
+at::Tensor preprocess(const cv::Mat& rgb, const PreprocessOptions& options) {
+    TORCH_CHECK(!rgb.empty() && rgb.type() == CV_8UC3, "preprocess: expected a CV_8UC3 RGB image");
+    const int s = options.size;
+    TORCH_CHECK(s > 0, "preprocess: size must be positive");
+    cv::Mat src = rgb.isContinuous() ? rgb : rgb.clone();
+    // [H, W, 3] uint8 -> [1, 3, H, W] float in [0, 1]
+    auto t = torch::from_blob(src.data, {src.rows, src.cols, 3}, torch::kUInt8)
+                 .permute({2, 0, 1})
+                 .unsqueeze(0)
+                 .to(torch::kFloat)
+                 .div_(255.0f);
+    const auto g = cropGeometry(src.cols, src.rows, s);
+    if (g.resizedWidth != src.cols || g.resizedHeight != src.rows)
+        t = at::_upsample_bilinear2d_aa(t, std::vector<int64_t>{g.resizedHeight, g.resizedWidth}, /*align_corners=*/false);
+    t = t.slice(2, g.cropY, g.cropY + s).slice(3, g.cropX, g.cropX + s).squeeze(0);
+    auto mean = torch::tensor({options.mean[0], options.mean[1], options.mean[2]}).view({3, 1, 1});
+    auto sd = torch::tensor({options.stddev[0], options.stddev[1], options.stddev[2]}).view({3, 1, 1});
+    return ((t - mean) / sd).contiguous();
+}
+
+at::Tensor preprocessBatch(const std::vector<cv::Mat>& images, const PreprocessOptions& options) {
+    std::vector<at::Tensor> items;
+    items.reserve(images.size());
+    for (const auto& m : images)
+        items.push_back(preprocess(m, options));
+    if (items.empty())
+        return torch::empty({0, 3, options.size, options.size});
+    return torch::stack(items);
+}
+
+at::Tensor loadPreprocessed(const std::filesystem::path& file, const PreprocessOptions& options) {
+    DecodeOptions d;
+    d.minShortSide = 2 * options.size;
+    return preprocess(decodeRgb(file, d), options);
+}
+
+cv::Mat toDisplayImage(const at::Tensor& chw, const PreprocessOptions& options) {
+    TORCH_CHECK(chw.dim() == 3 && chw.size(0) == 3, "toDisplayImage: expected [3, S, S], got ", chw.sizes());
+    auto mean = torch::tensor({options.mean[0], options.mean[1], options.mean[2]}).view({3, 1, 1});
+    auto sd = torch::tensor({options.stddev[0], options.stddev[1], options.stddev[2]}).view({3, 1, 1});
+    auto u8 = ((chw.detach().to(torch::kCPU, torch::kFloat) * sd + mean) * 255.0f)
+                  .round()
+                  .clamp(0, 255)
+                  .to(torch::kUInt8)
+                  .permute({1, 2, 0})
+                  .contiguous();
+    cv::Mat out(static_cast<int>(u8.size(0)), static_cast<int>(u8.size(1)), CV_8UC3);
+    std::memcpy(out.data, u8.data_ptr(), static_cast<std::size_t>(u8.numel()));
+    return out;
+}
+
+} // namespace vitrine::core::image

@@ -1,0 +1,118 @@
+#include "core/io/npy.h"
+
+#include <bit>
+#include <cstring>
+#include <regex>
+#include <string>
+
+#include "core/common/error.h"
+#include "core/io/atomic_file.h"
+
+namespace vitrine::core::io {
+
+static_assert(std::endian::native == std::endian::little, "the .npy writer assumes a little-endian host");
+
+namespace {
+constexpr char kMagic[] = "\x93NUMPY";
+constexpr std::size_t kMagicSize = 6;
+}
+
+void writeNpyMatrix(std::ostream& out, const core::Matrix& m) {
+    std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(m.rows) + ", " +
+                         std::to_string(m.cols) + "), }";
+    // magic(6) + version(2) + length(2) + header + '\n' is padded to a multiple of 64.
+    const std::size_t unpadded = kMagicSize + 2 + 2 + header.size() + 1;
+    header.append((64 - unpadded % 64) % 64, ' ');
+    header.push_back('\n');
+    out.write(kMagic, kMagicSize);
+    const char version[2] = {1, 0};
+    out.write(version, 2);
+    const auto len = static_cast<std::uint16_t>(header.size());
+    const char lenBytes[2] = {static_cast<char>(len & 0xff), static_cast<char>(len >> 8)};
+    out.write(lenBytes, 2);
+    out.write(header.data(), static_cast<std::streamsize>(header.size()));
+    out.write(reinterpret_cast<const char*>(m.data.data()), static_cast<std::streamsize>(m.data.size() * sizeof(float)));
+}
+
+void writeNpyMatrix(const std::filesystem::path& path, const core::Matrix& m) {
+    writeFileAtomically(path, [&](std::ostream& out) { writeNpyMatrix(out, m); });
+}
+
+core::Matrix parseNpy(std::string_view bytes, const std::filesystem::path& name) {
+    if (bytes.size() < 10 || bytes.substr(0, kMagicSize) != std::string_view(kMagic, kMagicSize))
+        throw Error(name, "not a NumPy .npy file (bad magic); expected a file written by numpy.save");
+    const int major = static_cast<unsigned char>(bytes[6]);
+    std::size_t headerLen = 0, offset = 0;
+    if (major == 1) {
+        headerLen = static_cast<unsigned char>(bytes[8]) | (std::size_t(static_cast<unsigned char>(bytes[9])) << 8);
+        offset = 10;
+    } else if (major == 2 || major == 3) {
+        if (bytes.size() < 12)
+            throw Error(name, "truncated .npy header");
+        for (int i = 0; i < 4; ++i)
+            headerLen |= std::size_t(static_cast<unsigned char>(bytes[8 + i])) << (8 * i);
+        offset = 12;
+    } else {
+        throw Error(name, "unsupported .npy version " + std::to_string(major));
+    }
+    if (headerLen > 1 << 20 || offset + headerLen > bytes.size())
+        throw Error(name, "truncated or oversized .npy header");
+    const std::string header(bytes.substr(offset, headerLen));
+    std::smatch m;
+    static const std::regex descrRe(R"('descr'\s*:\s*'([^']*)')");
+    static const std::regex fortranRe(R"('fortran_order'\s*:\s*(True|False))");
+    static const std::regex shapeRe(R"('shape'\s*:\s*\(\s*([0-9]*)\s*,?\s*([0-9]*)\s*,?\s*\))");
+    if (!std::regex_search(header, m, descrRe))
+        throw Error(name, "malformed .npy header (no 'descr'): " + header);
+    const std::string descr = m[1];
+    std::size_t itemSize = 0;
+    if (descr == "<f4" || descr == "=f4")
+        itemSize = 4;
+    else if (descr == "<f8" || descr == "=f8")
+        itemSize = 8;
+    else
+        throw Error(name, "unsupported .npy dtype '" + descr + "'; expected float32 ('<f4') or float64");
+    if (!std::regex_search(header, m, fortranRe))
+        throw Error(name, "malformed .npy header (no 'fortran_order')");
+    const bool fortran = m[1] == "True";
+    if (!std::regex_search(header, m, shapeRe) || m[1].length() == 0)
+        throw Error(name, "unsupported .npy shape; expected a 1-D or 2-D array: " + header);
+    std::int64_t rows = 0, cols = 1;
+    try {
+        rows = std::stoll(m[1]);
+        if (m[2].length() > 0)
+            cols = std::stoll(m[2]);
+    } catch (const std::exception&) {
+        throw Error(name, "malformed .npy shape");
+    }
+    const std::size_t dataOffset = offset + headerLen;
+    if (rows < 0 || cols < 0 || (cols > 0 && static_cast<std::uint64_t>(rows) > (std::uint64_t(1) << 40) / static_cast<std::uint64_t>(cols)))
+        throw Error(name, "implausible .npy shape");
+    const std::size_t count = static_cast<std::size_t>(rows * cols);
+    if (bytes.size() - dataOffset != count * itemSize)
+        throw Error(name, "size does not match its header: shape (" + std::to_string(rows) + ", " + std::to_string(cols) +
+                              ") needs " + std::to_string(count * itemSize) + " data bytes, file has " +
+                              std::to_string(bytes.size() - dataOffset));
+    core::Matrix out(rows, cols);
+    const char* src = bytes.data() + dataOffset;
+    for (std::size_t i = 0; i < count; ++i) {
+        float v;
+        if (itemSize == 4) {
+            std::memcpy(&v, src + 4 * i, 4);
+        } else {
+            double d;
+            std::memcpy(&d, src + 8 * i, 8);
+            v = static_cast<float>(d);
+        }
+        // Fortran order stores column by column.
+        const std::size_t dst = fortran ? (i % static_cast<std::size_t>(rows)) * static_cast<std::size_t>(cols) +
+                                              i / static_cast<std::size_t>(rows)
+                                        : i;
+        out.data[dst] = v;
+    }
+    return out;
+}
+
+core::Matrix readNpyMatrix(const std::filesystem::path& path) { return parseNpy(readFile(path), path); }
+
+} // namespace vitrine::core::io

@@ -1,0 +1,525 @@
+#include "core/model/checkpoint.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <regex>
+#include <set>
+
+#include "core/common/error.h"
+#include "core/model/safetensors.h"
+
+namespace vitrine::core::model {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kFormat = "vitrine-vit/1";
+
+bool endsWith(const std::string& s, const std::string& suffix) {
+    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string joinLimited(const std::vector<std::string>& items, std::size_t limit = 12) {
+    std::string out;
+    for (std::size_t i = 0; i < items.size() && i < limit; ++i)
+        out += (i ? ", " : "") + items[i];
+    if (items.size() > limit)
+        out += ", ... (" + std::to_string(items.size() - limit) + " more)";
+    return out;
+}
+
+std::string shapeString(at::IntArrayRef s) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < s.size(); ++i)
+        out += (i ? ", " : "") + std::to_string(s[i]);
+    return out + "]";
+}
+
+[[noreturn]] void refusePickle(const fs::path& file) {
+    throw Error(file, "PyTorch pickle checkpoints (.pt/.pth/.bin) are not loaded (unpickling can run code). "
+                      "Convert it once in Python: from safetensors.torch import save_file; import torch; "
+                      "sd = torch.load('model.pth', map_location='cpu'); sd = sd.get('model', sd); "
+                      "save_file({k: v.contiguous() for k, v in sd.items()}, 'model.safetensors')");
+}
+
+// Result of renaming a foreign state dict to timm names.
+struct Converted {
+    std::map<std::string, torch::Tensor> tensors; // timm names
+    std::vector<std::string> unexpected;          // source names not understood
+    std::vector<std::string> ignored;             // known but unused (classifier heads, poolers)
+    std::string layout;
+    double layerNormEps = 1e-6;
+};
+
+// "prefix" + "patch_embed.proj.weight": finds the prefix (e.g. "module.backbone.") from one anchor name.
+std::optional<std::string> prefixOf(const std::map<std::string, torch::Tensor>& src, const std::string& anchor) {
+    for (const auto& [name, t] : src)
+        if (endsWith(name, anchor) && (name.size() == anchor.size() || name[name.size() - anchor.size() - 1] == '.'))
+            return name.substr(0, name.size() - anchor.size());
+    return std::nullopt;
+}
+
+Converted convertTimm(const std::map<std::string, torch::Tensor>& src, const std::string& prefix, bool keepHead) {
+    Converted c;
+    c.layout = "timm";
+    static const std::regex kBlock(R"(blocks\.\d+\.(norm1|norm2)\.(weight|bias)|blocks\.\d+\.attn\.(qkv|proj)\.(weight|bias)|blocks\.\d+\.mlp\.(fc1|fc2)\.(weight|bias))");
+    for (const auto& [full, t] : src) {
+        if (full.compare(0, prefix.size(), prefix) != 0) {
+            c.unexpected.push_back(full);
+            continue;
+        }
+        std::string n = full.substr(prefix.size());
+        if (n == "cls_token" || n == "pos_embed" || n == "patch_embed.proj.weight" || n == "patch_embed.proj.bias" ||
+            n == "norm.weight" || n == "norm.bias" || std::regex_match(n, kBlock))
+            c.tensors[n] = t;
+        else if ((n == "head.weight" || n == "head.bias") && keepHead)
+            c.tensors[n] = t;
+        else if (n == "mask_token" || n.rfind("head.", 0) == 0 || n.rfind("head_dist", 0) == 0)
+            c.ignored.push_back(full);
+        else
+            c.unexpected.push_back(full);
+    }
+    return c;
+}
+
+Converted convertHf(const std::map<std::string, torch::Tensor>& src, const std::string& prefix) {
+    Converted c;
+    c.layout = "huggingface";
+    c.layerNormEps = 1e-12; // transformers' ViTConfig default
+    static const std::regex kLayer(R"(encoder\.layer\.(\d+)\.(.+))");
+    std::map<std::string, std::map<std::string, torch::Tensor>> qkvParts; // "blocks.i.attn.qkv.weight" -> q/k/v
+    for (const auto& [full, t] : src) {
+        if (full.compare(0, prefix.size(), prefix) != 0) {
+            (full.rfind("classifier.", 0) == 0 ? c.ignored : c.unexpected).push_back(full);
+            continue;
+        }
+        std::string n = full.substr(prefix.size());
+        std::smatch m;
+        if (n == "embeddings.cls_token")
+            c.tensors["cls_token"] = t;
+        else if (n == "embeddings.position_embeddings")
+            c.tensors["pos_embed"] = t;
+        else if (n == "embeddings.patch_embeddings.projection.weight")
+            c.tensors["patch_embed.proj.weight"] = t;
+        else if (n == "embeddings.patch_embeddings.projection.bias")
+            c.tensors["patch_embed.proj.bias"] = t;
+        else if (n == "layernorm.weight" || n == "layernorm.bias")
+            c.tensors["norm." + n.substr(10)] = t;
+        else if (n.rfind("pooler.", 0) == 0 || n == "embeddings.mask_token")
+            c.ignored.push_back(full);
+        else if (std::regex_match(n, m, kLayer)) {
+            const std::string b = "blocks." + m[1].str() + ".";
+            const std::string rest = m[2].str();
+            static const std::map<std::string, std::string> kMap = {
+                {"layernorm_before.weight", "norm1.weight"},
+                {"layernorm_before.bias", "norm1.bias"},
+                {"layernorm_after.weight", "norm2.weight"},
+                {"layernorm_after.bias", "norm2.bias"},
+                {"attention.output.dense.weight", "attn.proj.weight"},
+                {"attention.output.dense.bias", "attn.proj.bias"},
+                {"intermediate.dense.weight", "mlp.fc1.weight"},
+                {"intermediate.dense.bias", "mlp.fc1.bias"},
+                {"output.dense.weight", "mlp.fc2.weight"},
+                {"output.dense.bias", "mlp.fc2.bias"},
+            };
+            static const std::regex kQkv(R"(attention\.attention\.(query|key|value)\.(weight|bias))");
+            std::smatch q;
+            if (auto it = kMap.find(rest); it != kMap.end())
+                c.tensors[b + it->second] = t;
+            else if (std::regex_match(rest, q, kQkv))
+                qkvParts[b + "attn.qkv." + q[2].str()][q[1].str()] = t;
+            else
+                c.unexpected.push_back(full);
+        } else
+            c.unexpected.push_back(full);
+    }
+    for (auto& [name, parts] : qkvParts) {
+        if (parts.size() != 3) {
+            for (const char* p : {"query", "key", "value"})
+                if (!parts.count(p))
+                    c.unexpected.push_back(name + " (missing its '" + p + "' part)");
+            continue;
+        }
+        c.tensors[name] = torch::cat({parts["query"], parts["key"], parts["value"]}, 0);
+    }
+    return c;
+}
+
+Converted convertTorchvision(const std::map<std::string, torch::Tensor>& src, const std::string& prefix) {
+    Converted c;
+    c.layout = "torchvision";
+    static const std::regex kLayer(R"(encoder\.layers\.encoder_layer_(\d+)\.(.+))");
+    static const std::map<std::string, std::string> kMap = {
+        {"ln_1.weight", "norm1.weight"},
+        {"ln_1.bias", "norm1.bias"},
+        {"ln_2.weight", "norm2.weight"},
+        {"ln_2.bias", "norm2.bias"},
+        {"self_attention.in_proj_weight", "attn.qkv.weight"},
+        {"self_attention.in_proj_bias", "attn.qkv.bias"},
+        {"self_attention.out_proj.weight", "attn.proj.weight"},
+        {"self_attention.out_proj.bias", "attn.proj.bias"},
+        {"mlp.0.weight", "mlp.fc1.weight"},
+        {"mlp.0.bias", "mlp.fc1.bias"},
+        {"mlp.3.weight", "mlp.fc2.weight"},
+        {"mlp.3.bias", "mlp.fc2.bias"},
+        {"mlp.linear_1.weight", "mlp.fc1.weight"}, // torchvision < 0.13
+        {"mlp.linear_1.bias", "mlp.fc1.bias"},
+        {"mlp.linear_2.weight", "mlp.fc2.weight"},
+        {"mlp.linear_2.bias", "mlp.fc2.bias"},
+    };
+    for (const auto& [full, t] : src) {
+        if (full.compare(0, prefix.size(), prefix) != 0) {
+            c.unexpected.push_back(full);
+            continue;
+        }
+        std::string n = full.substr(prefix.size());
+        std::smatch m;
+        if (n == "class_token")
+            c.tensors["cls_token"] = t;
+        else if (n == "encoder.pos_embedding")
+            c.tensors["pos_embed"] = t;
+        else if (n == "conv_proj.weight" || n == "conv_proj.bias")
+            c.tensors["patch_embed.proj." + n.substr(10)] = t;
+        else if (n == "encoder.ln.weight" || n == "encoder.ln.bias")
+            c.tensors["norm." + n.substr(11)] = t;
+        else if (n.rfind("heads.", 0) == 0)
+            c.ignored.push_back(full);
+        else if (std::regex_match(n, m, kLayer)) {
+            auto it = kMap.find(m[2].str());
+            if (it != kMap.end())
+                c.tensors["blocks." + m[1].str() + "." + it->second] = t;
+            else
+                c.unexpected.push_back(full);
+        } else
+            c.unexpected.push_back(full);
+    }
+    return c;
+}
+
+// Architecture from timm-named shapes.
+VitConfig inferConfig(const fs::path& file, const Converted& c, int headsOverride) {
+    auto need = [&](const std::string& name, int dims) -> const torch::Tensor& {
+        auto it = c.tensors.find(name);
+        if (it == c.tensors.end())
+            throw Error(file, c.layout + " layout: cannot infer the architecture, tensor '" + name + "' is missing");
+        if (it->second.dim() != dims)
+            throw Error(file, "tensor '" + name + "' has shape " + shapeString(it->second.sizes()) + ", expected " +
+                                  std::to_string(dims) + " dimensions");
+        return it->second;
+    };
+    VitConfig cfg;
+    cfg.name = "imported-" + c.layout;
+    const auto& pw = need("patch_embed.proj.weight", 4); // [D, C, P, P]
+    cfg.dim = static_cast<int>(pw.size(0));
+    cfg.inChannels = static_cast<int>(pw.size(1));
+    cfg.patchSize = static_cast<int>(pw.size(2));
+    if (pw.size(2) != pw.size(3))
+        throw Error(file, "non-square patches " + shapeString(pw.sizes()) + " are not supported");
+    const auto& pe = need("pos_embed", 3); // [1, 1+N, D]
+    const auto n = pe.size(1) - 1;
+    const auto g = static_cast<std::int64_t>(std::llround(std::sqrt(static_cast<double>(std::max<std::int64_t>(n, 0)))));
+    if (n <= 0 || g * g != n)
+        throw Error(file, "pos_embed " + shapeString(pe.sizes()) +
+                              " is not 1 class token + a square grid of patches (register or distillation tokens are not supported)");
+    cfg.imageSize = static_cast<int>(g) * cfg.patchSize;
+    int depth = 0;
+    static const std::regex kIdx(R"(blocks\.(\d+)\..*)");
+    for (const auto& [name, t] : c.tensors) {
+        std::smatch m;
+        if (std::regex_match(name, m, kIdx))
+            depth = std::max(depth, std::stoi(m[1].str()) + 1);
+    }
+    if (depth == 0)
+        throw Error(file, c.layout + " layout: no transformer blocks found");
+    cfg.depth = depth;
+    const auto& fc1 = need("blocks.0.mlp.fc1.weight", 2);
+    cfg.mlpRatio = static_cast<double>(fc1.size(0)) / cfg.dim;
+    if (auto it = c.tensors.find("head.weight"); it != c.tensors.end() && it->second.dim() == 2)
+        cfg.embedDim = static_cast<int>(it->second.size(0));
+    else
+        cfg.embedDim = 0;
+    if (headsOverride > 0)
+        cfg.heads = headsOverride;
+    else if (cfg.dim % 64 == 0)
+        cfg.heads = cfg.dim / 64;
+    else
+        throw Error(file, "the head count is not stored in " + c.layout + " checkpoints and dim " +
+                              std::to_string(cfg.dim) + " is not a multiple of 64; give it explicitly (--heads)");
+    cfg.layerNormEps = c.layerNormEps;
+    try {
+        cfg.validate();
+    } catch (const Error& e) {
+        throw Error(file, std::string("inferred architecture is invalid: ") + e.what());
+    }
+    return cfg;
+}
+
+nlohmann::json parseMetadata(const std::map<std::string, std::string>& md) {
+    auto j = nlohmann::json::object();
+    for (const auto& [k, v] : md) {
+        auto parsed = nlohmann::json::parse(v, nullptr, /*allow_exceptions=*/false);
+        j[k] = parsed.is_discarded() ? nlohmann::json(v) : parsed;
+    }
+    return j;
+}
+
+LoadedModel randomPreset(const std::string& name, const LoadOptions& options) {
+    auto cfg = VitConfig::preset(name);
+    if (options.imageSize > 0)
+        cfg.imageSize = options.imageSize;
+    if (options.heads > 0)
+        cfg.heads = options.heads;
+    cfg.validate();
+    LoadedModel out;
+    out.model = Vit(cfg);
+    out.source = name;
+    out.layout = "preset";
+    out.weightsLoaded = false;
+    out.metadata["config"] = cfg.toJson();
+    out.warnings.push_back("preset '" + name + "' has no trained weights: using random initialisation");
+    out.model->eval();
+    out.model->to(resolveDevice(options.device));
+    return out;
+}
+
+fs::path executableDir() {
+    std::error_code ec;
+    auto p = fs::read_symlink("/proc/self/exe", ec);
+    return ec ? fs::path() : p.parent_path();
+}
+
+} // namespace
+
+torch::Device resolveDevice(const std::string& device) {
+    if (device == "cpu")
+        return torch::kCPU;
+    if (device == "cuda" || device == "auto") {
+        if (torch::cuda::is_available())
+            return torch::kCUDA;
+        if (device == "auto")
+            return torch::kCPU;
+        throw Error("device 'cuda' requested but CUDA is not available (this LibTorch build or machine has no "
+                    "CUDA GPU); use --device cpu");
+    }
+    throw Error("unknown device '" + device + "' (use cpu, cuda or auto)");
+}
+
+torch::Tensor interpolatePosEmbed(const torch::Tensor& posEmbed, int newGrid) {
+    TORCH_CHECK(posEmbed.dim() == 3 && posEmbed.size(0) == 1, "interpolatePosEmbed: expected [1, 1+N, D], got ",
+                posEmbed.sizes());
+    const auto n = posEmbed.size(1) - 1;
+    const auto g = static_cast<std::int64_t>(std::llround(std::sqrt(static_cast<double>(n))));
+    TORCH_CHECK(g * g == n, "interpolatePosEmbed: ", n, " patch positions are not a square grid");
+    TORCH_CHECK(newGrid > 0, "interpolatePosEmbed: grid must be positive");
+    if (g == newGrid)
+        return posEmbed.clone();
+    const auto d = posEmbed.size(2);
+    auto cls = posEmbed.slice(1, 0, 1);
+    auto grid = posEmbed.slice(1, 1).reshape({1, g, g, d}).permute({0, 3, 1, 2}).to(torch::kFloat);
+    grid = torch::nn::functional::interpolate(grid, torch::nn::functional::InterpolateFuncOptions()
+                                                         .size(std::vector<int64_t>{newGrid, newGrid})
+                                                         .mode(torch::kBicubic)
+                                                         .align_corners(false));
+    grid = grid.permute({0, 2, 3, 1}).reshape({1, static_cast<int64_t>(newGrid) * newGrid, d}).to(posEmbed.dtype());
+    return torch::cat({cls, grid}, 1);
+}
+
+fs::path defaultModelPath() {
+    std::vector<fs::path> candidates;
+    if (const char* env = std::getenv("VITRINE_DEFAULT_MODEL"); env && *env)
+        candidates.emplace_back(env);
+    if (auto dir = executableDir(); !dir.empty()) {
+        candidates.push_back(dir / ".." / "share" / "vitrine" / "models" / "default.safetensors");
+        candidates.push_back(dir / "models" / "default.safetensors");
+    }
+#ifdef VITRINE_SOURCE_DIR
+    candidates.push_back(fs::path(VITRINE_SOURCE_DIR) / "resources" / "models" / "default.safetensors");
+#endif
+    for (const auto& c : candidates) {
+        std::error_code ec;
+        if (fs::is_regular_file(c, ec))
+            return fs::weakly_canonical(c, ec);
+    }
+    return {};
+}
+
+LoadedModel loadModel(const std::string& presetOrPath, const LoadOptions& options) {
+    if (presetOrPath.empty() || presetOrPath == "default") {
+        auto path = defaultModelPath();
+        if (path.empty()) {
+            auto out = randomPreset("vit-micro", options);
+            out.warnings.insert(out.warnings.begin(),
+                                "no default model found (resources/models/default.safetensors); falling back to vit-micro");
+            return out;
+        }
+        return loadModel(path.string(), options);
+    }
+    const fs::path file(presetOrPath);
+    std::error_code ec;
+    const auto names = VitConfig::presetNames();
+    if (!fs::exists(file, ec) && std::find(names.begin(), names.end(), presetOrPath) != names.end())
+        return randomPreset(presetOrPath, options);
+
+    auto ext = file.extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return std::tolower(ch); });
+    if (ext == ".pt" || ext == ".pth" || ext == ".bin" || ext == ".ckpt" || ext == ".pkl")
+        refusePickle(file);
+    if (!fs::exists(file, ec)) {
+        std::string known;
+        for (const auto& n : names)
+            known += (known.empty() ? "" : ", ") + n;
+        throw Error(file, "no such file, and not a preset name (presets: " + known + ")");
+    }
+    {
+        // A pickle/zip saved under another extension: say so instead of "bad header".
+        std::ifstream in(file, std::ios::binary);
+        char magic[2] = {0, 0};
+        in.read(magic, 2);
+        if ((magic[0] == 'P' && magic[1] == 'K') || static_cast<unsigned char>(magic[0]) == 0x80)
+            refusePickle(file);
+    }
+
+    auto st = readSafetensors(file);
+    LoadedModel out;
+    out.source = file.string();
+    out.metadata = parseMetadata(st.metadata);
+    const bool isVitrine = out.metadata.contains("format") && out.metadata["format"].is_string() &&
+                           out.metadata["format"].get<std::string>().rfind("vitrine", 0) == 0 &&
+                           out.metadata.contains("config");
+
+    Converted conv;
+    if (auto p = prefixOf(st.tensors, "conv_proj.weight"))
+        conv = convertTorchvision(st.tensors, *p);
+    else if (auto p = prefixOf(st.tensors, "embeddings.patch_embeddings.projection.weight"))
+        conv = convertHf(st.tensors, *p);
+    else if (auto p = prefixOf(st.tensors, "patch_embed.proj.weight"))
+        conv = convertTimm(st.tensors, *p, isVitrine || options.keepForeignHead);
+    else {
+        std::vector<std::string> some;
+        for (const auto& [n, t] : st.tensors)
+            some.push_back(n);
+        throw Error(file, "unrecognised tensor layout (expected timm/DINO 'patch_embed.proj.weight', Hugging Face "
+                          "'embeddings.patch_embeddings.projection.weight' or torchvision 'conv_proj.weight'); found: " +
+                              joinLimited(some, 8));
+    }
+    out.layout = isVitrine ? "vitrine" : conv.layout;
+
+    VitConfig cfg;
+    if (isVitrine) {
+        try {
+            cfg = VitConfig::fromJson(out.metadata["config"]);
+        } catch (const Error& e) {
+            throw Error(file, std::string("invalid model config in metadata: ") + e.what());
+        }
+        if (options.heads > 0)
+            cfg.heads = options.heads;
+        // Everything that is not a parameter is the caller's (optimizer state, ...).
+        Vit probe(cfg);
+        std::set<std::string> params;
+        for (const auto& p : probe->named_parameters())
+            params.insert(p.key());
+        for (auto it = conv.tensors.begin(); it != conv.tensors.end();) {
+            if (!params.count(it->first)) {
+                out.extraTensors[it->first] = it->second;
+                it = conv.tensors.erase(it);
+            } else
+                ++it;
+        }
+        for (const auto& n : conv.unexpected)
+            out.extraTensors[n] = st.tensors.at(n);
+        conv.unexpected.clear();
+    } else {
+        cfg = inferConfig(file, conv, options.heads);
+        if (!conv.ignored.empty())
+            out.warnings.push_back("ignored " + std::to_string(conv.ignored.size()) +
+                                   " classifier/pooler tensors: " + joinLimited(conv.ignored, 4));
+        out.metadata["config"] = cfg.toJson();
+    }
+    const int fileGrid = cfg.gridSize();
+    if (options.imageSize > 0 && options.imageSize != cfg.imageSize) {
+        if (options.imageSize % cfg.patchSize != 0)
+            throw Error(file, "image size " + std::to_string(options.imageSize) + " is not a multiple of the patch size " +
+                                  std::to_string(cfg.patchSize));
+        cfg.imageSize = options.imageSize;
+    }
+    cfg.validate();
+
+    out.model = Vit(cfg);
+    std::vector<std::string> missing, misShaped;
+    std::set<std::string> used;
+    {
+        torch::NoGradGuard ng;
+        for (auto& p : out.model->named_parameters()) {
+            auto it = conv.tensors.find(p.key());
+            if (it == conv.tensors.end()) {
+                missing.push_back(p.key());
+                continue;
+            }
+            used.insert(p.key());
+            torch::Tensor src = it->second;
+            if (p.key() == "pos_embed" && cfg.gridSize() != fileGrid && src.dim() == 3 &&
+                src.size(1) == static_cast<int64_t>(fileGrid) * fileGrid + 1)
+                src = interpolatePosEmbed(src.to(torch::kFloat), cfg.gridSize());
+            if (src.sizes() != p.value().sizes()) {
+                misShaped.push_back(p.key() + " (file " + shapeString(src.sizes()) + ", model " +
+                                    shapeString(p.value().sizes()) + ")");
+                continue;
+            }
+            if (!src.is_floating_point()) {
+                misShaped.push_back(p.key() + " (integer dtype)");
+                continue;
+            }
+            p.value().copy_(src);
+        }
+    }
+    for (const auto& [n, t] : conv.tensors)
+        if (!used.count(n))
+            conv.unexpected.push_back(n);
+    if (!missing.empty() || !misShaped.empty() || !conv.unexpected.empty()) {
+        std::string msg = "does not match the " + out.layout + " ViT layout (inferred: dim " + std::to_string(cfg.dim) +
+                          ", depth " + std::to_string(cfg.depth) + ", heads " + std::to_string(cfg.heads) + ", patch " +
+                          std::to_string(cfg.patchSize) + ")";
+        if (!missing.empty())
+            msg += "; missing tensors: " + joinLimited(missing);
+        if (!conv.unexpected.empty())
+            msg += "; unexpected tensors: " + joinLimited(conv.unexpected);
+        if (!misShaped.empty())
+            msg += "; mis-shaped tensors: " + joinLimited(misShaped);
+        throw Error(file, msg);
+    }
+    if (fileGrid != cfg.gridSize())
+        out.warnings.push_back("positional embeddings interpolated from a " + std::to_string(fileGrid) + "x" +
+                               std::to_string(fileGrid) + " to a " + std::to_string(cfg.gridSize()) + "x" +
+                               std::to_string(cfg.gridSize()) + " patch grid");
+    out.weightsLoaded = true;
+    out.model->eval();
+    out.model->to(resolveDevice(options.device));
+    return out;
+}
+
+void saveCheckpoint(const fs::path& file, VitImpl& model, const nlohmann::json& metadata,
+                    const std::map<std::string, torch::Tensor>& extraTensors) {
+    if (!metadata.is_object())
+        throw Error(file, "checkpoint metadata must be a JSON object");
+    std::map<std::string, at::Tensor> tensors;
+    for (const auto& p : model.named_parameters())
+        tensors[p.key()] = p.value().detach().to(torch::kCPU, torch::kFloat).contiguous();
+    for (const auto& [name, t] : extraTensors) {
+        if (tensors.count(name))
+            throw Error(file, "extra tensor '" + name + "' clashes with a model parameter");
+        tensors[name] = t.detach().to(torch::kCPU).contiguous();
+    }
+    std::map<std::string, std::string> md;
+    for (auto it = metadata.begin(); it != metadata.end(); ++it)
+        md[it.key()] = it.value().is_string() ? it.value().get<std::string>() : it.value().dump();
+    md["format"] = kFormat;
+    md["config"] = model.config().toJson().dump();
+    writeSafetensors(file, tensors, md);
+}
+
+} // namespace vitrine::core::model

@@ -1,0 +1,238 @@
+#include "core/model/embedder.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <ATen/autocast_mode.h>
+#include <torch/torch.h>
+
+#include "core/common/error.h"
+#include "core/image/preprocess.h"
+#include "core/model/vit.h"
+
+namespace vitrine::core::model {
+
+namespace {
+
+struct PreparedBatch {
+    std::vector<std::size_t> indices;
+    torch::Tensor images; // [b, 3, S, S] float32
+    std::vector<data::Skipped> skipped;
+    std::size_t inputCount = 0; // inputs this batch covered (embedded + skipped)
+};
+
+// Bounded single-producer/single-consumer queue with shutdown.
+class BatchQueue {
+public:
+    explicit BatchQueue(std::size_t capacity) : m_capacity(std::max<std::size_t>(1, capacity)) {}
+
+    bool push(PreparedBatch b) {
+        std::unique_lock lock(m_mutex);
+        m_notFull.wait(lock, [&] { return m_items.size() < m_capacity || m_stopped; });
+        if (m_stopped)
+            return false;
+        m_items.push_back(std::move(b));
+        m_notEmpty.notify_one();
+        return true;
+    }
+    /// nullopt when the producer finished (or failed: see error()).
+    std::optional<PreparedBatch> pop() {
+        std::unique_lock lock(m_mutex);
+        m_notEmpty.wait(lock, [&] { return !m_items.empty() || m_done || m_stopped; });
+        if (m_items.empty())
+            return std::nullopt;
+        auto b = std::move(m_items.front());
+        m_items.pop_front();
+        m_notFull.notify_one();
+        return b;
+    }
+    void finish(std::exception_ptr error = nullptr) {
+        std::lock_guard lock(m_mutex);
+        m_done = true;
+        m_error = error;
+        m_notEmpty.notify_all();
+    }
+    void stop() {
+        std::lock_guard lock(m_mutex);
+        m_stopped = true;
+        m_notFull.notify_all();
+        m_notEmpty.notify_all();
+    }
+    bool stopped() {
+        std::lock_guard lock(m_mutex);
+        return m_stopped;
+    }
+    std::exception_ptr error() {
+        std::lock_guard lock(m_mutex);
+        return m_error;
+    }
+
+private:
+    std::size_t m_capacity;
+    std::mutex m_mutex;
+    std::condition_variable m_notFull, m_notEmpty;
+    std::deque<PreparedBatch> m_items;
+    bool m_done = false, m_stopped = false;
+    std::exception_ptr m_error;
+};
+
+// Sets bf16 autocast for the current thread and restores the previous state.
+class AutocastScope {
+public:
+    AutocastScope(bool enable, bool cuda) : m_cuda(cuda) {
+        if (!enable)
+            return;
+        m_active = true;
+        if (cuda) {
+            m_prevEnabled = at::autocast::is_enabled();
+            m_prevType = at::autocast::get_autocast_gpu_dtype();
+            at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+            at::autocast::set_enabled(true);
+        } else {
+            m_prevEnabled = at::autocast::is_cpu_enabled();
+            m_prevType = at::autocast::get_autocast_cpu_dtype();
+            at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+            at::autocast::set_cpu_enabled(true);
+        }
+    }
+    ~AutocastScope() {
+        if (!m_active)
+            return;
+        if (m_cuda) {
+            at::autocast::set_enabled(m_prevEnabled);
+            at::autocast::set_autocast_gpu_dtype(m_prevType);
+        } else {
+            at::autocast::set_cpu_enabled(m_prevEnabled);
+            at::autocast::set_autocast_cpu_dtype(m_prevType);
+        }
+        at::autocast::clear_cache();
+    }
+
+private:
+    bool m_active = false, m_cuda = false, m_prevEnabled = false;
+    at::ScalarType m_prevType = at::kBFloat16;
+};
+
+EmbedSummary run(VitImpl& model, const std::vector<std::filesystem::path>& files,
+                 const std::vector<std::string>& displayNames, const EmbedOptions& options,
+                 const EmbedBatchFn& onBatch, const ProgressFn& progress, const CancelToken* cancel) {
+    const auto started = std::chrono::steady_clock::now();
+    const int size = options.imageSize > 0 ? options.imageSize : model.config().imageSize;
+    if (size != model.config().imageSize)
+        throw Error("embedding at image size " + std::to_string(size) + " needs a model loaded for that size (model: " +
+                    std::to_string(model.config().imageSize) + "); load it with that image size");
+    const auto batchSize = static_cast<std::size_t>(std::max(1, options.batchSize));
+    image::PreprocessOptions pre;
+    pre.size = size;
+    const auto device = model.parameters().empty() ? torch::Device(torch::kCPU) : model.parameters().front().device();
+
+    BatchQueue queue(static_cast<std::size_t>(std::max(1, options.queueDepth)));
+    std::thread producer([&] {
+        try {
+            for (std::size_t begin = 0; begin < files.size(); begin += batchSize) {
+                if (queue.stopped() || (cancel && cancel->cancelled()))
+                    break;
+                const auto end = std::min(files.size(), begin + batchSize);
+                PreparedBatch b;
+                b.inputCount = end - begin;
+                std::vector<torch::Tensor> items;
+                for (auto i = begin; i < end; ++i) {
+                    try {
+                        items.push_back(image::loadPreprocessed(files[i], pre));
+                        b.indices.push_back(i);
+                    } catch (const Error& e) {
+                        b.skipped.push_back({displayNames[i], e.problem().empty() ? e.what() : e.problem()});
+                    } catch (const std::exception& e) {
+                        b.skipped.push_back({displayNames[i], e.what()});
+                    }
+                }
+                if (!items.empty())
+                    b.images = torch::stack(items);
+                if (!queue.push(std::move(b)))
+                    break;
+            }
+            queue.finish();
+        } catch (...) {
+            queue.finish(std::current_exception());
+        }
+    });
+
+    EmbedSummary summary;
+    std::size_t done = 0;
+    try {
+        report(progress, 0, static_cast<long long>(files.size()), "images");
+        while (auto b = queue.pop()) {
+            if (cancel)
+                cancel->check();
+            EmbeddedBatch out;
+            torch::Tensor rows;
+            if (b->images.defined()) {
+                torch::InferenceMode guard;
+                AutocastScope autocast(options.precision == Precision::Bf16, device.is_cuda());
+                rows = model.embed(b->images.to(device)).to(torch::kCPU, torch::kFloat).contiguous();
+                out.rows = rows.data_ptr<float>();
+                out.dim = static_cast<int>(rows.size(1));
+            } else {
+                out.dim = model.config().outputDim();
+            }
+            out.indices = std::move(b->indices);
+            out.skipped = std::move(b->skipped);
+            summary.embedded += out.indices.size();
+            summary.skipped.insert(summary.skipped.end(), out.skipped.begin(), out.skipped.end());
+            if (onBatch)
+                onBatch(out);
+            done += b->inputCount;
+            report(progress, static_cast<long long>(done), static_cast<long long>(files.size()), "images");
+        }
+    } catch (...) {
+        queue.stop();
+        producer.join();
+        throw;
+    }
+    producer.join();
+    if (auto err = queue.error())
+        std::rethrow_exception(err);
+    if (cancel)
+        cancel->check();
+    summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    return summary;
+}
+
+} // namespace
+
+Precision parsePrecision(const std::string& name) {
+    if (name == "fp32" || name == "float32")
+        return Precision::Fp32;
+    if (name == "bf16" || name == "bfloat16")
+        return Precision::Bf16;
+    throw Error("unknown precision '" + name + "' (use fp32 or bf16)");
+}
+
+const char* precisionName(Precision p) { return p == Precision::Fp32 ? "fp32" : "bf16"; }
+
+EmbedSummary embedFiles(VitImpl& model, const std::vector<std::filesystem::path>& files, const EmbedOptions& options,
+                        const EmbedBatchFn& onBatch, const ProgressFn& progress, const CancelToken* cancel) {
+    std::vector<std::string> names;
+    names.reserve(files.size());
+    for (const auto& f : files)
+        names.push_back(f.string());
+    return run(model, files, names, options, onBatch, progress, cancel);
+}
+
+EmbedSummary embedDataset(VitImpl& model, const data::Dataset& dataset, const EmbedOptions& options,
+                          const EmbedBatchFn& onBatch, const ProgressFn& progress, const CancelToken* cancel) {
+    std::vector<std::filesystem::path> files;
+    std::vector<std::string> names;
+    for (const auto& s : dataset.samples) {
+        files.push_back(s.path);
+        names.push_back(s.relativePath);
+    }
+    return run(model, files, names, options, onBatch, progress, cancel);
+}
+
+} // namespace vitrine::core::model

@@ -1,0 +1,145 @@
+#include "core/model/vit.h"
+
+#include <cmath>
+
+namespace vitrine::core::model {
+
+namespace {
+
+// timm's Attention: one fused qkv projection (with bias), heads split after it.
+struct AttentionImpl : torch::nn::Module {
+    AttentionImpl(int dim, int heads) : heads(heads) {
+        qkv = register_module("qkv", torch::nn::Linear(torch::nn::LinearOptions(dim, 3 * dim).bias(true)));
+        proj = register_module("proj", torch::nn::Linear(dim, dim));
+    }
+
+    // x: [B, T, D]. When attnOut is given, the slow path keeps the probabilities.
+    torch::Tensor forward(const torch::Tensor& x, torch::Tensor* attnOut) {
+        const auto b = x.size(0), t = x.size(1), d = x.size(2);
+        const auto hd = d / heads;
+        // [B, T, 3, H, hd] -> [3, B, H, T, hd]
+        auto qkvOut = qkv->forward(x).reshape({b, t, 3, heads, hd}).permute({2, 0, 3, 1, 4});
+        auto q = qkvOut[0], k = qkvOut[1], v = qkvOut[2];
+        torch::Tensor out;
+        const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+        if (attnOut) {
+            auto attn = torch::matmul(q * scale, k.transpose(-2, -1)).softmax(-1);
+            *attnOut = attn;
+            out = torch::matmul(attn, v);
+        } else {
+            // Same maths without materialising probabilities for the caller.
+            auto attn = torch::matmul(q * scale, k.transpose(-2, -1)).softmax(-1);
+            out = torch::matmul(attn, v);
+        }
+        return proj->forward(out.transpose(1, 2).reshape({b, t, d}));
+    }
+
+    int heads;
+    torch::nn::Linear qkv{nullptr}, proj{nullptr};
+};
+TORCH_MODULE(Attention);
+
+struct MlpImpl : torch::nn::Module {
+    MlpImpl(int dim, int hidden) {
+        fc1 = register_module("fc1", torch::nn::Linear(dim, hidden));
+        fc2 = register_module("fc2", torch::nn::Linear(hidden, dim));
+    }
+    // Exact (erf) GELU, as timm and torchvision use.
+    torch::Tensor forward(const torch::Tensor& x) { return fc2->forward(torch::gelu(fc1->forward(x))); }
+    torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+};
+TORCH_MODULE(Mlp);
+
+struct BlockImpl : torch::nn::Module {
+    explicit BlockImpl(const VitConfig& c) {
+        auto ln = [&] { return torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.dim}).eps(c.layerNormEps)); };
+        norm1 = register_module("norm1", ln());
+        attn = register_module("attn", Attention(c.dim, c.heads));
+        norm2 = register_module("norm2", ln());
+        mlp = register_module("mlp", Mlp(c.dim, static_cast<int>(std::lround(c.dim * c.mlpRatio))));
+    }
+    torch::Tensor forward(torch::Tensor x, torch::Tensor* attnOut) {
+        x = x + attn->forward(norm1->forward(x), attnOut).to(x.dtype());
+        return x + mlp->forward(norm2->forward(x)).to(x.dtype());
+    }
+    torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
+    Attention attn{nullptr};
+    Mlp mlp{nullptr};
+};
+TORCH_MODULE(Block);
+
+void truncNormal(torch::Tensor t, double std) {
+    torch::NoGradGuard ng;
+    t.normal_(0.0, std).clamp_(-2.0 * std, 2.0 * std);
+}
+
+} // namespace
+
+VitImpl::VitImpl(const VitConfig& config) : m_config(config) {
+    m_config.validate();
+    const auto& c = m_config;
+    // A named holder so the conv's parameters are "patch_embed.proj.*" as in timm.
+    auto holder = std::make_shared<torch::nn::Module>("PatchEmbed");
+    patchEmbed = holder->register_module(
+        "proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(c.inChannels, c.dim, c.patchSize).stride(c.patchSize)));
+    register_module("patch_embed", holder);
+    clsToken = register_parameter("cls_token", torch::zeros({1, 1, c.dim}));
+    posEmbed = register_parameter("pos_embed", torch::zeros({1, c.numPatches() + 1, c.dim}));
+    blocks = register_module("blocks", torch::nn::ModuleList());
+    for (int i = 0; i < c.depth; ++i)
+        blocks->push_back(Block(c));
+    norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.dim}).eps(c.layerNormEps)));
+    if (c.embedDim > 0)
+        head = register_module("head", torch::nn::Linear(c.dim, c.embedDim));
+
+    // timm's init: truncated normal(0.02) for tokens and linears, zero biases.
+    truncNormal(posEmbed, 0.02);
+    truncNormal(clsToken, 1e-6);
+    for (auto& m : modules(/*include_self=*/false)) {
+        if (auto* lin = m->as<torch::nn::Linear>()) {
+            truncNormal(lin->weight, 0.02);
+            torch::NoGradGuard ng;
+            lin->bias.zero_();
+        }
+    }
+}
+
+VitOutput VitImpl::forward(const torch::Tensor& images, bool withAttention) {
+    const auto& c = m_config;
+    TORCH_CHECK(images.dim() == 4 && images.size(1) == c.inChannels && images.size(2) == c.imageSize &&
+                    images.size(3) == c.imageSize,
+                "Vit: expected images [B, ", c.inChannels, ", ", c.imageSize, ", ", c.imageSize, "], got ",
+                images.sizes());
+    const auto b = images.size(0);
+    // The residual stream stays float32 under bf16 autocast: LayerNorm then sees float input
+    // (LibTorch 1.13's CPU autocast leaves layer_norm alone), and only matmuls run in bf16.
+    auto x = patchEmbed->forward(images).flatten(2).transpose(1, 2).to(torch::kFloat); // [B, N, D]
+    x = torch::cat({clsToken.expand({b, -1, -1}).to(torch::kFloat), x}, 1);
+    x = x + posEmbed.to(torch::kFloat);
+
+    VitOutput out;
+    for (const auto& m : *blocks) {
+        auto* block = m->as<BlockImpl>();
+        if (withAttention) {
+            torch::Tensor a;
+            x = block->forward(x, &a);
+            out.attentions.push_back(a.to(torch::kFloat));
+        } else {
+            x = block->forward(x, nullptr);
+        }
+    }
+    x = norm->forward(x).to(torch::kFloat);
+    out.cls = x.select(1, 0);
+    out.patches = x.slice(1, 1);
+    if (head)
+        out.embedding = torch::nn::functional::normalize(
+            head->forward(out.cls).to(torch::kFloat),
+            torch::nn::functional::NormalizeFuncOptions().p(2).dim(1).eps(1e-12));
+    else
+        out.embedding = out.cls;
+    return out;
+}
+
+torch::Tensor VitImpl::embed(const torch::Tensor& images) { return forward(images, false).embedding; }
+
+} // namespace vitrine::core::model

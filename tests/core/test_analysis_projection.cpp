@@ -1,0 +1,170 @@
+#include <cmath>
+
+#include <catch2/catch.hpp>
+
+#include "analysis_test_data.h"
+#include "core/analysis/projection.h"
+
+using namespace vitrine::core;
+using namespace vitrine::core::analysis;
+
+namespace {
+
+// 10 well-separated clusters in 384-D, as the benchmark's W4 workload but small.
+const Matrix& clusters384() {
+    static const Matrix x = vitrine::test::gaussianClusters(1000, 384, 10, 4.0f, 11);
+    return x;
+}
+
+bool allFinite(const Matrix& m) {
+    return std::all_of(m.data.begin(), m.data.end(), [](float v) { return std::isfinite(v); });
+}
+
+} // namespace
+
+TEST_CASE("PCA keeps neighbourhoods of separated clusters and is deterministic", "[analysis][projection]") {
+    const auto& x = clusters384();
+    auto y = pca(x);
+    REQUIRE(y.rows == x.rows);
+    REQUIRE(y.cols == 2);
+    REQUIRE(allFinite(y));
+    const double t = trustworthiness(x, y, 10);
+    INFO("trustworthiness " << t);
+    REQUIRE(t >= 0.9);
+    REQUIRE(pca(x).data == y.data);
+    // The randomised solver finds the same top-2 subspace on clearly separated spectra.
+    PcaOptions ro;
+    ro.solver = PcaOptions::Solver::Randomized;
+    auto r = pca(x, ro);
+    auto ra = alignLayout(r, y);
+    for (std::size_t i = 0; i < y.data.size(); ++i)
+        REQUIRE(ra.data[i] == Approx(y.data[i]).margin(1e-2 * std::abs(y.data[i]) + 0.05));
+}
+
+TEST_CASE("PCA aligned to the previous frame does not flip or rotate", "[analysis][projection]") {
+    auto x = vitrine::test::gaussianClusters(400, 32, 4, 3.0f, 12);
+    auto reference = pca(x);
+    // An orthogonal change of basis of the data (a Householder reflection) leaves the
+    // layout the same up to the axes' orientation, which alignment must undo.
+    std::vector<float> v(32);
+    double norm = 0;
+    for (int j = 0; j < 32; ++j) {
+        v[j] = std::sin(1.7f * j + 0.3f);
+        norm += v[j] * v[j];
+    }
+    Matrix rotated = x;
+    for (std::int64_t i = 0; i < x.rows; ++i) {
+        double dot = 0;
+        for (int j = 0; j < 32; ++j)
+            dot += x(i, j) * v[j];
+        for (int j = 0; j < 32; ++j)
+            rotated(i, j) = static_cast<float>(x(i, j) - 2.0 * dot / norm * v[j]);
+    }
+    PcaOptions o;
+    o.alignTo = &reference;
+    auto aligned = pca(rotated, o);
+    for (std::size_t i = 0; i < reference.data.size(); ++i)
+        REQUIRE(aligned.data[i] == Approx(reference.data[i]).margin(1e-3 * (1.0 + std::abs(reference.data[i]))));
+
+    // A layout rotated by 30 degrees, flipped and shifted comes back onto the reference.
+    Matrix moved = reference;
+    const float c = std::cos(0.5236f), s = std::sin(0.5236f);
+    for (std::int64_t i = 0; i < moved.rows; ++i) {
+        const float a = reference(i, 0), b = reference(i, 1);
+        moved(i, 0) = c * a - s * b + 5.0f;
+        moved(i, 1) = -(s * a + c * b) - 2.0f;
+    }
+    auto back = alignLayout(moved, reference);
+    for (std::size_t i = 0; i < reference.data.size(); ++i)
+        REQUIRE(back.data[i] == Approx(reference.data[i]).margin(1e-3 * (1.0 + std::abs(reference.data[i]))));
+}
+
+TEST_CASE("t-SNE keeps neighbourhoods, is reproducible and cancellable", "[analysis][projection]") {
+    const auto& x = clusters384();
+    TsneOptions o;
+    o.seed = 3;
+    o.iterations = 500;
+    long long lastDone = 0;
+    auto y = tsne(x, o, [&](long long done, long long, const std::string& stage) {
+        if (stage == "iterations")
+            lastDone = done;
+    });
+    REQUIRE(lastDone == 500);
+    REQUIRE(allFinite(y));
+    const double t = trustworthiness(x, y, 10);
+    INFO("trustworthiness " << t);
+    REQUIRE(t >= 0.9);
+    REQUIRE(tsne(x, o).data == y.data);
+
+    // Continuing from the previous layout without exaggeration keeps it where it was.
+    TsneOptions cont = o;
+    cont.init = &y;
+    cont.iterations = 20;
+    cont.earlyExaggerationIterations = 0;
+    auto y2 = tsne(x, cont);
+    double moved = 0, extent = 0;
+    for (std::size_t i = 0; i < y.data.size(); ++i) {
+        moved += std::abs(y2.data[i] - y.data[i]);
+        extent += std::abs(y.data[i]);
+    }
+    REQUIRE(moved < 0.1 * extent);
+
+    CancelToken cancel;
+    TsneOptions slow = o;
+    slow.iterations = 100000;
+    REQUIRE_THROWS_AS(tsne(x, slow,
+                           [&](long long done, long long, const std::string& stage) {
+                               if (stage == "iterations" && done >= 20)
+                                   cancel.cancel();
+                           },
+                           &cancel),
+                      Cancelled);
+}
+
+TEST_CASE("UMAP keeps neighbourhoods, is reproducible and cancellable", "[analysis][projection]") {
+    const auto& x = clusters384();
+    UmapOptions o;
+    o.seed = 5;
+    o.epochs = 200;
+    auto y = umap(x, o);
+    REQUIRE(y.rows == x.rows);
+    REQUIRE(allFinite(y));
+    const double t = trustworthiness(x, y, 10);
+    INFO("trustworthiness " << t);
+    REQUIRE(t >= 0.9);
+    REQUIRE(umap(x, o).data == y.data);
+    UmapOptions other = o;
+    other.seed = 6;
+    REQUIRE(umap(x, other).data != y.data);
+
+    CancelToken cancel;
+    REQUIRE_THROWS_AS(umap(x, o,
+                           [&](long long done, long long, const std::string& stage) {
+                               if (stage == "epochs" && done >= 10)
+                                   cancel.cancel();
+                           },
+                           &cancel),
+                      Cancelled);
+}
+
+TEST_CASE("UMAP's curve matches umap-learn's find_ab_params", "[analysis][projection]") {
+    // umap.umap_.find_ab_params(1.0, 0.1) = (1.5769, 0.8951); (1.0, 0.5) = (0.5830, 1.3342)
+    auto [a, b] = umapCurve(0.1, 1.0);
+    REQUIRE(a == Approx(1.5769).epsilon(2e-3));
+    REQUIRE(b == Approx(0.8951).epsilon(2e-3));
+    auto [a2, b2] = umapCurve(0.5, 1.0);
+    REQUIRE(a2 == Approx(0.5830).epsilon(5e-3));
+    REQUIRE(b2 == Approx(1.3342).epsilon(5e-3));
+}
+
+TEST_CASE("trustworthiness is 1 for an isometric layout and lower for a shuffled one", "[analysis][projection]") {
+    auto x = vitrine::test::gaussianClusters(200, 2, 3, 3.0f, 13);
+    REQUIRE(trustworthiness(x, x, 10) == Approx(1.0));
+    Matrix shuffled = x;
+    for (std::int64_t i = 0; i < x.rows; ++i) {
+        const std::int64_t j = (i * 73 + 11) % x.rows;
+        shuffled(i, 0) = x(j, 0);
+        shuffled(i, 1) = x(j, 1);
+    }
+    REQUIRE(trustworthiness(x, shuffled, 10) < 0.7);
+}

@@ -1,0 +1,173 @@
+// The real main window, offscreen: open the demo set, drop a folder and loose files
+// with real QDropEvents, and check the data set model and the Problems view.
+#include <catch2/catch.hpp>
+
+#include <QApplication>
+#include <QComboBox>
+#include <QDropEvent>
+#include <QListView>
+#include <QMimeData>
+#include <QSignalSpy>
+#include <QStandardItemModel>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QUndoStack>
+#include <QUrl>
+
+#include <filesystem>
+#include <fstream>
+
+#include "ui/dataset_model.h"
+#include "ui/dataset_panel.h"
+#include "ui/job_runner.h"
+#include "ui/main_window.h"
+#include "ui/thumbnail_cache.h"
+
+using namespace vitrine::ui;
+namespace fs = std::filesystem;
+
+namespace {
+
+void waitIdle(MainWindow& w) {
+    REQUIRE(w.scanRunner()->waitForIdle(60000));
+    QCoreApplication::processEvents();
+}
+
+void drop(QWidget* target, const QList<QUrl>& urls) {
+    QMimeData mime;
+    mime.setUrls(urls);
+    QPoint pos = target->rect().center();
+    QDragEnterEvent enter(pos, Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+    QCoreApplication::sendEvent(target, &enter);
+    REQUIRE(enter.isAccepted());
+    QDropEvent dropEvent(QPointF(pos), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+    QCoreApplication::sendEvent(target, &dropEvent);
+}
+
+QString problemsText(MainWindow& w) {
+    QString all;
+    for (int r = 0; r < w.problemsModel()->rowCount(); ++r)
+        all += w.problemsModel()->item(r, 0)->text() + " | " + w.problemsModel()->item(r, 1)->text() + "\n";
+    return all;
+}
+
+fs::path demoPhoto(const char* breedDir) {
+    for (const auto& e : fs::directory_iterator(fs::path(VITRINE_TEST_DATA) / breedDir))
+        return e.path();
+    return {};
+}
+
+} // namespace
+
+TEST_CASE("the main window opens the demo photos and shows thumbnails", "[ui]") {
+    QTemporaryDir settingsDir;
+    qputenv("XDG_CONFIG_HOME", settingsDir.path().toUtf8());
+    MainWindow w;
+    w.show();
+    w.openFolder(VITRINE_TEST_DATA);
+    waitIdle(w);
+    CHECK(w.datasetModel()->rowCount() == 296);
+    CHECK(w.datasetModel()->classNames().size() == 37);
+    CHECK(w.problemsModel()->rowCount() == 0);
+
+    // Level 1 = species.
+    w.datasetPanel()->levelBox()->setCurrentIndex(0);
+    CHECK(w.datasetModel()->classNames() == QStringList{"cat", "dog"});
+    CHECK(w.datasetModel()->classCounts() == QVector<int>{96, 200});
+
+    // Thumbnails load off the GUI thread and then appear through the model.
+    QModelIndex first = w.datasetModel()->index(0);
+    w.datasetModel()->data(first, Qt::DecorationRole);
+    w.thumbnails()->waitForDone();
+    QTRY_VERIFY_WITH_TIMEOUT(!w.datasetModel()->data(first, Qt::DecorationRole).isNull(), 10000);
+    CHECK(w.datasetModel()->data(first, Qt::ToolTipRole).toString().contains("cat"));
+
+    // Unticking a class hides it from the grid.
+    auto* classes = qobject_cast<QStandardItemModel*>(w.datasetPanel()->classList()->model());
+    REQUIRE(classes);
+    classes->item(0)->setCheckState(Qt::Unchecked); // cat
+    CHECK(w.datasetPanel()->proxy()->rowCount() == 200);
+}
+
+TEST_CASE("dropping a folder and loose files adds them and non-images go to Problems", "[ui]") {
+    QTemporaryDir settingsDir;
+    qputenv("XDG_CONFIG_HOME", settingsDir.path().toUtf8());
+    QTemporaryDir tmp;
+    REQUIRE(tmp.isValid());
+    const fs::path root = tmp.path().toStdString();
+
+    // A small labelled folder: two classes, one broken file.
+    fs::create_directories(root / "set" / "hamster");
+    fs::create_directories(root / "set" / "rabbit");
+    fs::copy_file(demoPhoto("cat/Bengal"), root / "set" / "hamster" / "h1.jpg");
+    fs::copy_file(demoPhoto("cat/Birman"), root / "set" / "hamster" / "h2.jpg");
+    fs::copy_file(demoPhoto("dog/beagle"), root / "set" / "rabbit" / "r1.jpg");
+    std::ofstream(root / "set" / "rabbit" / "broken.jpg") << "<html>nope</html>";
+    // Loose files: two photos and a text file.
+    fs::copy_file(demoPhoto("dog/boxer"), root / "loose 1.jpg");
+    fs::copy_file(demoPhoto("dog/pug"), root / "loose, 2.jpg");
+    std::ofstream(root / "readme.txt") << "not an image";
+
+    MainWindow w;
+    w.show();
+    w.openFolder(VITRINE_TEST_DATA);
+    waitIdle(w);
+    REQUIRE(w.datasetModel()->rowCount() == 296);
+
+    drop(&w, {QUrl::fromLocalFile(QString::fromStdString((root / "set").string()))});
+    waitIdle(w);
+    CHECK(w.datasetModel()->rowCount() == 299);
+    CHECK(w.datasetModel()->classNames().contains("hamster"));
+    CHECK(w.datasetModel()->classNames().contains("rabbit"));
+    CHECK(problemsText(w).contains("broken.jpg | not an image"));
+
+    QStringList offered;
+    int offeredCount = 0;
+    w.setClassChooser([&](const QStringList& existing, int count) {
+        offered = existing;
+        offeredCount = count;
+        return QStringLiteral("beagle");
+    });
+    drop(&w, {QUrl::fromLocalFile(QString::fromStdString((root / "loose 1.jpg").string())),
+              QUrl::fromLocalFile(QString::fromStdString((root / "loose, 2.jpg").string())),
+              QUrl::fromLocalFile(QString::fromStdString((root / "readme.txt").string()))});
+    CHECK(offeredCount == 2);
+    CHECK(offered.contains("beagle"));
+    CHECK(w.datasetModel()->rowCount() == 301);
+    CHECK(problemsText(w).contains("readme.txt | not an image file"));
+    // Joining the existing breed keeps its species.
+    int beagles = 0;
+    for (int r = 0; r < w.datasetModel()->rowCount(); ++r) {
+        const auto& s = w.datasetModel()->dataset().samples[std::size_t(r)];
+        if (s.path.filename() == "loose 1.jpg") {
+            CHECK(s.labels == std::vector<std::string>{"dog", "beagle"});
+            ++beagles;
+        }
+    }
+    CHECK(beagles == 1);
+
+    // Undo removes exactly the dropped files.
+    w.undoStack()->undo();
+    CHECK(w.datasetModel()->rowCount() == 299);
+    w.undoStack()->redo();
+    CHECK(w.datasetModel()->rowCount() == 301);
+
+    // Cancelling the class question adds nothing.
+    w.setClassChooser([](const QStringList&, int) { return QString(); });
+    fs::copy_file(demoPhoto("dog/pug"), root / "loose 3.jpg");
+    drop(&w, {QUrl::fromLocalFile(QString::fromStdString((root / "loose 3.jpg").string()))});
+    CHECK(w.datasetModel()->rowCount() == 301);
+}
+
+TEST_CASE("a scan can be cancelled and leaves the loaded set intact", "[ui]") {
+    QTemporaryDir settingsDir;
+    qputenv("XDG_CONFIG_HOME", settingsDir.path().toUtf8());
+    MainWindow w;
+    w.openFolder(VITRINE_TEST_DATA);
+    waitIdle(w);
+    QSignalSpy cancelled(w.scanRunner(), &JobRunner::cancelled);
+    w.openFolder(VITRINE_TEST_DATA);
+    w.scanRunner()->cancel();
+    waitIdle(w);
+    CHECK(w.datasetModel()->rowCount() == 296);
+}

@@ -1,0 +1,507 @@
+#include "ui/scatter_view.h"
+
+#include <QKeyEvent>
+#include <QMouseEvent>
+#include <QPainter>
+#include <QPainterPath>
+#include <QWheelEvent>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "ui/thumbnail_cache.h"
+
+namespace vitrine::ui {
+namespace {
+constexpr int kAnimMs = 450;
+constexpr int kThumbZoomLimit = 160; // thumbnails replace dots when fewer points are on screen
+constexpr int kThumbPx = 56;
+} // namespace
+
+QVector<QColor> categoricalPalette(int n) {
+    static const QVector<QColor> base{
+        QColor(31, 119, 180), QColor(255, 127, 14), QColor(44, 160, 44),  QColor(214, 39, 40),
+        QColor(148, 103, 189), QColor(140, 86, 75), QColor(227, 119, 194), QColor(127, 127, 127),
+        QColor(188, 189, 34), QColor(23, 190, 207)};
+    QVector<QColor> out;
+    for (int i = 0; i < n; ++i) {
+        if (i < base.size()) {
+            out << base[i];
+        } else {
+            // Golden-angle hue steps with alternating lightness stay distinguishable.
+            double h = std::fmod(i * 137.508, 360.0) / 360.0;
+            out << QColor::fromHsvF(h, 0.65, (i % 2) ? 0.85 : 0.62);
+        }
+    }
+    return out;
+}
+
+ScatterView::ScatterView(QWidget* parent) : QWidget(parent) {
+    setMouseTracking(true);
+    setFocusPolicy(Qt::StrongFocus);
+    setMinimumSize(200, 160);
+    setAttribute(Qt::WA_OpaquePaintEvent);
+    m_animTimer.setInterval(16);
+    connect(&m_animTimer, &QTimer::timeout, this, &ScatterView::animationStep);
+    setToolTip(tr("Wheel: zoom · drag: pan · Shift+drag: rectangle select · Ctrl+drag: lasso · "
+                  "click: select · F: fit · Esc: clear selection"));
+}
+
+void ScatterView::setPositions(const QVector<QPointF>& positions, bool animate, bool fitView) {
+    if (animate && positions.size() == m_pos.size() && !m_pos.isEmpty()) {
+        m_from = displayPositions();
+        m_anim = 0.0;
+        m_animClock.start();
+        m_animTimer.start();
+    } else {
+        m_anim = 1.0;
+        m_animTimer.stop();
+    }
+    m_pos = positions;
+    if (m_category.size() != m_pos.size())
+        m_category = QVector<int>(m_pos.size(), 0);
+    rebuildIndex();
+    if (fitView || m_scale <= 0)
+        fitToData();
+    update();
+}
+
+void ScatterView::setCategories(const QVector<int>& category, const QStringList& names, const QVector<QColor>& palette) {
+    m_category = category;
+    m_categoryNames = names;
+    m_palette = palette;
+    m_hidden.clear();
+    update();
+}
+
+void ScatterView::setCategoryVisible(int category, bool visible) {
+    if (visible)
+        m_hidden.remove(category);
+    else
+        m_hidden.insert(category);
+    update();
+}
+
+void ScatterView::setMarked(const QVector<bool>& marked) {
+    m_marked = marked;
+    update();
+}
+
+void ScatterView::setImagePaths(const QStringList& paths, ThumbnailCache* cache) {
+    m_paths = paths;
+    if (m_thumbs != cache) {
+        m_thumbs = cache;
+        if (cache)
+            connect(cache, &ThumbnailCache::ready, this, qOverload<>(&QWidget::update));
+    }
+    update();
+}
+
+void ScatterView::setLabels(const QStringList& labels) { m_labels = labels; }
+
+void ScatterView::setSelection(const QSet<int>& points, bool emitSignal) {
+    m_selection = points;
+    update();
+    if (emitSignal)
+        Q_EMIT selectionChanged(m_selection);
+}
+
+void ScatterView::setCurrent(int point) {
+    m_current = point;
+    update();
+}
+
+QVector<QPointF> ScatterView::displayPositions() const {
+    if (m_anim >= 1.0 || m_from.size() != m_pos.size())
+        return m_pos;
+    // Ease-in-out so points accelerate and settle.
+    double t = m_anim < 0.5 ? 2 * m_anim * m_anim : 1 - std::pow(-2 * m_anim + 2, 2) / 2;
+    QVector<QPointF> out(m_pos.size());
+    for (int i = 0; i < m_pos.size(); ++i)
+        out[i] = m_from[i] + (m_pos[i] - m_from[i]) * t;
+    return out;
+}
+
+void ScatterView::animationStep() {
+    m_anim = std::min(1.0, m_animClock.elapsed() / double(kAnimMs));
+    if (m_anim >= 1.0)
+        m_animTimer.stop();
+    update();
+}
+
+void ScatterView::fitToData() {
+    if (m_pos.isEmpty() || m_bounds.isNull()) {
+        m_center = {};
+        m_scale = 1.0;
+        return;
+    }
+    QRectF b = m_bounds;
+    double w = std::max(b.width(), 1e-9), h = std::max(b.height(), 1e-9);
+    m_center = b.center();
+    m_scale = 0.9 * std::min(width() / w, height() / h);
+    if (!std::isfinite(m_scale) || m_scale <= 0)
+        m_scale = 1.0;
+    update();
+}
+
+QPointF ScatterView::toWidget(const QPointF& d) const {
+    return {(d.x() - m_center.x()) * m_scale + width() / 2.0, -(d.y() - m_center.y()) * m_scale + height() / 2.0};
+}
+
+QPointF ScatterView::toData(const QPointF& w) const {
+    return {(w.x() - width() / 2.0) / m_scale + m_center.x(), -(w.y() - height() / 2.0) / m_scale + m_center.y()};
+}
+
+void ScatterView::rebuildIndex() {
+    m_bounds = {};
+    if (m_pos.isEmpty()) {
+        m_gridN = 0;
+        return;
+    }
+    // Points without a position (images that could not be embedded) are NaN: not drawn, not indexed.
+    double x0 = std::numeric_limits<double>::infinity(), x1 = -x0, y0 = x0, y1 = -x0;
+    for (const QPointF& p : m_pos) {
+        if (!std::isfinite(p.x()) || !std::isfinite(p.y()))
+            continue;
+        x0 = std::min(x0, p.x()), x1 = std::max(x1, p.x());
+        y0 = std::min(y0, p.y()), y1 = std::max(y1, p.y());
+    }
+    if (!std::isfinite(x0)) {
+        m_gridN = 0;
+        return;
+    }
+    m_bounds = QRectF(QPointF(x0, y0), QPointF(x1, y1));
+    m_gridN = std::clamp(int(std::sqrt(m_pos.size() / 4.0)), 1, 512);
+    const int cells = m_gridN * m_gridN;
+    auto cellOf = [&](const QPointF& p) {
+        int cx = std::clamp(int((p.x() - x0) / std::max(x1 - x0, 1e-12) * m_gridN), 0, m_gridN - 1);
+        int cy = std::clamp(int((p.y() - y0) / std::max(y1 - y0, 1e-12) * m_gridN), 0, m_gridN - 1);
+        return cy * m_gridN + cx;
+    };
+    // Counting sort into cells (CSR layout).
+    m_cellStart = QVector<int>(cells + 1, 0);
+    auto finite = [](const QPointF& p) { return std::isfinite(p.x()) && std::isfinite(p.y()); };
+    for (const QPointF& p : m_pos)
+        if (finite(p))
+            ++m_cellStart[cellOf(p) + 1];
+    for (int c = 0; c < cells; ++c)
+        m_cellStart[c + 1] += m_cellStart[c];
+    m_cellItems = QVector<int>(m_cellStart[cells]);
+    QVector<int> fill = m_cellStart;
+    for (int i = 0; i < m_pos.size(); ++i)
+        if (finite(m_pos[i]))
+            m_cellItems[fill[cellOf(m_pos[i])]++] = i;
+}
+
+int ScatterView::pointAt(const QPointF& widgetPos, double radiusPx) const {
+    if (m_gridN == 0)
+        return -1;
+    const QPointF d = toData(widgetPos);
+    const double r = radiusPx / m_scale;
+    const double x0 = m_bounds.left(), y0 = m_bounds.top();
+    const double cw = std::max(m_bounds.width(), 1e-12) / m_gridN, ch = std::max(m_bounds.height(), 1e-12) / m_gridN;
+    int cx0 = std::clamp(int((d.x() - r - x0) / cw), 0, m_gridN - 1), cx1 = std::clamp(int((d.x() + r - x0) / cw), 0, m_gridN - 1);
+    int cy0 = std::clamp(int((d.y() - r - y0) / ch), 0, m_gridN - 1), cy1 = std::clamp(int((d.y() + r - y0) / ch), 0, m_gridN - 1);
+    int best = -1;
+    double bestD = r * r;
+    for (int cy = cy0; cy <= cy1; ++cy)
+        for (int cx = cx0; cx <= cx1; ++cx) {
+            int c = cy * m_gridN + cx;
+            for (int k = m_cellStart[c]; k < m_cellStart[c + 1]; ++k) {
+                int i = m_cellItems[k];
+                if (m_hidden.contains(m_category.value(i)))
+                    continue;
+                QPointF v = m_pos[i] - d;
+                double dd = v.x() * v.x() + v.y() * v.y();
+                if (dd <= bestD) {
+                    bestD = dd;
+                    best = i;
+                }
+            }
+        }
+    return best;
+}
+
+void ScatterView::paintPoints(QImage& img) {
+    img.fill(QColor(250, 250, 250));
+    const QVector<QPointF> pos = displayPositions();
+    const int n = pos.size();
+    if (n == 0)
+        return;
+    // Dot radius shrinks as the map fills up.
+    const double radius = n > 50000 ? 1.5 : n > 10000 ? 2.0 : n > 2000 ? 2.6 : 3.6;
+    const int r = int(std::ceil(radius));
+    QVector<QPoint> stamp;
+    for (int dy = -r; dy <= r; ++dy)
+        for (int dx = -r; dx <= r; ++dx)
+            if (dx * dx + dy * dy <= radius * radius + 0.5)
+                stamp << QPoint(dx, dy);
+    QVector<QRgb> colours(std::max<qsizetype>(m_palette.size(), 1));
+    for (int c = 0; c < m_palette.size(); ++c)
+        colours[c] = m_palette[c].rgb();
+    if (m_palette.isEmpty())
+        colours[0] = QColor(31, 119, 180).rgb();
+    const int w = img.width(), h = img.height();
+    auto* bits = reinterpret_cast<QRgb*>(img.bits());
+    const qsizetype stride = img.bytesPerLine() / 4;
+    const double cx = m_center.x(), cy = m_center.y(), s = m_scale, hw = w / 2.0, hh = h / 2.0;
+    for (int i = 0; i < n; ++i) {
+        const int cat = m_category.value(i);
+        if (!m_hidden.isEmpty() && m_hidden.contains(cat))
+            continue;
+        if (!std::isfinite(pos[i].x()) || !std::isfinite(pos[i].y()))
+            continue;
+        const int px = int(std::lround((pos[i].x() - cx) * s + hw));
+        const int py = int(std::lround(-(pos[i].y() - cy) * s + hh));
+        if (px < -r || py < -r || px >= w + r || py >= h + r)
+            continue;
+        const QRgb colour = colours[std::clamp(cat, 0, int(colours.size()) - 1)];
+        for (const QPoint& o : stamp) {
+            const int x = px + o.x(), y = py + o.y();
+            if (x >= 0 && y >= 0 && x < w && y < h)
+                bits[y * stride + x] = colour;
+        }
+    }
+}
+
+void ScatterView::paintOverlays(QPainter& p) {
+    const QVector<QPointF> pos = displayPositions();
+    p.setRenderHint(QPainter::Antialiasing);
+    // Thumbnails replace dots when zoomed in far enough.
+    if (m_thumbs && m_paths.size() == pos.size()) {
+        QVector<int> onScreen;
+        QRectF view = rect().adjusted(-kThumbPx, -kThumbPx, kThumbPx, kThumbPx);
+        for (int i = 0; i < pos.size() && onScreen.size() <= kThumbZoomLimit; ++i)
+            if (!m_hidden.contains(m_category.value(i)) && view.contains(toWidget(pos[i])))
+                onScreen << i;
+        if (!onScreen.isEmpty() && onScreen.size() <= kThumbZoomLimit) {
+            for (int i : onScreen) {
+                QImage t = m_thumbs->get(m_paths[i]);
+                QPointF c = toWidget(pos[i]);
+                QRectF r(c.x() - kThumbPx / 2.0, c.y() - kThumbPx / 2.0, kThumbPx, kThumbPx);
+                if (!t.isNull())
+                    p.drawImage(r, t);
+                QColor edge = m_palette.value(m_category.value(i), Qt::gray);
+                p.setPen(QPen(edge, 3));
+                p.setBrush(Qt::NoBrush);
+                p.drawRect(r);
+            }
+        }
+    }
+    // Marked points (e.g. wrong-class neighbour): a thin red ring.
+    if (m_marked.size() == pos.size()) {
+        p.setPen(QPen(QColor(200, 0, 0, 200), 1.2));
+        p.setBrush(Qt::NoBrush);
+        int drawn = 0;
+        for (int i = 0; i < pos.size() && drawn < 20000; ++i)
+            if (m_marked[i] && !m_hidden.contains(m_category.value(i))) {
+                p.drawEllipse(toWidget(pos[i]), 4.5, 4.5);
+                ++drawn;
+            }
+    }
+    if (!m_selection.isEmpty()) {
+        p.setPen(QPen(Qt::black, 1.5));
+        for (int i : m_selection) {
+            if (i < 0 || i >= pos.size())
+                continue;
+            p.setBrush(m_palette.value(m_category.value(i), QColor(31, 119, 180)));
+            p.drawEllipse(toWidget(pos[i]), 4.5, 4.5);
+        }
+    }
+    if (m_current >= 0 && m_current < pos.size()) {
+        p.setPen(QPen(QColor(20, 20, 20), 2.5));
+        p.setBrush(Qt::NoBrush);
+        p.drawEllipse(toWidget(pos[m_current]), 9, 9);
+    }
+    if (!m_rubber.isNull()) {
+        p.setPen(QPen(QColor(0, 90, 200), 1, Qt::DashLine));
+        p.setBrush(QColor(0, 90, 200, 30));
+        p.drawRect(m_rubber.normalized());
+    }
+    if (m_lasso.size() > 1) {
+        p.setPen(QPen(QColor(0, 90, 200), 1.5, Qt::DashLine));
+        p.setBrush(QColor(0, 90, 200, 30));
+        p.drawPolygon(m_lasso);
+    }
+    // Hover card: thumbnail, class and path.
+    if (m_hover >= 0 && m_hover < pos.size()) {
+        QPointF c = toWidget(pos[m_hover]);
+        p.setPen(QPen(Qt::black, 1.5));
+        p.setBrush(Qt::NoBrush);
+        p.drawEllipse(c, 6, 6);
+        QImage t = (m_thumbs && m_hover < m_paths.size()) ? m_thumbs->get(m_paths[m_hover]) : QImage();
+        QString text = m_labels.value(m_hover);
+        QFontMetrics fm(font());
+        QStringList lines = text.split('\n');
+        int tw = 0;
+        for (const QString& l : lines)
+            tw = std::max(tw, fm.horizontalAdvance(l));
+        tw = std::min(tw, 360);
+        const int thumb = t.isNull() ? 0 : 96;
+        QRectF card(0, 0, std::max(tw, thumb) + 16, thumb + lines.size() * fm.height() + 16);
+        QPointF at = c + QPointF(14, 14);
+        if (at.x() + card.width() > width())
+            at.setX(c.x() - 14 - card.width());
+        if (at.y() + card.height() > height())
+            at.setY(c.y() - 14 - card.height());
+        card.moveTopLeft(at);
+        p.setPen(QColor(120, 120, 120));
+        p.setBrush(QColor(255, 255, 255, 240));
+        p.drawRoundedRect(card, 6, 6);
+        if (!t.isNull())
+            p.drawImage(QRectF(card.left() + 8, card.top() + 8, thumb, thumb), t);
+        p.setPen(Qt::black);
+        for (int k = 0; k < lines.size(); ++k)
+            p.drawText(QPointF(card.left() + 8, card.top() + 8 + thumb + fm.ascent() + k * fm.height() + (thumb ? 4 : 0)),
+                       fm.elidedText(lines[k], Qt::ElideMiddle, 360));
+    }
+    if (pos.isEmpty()) {
+        p.setPen(QColor(140, 140, 140));
+        p.drawText(rect(), Qt::AlignCenter | Qt::TextWordWrap,
+                   tr("No map yet.\nEmbed the data set (Compute map) to see it here."));
+    }
+}
+
+QImage ScatterView::renderToImage() {
+    QImage img(size(), QImage::Format_RGB32);
+    QElapsedTimer t;
+    t.start();
+    paintPoints(img);
+    QPainter p(&img);
+    paintOverlays(p);
+    p.end();
+    m_lastFrameMs = t.nsecsElapsed() / 1e6;
+    return img;
+}
+
+void ScatterView::paintEvent(QPaintEvent*) {
+    QImage img = renderToImage();
+    QPainter p(this);
+    p.drawImage(0, 0, img);
+}
+
+void ScatterView::resizeEvent(QResizeEvent*) {
+    if (m_scale == 1.0 && !m_pos.isEmpty())
+        fitToData();
+}
+
+void ScatterView::wheelEvent(QWheelEvent* e) {
+    const double factor = std::pow(1.0015, e->angleDelta().y());
+    const QPointF anchor = toData(e->position());
+    m_scale *= factor;
+    // Keep the point under the cursor fixed.
+    const QPointF after = toData(e->position());
+    m_center += anchor - after;
+    update();
+    e->accept();
+}
+
+void ScatterView::mousePressEvent(QMouseEvent* e) {
+    if (e->button() != Qt::LeftButton)
+        return;
+    m_dragStart = m_lastMouse = e->position();
+    m_dragging = true;
+    Tool tool = m_tool;
+    if (e->modifiers() & Qt::ShiftModifier)
+        tool = Tool::Rectangle;
+    if (e->modifiers() & Qt::ControlModifier)
+        tool = Tool::Lasso;
+    if (tool == Tool::Lasso)
+        m_lasso = QPolygonF{e->position()};
+    else if (tool == Tool::Rectangle)
+        m_rubber = QRectF(e->position(), QSizeF(0.01, 0.01));
+}
+
+void ScatterView::mouseMoveEvent(QMouseEvent* e) {
+    if (m_dragging) {
+        if (!m_lasso.isEmpty())
+            m_lasso << e->position();
+        else if (!m_rubber.isNull())
+            m_rubber.setBottomRight(e->position());
+        else {
+            QPointF delta = e->position() - m_lastMouse;
+            m_center -= QPointF(delta.x() / m_scale, -delta.y() / m_scale);
+        }
+        m_lastMouse = e->position();
+        update();
+        return;
+    }
+    int h = pointAt(e->position());
+    if (h != m_hover) {
+        m_hover = h;
+        Q_EMIT hovered(h);
+        update();
+    }
+}
+
+void ScatterView::mouseReleaseEvent(QMouseEvent* e) {
+    if (!m_dragging || e->button() != Qt::LeftButton)
+        return;
+    m_dragging = false;
+    const bool add = e->modifiers() & Qt::ShiftModifier && m_lasso.isEmpty() && m_rubber.isNull();
+    const bool click = (e->position() - m_dragStart).manhattanLength() < 4;
+    if (click) {
+        m_lasso.clear();
+        m_rubber = {};
+        int i = pointAt(e->position());
+        if (i >= 0) {
+            QSet<int> sel = add ? m_selection : QSet<int>{};
+            sel.insert(i);
+            m_current = i;
+            setSelection(sel, true);
+            Q_EMIT pointClicked(i);
+        }
+        update();
+        return;
+    }
+    if (!m_lasso.isEmpty() || !m_rubber.isNull()) {
+        QSet<int> sel;
+        const QRectF rubber = m_rubber.normalized();
+        const QPolygonF lasso = m_lasso;
+        const QRectF lassoBox = lasso.boundingRect();
+        for (int i = 0; i < m_pos.size(); ++i) {
+            if (m_hidden.contains(m_category.value(i)))
+                continue;
+            QPointF w = toWidget(m_pos[i]);
+            if (!lasso.isEmpty() ? (lassoBox.contains(w) && lasso.containsPoint(w, Qt::OddEvenFill)) : rubber.contains(w))
+                sel.insert(i);
+        }
+        m_lasso.clear();
+        m_rubber = {};
+        setSelection(sel, true);
+    }
+    update();
+}
+
+void ScatterView::leaveEvent(QEvent*) {
+    if (m_hover != -1) {
+        m_hover = -1;
+        Q_EMIT hovered(-1);
+        update();
+    }
+}
+
+void ScatterView::keyPressEvent(QKeyEvent* e) {
+    switch (e->key()) {
+    case Qt::Key_F:
+        fitToData();
+        break;
+    case Qt::Key_Escape:
+        setSelection({}, true);
+        break;
+    case Qt::Key_Plus:
+    case Qt::Key_Equal:
+        m_scale *= 1.25;
+        update();
+        break;
+    case Qt::Key_Minus:
+        m_scale /= 1.25;
+        update();
+        break;
+    default:
+        QWidget::keyPressEvent(e);
+    }
+}
+
+} // namespace vitrine::ui

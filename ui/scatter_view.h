@@ -1,0 +1,124 @@
+#pragma once
+// The embedding map's scatter plot: custom painting straight into an image buffer
+// (no item per point), so pan, zoom and hover stay interactive with 100,000 points.
+// Colour by any categorical value with per-category visibility, hover tooltips with
+// thumbnails, click / rectangle / lasso selection, thumbnails instead of dots at high
+// zoom, and animated transitions between layouts (live training).
+
+#include <QColor>
+#include <QElapsedTimer>
+#include <QImage>
+#include <QPointF>
+#include <QPolygonF>
+#include <QSet>
+#include <QTimer>
+#include <QVector>
+#include <QWidget>
+
+#include <functional>
+
+namespace vitrine::ui {
+
+class ThumbnailCache;
+
+class ScatterView : public QWidget {
+    Q_OBJECT
+public:
+    enum class Tool { Pan, Rectangle, Lasso };
+
+    explicit ScatterView(QWidget* parent = nullptr);
+
+    /// Sets point positions (data units). With `animate`, points glide from their old
+    /// places when the count is unchanged. Resets the view only when asked.
+    void setPositions(const QVector<QPointF>& positions, bool animate = false, bool fitView = true);
+    /// Category per point (index into palette), names and colours per category.
+    void setCategories(const QVector<int>& category, const QStringList& names, const QVector<QColor>& palette);
+    void setCategoryVisible(int category, bool visible);
+    bool categoryVisible(int category) const { return !m_hidden.contains(category); }
+    /// Optional per-point outline marks (e.g. wrong-class nearest neighbour).
+    void setMarked(const QVector<bool>& marked);
+    /// Image path per point for hover/zoom thumbnails (empty = none).
+    void setImagePaths(const QStringList& paths, ThumbnailCache* cache);
+    /// Extra hover text per point (class, path…).
+    void setLabels(const QStringList& labels);
+
+    void setSelection(const QSet<int>& points, bool emitSignal = false);
+    const QSet<int>& selection() const { return m_selection; }
+    void setCurrent(int point); ///< the point followed by other panels (ring)
+    int current() const { return m_current; }
+    void setTool(Tool tool) { m_tool = tool; }
+    Tool tool() const { return m_tool; }
+
+    void fitToData();
+    int pointCount() const { return static_cast<int>(m_pos.size()); }
+    /// Nearest visible point within `radiusPx` of a widget position, or -1.
+    int pointAt(const QPointF& widgetPos, double radiusPx = 8.0) const;
+    QPointF toWidget(const QPointF& data) const;
+    QPointF toData(const QPointF& widget) const;
+    /// Milliseconds the last full repaint took (points + overlays).
+    double lastFrameMs() const { return m_lastFrameMs; }
+    /// Renders a frame into an image of the widget's size (tests, export).
+    QImage renderToImage();
+
+Q_SIGNALS:
+    void pointClicked(int point);
+    void selectionChanged(const QSet<int>& points);
+    void hovered(int point);
+
+protected:
+    void paintEvent(QPaintEvent* event) override;
+    void resizeEvent(QResizeEvent* event) override;
+    void wheelEvent(QWheelEvent* event) override;
+    void mousePressEvent(QMouseEvent* event) override;
+    void mouseMoveEvent(QMouseEvent* event) override;
+    void mouseReleaseEvent(QMouseEvent* event) override;
+    void leaveEvent(QEvent* event) override;
+    void keyPressEvent(QKeyEvent* event) override;
+
+private:
+    void paintPoints(QImage& target);
+    void paintOverlays(QPainter& p);
+    void rebuildIndex();
+    void animationStep();
+    QVector<QPointF> displayPositions() const;
+
+    QVector<QPointF> m_pos;      // target positions
+    QVector<QPointF> m_from;     // animation start
+    double m_anim = 1.0;         // 0..1
+    QElapsedTimer m_animClock;
+    QTimer m_animTimer;
+    QVector<int> m_category;
+    QStringList m_categoryNames;
+    QVector<QColor> m_palette;
+    QSet<int> m_hidden;
+    QVector<bool> m_marked;
+    QStringList m_paths;
+    QStringList m_labels;
+    ThumbnailCache* m_thumbs = nullptr;
+    QSet<int> m_selection;
+    int m_current = -1;
+    int m_hover = -1;
+    Tool m_tool = Tool::Pan;
+
+    // view: widget = (data - m_center) * m_scale * (1, -1) + size/2
+    QPointF m_center;
+    double m_scale = 1.0;
+    QPointF m_dragStart;
+    QPointF m_lastMouse;
+    bool m_dragging = false;
+    QPolygonF m_lasso;
+    QRectF m_rubber;
+
+    // uniform grid over data bounds for hover/click lookups
+    QRectF m_bounds;
+    int m_gridN = 0;
+    QVector<int> m_cellStart;
+    QVector<int> m_cellItems;
+
+    double m_lastFrameMs = 0;
+};
+
+/// A qualitative palette with n distinguishable colours (Tableau-like, then hue steps).
+QVector<QColor> categoricalPalette(int n);
+
+} // namespace vitrine::ui

@@ -1,0 +1,116 @@
+#pragma once
+// The Training panel: hyper-parameters with explanations, Start/Pause/Stop, a progress
+// bar with ETA, live curves (loss, active triplets, distances with the margin,
+// learning rate, validation P@1 and MAP@R), the hardest triplets of the current batch,
+// engine warnings, and the run's checkpoints.
+
+#include <QWidget>
+
+class QCheckBox;
+class QComboBox;
+class QDoubleSpinBox;
+class QLabel;
+class QListWidget;
+class QProgressBar;
+class QPushButton;
+class QSpinBox;
+
+namespace vitrine::ui {
+
+class LineChart;
+class ThumbnailCache;
+
+/// What the panel's form says, in plain types (the controller maps it to core).
+struct TrainingSettings {
+    QString model;            ///< "default", a preset name, or a .safetensors path
+    bool freezeBackbone = false;
+    QString miner = QStringLiteral("batch-hard");
+    QString distance = QStringLiteral("euclidean");
+    double margin = 0.2;
+    int classesPerBatch = 8;
+    int imagesPerClass = 4;
+    double learningRate = 3e-4;
+    int epochs = 20;
+    int imageSize = 0;        ///< 0 = the model's
+    int liveEverySteps = 10;  ///< re-embed and re-project every N steps
+    bool bf16 = true;
+};
+
+struct TripletView {
+    int anchor = -1, positive = -1, negative = -1; ///< data set rows
+    QString anchorPath, positivePath, negativePath;
+    double dPositive = 0, dNegative = 0;
+    bool violates = false;
+};
+
+class TrainingPanel : public QWidget {
+    Q_OBJECT
+public:
+    explicit TrainingPanel(ThumbnailCache* thumbs, QWidget* parent = nullptr);
+
+    TrainingSettings settings() const;
+    /// Fills the form (tests, and restoring a run's settings).
+    void setSettings(const TrainingSettings& s);
+    void setModelChoices(const QStringList& presets);
+
+    // State changes driven by the controller.
+    void setRunning(bool running, bool paused);
+    void setProgress(qint64 step, qint64 total, double etaSeconds, const QString& text);
+    void addStep(qint64 step, double loss, double activeFraction, double dPos, double dNeg, double lr);
+    void addValidation(int epoch, qint64 step, double precisionAt1, double mapAtR);
+    void setTriplets(const QVector<TripletView>& triplets);
+    void addWarning(const QString& message);
+    void addCheckpoint(const QString& path, const QString& description);
+    void clearRun();
+
+    LineChart* lossChart() const { return m_loss; }
+    LineChart* validationChart() const { return m_validation; }
+    QPushButton* startButton() const { return m_start; }
+    QPushButton* pauseButton() const { return m_pause; }
+    QPushButton* stopButton() const { return m_stop; }
+    QListWidget* checkpointList() const { return m_checkpoints; }
+    QListWidget* warningList() const { return m_warnings; }
+
+Q_SIGNALS:
+    void startRequested();
+    void pauseRequested();
+    void resumeRequested();
+    void stopRequested();
+    void checkpointActivated(const QString& path);
+    void compareCheckpointsRequested(const QString& a, const QString& b);
+    void tripletActivated(int anchorRow, int otherRow);
+
+private:
+    void saveSettings() const;
+    void loadSettings();
+
+    ThumbnailCache* m_thumbs;
+    QComboBox* m_model;
+    QComboBox* m_mode;
+    QComboBox* m_miner;
+    QComboBox* m_distance;
+    QDoubleSpinBox* m_margin;
+    QSpinBox* m_p;
+    QSpinBox* m_k;
+    QDoubleSpinBox* m_lr;
+    QSpinBox* m_epochs;
+    QComboBox* m_imageSize;
+    QSpinBox* m_liveEvery;
+    QCheckBox* m_bf16;
+    QPushButton* m_start;
+    QPushButton* m_pause;
+    QPushButton* m_stop;
+    QProgressBar* m_progress;
+    QLabel* m_status;
+    LineChart* m_loss;
+    LineChart* m_active;
+    LineChart* m_distances;
+    LineChart* m_lrChart;
+    LineChart* m_validation;
+    QListWidget* m_triplets;
+    QListWidget* m_warnings;
+    QListWidget* m_checkpoints;
+    bool m_paused = false;
+};
+
+} // namespace vitrine::ui
