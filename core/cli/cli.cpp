@@ -17,6 +17,8 @@ int run(int argc, char** argv) {
     app.parse_complete_callback([&] { core::setComputeThreads(ctx.threads); });
 
     addScanCommand(app, ctx);
+    addTrainCommand(app, ctx);
+    addEvalCommand(app, ctx);
     addEmbedCommand(app, ctx);
     addNeighboursCommand(app, ctx);
     addProjectCommand(app, ctx);

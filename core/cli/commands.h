@@ -13,6 +13,8 @@ struct CliContext {
 };
 
 void addScanCommand(CLI::App& app, CliContext& ctx);
+void addTrainCommand(CLI::App& app, CliContext& ctx);
+void addEvalCommand(CLI::App& app, CliContext& ctx);
 void addEmbedCommand(CLI::App& app, CliContext& ctx);
 void addNeighboursCommand(CLI::App& app, CliContext& ctx);
 void addProjectCommand(CLI::App& app, CliContext& ctx);
