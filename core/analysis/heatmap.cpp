@@ -262,6 +262,44 @@ cv::Mat placeInOriginal(const cv::Mat& original, const cv::Rect& crop, const cv:
     return out;
 }
 
+cv::Mat renderPatchMatches(const cv::Mat& a, int gridA, const cv::Mat& b, int gridB,
+                           const std::vector<PatchMatch>& matches, Colormap colormap) {
+    checkRgb(a, "patch matches");
+    checkRgb(b, "patch matches");
+    cv::Mat right = b;
+    if (b.rows != a.rows)
+        cv::resize(b, right, {std::max(1, b.cols * a.rows / b.rows), a.rows}, 0, 0, cv::INTER_AREA);
+    cv::Mat out;
+    cv::hconcat(a, right, out);
+    if (matches.empty())
+        return out;
+    float lo = matches.front().similarity, hi = lo;
+    for (const auto& m : matches) {
+        lo = std::min(lo, m.similarity);
+        hi = std::max(hi, m.similarity);
+    }
+    cv::Mat values(1, static_cast<int>(matches.size()), CV_32F);
+    for (std::size_t i = 0; i < matches.size(); ++i)
+        values.at<float>(static_cast<int>(i)) = hi > lo ? (matches[i].similarity - lo) / (hi - lo) : 1.f;
+    const cv::Mat colours = colorizeMap(values, colormap);
+    const int thickness = std::max(1, a.rows / 200);
+    // Weakest first, so the strongest lines end up on top.
+    for (int i = static_cast<int>(matches.size()) - 1; i >= 0; --i) {
+        const auto& m = matches[static_cast<std::size_t>(i)];
+        const cv::Rect ra = patchRect(a.size(), gridA, m.patchA);
+        cv::Rect rb = patchRect(right.size(), gridB, m.patchB);
+        rb.x += a.cols;
+        const cv::Vec3b c = colours.at<cv::Vec3b>(i);
+        const cv::Scalar colour(c[0], c[1], c[2]);
+        const cv::Point pa = (ra.tl() + ra.br()) / 2;
+        const cv::Point pb = (rb.tl() + rb.br()) / 2;
+        cv::line(out, pa, pb, colour, thickness, cv::LINE_AA);
+        cv::circle(out, pa, 2 * thickness, colour, cv::FILLED, cv::LINE_AA);
+        cv::circle(out, pb, 2 * thickness, colour, cv::FILLED, cv::LINE_AA);
+    }
+    return out;
+}
+
 std::string encodePng(const cv::Mat& rgb) {
     require(!rgb.empty() && (rgb.type() == CV_8UC3 || rgb.type() == CV_8UC1), "PNG needs an 8-bit RGB or grey image");
     cv::Mat bgr;

@@ -10,6 +10,8 @@
 
 #include <opencv2/core/mat.hpp>
 
+#include "core/analysis/patch_tokens.h"
+
 namespace vitrine::core::analysis {
 
 enum class Colormap { Viridis, Inferno, Magma, Plasma, Jet, Turbo, Gray };
@@ -82,6 +84,12 @@ cv::Mat composeTiles(const std::vector<cv::Mat>& tiles, const std::vector<std::s
 /// to `outsideBrightness`. This is how outputs keep the original photo's size.
 cv::Mat placeInOriginal(const cv::Mat& original, const cv::Rect& crop, const cv::Mat& rendered,
                         double outsideBrightness = 0.35);
+
+/// Two images side by side (b resized to a's height), with a line between the centres of
+/// each matched patch pair, coloured by similarity with `colormap` over the pairs' range.
+/// `gridA` / `gridB`: the images' patch grids. Returns CV_8UC3 RGB.
+cv::Mat renderPatchMatches(const cv::Mat& a, int gridA, const cv::Mat& b, int gridB,
+                           const std::vector<PatchMatch>& matches, Colormap colormap = Colormap::Viridis);
 
 /// PNG bytes of an RGB (or grey) image.
 std::string encodePng(const cv::Mat& rgb);

@@ -18,6 +18,8 @@ int run(int argc, char** argv) {
 
     addScanCommand(app, ctx);
     addEmbedCommand(app, ctx);
+    addAttentionCommand(app, ctx);
+    addPatchesCommand(app, ctx);
 
     try {
         app.parse(argc, argv);

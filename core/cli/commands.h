@@ -14,6 +14,8 @@ struct CliContext {
 
 void addScanCommand(CLI::App& app, CliContext& ctx);
 void addEmbedCommand(CLI::App& app, CliContext& ctx);
+void addAttentionCommand(CLI::App& app, CliContext& ctx); // cmd_inspect.cpp
+void addPatchesCommand(CLI::App& app, CliContext& ctx);   // cmd_inspect.cpp
 // Further commands (embed, train, eval, attention, patches, neighbours, project, export)
 // are declared here by their cmd_*.cpp files as they are added.
 

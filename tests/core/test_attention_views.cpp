@@ -190,6 +190,16 @@ TEST_CASE("masks, grids, composites and original-size placement", "[attention]")
     REQUIRE(placed.at<cv::Vec3b>(50, 5) == cv::Vec3b(50, 50, 50));
 }
 
+TEST_CASE("patch matches are drawn between two images side by side", "[attention]") {
+    const cv::Mat a(64, 64, CV_8UC3, cv::Scalar(0, 0, 0));
+    const cv::Mat b(32, 48, CV_8UC3, cv::Scalar(0, 0, 0));
+    const std::vector<PatchMatch> matches{{0, 15, 0.9f}, {5, 0, 0.5f}};
+    const cv::Mat out = renderPatchMatches(a, 4, b, 4, matches);
+    REQUIRE(out.size() == cv::Size(64 + 96, 64)); // b scaled to a's height
+    REQUIRE(out.at<cv::Vec3b>(8, 8) != cv::Vec3b(0, 0, 0)); // centre of patch 0 of a is marked
+    REQUIRE(renderPatchMatches(a, 4, b, 4, {}).size() == out.size());
+}
+
 TEST_CASE("PNG outputs decode back with the expected size", "[attention]") {
     const auto dir = std::filesystem::temp_directory_path() / "vitrine_test_attention_png";
     std::filesystem::create_directories(dir);
