@@ -14,10 +14,11 @@
 
 namespace vitrine::core::analysis {
 
-enum class Colormap { Viridis, Inferno, Magma, Plasma, Jet, Turbo, Gray };
+/// OpenCV's colour maps, plus Diverging (blue - white - red, for signed differences).
+enum class Colormap { Viridis, Inferno, Magma, Plasma, Jet, Turbo, Gray, Diverging };
 
-/// "viridis", "inferno", "magma", "plasma", "jet", "turbo", "gray". Throws core::Error
-/// listing the names otherwise.
+/// "viridis", "inferno", "magma", "plasma", "jet", "turbo", "gray", "diverging". Throws
+/// core::Error listing the names otherwise.
 Colormap parseColormap(const std::string& name);
 std::string toString(Colormap colormap);
 std::vector<std::string> colormapNames();
@@ -51,6 +52,13 @@ struct HeatmapStyle {
 /// An empty `rgb` renders the coloured map alone at `fallbackSize`.
 cv::Mat renderHeatmap(const cv::Mat& rgb, const cv::Mat& map, const HeatmapStyle& style = {},
                       cv::Size fallbackSize = {224, 224});
+
+/// A signed map (e.g. checkpoint B's attention minus A's) over `rgb`: scaled by its largest
+/// magnitude so 0 is white, negative blue, positive red; result has rgb's size. `maxAbs`
+/// > 0 fixes the scale instead (to compare several maps on one scale).
+cv::Mat renderDifference(const cv::Mat& rgb, const cv::Mat& signedMap, double opacity = 0.6,
+                         Interpolation interpolation = Interpolation::Nearest, double maxAbs = 0,
+                         cv::Size fallbackSize = {224, 224});
 
 /// Patches outside `mask` (g x g CV_8U, 0 = dropped) darkened to `outsideBrightness`
 /// times their colour, as in DINO's mask figures. Nearest upsampling: patches are kept or

@@ -163,6 +163,18 @@ TEST_CASE("heatmaps have the image's size and colours are RGB", "[attention]") {
     REQUIRE(cv::countNonZero(up(hotRect)) == hotRect.area());
 }
 
+TEST_CASE("signed differences are blue below zero, red above, near-white at zero", "[attention]") {
+    const cv::Mat diff = (cv::Mat_<float>(1, 3) << -0.2f, 0.f, 0.1f);
+    const cv::Mat out = renderDifference(cv::Mat(), diff, 1.0, Interpolation::Nearest, 0, {3, 1});
+    REQUIRE(out.size() == cv::Size(3, 1));
+    const cv::Vec3b neg = out.at<cv::Vec3b>(0, 0), zero = out.at<cv::Vec3b>(0, 1), pos = out.at<cv::Vec3b>(0, 2);
+    REQUIRE(neg[2] > neg[0]);   // blue
+    REQUIRE(pos[0] > pos[2]);   // red
+    REQUIRE(zero[0] > 200);
+    REQUIRE(zero[1] > 200);
+    REQUIRE(zero[2] > 200);
+}
+
 TEST_CASE("masks, grids, composites and original-size placement", "[attention]") {
     cv::Mat photo(64, 64, CV_8UC3, cv::Scalar(200, 200, 200));
     cv::Mat mask = cv::Mat::zeros(4, 4, CV_8U);
