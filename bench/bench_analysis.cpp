@@ -8,6 +8,8 @@
 //   bench_analysis hnsw  [--n 100000] [--nq 1000] [--clusters 100] [--ef 128] [--m 16]
 // Common: --threads T (0 = all), --repeats R, --seed S, --data X.npy (instead of generated
 // data), --trust (also report trustworthiness@10 for projections).
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cmath>
 #include <iostream>
@@ -60,6 +62,14 @@ double seconds(const std::chrono::steady_clock::time_point& t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// User + system CPU seconds of this process: on a shared machine, wall time alone says
+// more about the neighbours than about the code.
+double cpuSeconds() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_utime.tv_sec + u.ru_utime.tv_usec * 1e-6 + u.ru_stime.tv_sec + u.ru_stime.tv_usec * 1e-6;
+}
+
 double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
     return v.empty() ? 0.0 : v[v.size() / 2];
@@ -92,11 +102,12 @@ int main(int argc, char** argv) {
 
     if (workload == "pca" || workload == "tsne" || workload == "umap") {
         const auto n = static_cast<std::int64_t>(num("n", workload == "pca" ? 100000 : 10000));
-        Matrix x = opt.count("data") ? io::readNpy(opt["data"])
+        Matrix x = opt.count("data") ? io::readNpyMatrix(opt["data"])
                                      : clustered(n, static_cast<std::int64_t>(num("d", 384)),
                                                  static_cast<int>(num("clusters", 10)), 4.0f, seed);
         std::vector<double> secs;
         Matrix y;
+        const double cpu0 = cpuSeconds();
         for (int r = 0; r < repeats; ++r) {
             auto t0 = std::chrono::steady_clock::now();
             if (workload == "pca") {
@@ -117,6 +128,7 @@ int main(int argc, char** argv) {
         out["d"] = x.cols;
         out["seconds"] = secs;
         out["median_s"] = median(secs);
+        out["cpu_s_per_run"] = (cpuSeconds() - cpu0) / repeats;
         if (opt.count("trust"))
             out["trustworthiness@10"] = trustworthiness(x, y, 10);
     } else if (workload == "exact" || workload == "hnsw") {
@@ -125,8 +137,8 @@ int main(int argc, char** argv) {
         const int k = 10;
         Matrix x, q;
         if (workload == "exact") {
-            x = opt.count("data") ? io::readNpy(opt["data"]) : unitGaussian(n, 384, 0);
-            q = opt.count("queries") ? io::readNpy(opt["queries"]) : unitGaussian(nq, 384, 1);
+            x = opt.count("data") ? io::readNpyMatrix(opt["data"]) : unitGaussian(n, 384, 0);
+            q = opt.count("queries") ? io::readNpyMatrix(opt["queries"]) : unitGaussian(nq, 384, 1);
         } else {
             const int clusters = static_cast<int>(num("clusters", 100));
             // Queries come from the same mixture (different draws), like real lookups.

@@ -26,11 +26,20 @@
 #include <QUndoStack>
 
 #include "core/image/image_probe.h"
+#include "core/model/vit_config.h"
 #include "ui/app_paths.h"
 #include "ui/dataset_model.h"
 #include "ui/dataset_panel.h"
+#include "ui/export_dialog.h"
+#include "ui/inspector_panel.h"
 #include "ui/job_runner.h"
+#include "ui/map_panel.h"
+#include "ui/neighbours_panel.h"
+#include "ui/scatter_view.h"
 #include "ui/thumbnail_cache.h"
+#include "ui/training_controller.h"
+#include "ui/training_panel.h"
+#include "ui/workspace.h"
 
 namespace vitrine::ui {
 namespace {
@@ -100,6 +109,7 @@ MainWindow::MainWindow(QWidget* parent)
         return ok ? name.trimmed() : QString();
     };
 
+    m_workspace = new Workspace(m_datasetModel, this);
     buildDocks();
     buildMenus();
 
@@ -109,12 +119,18 @@ MainWindow::MainWindow(QWidget* parent)
     m_cancel->setToolTip(tr("Stop the running job; what was already loaded stays (Esc)"));
     m_cancel->setVisible(false);
     m_cancel->setShortcut(Qt::Key_Escape);
+    m_statusModel = new QLabel;
     statusBar()->addWidget(m_statusCounts, 1);
+    statusBar()->addWidget(m_statusModel);
     statusBar()->addPermanentWidget(m_statusJob);
     statusBar()->addPermanentWidget(m_progress);
     statusBar()->addPermanentWidget(m_cancel);
-    connect(m_cancel, &QToolButton::clicked, m_scanRunner, &JobRunner::cancel);
-    showJobProgress(m_scanRunner);
+    connect(m_cancel, &QToolButton::clicked, this, [this] {
+        if (m_activeRunner)
+            m_activeRunner->cancel();
+    });
+    for (JobRunner* r : {m_scanRunner, m_workspace->engineRunner(), m_workspace->analysisRunner()})
+        showJobProgress(r);
 
     connect(m_datasetModel, &DatasetModel::classesChanged, this, &MainWindow::updateStatus);
     connect(m_datasetPanel, &DatasetPanel::currentRowChanged, this, &MainWindow::selectionChanged);
@@ -144,24 +160,79 @@ void MainWindow::buildDocks() {
     auto* dataDock = addPanel(tr("Data set"), QStringLiteral("datasetDock"), m_datasetPanel, Qt::LeftDockWidgetArea);
     dataDock->setMinimumWidth(380);
 
-    auto placeholder = [](const QString& text) {
-        auto* label = new QLabel(text);
-        label->setAlignment(Qt::AlignCenter);
-        label->setWordWrap(true);
-        label->setStyleSheet(QStringLiteral("color: palette(mid); padding: 24px;"));
-        return label;
-    };
-    setCentralWidget(placeholder(tr("Inspector\n\nSelect an image to see its patch grid and attention.")));
-    auto* mapDock = addPanel(tr("Embedding map"), QStringLiteral("mapDock"),
-                             placeholder(tr("The 2-D map of the embeddings appears here.")), Qt::RightDockWidgetArea);
-    auto* nbDock = addPanel(tr("Neighbours"), QStringLiteral("neighboursDock"),
-                            placeholder(tr("Nearest neighbours of the selection appear here.")), Qt::RightDockWidgetArea);
+    m_inspector = new InspectorPanel;
+    setCentralWidget(m_inspector);
+    m_map = new MapPanel(m_workspace, m_datasetModel, m_thumbnails);
+    auto* mapDock = addPanel(tr("Embedding map"), QStringLiteral("mapDock"), m_map, Qt::RightDockWidgetArea);
+    mapDock->setMinimumWidth(420);
+    m_neighbours = new NeighboursPanel(m_thumbnails);
+    auto* nbDock = addPanel(tr("Neighbours"), QStringLiteral("neighboursDock"), m_neighbours, Qt::RightDockWidgetArea);
     splitDockWidget(mapDock, nbDock, Qt::Vertical);
-    auto* trainDock = addPanel(tr("Training"), QStringLiteral("trainingDock"),
-                               placeholder(tr("Triplet-loss training controls and live curves.")), Qt::BottomDockWidgetArea);
+    m_training = new TrainingPanel(m_thumbnails);
+    m_training->setModelChoices([] {
+        QStringList names;
+        for (const auto& n : core::model::VitConfig::presetNames())
+            names << QString::fromStdString(n);
+        return names;
+    }());
+    m_trainer = new TrainingController(m_training, m_datasetModel, m_workspace, this);
+    auto* trainDock = addPanel(tr("Training"), QStringLiteral("trainingDock"), m_training, Qt::BottomDockWidgetArea);
     m_problemsDock = addPanel(tr("Problems"), QStringLiteral("problemsDock"), m_problemsView, Qt::BottomDockWidgetArea);
     tabifyDockWidget(trainDock, m_problemsDock);
     trainDock->raise();
+
+    // One selection, followed by every panel.
+    connect(this, &MainWindow::selectionChanged, this, &MainWindow::onSelection);
+    connect(m_map, &MapPanel::rowActivated, m_datasetPanel, &DatasetPanel::selectRow);
+    connect(m_neighbours, &NeighboursPanel::pairActivated, m_workspace, &Workspace::requestPairInspection);
+    connect(m_neighbours, &NeighboursPanel::imageDropped, this,
+            [this](const QString& path) { m_workspace->requestNeighboursOfFile(path, m_neighbours->k(), m_neighbours->cosine()); });
+    connect(m_neighbours, &NeighboursPanel::parametersChanged, this, [this] { onSelection(m_currentRow); });
+    connect(m_workspace, &Workspace::neighboursReady, m_neighbours, &NeighboursPanel::setResults);
+    connect(m_workspace, &Workspace::inspectionReady, this,
+            [this](std::shared_ptr<const core::analysis::InspectionResult> r, const QString& title) {
+                m_inspector->setInspection(std::move(r), title);
+            });
+    connect(m_workspace, &Workspace::pairInspectionReady, this,
+            [this](InspectionPtr a, const QString& ta, InspectionPtr b, const QString& tb, bool checkpoints) {
+                if (checkpoints)
+                    m_inspector->setCheckpointPair(std::move(a), ta, std::move(b), tb);
+                else
+                    m_inspector->setImagePair(std::move(a), ta, std::move(b), tb);
+            });
+    connect(m_workspace, &Workspace::embeddingsChanged, this, [this] {
+        if (m_currentRow >= 0)
+            m_workspace->requestNeighbours(m_currentRow, m_neighbours->k(), m_neighbours->cosine());
+    });
+    connect(m_workspace, &Workspace::layoutChanged, this, [this] { m_map->view()->setCurrent(m_currentRow); });
+    connect(m_workspace, &Workspace::modelChanged, this, [this](const QString& description, const QStringList& warnings) {
+        m_statusModel->setText(description);
+        m_statusModel->setToolTip(warnings.join('\n'));
+        if (!warnings.isEmpty())
+            statusBar()->showMessage(warnings.join(QStringLiteral(" · ")), 10000);
+    });
+    connect(m_workspace, &Workspace::error, this, [this](const QString& message) {
+        statusBar()->showMessage(message, 15000);
+        m_inspector->setError(message);
+    });
+    connect(m_training, &TrainingPanel::checkpointActivated, this, [this](const QString& path) { m_workspace->setModel(path); });
+    connect(m_training, &TrainingPanel::compareCheckpointsRequested, this, [this](const QString& a, const QString& b) {
+        m_workspace->requestCheckpointComparison(std::max(0, m_currentRow), a, b);
+    });
+    connect(m_training, &TrainingPanel::tripletActivated, m_workspace, &Workspace::requestPairInspection);
+    connect(m_trainer, &TrainingController::finished, this, [this](const QString& summary) {
+        statusBar()->showMessage(summary, 20000);
+    });
+}
+
+void MainWindow::onSelection(int row) {
+    m_currentRow = row;
+    if (row < 0)
+        return;
+    m_map->view()->setCurrent(row);
+    m_inspector->setBusy(tr("Inspecting %1…").arg(m_datasetModel->index(row).data(Qt::DisplayRole).toString()));
+    m_workspace->requestInspection(row);
+    m_workspace->requestNeighbours(row, m_neighbours->k(), m_neighbours->cosine());
 }
 
 void MainWindow::buildMenus() {
@@ -182,6 +253,11 @@ void MainWindow::buildMenus() {
     m_recentMenu = file->addMenu(tr("Open &Recent"));
     rebuildRecentMenu();
     file->addSeparator();
+    QAction* exportAct = file->addAction(tr("&Export Embeddings…"), this, &MainWindow::exportDialog);
+    exportAct->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
+    exportAct->setToolTip(tr("Write the embeddings with their paths and labels as .npy, .csv, .safetensors or a "
+                             "TensorBoard Projector bundle"));
+    file->addSeparator();
     QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence::Quit);
 
@@ -192,6 +268,18 @@ void MainWindow::buildMenus() {
     redo->setShortcut(QKeySequence::Redo);
     edit->addAction(undo);
     edit->addAction(redo);
+
+    QMenu* modelMenu = menuBar()->addMenu(tr("&Model"));
+    modelMenu->addAction(tr("Use the &Default Model"), this, [this] { m_workspace->setModel(QStringLiteral("default")); });
+    QMenu* presets = modelMenu->addMenu(tr("&Preset (random weights)"));
+    for (const auto& n : core::model::VitConfig::presetNames()) {
+        const QString name = QString::fromStdString(n);
+        presets->addAction(name, this, [this, name] { m_workspace->setModel(name); });
+    }
+    QAction* openModel = modelMenu->addAction(tr("&Open Checkpoint…"), this, &MainWindow::chooseModelDialog);
+    openModel->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_M));
+    openModel->setToolTip(tr("Load a .safetensors checkpoint (Vitrine, timm/DINO, Hugging Face ViTModel or torchvision)"));
+    modelMenu->addAction(tr("&Recompute Map"), this, [this] { m_workspace->computeEmbeddings(); });
 
     m_viewMenu = menuBar()->addMenu(tr("&View"));
     for (QDockWidget* dock : findChildren<QDockWidget*>())
@@ -208,12 +296,15 @@ void MainWindow::buildMenus() {
 
 void MainWindow::showJobProgress(JobRunner* runner) {
     connect(runner, &JobRunner::started, this, [this, runner] {
+        m_activeRunner = runner;
         m_progress->setRange(0, 0);
         m_progress->setVisible(true);
         m_cancel->setVisible(true);
         m_statusJob->setText(runner->name() + QStringLiteral("…"));
     });
     connect(runner, &JobRunner::progress, this, [this, runner](qint64 done, qint64 total, const QString& stage) {
+        if (m_activeRunner != runner)
+            return;
         if (total > 0) {
             m_progress->setRange(0, 1000);
             m_progress->setValue(static_cast<int>(1000 * done / total));
@@ -222,7 +313,10 @@ void MainWindow::showJobProgress(JobRunner* runner) {
             m_statusJob->setText(stage);
         }
     });
-    connect(runner, &JobRunner::idle, this, [this] {
+    connect(runner, &JobRunner::idle, this, [this, runner] {
+        if (m_activeRunner != runner)
+            return;
+        m_activeRunner = nullptr;
         m_progress->setVisible(false);
         m_cancel->setVisible(false);
         m_statusJob->clear();
@@ -235,6 +329,8 @@ void MainWindow::showJobProgress(JobRunner* runner) {
 }
 
 void MainWindow::openFolder(const QString& folder) {
+    if (!confirmStopTraining(tr("Opening another data set stops the training run.")))
+        return;
     const std::string path = QDir(folder).absolutePath().toStdString();
     bool started = m_scanRunner->start([this, path](const JobRunner::Context& ctx) -> std::function<void()> {
         auto ds = std::make_shared<core::data::Dataset>(core::data::scanFolder(path, {}, ctx.progress, &ctx.cancel));
@@ -247,8 +343,10 @@ void MainWindow::openFolder(const QString& folder) {
             m_datasetModel->setDataset(std::move(*ds));
             rememberFolder(m_folder);
             setWindowTitle(tr("%1 — Vitrine").arg(QFileInfo(m_folder).fileName()));
-            if (m_datasetModel->rowCount() > 0)
+            if (m_datasetModel->rowCount() > 0) {
                 m_datasetPanel->selectRow(0);
+                m_workspace->computeEmbeddings(); // the map and neighbours appear without asking
+            }
         };
     });
     if (!started)
@@ -376,7 +474,42 @@ void MainWindow::dropEvent(QDropEvent* event) {
         addFiles(files);
 }
 
+bool MainWindow::confirmStopTraining(const QString& why) {
+    if (!m_trainer || !m_trainer->running())
+        return true;
+    int answer = m_autoAnswer;
+    if (answer < 0)
+        answer = QMessageBox::question(this, tr("Training is running"),
+                                       why + QStringLiteral("\n\n") +
+                                           tr("Stop it now? The current weights are saved as a checkpoint."),
+                                       QMessageBox::Yes | QMessageBox::No, QMessageBox::No);
+    if (answer != QMessageBox::Yes)
+        return false;
+    m_trainer->stopAndWait(120000);
+    return true;
+}
+
+void MainWindow::chooseModelDialog() {
+    QString file = QFileDialog::getOpenFileName(this, tr("Open a model checkpoint"), QString(),
+                                                tr("safetensors (*.safetensors);;All files (*)"));
+    if (!file.isEmpty())
+        m_workspace->setModel(file);
+}
+
+void MainWindow::exportDialog() {
+    if (!m_workspace->hasEmbeddings()) {
+        QMessageBox::information(this, tr("Export"), tr("There are no embeddings yet: compute the map first (F5)."));
+        return;
+    }
+    ExportDialog dialog(m_workspace, m_datasetModel, this);
+    dialog.exec();
+}
+
 void MainWindow::closeEvent(QCloseEvent* event) {
+    if (!confirmStopTraining(tr("Closing Vitrine stops the training run."))) {
+        event->ignore();
+        return;
+    }
     QSettings settings;
     settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
     settings.setValue(QStringLiteral("window/state"), saveState());

@@ -23,8 +23,14 @@ namespace vitrine::ui {
 
 class DatasetModel;
 class DatasetPanel;
+class InspectorPanel;
 class JobRunner;
+class MapPanel;
+class NeighboursPanel;
 class ThumbnailCache;
+class TrainingController;
+class TrainingPanel;
+class Workspace;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -52,6 +58,14 @@ public:
     QUndoStack* undoStack() const { return m_undo; }
     ThumbnailCache* thumbnails() const { return m_thumbnails; }
     QString currentFolder() const { return m_folder; }
+    Workspace* workspace() const { return m_workspace; }
+    MapPanel* mapPanel() const { return m_map; }
+    NeighboursPanel* neighboursPanel() const { return m_neighbours; }
+    InspectorPanel* inspectorPanel() const { return m_inspector; }
+    TrainingPanel* trainingPanel() const { return m_training; }
+    TrainingController* trainingController() const { return m_trainer; }
+    /// When set, questions (stop training?) are answered with this instead of a dialog; tests.
+    void setAutoAnswer(int answer) { m_autoAnswer = answer; }
 
 Q_SIGNALS:
     /// The selected image (data set row), -1 for none.
@@ -73,6 +87,11 @@ private:
     void showJobProgress(JobRunner* runner);
     void openFolderDialog();
     void addImagesDialog();
+    void chooseModelDialog();
+    void exportDialog();
+    /// Asks to stop a running training (checkpoint kept); false when the user declines.
+    bool confirmStopTraining(const QString& why);
+    void onSelection(int row);
 
     ThumbnailCache* m_thumbnails;
     DatasetModel* m_datasetModel;
@@ -90,6 +109,16 @@ private:
     QToolButton* m_cancel;
     QString m_folder;
     ClassChooser m_classChooser;
+    Workspace* m_workspace = nullptr;
+    MapPanel* m_map = nullptr;
+    NeighboursPanel* m_neighbours = nullptr;
+    InspectorPanel* m_inspector = nullptr;
+    TrainingPanel* m_training = nullptr;
+    TrainingController* m_trainer = nullptr;
+    QLabel* m_statusModel = nullptr;
+    JobRunner* m_activeRunner = nullptr;
+    int m_currentRow = -1;
+    int m_autoAnswer = -1;
 };
 
 } // namespace vitrine::ui

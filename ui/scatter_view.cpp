@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "ui/thumbnail_cache.h"
 
@@ -130,7 +131,7 @@ void ScatterView::animationStep() {
 }
 
 void ScatterView::fitToData() {
-    if (m_pos.isEmpty()) {
+    if (m_pos.isEmpty() || m_bounds.isNull()) {
         m_center = {};
         m_scale = 1.0;
         return;
@@ -158,10 +159,17 @@ void ScatterView::rebuildIndex() {
         m_gridN = 0;
         return;
     }
-    double x0 = m_pos[0].x(), x1 = x0, y0 = m_pos[0].y(), y1 = y0;
+    // Points without a position (images that could not be embedded) are NaN: not drawn, not indexed.
+    double x0 = std::numeric_limits<double>::infinity(), x1 = -x0, y0 = x0, y1 = -x0;
     for (const QPointF& p : m_pos) {
+        if (!std::isfinite(p.x()) || !std::isfinite(p.y()))
+            continue;
         x0 = std::min(x0, p.x()), x1 = std::max(x1, p.x());
         y0 = std::min(y0, p.y()), y1 = std::max(y1, p.y());
+    }
+    if (!std::isfinite(x0)) {
+        m_gridN = 0;
+        return;
     }
     m_bounds = QRectF(QPointF(x0, y0), QPointF(x1, y1));
     m_gridN = std::clamp(int(std::sqrt(m_pos.size() / 4.0)), 1, 512);
@@ -173,14 +181,17 @@ void ScatterView::rebuildIndex() {
     };
     // Counting sort into cells (CSR layout).
     m_cellStart = QVector<int>(cells + 1, 0);
+    auto finite = [](const QPointF& p) { return std::isfinite(p.x()) && std::isfinite(p.y()); };
     for (const QPointF& p : m_pos)
-        ++m_cellStart[cellOf(p) + 1];
+        if (finite(p))
+            ++m_cellStart[cellOf(p) + 1];
     for (int c = 0; c < cells; ++c)
         m_cellStart[c + 1] += m_cellStart[c];
-    m_cellItems = QVector<int>(m_pos.size());
+    m_cellItems = QVector<int>(m_cellStart[cells]);
     QVector<int> fill = m_cellStart;
     for (int i = 0; i < m_pos.size(); ++i)
-        m_cellItems[fill[cellOf(m_pos[i])]++] = i;
+        if (finite(m_pos[i]))
+            m_cellItems[fill[cellOf(m_pos[i])]++] = i;
 }
 
 int ScatterView::pointAt(const QPointF& widgetPos, double radiusPx) const {
@@ -238,6 +249,8 @@ void ScatterView::paintPoints(QImage& img) {
     for (int i = 0; i < n; ++i) {
         const int cat = m_category.value(i);
         if (!m_hidden.isEmpty() && m_hidden.contains(cat))
+            continue;
+        if (!std::isfinite(pos[i].x()) || !std::isfinite(pos[i].y()))
             continue;
         const int px = int(std::lround((pos[i].x() - cx) * s + hw));
         const int py = int(std::lround(-(pos[i].y() - cy) * s + hh));

@@ -261,6 +261,31 @@ TrainingSettings TrainingPanel::settings() const {
     return s;
 }
 
+void TrainingPanel::setSettings(const TrainingSettings& s) {
+    int i = m_model->findData(s.model);
+    if (i < 0) {
+        m_model->addItem(s.model, s.model);
+        i = m_model->count() - 1;
+    }
+    m_model->setCurrentIndex(i);
+    m_mode->setCurrentIndex(s.freezeBackbone ? 1 : 0);
+    m_miner->setCurrentText(s.miner);
+    m_distance->setCurrentText(s.distance);
+    m_margin->setValue(s.margin);
+    m_p->setValue(s.classesPerBatch);
+    m_k->setValue(s.imagesPerClass);
+    m_lr->setValue(s.learningRate);
+    m_epochs->setValue(s.epochs);
+    int size = m_imageSize->findData(s.imageSize);
+    if (size < 0) {
+        m_imageSize->addItem(QStringLiteral("%1 px").arg(s.imageSize), s.imageSize);
+        size = m_imageSize->count() - 1;
+    }
+    m_imageSize->setCurrentIndex(size);
+    m_liveEvery->setValue(s.liveEverySteps);
+    m_bf16->setChecked(s.bf16);
+}
+
 void TrainingPanel::saveSettings() const {
     QSettings q;
     q.beginGroup(QStringLiteral("training"));

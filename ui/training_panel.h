@@ -49,6 +49,8 @@ public:
     explicit TrainingPanel(ThumbnailCache* thumbs, QWidget* parent = nullptr);
 
     TrainingSettings settings() const;
+    /// Fills the form (tests, and restoring a run's settings).
+    void setSettings(const TrainingSettings& s);
     void setModelChoices(const QStringList& presets);
 
     // State changes driven by the controller.

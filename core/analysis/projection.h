@@ -47,7 +47,11 @@ struct TsneOptions {
     double learningRate = 0.0;          ///< 0 = auto: max(N / earlyExaggeration, 50) (Belkina 2019)
     double earlyExaggeration = 12.0;
     int earlyExaggerationIterations = 250; ///< set 0 when continuing from a previous layout
-    double theta = 0.5;                 ///< Barnes-Hut accuracy (0 would be exact; smaller = slower)
+    /// Repulsive forces: FFT-accelerated interpolation (Linderman et al. 2019, O(N)) or a
+    /// Barnes-Hut quadtree (van der Maaten 2014, O(N log N)).
+    enum class Method { FftInterpolation, BarnesHut };
+    Method method = Method::FftInterpolation;
+    double theta = 0.5;                 ///< Barnes-Hut accuracy in (0, 0.7]; smaller = slower
     Metric metric = Metric::Euclidean;  ///< input-space distance
     std::uint64_t seed = 0;
     /// Initial layout ([N, 2] float32) e.g. the previous frame; null = PCA scaled to std 1e-4.
@@ -55,7 +59,7 @@ struct TsneOptions {
     int threads = 0; ///< 0 = computeThreads()
 };
 
-/// Barnes-Hut t-SNE (van der Maaten 2014) of `data` ([N, D] float32) -> [N, 2] float32.
+/// t-SNE (van der Maaten & Hinton 2008) of `data` ([N, D] float32) -> [N, 2] float32.
 /// Input affinities from the 3*perplexity nearest neighbours (NeighbourIndex).
 /// Progress stages: "neighbours", "affinities", "iterations".
 Matrix tsne(const Matrix& data, const TsneOptions& options = {}, const ProgressFn& progress = {},

@@ -1,6 +1,8 @@
-// Barnes-Hut t-SNE (van der Maaten, "Accelerating t-SNE using tree-based algorithms",
-// JMLR 2014): sparse input affinities from the 3*perplexity nearest neighbours, a quadtree
-// over the layout for the repulsive forces, gradient descent with momentum and gains.
+// t-SNE with sparse input affinities from the 3*perplexity nearest neighbours (van der
+// Maaten, "Accelerating t-SNE using tree-based algorithms", JMLR 2014), repulsive forces
+// either by FFT-accelerated polynomial interpolation on a grid (Linderman et al.,
+// "Fast interpolation-based t-SNE", Nature Methods 2019; FIt-SNE's 2-D scheme) or by a
+// Barnes-Hut quadtree, and gradient descent with momentum and gains.
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -217,6 +219,115 @@ private:
     std::vector<std::int32_t> m_order;
 };
 
+
+// FIt-SNE's 2-D repulsion: all four potentials sum_j K(y_i, y_j) c(j) with the squared
+// Cauchy kernel K = (1 + |y_i - y_j|^2)^-2 and charges c = (1, y_x, y_y, |y|^2) are
+// interpolated from a uniform grid (3 Lagrange nodes per box, boxes <= 1 unit wide), where
+// the kernel sum is a Toeplitz product done by FFT. From them, Z and the forces follow.
+class FftRepulsion {
+public:
+    // Fills force (2 per point, not yet divided by Z) and returns Z.
+    double compute(const float* y, std::int64_t n, std::vector<float>& force) {
+        constexpr int kNodes = 3;
+        float lo = y[0], hi = y[0];
+        for (std::int64_t i = 0; i < 2 * n; ++i) {
+            lo = std::min(lo, y[i]);
+            hi = std::max(hi, y[i]);
+        }
+        hi += 1e-4f * std::max(1.0f, hi - lo); // keep the top point inside the last box
+        int boxes = std::max(50, static_cast<int>(std::ceil(hi - lo)));
+        boxes = fftFriendly(boxes);
+        const int g = boxes * kNodes; // grid points per dimension
+        const double boxWidth = (static_cast<double>(hi) - lo) / boxes;
+        const double spacing = boxWidth / kNodes;
+
+        // Spread the charges onto the grid with the Lagrange weights of each point's box.
+        std::vector<std::int32_t> cell(static_cast<std::size_t>(2 * n));
+        std::vector<float> weight(static_cast<std::size_t>(2 * n * kNodes));
+        auto grid = torch::zeros({4, 2 * g, 2 * g}, torch::kFloat64);
+        double* gp = grid.data_ptr<double>();
+        const std::int64_t plane = std::int64_t(2 * g) * (2 * g);
+        for (std::int64_t i = 0; i < n; ++i) {
+            for (int d = 0; d < 2; ++d) {
+                const double rel = (y[2 * i + d] - lo) / boxWidth;
+                const int box = std::clamp(static_cast<int>(rel), 0, boxes - 1);
+                cell[2 * i + d] = box * kNodes;
+                lagrange(rel - box, &weight[(2 * i + d) * kNodes]);
+            }
+            const double charges[4] = {1.0, y[2 * i], y[2 * i + 1],
+                                       double(y[2 * i]) * y[2 * i] + double(y[2 * i + 1]) * y[2 * i + 1]};
+            const float* wx = &weight[(2 * i) * kNodes];
+            const float* wy = &weight[(2 * i + 1) * kNodes];
+            for (int a = 0; a < kNodes; ++a)
+                for (int b = 0; b < kNodes; ++b) {
+                    const double w = double(wx[a]) * wy[b];
+                    const std::int64_t at = std::int64_t(cell[2 * i + 1] + b) * (2 * g) + cell[2 * i] + a;
+                    for (int c = 0; c < 4; ++c)
+                        gp[c * plane + at] += w * charges[c];
+                }
+        }
+        // Circulant embedding of the Toeplitz kernel over grid offsets.
+        auto kernel = torch::empty({2 * g, 2 * g}, torch::kFloat64);
+        double* kp = kernel.data_ptr<double>();
+        for (int r = 0; r < 2 * g; ++r) {
+            const int dr = r <= g ? r : 2 * g - r;
+            for (int c = 0; c < 2 * g; ++c) {
+                const int dc = c <= g ? c : 2 * g - c;
+                const double d2 = (double(dr) * dr + double(dc) * dc) * spacing * spacing;
+                const double k = 1.0 / (1.0 + d2);
+                kp[r * 2 * g + c] = (r == g || c == g) ? 0.0 : k * k;
+            }
+        }
+        auto pot = torch::fft::irfft2(torch::fft::rfft2(grid) * torch::fft::rfft2(kernel), torch::IntArrayRef{2 * g, 2 * g})
+                       .contiguous();
+        const double* pp = pot.data_ptr<double>();
+
+        // Interpolate the potentials back to the points.
+        std::vector<double> zPart(static_cast<std::size_t>(n));
+        at::parallel_for(0, n, 512, [&](std::int64_t b0, std::int64_t e0) {
+            for (std::int64_t i = b0; i < e0; ++i) {
+                double phi[4] = {};
+                const float* wx = &weight[(2 * i) * kNodes];
+                const float* wy = &weight[(2 * i + 1) * kNodes];
+                for (int a = 0; a < kNodes; ++a)
+                    for (int b = 0; b < kNodes; ++b) {
+                        const double w = double(wx[a]) * wy[b];
+                        const std::int64_t at = std::int64_t(cell[2 * i + 1] + b) * (2 * g) + cell[2 * i] + a;
+                        for (int c = 0; c < 4; ++c)
+                            phi[c] += w * pp[c * plane + at];
+                    }
+                const double yx = y[2 * i], yy = y[2 * i + 1];
+                zPart[static_cast<std::size_t>(i)] = (1.0 + yx * yx + yy * yy) * phi[0] - 2.0 * (yx * phi[1] + yy * phi[2]) + phi[3];
+                force[2 * i] = static_cast<float>(yx * phi[0] - phi[1]);
+                force[2 * i + 1] = static_cast<float>(yy * phi[0] - phi[2]);
+            }
+        });
+        // Each point's own term contributes exactly 1 to its zPart.
+        return std::accumulate(zPart.begin(), zPart.end(), 0.0) - static_cast<double>(n);
+    }
+
+private:
+    // Weights of the 3 equispaced nodes at (k + 1/2) / 3 of a unit box for position t.
+    static void lagrange(double t, float* w) {
+        constexpr double s0 = 1.0 / 6.0, s1 = 0.5, s2 = 5.0 / 6.0;
+        w[0] = static_cast<float>((t - s1) * (t - s2) / ((s0 - s1) * (s0 - s2)));
+        w[1] = static_cast<float>((t - s0) * (t - s2) / ((s1 - s0) * (s1 - s2)));
+        w[2] = static_cast<float>((t - s0) * (t - s1) / ((s2 - s0) * (s2 - s1)));
+    }
+
+    // Next box count whose padded grid (6 * boxes) has only factors 2, 3, 5.
+    static int fftFriendly(int boxes) {
+        for (;; ++boxes) {
+            int m = boxes;
+            for (int p : {2, 3, 5})
+                while (m % p == 0)
+                    m /= p;
+            if (m == 1)
+                return boxes;
+        }
+    }
+};
+
 } // namespace
 
 Matrix tsne(const Matrix& data, const TsneOptions& options, const ProgressFn& progress, const CancelToken* cancel) {
@@ -266,6 +377,7 @@ Matrix tsne(const Matrix& data, const TsneOptions& options, const ProgressFn& pr
     std::vector<float> update(y.data.size(), 0.0f), gains(y.data.size(), 1.0f), grad(y.data.size());
     std::vector<double> sumQ(static_cast<std::size_t>(n));
     QuadTree tree;
+    FftRepulsion fft;
     const int iterations = std::max(0, options.iterations);
     const int early = std::min(iterations, std::max(0, options.earlyExaggerationIterations));
     for (int it = 0; it < iterations; ++it) {
@@ -278,17 +390,22 @@ Matrix tsne(const Matrix& data, const TsneOptions& options, const ProgressFn& pr
         const float exaggeration = it < early ? static_cast<float>(options.earlyExaggeration) : 1.0f;
         const float momentum = it < early ? 0.5f : 0.8f;
         float* yp = y.data.data();
-        tree.build(yp, n);
-        at::parallel_for(0, n, 256, [&](std::int64_t b, std::int64_t e) {
-            for (std::int64_t i = b; i < e; ++i) {
-                double fx = 0, fy = 0, q = 0;
-                tree.repulsion(i, theta2, fx, fy, q);
-                sumQ[static_cast<std::size_t>(i)] = q;
-                grad[2 * i] = static_cast<float>(fx);
-                grad[2 * i + 1] = static_cast<float>(fy);
-            }
-        });
-        const double z = std::accumulate(sumQ.begin(), sumQ.end(), 0.0);
+        double z = 0.0;
+        if (options.method == TsneOptions::Method::FftInterpolation) {
+            z = fft.compute(yp, n, grad);
+        } else {
+            tree.build(yp, n);
+            at::parallel_for(0, n, 256, [&](std::int64_t b, std::int64_t e) {
+                for (std::int64_t i = b; i < e; ++i) {
+                    double fx = 0, fy = 0, q = 0;
+                    tree.repulsion(i, theta2, fx, fy, q);
+                    sumQ[static_cast<std::size_t>(i)] = q;
+                    grad[2 * i] = static_cast<float>(fx);
+                    grad[2 * i + 1] = static_cast<float>(fy);
+                }
+            });
+            z = std::accumulate(sumQ.begin(), sumQ.end(), 0.0);
+        }
         const float invZ = static_cast<float>(1.0 / std::max(z, 1e-300));
         at::parallel_for(0, n, 256, [&](std::int64_t b, std::int64_t e) {
             for (std::int64_t i = b; i < e; ++i) {

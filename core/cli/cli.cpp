@@ -17,9 +17,14 @@ int run(int argc, char** argv) {
     app.parse_complete_callback([&] { core::setComputeThreads(ctx.threads); });
 
     addScanCommand(app, ctx);
+    addTrainCommand(app, ctx);
+    addEvalCommand(app, ctx);
     addEmbedCommand(app, ctx);
     addAttentionCommand(app, ctx);
     addPatchesCommand(app, ctx);
+    addNeighboursCommand(app, ctx);
+    addProjectCommand(app, ctx);
+    addExportCommand(app, ctx);
 
     try {
         app.parse(argc, argv);

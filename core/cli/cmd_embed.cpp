@@ -11,6 +11,7 @@
 #include "core/common/error.h"
 #include "core/data/dataset.h"
 #include "core/io/embedding_io.h"
+#include "core/io/npy.h"
 #include "core/model/checkpoint.h"
 #include "core/model/embedder.h"
 #include "core/model/safetensors.h"
@@ -155,7 +156,13 @@ void addEmbedCommand(CLI::App& app, CliContext& ctx) {
         const auto n = static_cast<std::int64_t>(info.size());
         if (n > 0) {
             if (ext == ".npy")
-                core::io::writeNpy(out, rows.data(), n, dim);
+            {
+                core::Matrix m;
+                m.data = std::move(rows);
+                m.rows = n;
+                m.cols = dim;
+                core::io::writeNpyMatrix(out, m);
+            }
             else if (ext == ".csv")
                 core::io::writeCsv(out, rows.data(), n, dim);
             else {

@@ -13,9 +13,14 @@ struct CliContext {
 };
 
 void addScanCommand(CLI::App& app, CliContext& ctx);
+void addTrainCommand(CLI::App& app, CliContext& ctx);
+void addEvalCommand(CLI::App& app, CliContext& ctx);
 void addEmbedCommand(CLI::App& app, CliContext& ctx);
 void addAttentionCommand(CLI::App& app, CliContext& ctx); // cmd_inspect.cpp
 void addPatchesCommand(CLI::App& app, CliContext& ctx);   // cmd_inspect.cpp
+void addNeighboursCommand(CLI::App& app, CliContext& ctx);
+void addProjectCommand(CLI::App& app, CliContext& ctx);
+void addExportCommand(CLI::App& app, CliContext& ctx);
 // Further commands (embed, train, eval, attention, patches, neighbours, project, export)
 // are declared here by their cmd_*.cpp files as they are added.
 

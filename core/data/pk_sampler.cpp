@@ -36,6 +36,10 @@ PkSampler::PkSampler(const std::vector<int>& classIds, const std::vector<std::si
                     found + ". Add a sub-folder of images of another class (or pick a label level with more "
                     "classes).");
     }
+    // Fewer classes than P: keep the batch size by taking more images per class.
+    if (int(m_members.size()) < options.classesPerBatch)
+        m_options.imagesPerClass = (options.classesPerBatch * options.imagesPerClass + int(m_members.size()) - 1) /
+                                   int(m_members.size());
     if (withPair == 0)
         throw Error("cannot form triplets: every class has a single training image, so no anchor has a "
                     "positive. Add at least one more image to some class.");

@@ -28,7 +28,8 @@ public:
     /// function of (seed, step), so resuming at a step gives the same batches.
     std::vector<std::size_t> batch(std::int64_t step) const;
 
-    /// Effective P (≤ requested when the data set has fewer classes).
+    /// Effective P (≤ requested when the data set has fewer classes; K then grows so that
+    /// P×K stays about the requested batch size).
     int classesPerBatch() const;
     int imagesPerClass() const { return m_options.imagesPerClass; }
     std::size_t batchSize() const { return std::size_t(classesPerBatch()) * std::size_t(imagesPerClass()); }

@@ -11,18 +11,7 @@
 
 namespace vitrine::core::io {
 
-/// A float32 matrix in row-major order.
-struct Matrix {
-    std::int64_t rows = 0, cols = 0;
-    std::vector<float> data; ///< rows * cols
-};
-
-/// Writes `data` ([rows, cols] float32, row-major) as .npy version 1.0 ('<f4', C order).
-void writeNpy(const std::filesystem::path& file, const float* data, std::int64_t rows, std::int64_t cols);
-
-/// Reads a 1-D or 2-D little-endian float32 ('<f4') or float64 ('<f8', converted) C-order .npy
-/// (1-D gives cols = 1). Throws core::Error naming the file and the problem.
-Matrix readNpy(const std::filesystem::path& file);
+// .npy files: see core/io/npy.h.
 
 /// Comma-separated, one row per line, no header, shortest round-trip float formatting.
 void writeCsv(const std::filesystem::path& file, const float* data, std::int64_t rows, std::int64_t cols);

@@ -17,7 +17,7 @@ constexpr char kMagic[] = "\x93NUMPY";
 constexpr std::size_t kMagicSize = 6;
 }
 
-void writeNpy(std::ostream& out, const Matrix& m) {
+void writeNpyMatrix(std::ostream& out, const core::Matrix& m) {
     std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(m.rows) + ", " +
                          std::to_string(m.cols) + "), }";
     // magic(6) + version(2) + length(2) + header + '\n' is padded to a multiple of 64.
@@ -34,11 +34,11 @@ void writeNpy(std::ostream& out, const Matrix& m) {
     out.write(reinterpret_cast<const char*>(m.data.data()), static_cast<std::streamsize>(m.data.size() * sizeof(float)));
 }
 
-void writeNpy(const std::filesystem::path& path, const Matrix& m) {
-    writeFileAtomically(path, [&](std::ostream& out) { writeNpy(out, m); });
+void writeNpyMatrix(const std::filesystem::path& path, const core::Matrix& m) {
+    writeFileAtomically(path, [&](std::ostream& out) { writeNpyMatrix(out, m); });
 }
 
-Matrix parseNpy(std::string_view bytes, const std::filesystem::path& name) {
+core::Matrix parseNpy(std::string_view bytes, const std::filesystem::path& name) {
     if (bytes.size() < 10 || bytes.substr(0, kMagicSize) != std::string_view(kMagic, kMagicSize))
         throw Error(name, "not a NumPy .npy file (bad magic); expected a file written by numpy.save");
     const int major = static_cast<unsigned char>(bytes[6]);
@@ -93,7 +93,7 @@ Matrix parseNpy(std::string_view bytes, const std::filesystem::path& name) {
         throw Error(name, "size does not match its header: shape (" + std::to_string(rows) + ", " + std::to_string(cols) +
                               ") needs " + std::to_string(count * itemSize) + " data bytes, file has " +
                               std::to_string(bytes.size() - dataOffset));
-    Matrix out(rows, cols);
+    core::Matrix out(rows, cols);
     const char* src = bytes.data() + dataOffset;
     for (std::size_t i = 0; i < count; ++i) {
         float v;
@@ -113,6 +113,6 @@ Matrix parseNpy(std::string_view bytes, const std::filesystem::path& name) {
     return out;
 }
 
-Matrix readNpy(const std::filesystem::path& path) { return parseNpy(readFile(path), path); }
+core::Matrix readNpyMatrix(const std::filesystem::path& path) { return parseNpy(readFile(path), path); }
 
 } // namespace vitrine::core::io

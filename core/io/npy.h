@@ -11,18 +11,18 @@
 namespace vitrine::core::io {
 
 /// Streams `m` ([rows, cols] float32) as .npy version 1.0 (little-endian '<f4', C order).
-void writeNpy(std::ostream& out, const Matrix& m);
+void writeNpyMatrix(std::ostream& out, const core::Matrix& m);
 
 /// Writes `m` to `path` atomically (see atomic_file.h); throws core::Error naming the file.
-void writeNpy(const std::filesystem::path& path, const Matrix& m);
+void writeNpyMatrix(const std::filesystem::path& path, const core::Matrix& m);
 
 /// Parses .npy bytes: versions 1-3, dtype '<f4' or '<f8' (converted to float32), 1-D
 /// (read as [n, 1]) or 2-D shape, C or Fortran order. Anything else (bad magic, malformed
 /// header, other dtype, size that does not match the shape) throws core::Error naming
 /// `nameForErrors` and saying what was wrong.
-Matrix parseNpy(std::string_view bytes, const std::filesystem::path& nameForErrors);
+core::Matrix parseNpy(std::string_view bytes, const std::filesystem::path& nameForErrors);
 
 /// Reads and parses `path` (see parseNpy).
-Matrix readNpy(const std::filesystem::path& path);
+core::Matrix readNpyMatrix(const std::filesystem::path& path);
 
 } // namespace vitrine::core::io

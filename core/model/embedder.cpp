@@ -165,6 +165,10 @@ EmbedSummary run(VitImpl& model, const std::vector<std::filesystem::path>& files
     EmbedSummary summary;
     std::size_t done = 0;
     try {
+        // One autocast scope for the whole run so its cache keeps the bf16 weight copies
+        // between batches instead of converting every weight again for every batch.
+        torch::InferenceMode guard;
+        AutocastScope autocast(options.precision == Precision::Bf16, device.is_cuda());
         report(progress, 0, static_cast<long long>(files.size()), "images");
         while (auto b = queue.pop()) {
             if (cancel)
@@ -172,8 +176,6 @@ EmbedSummary run(VitImpl& model, const std::vector<std::filesystem::path>& files
             EmbeddedBatch out;
             torch::Tensor rows;
             if (b->images.defined()) {
-                torch::InferenceMode guard;
-                AutocastScope autocast(options.precision == Precision::Bf16, device.is_cuda());
                 rows = model.embed(b->images.to(device)).to(torch::kCPU, torch::kFloat).contiguous();
                 out.rows = rows.data_ptr<float>();
                 out.dim = static_cast<int>(rows.size(1));

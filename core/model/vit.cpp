@@ -1,10 +1,33 @@
 #include "core/model/vit.h"
 
 #include <cmath>
+#include <cstdlib>
+
+#include <ATen/autocast_mode.h>
 
 namespace vitrine::core::model {
 
 namespace {
+
+// Linear layer as one GEMM with the bias fused (addmm). LibTorch 1.13's nn::Linear on 3-D
+// input runs matmul + a separate bias add_, which costs ~10% in fp32 and much more under
+// bf16 autocast (the add runs on a bf16 tensor the size of the activations).
+torch::Tensor linear(const torch::Tensor& x, const torch::nn::Linear& lin) {
+    auto sizes = x.sizes().vec();
+    sizes.back() = lin->weight.size(0);
+    return torch::addmm(lin->bias, x.reshape({-1, x.size(-1)}), lin->weight.t()).view(sizes);
+}
+
+// The fused attention kernel (same as nn.MultiheadAttention's inference fast path) is only
+// usable without autocast, without grad and when no probabilities are wanted.
+bool useFusedAttention(const torch::Tensor& x) {
+    static const bool disabled = [] {
+        const char* v = std::getenv("VITRINE_NO_FUSED_ATTENTION");
+        return v && *v && std::string(v) != "0";
+    }();
+    return !disabled && x.scalar_type() == torch::kFloat && !at::autocast::is_cpu_enabled() &&
+           !at::autocast::is_enabled() && !torch::GradMode::is_enabled() && x.device().is_cpu();
+}
 
 // timm's Attention: one fused qkv projection (with bias), heads split after it.
 struct AttentionImpl : torch::nn::Module {
@@ -18,7 +41,12 @@ struct AttentionImpl : torch::nn::Module {
         const auto b = x.size(0), t = x.size(1), d = x.size(2);
         const auto hd = d / heads;
         // [B, T, 3, H, hd] -> [3, B, H, T, hd]
-        auto qkvOut = qkv->forward(x).reshape({b, t, 3, heads, hd}).permute({2, 0, 3, 1, 4});
+        if (!attnOut && useFusedAttention(x)) {
+            auto r = at::_native_multi_head_attention(x, x, x, d, heads, qkv->weight, qkv->bias, proj->weight,
+                                                      proj->bias, c10::nullopt, /*need_weights=*/false);
+            return std::get<0>(r);
+        }
+        auto qkvOut = linear(x, qkv).reshape({b, t, 3, heads, hd}).permute({2, 0, 3, 1, 4});
         auto q = qkvOut[0], k = qkvOut[1], v = qkvOut[2];
         torch::Tensor out;
         const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
@@ -31,7 +59,7 @@ struct AttentionImpl : torch::nn::Module {
             auto attn = torch::matmul(q * scale, k.transpose(-2, -1)).softmax(-1);
             out = torch::matmul(attn, v);
         }
-        return proj->forward(out.transpose(1, 2).reshape({b, t, d}));
+        return linear(out.transpose(1, 2).reshape({b, t, d}), proj);
     }
 
     int heads;
@@ -45,7 +73,7 @@ struct MlpImpl : torch::nn::Module {
         fc2 = register_module("fc2", torch::nn::Linear(hidden, dim));
     }
     // Exact (erf) GELU, as timm and torchvision use.
-    torch::Tensor forward(const torch::Tensor& x) { return fc2->forward(torch::gelu(fc1->forward(x))); }
+    torch::Tensor forward(const torch::Tensor& x) { return linear(torch::gelu(linear(x, fc1)), fc2); }
     torch::nn::Linear fc1{nullptr}, fc2{nullptr};
 };
 TORCH_MODULE(Mlp);

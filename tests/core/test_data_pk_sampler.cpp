@@ -51,6 +51,7 @@ TEST_CASE("P x K sampling refuses data that cannot form triplets", "[train][data
     CHECK_THROWS_WITH(data::PkSampler({0, 0, 1}, pool, {1, 4}, 1), Catch::Contains("at least 2"));
     data::PkSampler small({0, 0, 1}, pool, {8, 4}, 1);
     CHECK(small.classesPerBatch() == 2);
+    CHECK(small.imagesPerClass() == 16); // batch size kept at P x K
 }
 
 TEST_CASE("augmentations are seeded, sized and keep the image", "[train][image]") {

@@ -1,0 +1,66 @@
+// vitrine-cli eval: retrieval metrics (P@1, R-Precision, MAP@R, kNN accuracy) of a model,
+// or of the raw-pixel baseline, on a data set's validation split.
+#include <iomanip>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/cli/commands.h"
+#include "core/train/evaluate.h"
+
+namespace vitrine::cli {
+
+void addEvalCommand(CLI::App& app, CliContext& ctx) {
+    struct Opts {
+        core::train::EvalOptions e;
+        std::string model = "default", data, split = "val", baseline, precision = "fp32";
+        bool json = false;
+    };
+    auto opts = std::make_shared<Opts>();
+    auto& e = opts->e;
+    auto* cmd = app.add_subcommand("eval", "Retrieval metrics of a model on a folder-per-class data set");
+    cmd->add_option("--model", opts->model, "Checkpoint (.safetensors), preset, or 'default'")->capture_default_str();
+    cmd->add_option("--data", opts->data, "Folder with one sub-folder per class")->required();
+    cmd->add_option("--label-level", e.labelLevel, "Label level for nested folders (0 = top, -1 = deepest)")
+        ->capture_default_str();
+    cmd->add_option("--split", opts->split, "val (the trainer's 20% validation split), train or all")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"val", "train", "all"}));
+    cmd->add_option("--baseline", opts->baseline, "Score a baseline instead of a model: 'pixels'")
+        ->check(CLI::IsMember({"pixels"}));
+    cmd->add_option("--pixel-size", e.pixelSide, "Side of the pixel baseline's downscaled image")->capture_default_str();
+    cmd->add_option("--image-size", e.imageSize, "Run the model at this image size (0 = its own)");
+    cmd->add_option("--precision", opts->precision, "fp32 or bf16")->check(CLI::IsMember({"fp32", "bf16"}));
+    cmd->add_option("-k,--knn-k", e.knnK, "k for kNN accuracy")->capture_default_str();
+    cmd->add_flag("--json", opts->json, "Machine-readable output");
+    cmd->callback([opts, &ctx] {
+        auto& e = opts->e;
+        e.split = core::train::parseSplit(opts->split);
+        e.precision = opts->precision == "bf16" ? core::train::Precision::BFloat16 : core::train::Precision::Float32;
+        auto rep = opts->baseline == "pixels" ? core::train::evaluatePixelBaseline(opts->data, e)
+                                              : core::train::evaluateModel(opts->model, opts->data, e);
+        const auto& m = rep.metrics;
+        if (opts->json) {
+            nlohmann::json j{{"model", rep.source},        {"split", opts->split},
+                             {"label_level", e.labelLevel}, {"images", rep.images},
+                             {"classes", rep.classes},     {"queries", m.queries},
+                             {"precision_at_1", m.precisionAt1}, {"r_precision", m.rPrecision},
+                             {"map_at_r", m.mapAtR},       {"knn_accuracy", m.knnAccuracy},
+                             {"knn_k", m.knnK},            {"seconds", rep.seconds},
+                             {"warnings", rep.warnings}};
+            std::cout << j.dump(2) << '\n';
+        } else {
+            for (const auto& w : rep.warnings)
+                std::cerr << "warning: " << w << '\n';
+            std::cout << rep.source << " on " << opts->data << " (" << opts->split << ", label level " << e.labelLevel
+                      << "): " << rep.images << " images, " << rep.classes << " classes\n"
+                      << std::fixed << std::setprecision(4) << "  Precision@1   " << m.precisionAt1 << '\n'
+                      << "  R-Precision   " << m.rPrecision << '\n'
+                      << "  MAP@R         " << m.mapAtR << '\n'
+                      << "  kNN acc (k=" << m.knnK << ") " << m.knnAccuracy << '\n';
+        }
+        ctx.exitCode = 0;
+    });
+}
+
+} // namespace vitrine::cli

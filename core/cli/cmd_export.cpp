@@ -1,0 +1,52 @@
+// vitrine-cli export --embeddings FILE --format npy|csv|safetensors|projector --out PATH
+// [--coords FILE.npy] [--images-root DIR] [--no-sprite]
+#include <iostream>
+
+#include "core/cli/commands.h"
+#include "core/common/error.h"
+#include "core/io/embedding_export.h"
+#include "core/io/npy.h"
+
+namespace vitrine::cli {
+
+void addExportCommand(CLI::App& app, CliContext& ctx) {
+    struct Opts {
+        std::string embeddings, format, out, coords, imagesRoot;
+        bool noSprite = false;
+    };
+    auto opts = std::make_shared<Opts>();
+    auto* cmd = app.add_subcommand("export", "Export embeddings with their paths and labels");
+    cmd->add_option("--embeddings", opts->embeddings, "Embeddings file (.npy/.safetensors/.csv with its .rows.tsv)")
+        ->required()
+        ->check(CLI::ExistingFile);
+    cmd->add_option("--format", opts->format, "npy, csv, safetensors or projector")
+        ->required()
+        ->check(CLI::IsMember({"npy", "csv", "safetensors", "projector"}));
+    cmd->add_option("--out", opts->out, "Output file (projector: output folder)")->required();
+    cmd->add_option("--coords", opts->coords, "2-D coordinates to include (.npy [N, 2], e.g. from `project`)")
+        ->check(CLI::ExistingFile);
+    cmd->add_option("--images-root", opts->imagesRoot, "Folder that relative image paths are under (projector sprite)");
+    cmd->add_flag("--no-sprite", opts->noSprite, "Projector bundle without sprite.png");
+    cmd->callback([opts, &ctx] {
+        auto set = core::io::loadEmbeddingSet(opts->embeddings);
+        if (!opts->coords.empty()) {
+            set.coords = core::io::readNpyMatrix(opts->coords);
+            if (set.coords.rows != set.embeddings.rows || set.coords.cols != 2)
+                throw core::Error(opts->coords, "coordinates must be [" + std::to_string(set.embeddings.rows) + ", 2], got [" +
+                                                    std::to_string(set.coords.rows) + ", " + std::to_string(set.coords.cols) + "]");
+        }
+        core::io::ExportOptions o;
+        o.format = core::io::parseExportFormat(opts->format);
+        o.imagesRoot = opts->imagesRoot;
+        o.sprite = !opts->noSprite;
+        auto result = core::io::exportEmbeddings(set, opts->out, o);
+        for (const auto& f : result.files)
+            std::cout << f.string() << '\n';
+        if (result.missingImages > 0)
+            std::cerr << "warning: " << result.missingImages
+                      << " images could not be read; their sprite tiles are grey (see --images-root)\n";
+        ctx.exitCode = 0;
+    });
+}
+
+} // namespace vitrine::cli

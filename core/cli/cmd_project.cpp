@@ -1,0 +1,111 @@
+// vitrine-cli project --embeddings FILE --method pca|tsne|umap --out FILE.npy|.csv:
+// 2-D map coordinates, one row per embedding.
+#include <charconv>
+#include <iostream>
+
+#include "core/analysis/projection.h"
+#include "core/cli/commands.h"
+#include "core/common/error.h"
+#include "core/io/atomic_file.h"
+#include "core/io/embedding_set.h"
+#include "core/io/npy.h"
+
+namespace vitrine::cli {
+
+core::analysis::Metric parseMetric(const std::string& name);
+
+void addProjectCommand(CLI::App& app, CliContext& ctx) {
+    struct Opts {
+        std::string embeddings, method = "pca", out, metric = "euclidean", init;
+        std::uint64_t seed = 0;
+        double perplexity = 30.0, minDist = 0.1;
+        int iterations = 0, neighbours = 15;
+        bool quiet = false;
+    };
+    auto opts = std::make_shared<Opts>();
+    auto* cmd = app.add_subcommand("project", "2-D projection (PCA, t-SNE, UMAP) of an embeddings file");
+    cmd->add_option("--embeddings", opts->embeddings, "Embeddings file (.npy/.safetensors/.csv)")->required()->check(CLI::ExistingFile);
+    cmd->add_option("--method", opts->method, "pca, tsne or umap")->check(CLI::IsMember({"pca", "tsne", "umap"}));
+    cmd->add_option("--out", opts->out, "Output .npy ([N, 2] float32) or .csv (path,label,x,y)")->required();
+    cmd->add_option("--seed", opts->seed, "Random seed (same seed, same layout)");
+    cmd->add_option("--perplexity", opts->perplexity, "t-SNE perplexity")->check(CLI::PositiveNumber);
+    cmd->add_option("--iterations", opts->iterations, "t-SNE iterations (default 1000) / UMAP epochs (default auto)")
+        ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--neighbors,--neighbours", opts->neighbours, "UMAP n_neighbors")->check(CLI::Range(2, 1000));
+    cmd->add_option("--min-dist", opts->minDist, "UMAP min_dist")->check(CLI::Range(0.0, 10.0));
+    cmd->add_option("--metric", opts->metric, "Input distance for t-SNE/UMAP: euclidean or cosine")
+        ->check(CLI::IsMember({"cosine", "euclidean"}));
+    cmd->add_option("--init", opts->init, "Start from a previous layout (.npy [N, 2]); PCA is aligned to it")
+        ->check(CLI::ExistingFile);
+    cmd->add_flag("--quiet", opts->quiet, "No progress on stderr");
+    cmd->callback([opts, &ctx] {
+        const std::filesystem::path out = opts->out;
+        const auto ext = out.extension().string();
+        if (ext != ".npy" && ext != ".csv")
+            throw core::Error(out, "unsupported output type; use .npy or .csv");
+        auto set = core::io::loadEmbeddingSet(opts->embeddings);
+        core::Matrix init;
+        if (!opts->init.empty()) {
+            init = core::io::readNpyMatrix(opts->init);
+            if (init.rows != set.embeddings.rows || init.cols != 2)
+                throw core::Error(opts->init, "initial layout must be [" + std::to_string(set.embeddings.rows) + ", 2]");
+        }
+        const core::Matrix* initPtr = init.empty() ? nullptr : &init;
+        int lastPercent = -1;
+        core::ProgressFn progress = [&](long long done, long long total, const std::string& stage) {
+            if (opts->quiet || total <= 0)
+                return;
+            const int pct = static_cast<int>(100 * done / total);
+            if (pct != lastPercent && (pct % 10 == 0)) {
+                std::cerr << stage << ' ' << pct << "%\n";
+                lastPercent = pct;
+            }
+        };
+        core::Matrix y;
+        if (opts->method == "pca") {
+            core::analysis::PcaOptions o;
+            o.seed = opts->seed;
+            o.alignTo = initPtr;
+            y = core::analysis::pca(set.embeddings, o, progress);
+        } else if (opts->method == "tsne") {
+            core::analysis::TsneOptions o;
+            o.seed = opts->seed;
+            o.perplexity = opts->perplexity;
+            if (opts->iterations > 0)
+                o.iterations = opts->iterations;
+            o.metric = parseMetric(opts->metric);
+            o.init = initPtr;
+            if (initPtr)
+                o.earlyExaggerationIterations = 0;
+            y = core::analysis::tsne(set.embeddings, o, progress);
+        } else {
+            core::analysis::UmapOptions o;
+            o.seed = opts->seed;
+            o.neighbours = opts->neighbours;
+            o.minDist = opts->minDist;
+            o.epochs = opts->iterations;
+            o.metric = parseMetric(opts->metric);
+            o.init = initPtr;
+            y = core::analysis::umap(set.embeddings, o, progress);
+        }
+        if (ext == ".npy") {
+            core::io::writeNpyMatrix(out, y);
+        } else {
+            std::string text = "path,label,x,y\r\n";
+            char buf[32];
+            for (std::int64_t i = 0; i < y.rows; ++i) {
+                text += core::io::csvField(set.rows.value(i, "path")) + "," + core::io::csvField(set.rows.value(i, "label"));
+                for (int c = 0; c < 2; ++c) {
+                    auto [p, ec] = std::to_chars(buf, buf + sizeof buf, y(i, c));
+                    text += ',';
+                    text.append(buf, p);
+                }
+                text += "\r\n";
+            }
+            core::io::writeFileAtomically(out, text);
+        }
+        ctx.exitCode = 0;
+    });
+}
+
+} // namespace vitrine::cli

@@ -1,0 +1,236 @@
+// vitrine-cli train: triplet-loss training from the command line, with a progress bar,
+// Ctrl-C handling (stop after the current step, write a checkpoint) and --resume.
+#include <csignal>
+#include <cstdio>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/cli/commands.h"
+#include "core/common/error.h"
+#include "core/train/trainer.h"
+
+namespace vitrine::cli {
+
+namespace {
+
+core::CancelToken* g_sigintToken = nullptr;
+
+extern "C" void onSigint(int) {
+    // Only an atomic store: async-signal-safe.
+    if (g_sigintToken)
+        g_sigintToken->cancel();
+}
+
+std::string duration(double s) {
+    if (!(s >= 0) || s > 1e7)
+        return "?";
+    const long t = long(s + 0.5);
+    std::ostringstream o;
+    if (t >= 3600)
+        o << t / 3600 << "h" << std::setw(2) << std::setfill('0') << (t % 3600) / 60 << "m";
+    else if (t >= 60)
+        o << t / 60 << "m" << std::setw(2) << std::setfill('0') << t % 60 << "s";
+    else
+        o << t << "s";
+    return o.str();
+}
+
+nlohmann::json metricsJson(const core::train::RetrievalMetrics& m) {
+    return {{"precision_at_1", m.precisionAt1}, {"r_precision", m.rPrecision}, {"map_at_r", m.mapAtR},
+            {"knn_accuracy", m.knnAccuracy},    {"knn_k", m.knnK},            {"queries", m.queries},
+            {"images", m.rows}};
+}
+
+class CliListener : public core::train::TrainerListener {
+public:
+    explicit CliListener(bool json) : m_json(json), m_start(std::chrono::steady_clock::now()) {}
+
+    void onStage(const std::string& stage, long long done, long long total) override {
+        if (m_json || stage == m_lastStage && stage != "loading images")
+            return;
+        if (stage == "loading images") {
+            if (done == total || done % 25 == 0)
+                std::cerr << "\rloading images " << done << "/" << total << std::flush;
+            if (done == total)
+                std::cerr << '\n';
+        }
+        m_lastStage = stage;
+    }
+
+    void onStep(const core::train::StepStats& s) override {
+        if (m_firstStep < 0) {
+            m_firstStep = s.step - 1;
+            m_loopStart = std::chrono::steady_clock::now();
+        }
+        if (m_json) {
+            std::cout << nlohmann::json{{"event", "step"},          {"step", s.step},
+                                        {"total_steps", s.totalSteps}, {"epoch", s.epoch},
+                                        {"loss", s.loss},          {"found", s.found},
+                                        {"active", s.active},      {"active_fraction", s.activeFraction},
+                                        {"mean_positive", s.meanPositive}, {"mean_negative", s.meanNegative},
+                                        {"lr", s.learningRate},    {"images_per_s", s.imagesPerSecond},
+                                        {"skipped", s.skipped}}
+                             .dump()
+                      << '\n'
+                      << std::flush;
+            return;
+        }
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - m_loopStart).count();
+        const double perStep = elapsed / double(std::max<std::int64_t>(1, s.step - m_firstStep));
+        const double eta = perStep * double(s.totalSteps - s.step);
+        constexpr int kWidth = 24;
+        const int filled = int(kWidth * double(s.step) / double(std::max<std::int64_t>(1, s.totalSteps)));
+        std::ostringstream line;
+        line << "\r[" << std::string(std::size_t(filled), '#') << std::string(std::size_t(kWidth - filled), '.')
+             << "] " << s.step << "/" << s.totalSteps << " ep " << s.epoch << std::fixed << std::setprecision(4)
+             << " loss " << s.loss << std::setprecision(0) << " active " << 100 * s.activeFraction << "%"
+             << std::scientific << std::setprecision(1) << " lr " << s.learningRate << std::fixed
+             << std::setprecision(1) << " " << s.imagesPerSecond << " img/s ETA " << duration(eta)
+             << (s.skipped ? " (skipped: non-finite)" : "") << "   ";
+        std::cerr << line.str() << std::flush;
+    }
+
+    void onEpoch(const core::train::EpochStats& e) override {
+        if (m_json) {
+            nlohmann::json j{{"event", "epoch"}, {"epoch", e.epoch}, {"epochs", e.epochs}, {"mean_loss", e.meanLoss}};
+            if (e.validated)
+                j["validation"] = metricsJson(e.validation);
+            std::cout << j.dump() << '\n' << std::flush;
+            return;
+        }
+        std::ostringstream line;
+        line << std::fixed << std::setprecision(3);
+        if (e.epoch == 0 && e.meanLoss == 0)
+            line << "before training:";
+        else
+            line << "\nepoch " << e.epoch << "/" << e.epochs << ": mean loss " << std::setprecision(4) << e.meanLoss
+                 << std::setprecision(3);
+        if (e.validated)
+            line << "  val P@1 " << e.validation.precisionAt1 << "  MAP@R " << e.validation.mapAtR << "  kNN "
+                 << e.validation.knnAccuracy;
+        std::cerr << line.str() << '\n';
+    }
+
+    void onWarning(const std::string& message) override {
+        if (m_json)
+            std::cout << nlohmann::json{{"event", "warning"}, {"message", message}}.dump() << '\n' << std::flush;
+        else
+            std::cerr << "\nwarning: " << message << '\n';
+    }
+
+private:
+    bool m_json;
+    std::string m_lastStage;
+    std::chrono::steady_clock::time_point m_start, m_loopStart;
+    std::int64_t m_firstStep = -1;
+};
+
+} // namespace
+
+void addTrainCommand(CLI::App& app, CliContext& ctx) {
+    struct Opts {
+        core::train::TrainOptions t;
+        std::string data, out, precision = "fp32";
+        bool json = false, noAugment = false;
+    };
+    auto opts = std::make_shared<Opts>();
+    auto& t = opts->t;
+    auto* cmd = app.add_subcommand("train", "Train the embedding with triplet loss on a folder-per-class data set");
+    cmd->add_option("--data", opts->data, "Folder with one sub-folder per class")->required();
+    cmd->add_option("--out", opts->out, "Checkpoint to write (.safetensors); --resume continues it")->required();
+    cmd->add_option("--model", t.model, "Preset (vit-micro, vit-tiny-16, ...) or .safetensors to start from")
+        ->capture_default_str();
+    cmd->add_option("--epochs", t.epochs, "Epochs")->capture_default_str()->check(CLI::PositiveNumber);
+    cmd->add_option("--steps-per-epoch", t.stepsPerEpoch, "Steps per epoch (0 = training images / batch size)");
+    cmd->add_option("--classes-per-batch,-P", t.pk.classesPerBatch, "P: classes per batch")->capture_default_str();
+    cmd->add_option("--images-per-class,-K", t.pk.imagesPerClass, "K: images per class")->capture_default_str();
+    cmd->add_option("--miner", t.miner, "batch-all, batch-hard, semi-hard or random")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"batch-all", "batch-hard", "semi-hard", "random"}));
+    cmd->add_option("--margin", t.margin, "Triplet margin")->capture_default_str();
+    cmd->add_flag("--soft-margin", t.softMargin, "softplus(d_ap - d_an) instead of a hinge with margin");
+    cmd->add_option("--distance", t.distance, "euclidean or cosine")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"euclidean", "cosine"}));
+    cmd->add_option("--lr", t.learningRate, "Peak learning rate (AdamW)")->capture_default_str();
+    cmd->add_option("--weight-decay", t.weightDecay, "AdamW weight decay")->capture_default_str();
+    cmd->add_option("--warmup", t.warmupFraction, "Warm-up fraction of all steps")->capture_default_str();
+    cmd->add_option("--image-size", t.imageSize, "Train at this image size (0 = the model's)");
+    cmd->add_flag("--freeze-backbone", t.freezeBackbone, "Train the projection head only");
+    cmd->add_option("--trainable-blocks", t.trainableBlocks, "Fine-tune only the last N blocks (-1 = all)");
+    cmd->add_option("--label-level", t.labelLevel, "Label level for nested folders (0 = top, -1 = deepest)")
+        ->capture_default_str();
+    cmd->add_option("--seed", t.seed, "Random seed")->capture_default_str();
+    cmd->add_option("--precision", opts->precision, "fp32 or bf16 (autocast forward)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"fp32", "bf16"}));
+    cmd->add_flag("--no-augment", opts->noAugment, "Centre crops only (no random crop, flip, colour jitter)");
+    cmd->add_option("--checkpoint-every", t.checkpointEverySteps, "Also write the checkpoint every N steps");
+    cmd->add_option("--stop-after", t.stopAfterSteps, "Stop (with a checkpoint) at this global step");
+    cmd->add_flag("--resume", t.resume, "Continue from --out's training state");
+    cmd->add_flag("--json", opts->json, "JSON lines: step, epoch, warning and a final summary event");
+    cmd->callback([opts, &ctx] {
+        auto& t = opts->t;
+        t.dataDir = opts->data;
+        t.checkpointPath = opts->out;
+        t.precision = opts->precision == "bf16" ? core::train::Precision::BFloat16 : core::train::Precision::Float32;
+        t.augment.enabled = !opts->noAugment;
+        core::CancelToken token;
+        t.cancel = &token;
+        g_sigintToken = &token;
+        auto previous = std::signal(SIGINT, onSigint);
+        core::train::TrainResult r;
+        try {
+            core::train::Trainer trainer(t);
+            CliListener listener(opts->json);
+            r = trainer.run(&listener);
+        } catch (...) {
+            std::signal(SIGINT, previous);
+            g_sigintToken = nullptr;
+            throw;
+        }
+        std::signal(SIGINT, previous);
+        g_sigintToken = nullptr;
+
+        ctx.exitCode = r.stoppedNonFinite ? 2 : r.cancelled ? 130 : 0;
+        if (opts->json) {
+            nlohmann::json j{{"event", "done"},
+                             {"steps", r.steps},
+                             {"total_steps", r.totalSteps},
+                             {"epochs_completed", r.epochsCompleted},
+                             {"cancelled", r.cancelled},
+                             {"stopped_non_finite", r.stoppedNonFinite},
+                             {"skipped_steps", r.skippedSteps},
+                             {"message", r.message},
+                             {"warnings", r.warnings},
+                             {"initial_validation", metricsJson(r.initialValidation)},
+                             {"final_validation", metricsJson(r.finalValidation)},
+                             {"train_images", r.trainImages},
+                             {"validation_images", r.validationImages},
+                             {"classes", r.classes},
+                             {"seconds", r.seconds},
+                             {"steps_per_s", r.stepsPerSecond},
+                             {"checkpoint", r.checkpointWritten ? opts->out : ""}};
+            std::cout << j.dump() << '\n';
+            return;
+        }
+        std::cerr << '\n';
+        if (!r.message.empty())
+            std::cerr << r.message << '\n';
+        std::cout << std::fixed << std::setprecision(3) << "trained " << r.steps << "/" << r.totalSteps
+                  << " steps on " << r.trainImages << " images (" << r.classes << " classes) in "
+                  << duration(r.seconds) << ", " << std::setprecision(2) << r.stepsPerSecond << " steps/s"
+                  << (r.skippedSteps ? ", " + std::to_string(r.skippedSteps) + " skipped" : "") << '\n'
+                  << std::setprecision(3) << "validation (" << r.validationImages << " images)  P@1 "
+                  << r.initialValidation.precisionAt1 << " -> " << r.finalValidation.precisionAt1 << "  MAP@R "
+                  << r.initialValidation.mapAtR << " -> " << r.finalValidation.mapAtR << "  kNN "
+                  << r.initialValidation.knnAccuracy << " -> " << r.finalValidation.knnAccuracy << '\n';
+        if (r.checkpointWritten)
+            std::cout << "checkpoint: " << opts->out << (r.cancelled ? " (continue with --resume)" : "") << '\n';
+    });
+}
+
+} // namespace vitrine::cli

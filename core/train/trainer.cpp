@@ -1,0 +1,494 @@
+#include "core/train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "core/common/error.h"
+#include "core/data/dataset.h"
+#include "core/model/checkpoint.h"
+#include "core/train/embed_batch.h"
+#include "core/train/evaluate.h"
+#include "core/train/triplet.h"
+
+namespace vitrine::core::train {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+struct Trainer::Impl {
+    model::Vit model{nullptr};
+    mutable std::mutex weightsMutex; ///< held while the optimizer writes the weights
+};
+
+namespace {
+
+std::uint64_t mix(std::uint64_t seed, std::uint64_t a, std::uint64_t b) {
+    std::uint64_t z = seed ^ (a * 0x9e3779b97f4a7c15ULL) ^ (b * 0xc2b2ae3d27d4eb4fULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+double learningRateAt(const TrainOptions& o, std::int64_t step, std::int64_t total) {
+    // step is 0-based here. Linear warm-up to the peak, then cosine to minLearningRateFactor.
+    const auto warm = std::max<std::int64_t>(1, std::int64_t(std::llround(o.warmupFraction * double(total))));
+    if (step < warm)
+        return o.learningRate * double(step + 1) / double(warm);
+    const double t = total > warm ? double(step - warm) / double(std::max<std::int64_t>(1, total - warm)) : 1.0;
+    const double lo = o.learningRate * o.minLearningRateFactor;
+    return lo + 0.5 * (o.learningRate - lo) * (1.0 + std::cos(M_PI * std::min(1.0, t)));
+}
+
+std::string precisionName(Precision p) { return p == Precision::BFloat16 ? "bf16" : "fp32"; }
+
+} // namespace
+
+Trainer::Trainer(TrainOptions options) : m_options(std::move(options)), m_impl(std::make_unique<Impl>()) {}
+Trainer::~Trainer() = default;
+
+void Trainer::requestPause() { m_paused.store(true); }
+
+void Trainer::resume() {
+    {
+        std::lock_guard lock(m_pauseMutex);
+        m_paused.store(false);
+    }
+    m_pauseCv.notify_all();
+}
+
+void Trainer::cancel() {
+    {
+        std::lock_guard lock(m_pauseMutex);
+        m_cancelled.store(true);
+    }
+    m_pauseCv.notify_all();
+}
+
+std::map<std::string, at::Tensor> Trainer::snapshotState() const {
+    std::map<std::string, at::Tensor> out;
+    std::lock_guard lock(m_impl->weightsMutex);
+    if (!m_impl->model)
+        return out;
+    torch::NoGradGuard noGrad;
+    for (const auto& item : m_impl->model->named_parameters())
+        out[item.key()] = item.value().detach().to(torch::kCPU, torch::kFloat32).clone();
+    return out;
+}
+
+TrainResult Trainer::run(TrainerListener* listener) {
+    const auto& o = m_options;
+    TrainResult result;
+    const auto runStart = Clock::now();
+    auto warn = [&](const std::string& message) {
+        result.warnings.push_back(message);
+        if (listener)
+            listener->onWarning(message);
+    };
+    auto stage = [&](const std::string& name, long long done, long long total) {
+        if (listener)
+            listener->onStage(name, done, total);
+    };
+    auto cancelled = [&] { return m_cancelled.load() || (o.cancel && o.cancel->cancelled()); };
+    if (o.epochs < 1)
+        throw Error("epochs must be at least 1");
+
+    // ---- Data: labels, stable split, and the check that triplets are possible at all.
+    std::shared_ptr<const data::Dataset> ds = o.dataset;
+    if (!ds) {
+        stage("scanning", 0, 0);
+        data::ScanOptions so;
+        so.verifyImages = false; // every image is decoded below anyway
+        ds = std::make_shared<data::Dataset>(data::scanFolder(o.dataDir, so, {}, o.cancel));
+    }
+    const auto root = ds->root.empty() ? o.dataDir : ds->root;
+    if (ds->samples.empty())
+        throw Error(root, "no images found; put images in one sub-folder per class");
+    const auto classNames = ds->classNames(o.labelLevel);
+    const auto classIds = ds->classIds(o.labelLevel);
+    auto [trainIdx, valIdx] = trainValidationSplit(*ds, o.labelLevel, o.validationFraction);
+    result.classes = classNames.size();
+    if (classNames.size() < 2)
+        throw Error(root, "cannot train with triplets: they need images of at least 2 classes, but label level " +
+                              std::to_string(o.labelLevel) + " has only " +
+                              (classNames.empty() ? std::string("none") : "'" + classNames.front() + "'") +
+                              ". Add a sub-folder of images of another class next to it, or choose another "
+                              "--label-level.");
+    // Validated against the training split (throws with what to add).
+    data::PkSampler sampler(classIds, trainIdx, o.pk, o.seed, classNames);
+
+    // ---- Model (fresh or resumed) and training state.
+    model::LoadOptions lo;
+    lo.imageSize = o.imageSize;
+    std::int64_t startStep = 0;
+    std::uint64_t seed = o.seed;
+    nlohmann::json resumeState;
+    std::map<std::string, torch::Tensor> resumeTensors;
+    model::LoadedModel loaded;
+    if (o.resume) {
+        if (o.checkpointPath.empty() || !fs::exists(o.checkpointPath))
+            throw Error(o.checkpointPath, "nothing to resume from: the checkpoint does not exist; start without --resume");
+        loaded = model::loadModel(o.checkpointPath.string(), lo);
+        if (!loaded.metadata.contains("training"))
+            throw Error(o.checkpointPath, "has no training state to resume (not written by vitrine-cli train)");
+        resumeState = loaded.metadata["training"];
+        startStep = resumeState.value("step", std::int64_t(0));
+        seed = resumeState.value("seed", seed);
+        resumeTensors = loaded.extraTensors;
+        sampler = data::PkSampler(classIds, trainIdx, o.pk, seed, classNames);
+    } else {
+        loaded = model::loadModel(o.model, lo);
+    }
+    for (const auto& w : loaded.warnings)
+        warn(w);
+    auto& model = *loaded.model;
+    {
+        std::lock_guard lock(m_impl->weightsMutex);
+        m_impl->model = loaded.model;
+    }
+    const int imageSize = model.config().imageSize;
+
+    // Trainable parameters: head only, the last N blocks, or everything.
+    const int depth = model.config().depth;
+    std::vector<std::pair<std::string, torch::Tensor>> trainable;
+    std::vector<torch::Tensor> decay, noDecay;
+    for (auto& item : model.named_parameters()) {
+        const auto& name = item.key();
+        bool train = true;
+        if (o.freezeBackbone) {
+            train = name.rfind("head.", 0) == 0;
+        } else if (o.trainableBlocks >= 0) {
+            train = name.rfind("head.", 0) == 0 || name.rfind("norm.", 0) == 0;
+            if (name.rfind("blocks.", 0) == 0) {
+                const int block = std::stoi(name.substr(7));
+                train = block >= depth - o.trainableBlocks;
+            }
+        }
+        item.value().set_requires_grad(train);
+        if (!train)
+            continue;
+        trainable.emplace_back(name, item.value());
+        (item.value().dim() >= 2 && name != "pos_embed" && name != "cls_token" ? decay : noDecay)
+            .push_back(item.value());
+    }
+    if (trainable.empty())
+        throw Error("nothing to train: the model has no projection head to train on a frozen backbone; "
+                    "use a model with embed_dim > 0 or do not freeze the backbone");
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(
+                                   torch::optim::AdamWOptions(o.learningRate).weight_decay(o.weightDecay)));
+    groups.emplace_back(noDecay, std::make_unique<torch::optim::AdamWOptions>(
+                                     torch::optim::AdamWOptions(o.learningRate).weight_decay(0.0)));
+    torch::optim::AdamW optimizer(std::move(groups), torch::optim::AdamWOptions(o.learningRate));
+    if (o.resume) {
+        const auto steps = resumeState.value("optimizer_steps", nlohmann::json::object());
+        for (auto& [name, p] : trainable) {
+            auto m1 = resumeTensors.find("optimizer/" + name + "/exp_avg");
+            auto m2 = resumeTensors.find("optimizer/" + name + "/exp_avg_sq");
+            if (m1 == resumeTensors.end() || m2 == resumeTensors.end())
+                continue; // e.g. the previous run froze it; its moments start at zero
+            auto st = std::make_unique<torch::optim::AdamWParamState>();
+            st->step(steps.value(name, startStep));
+            st->exp_avg(m1->second.to(p.options()).clone());
+            st->exp_avg_sq(m2->second.to(p.options()).clone());
+            optimizer.state()[c10::guts::to_string(p.unsafeGetTensorImpl())] = std::move(st);
+        }
+    }
+
+    const std::int64_t batchSize = std::int64_t(sampler.batchSize());
+    const std::int64_t stepsPerEpoch =
+        o.stepsPerEpoch > 0 ? o.stepsPerEpoch
+                            : std::max<std::int64_t>(1, (std::int64_t(trainIdx.size()) + batchSize - 1) / batchSize);
+    const std::int64_t totalSteps = stepsPerEpoch * o.epochs;
+    result.totalSteps = totalSteps;
+    result.trainImages = trainIdx.size();
+    result.validationImages = valIdx.size();
+    if (startStep >= totalSteps) {
+        result.steps = startStep;
+        result.message = "the checkpoint is already at step " + std::to_string(startStep) + " of " +
+                         std::to_string(totalSteps) + "; raise --epochs to train further";
+        return result;
+    }
+
+    // ---- Preload: decode and resize every image once.
+    const int cacheSide = o.augment.enabled ? int(std::lround(imageSize * 1.15)) : imageSize;
+    std::vector<cv::Mat> cache(ds->samples.size());
+    std::vector<std::size_t> needed(trainIdx);
+    needed.insert(needed.end(), valIdx.begin(), valIdx.end());
+    std::size_t done = 0;
+    std::vector<std::size_t> broken;
+    for (auto i : needed) {
+        if (cancelled()) {
+            result.cancelled = true;
+            result.message = "cancelled while loading images";
+            return result;
+        }
+        try {
+            cache[i] = loadResized(ds->samples[i].path, cacheSide);
+        } catch (const Error& e) {
+            warn(std::string(e.what()) + "; skipped");
+            broken.push_back(i);
+        }
+        stage("loading images", (long long)++done, (long long)needed.size());
+    }
+    if (!broken.empty()) {
+        auto drop = [&](std::vector<std::size_t>& v) {
+            v.erase(std::remove_if(v.begin(), v.end(), [&](std::size_t i) { return cache[i].empty(); }), v.end());
+        };
+        drop(trainIdx);
+        drop(valIdx);
+        sampler = data::PkSampler(classIds, trainIdx, o.pk, seed, classNames);
+    }
+    std::vector<cv::Mat> valSquares;
+    std::vector<int> valLabels;
+    for (auto i : valIdx) {
+        valSquares.push_back(image::centerSquare(cache[i], imageSize));
+        valLabels.push_back(classIds[i]);
+    }
+    auto validate = [&]() -> RetrievalMetrics {
+        stage("validating", 0, (long long)valSquares.size());
+        auto emb = embedImages(model, valSquares, 32, o.precision, nullptr);
+        model.train();
+        return metricsOf(emb, valLabels);
+    };
+    const bool canValidate = valSquares.size() >= 2;
+    if (canValidate) {
+        result.initialValidation = validate();
+        if (listener) {
+            EpochStats e;
+            e.epoch = int(startStep / stepsPerEpoch);
+            e.epochs = o.epochs;
+            e.validation = result.initialValidation;
+            e.validated = true;
+            listener->onEpoch(e);
+        }
+    } else {
+        warn("fewer than 2 validation images: validation metrics are not computed");
+    }
+
+    // ---- Checkpointing.
+    std::map<std::string, std::int64_t> paramSteps;
+    auto writeCheckpoint = [&](std::int64_t step, const RetrievalMetrics* metrics) {
+        if (o.checkpointPath.empty())
+            return;
+        stage("writing checkpoint", 0, 0);
+        std::map<std::string, torch::Tensor> extras;
+        nlohmann::json optimizerSteps = nlohmann::json::object();
+        for (auto& [name, p] : trainable) {
+            auto it = optimizer.state().find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+            if (it == optimizer.state().end())
+                continue;
+            auto& st = static_cast<torch::optim::AdamWParamState&>(*it->second);
+            extras["optimizer/" + name + "/exp_avg"] = st.exp_avg().detach().cpu();
+            extras["optimizer/" + name + "/exp_avg_sq"] = st.exp_avg_sq().detach().cpu();
+            optimizerSteps[name] = st.step();
+        }
+        nlohmann::json training = {
+            {"step", step},
+            {"epoch", step / stepsPerEpoch},
+            {"total_steps", totalSteps},
+            {"steps_per_epoch", stepsPerEpoch},
+            {"seed", seed},
+            {"optimizer", "adamw"},
+            {"optimizer_steps", optimizerSteps},
+            {"learning_rate", o.learningRate},
+            {"weight_decay", o.weightDecay},
+            {"warmup_fraction", o.warmupFraction},
+            {"min_lr_factor", o.minLearningRateFactor},
+            {"miner", o.miner},
+            {"distance", o.distance},
+            {"margin", o.margin},
+            {"soft_margin", o.softMargin},
+            {"classes_per_batch", o.pk.classesPerBatch},
+            {"images_per_class", o.pk.imagesPerClass},
+            {"freeze_backbone", o.freezeBackbone},
+            {"trainable_blocks", o.trainableBlocks},
+            {"precision", precisionName(o.precision)},
+            {"augment", o.augment.enabled},
+            {"label_level", o.labelLevel},
+        };
+        nlohmann::json meta = {{"training", training}, {"class_names", classNames}, {"label_level", o.labelLevel}};
+        if (metrics)
+            meta["validation"] = {{"precision_at_1", metrics->precisionAt1},
+                                  {"r_precision", metrics->rPrecision},
+                                  {"map_at_r", metrics->mapAtR},
+                                  {"knn_accuracy", metrics->knnAccuracy}};
+        std::lock_guard lock(m_impl->weightsMutex);
+        model::saveCheckpoint(o.checkpointPath, model, meta, extras);
+        result.checkpointWritten = true;
+    };
+
+    // ---- The loop.
+    TripletLossOptions lossOptions;
+    lossOptions.miner = parseMiner(o.miner);
+    lossOptions.distance = parseDistance(o.distance);
+    lossOptions.margin = o.margin;
+    lossOptions.softMargin = o.softMargin;
+    std::vector<torch::Tensor> trainableTensors;
+    for (auto& [n, p] : trainable)
+        trainableTensors.push_back(p);
+
+    model.train();
+    int badInARow = 0;
+    int collapseSteps = 0, saturatedSteps = 0;
+    bool warnedCollapse = false, warnedSaturated = false;
+    double epochLoss = 0;
+    int epochLossCount = 0;
+    double trainSeconds = 0;
+    std::int64_t trainSteps = 0;
+    RetrievalMetrics lastMetrics = result.initialValidation;
+    bool haveMetrics = canValidate;
+    std::int64_t step = startStep;
+    for (; step < totalSteps; ++step) {
+        if (m_paused.load()) {
+            stage("paused", step, totalSteps);
+            std::unique_lock lock(m_pauseMutex);
+            while (m_paused.load() && !cancelled())
+                m_pauseCv.wait_for(lock, std::chrono::milliseconds(100));
+        }
+        if (cancelled() || (o.stopAfterSteps > 0 && step >= o.stopAfterSteps)) {
+            result.cancelled = cancelled();
+            result.message = result.cancelled ? "cancelled at step " + std::to_string(step)
+                                              : "stopped at step " + std::to_string(step) + " as requested";
+            writeCheckpoint(step, haveMetrics ? &lastMetrics : nullptr);
+            break;
+        }
+        const auto t0 = Clock::now();
+        const auto batch = sampler.batch(step);
+        std::mt19937_64 augRng(mix(seed, std::uint64_t(step), 1));
+        std::vector<cv::Mat> images;
+        images.reserve(batch.size());
+        std::vector<std::int64_t> labels;
+        for (auto i : batch) {
+            images.push_back(image::augment(cache[i], imageSize, o.augment, augRng));
+            labels.push_back(classIds[i]);
+        }
+        auto x = imagesToTensor(images);
+        auto y = torch::tensor(labels, torch::kLong);
+        auto gen = at::make_generator<at::CPUGeneratorImpl>(mix(seed, std::uint64_t(step), 2));
+
+        const double lr = learningRateAt(o, step, totalSteps);
+        for (auto& g : optimizer.param_groups())
+            static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+        optimizer.zero_grad();
+        torch::Tensor emb;
+        {
+            AutocastScope autocast(o.precision);
+            emb = model.embed(x);
+        }
+        auto r = tripletLoss(emb.to(torch::kFloat32), y, lossOptions, gen);
+        StepStats s;
+        s.step = step + 1;
+        s.totalSteps = totalSteps;
+        s.epoch = int(step / stepsPerEpoch) + 1;
+        s.loss = r.loss.item<double>();
+        s.found = r.found;
+        s.active = r.active;
+        s.activeFraction = r.activeFraction();
+        s.meanPositive = r.meanPositive;
+        s.meanNegative = r.meanNegative;
+        s.learningRate = lr;
+        bool finite = std::isfinite(s.loss);
+        if (finite && r.loss.requires_grad()) {
+            r.loss.backward();
+            double norm = 0;
+            if (o.gradClipNorm > 0) {
+                norm = torch::nn::utils::clip_grad_norm_(trainableTensors, o.gradClipNorm);
+            } else {
+                for (auto& p : trainableTensors)
+                    if (p.grad().defined())
+                        norm += p.grad().pow(2).sum().item<double>();
+            }
+            finite = std::isfinite(norm);
+            if (finite) {
+                std::lock_guard lock(m_impl->weightsMutex);
+                optimizer.step();
+            }
+        }
+        s.skipped = !finite;
+        if (!finite) {
+            ++result.skippedSteps;
+            ++badInARow;
+            if (badInARow >= o.maxBadSteps) {
+                result.stoppedNonFinite = true;
+                result.steps = step + 1;
+                std::ostringstream msg;
+                msg << "stopped: " << badInARow << " steps in a row had a non-finite loss or gradient (step "
+                    << step + 1 << ", learning rate " << lr << "). The learning rate is probably too high; "
+                    << "try --lr " << o.learningRate / 10 << ". The last good checkpoint was left as it was.";
+                result.message = msg.str();
+                if (listener)
+                    listener->onStep(s);
+                break;
+            }
+        } else {
+            badInARow = 0;
+            epochLoss += s.loss;
+            ++epochLossCount;
+        }
+
+        // Collapse: every embedding at the same point, or every triplet stuck at the margin.
+        collapseSteps = r.meanPairwise < 0.05 ? collapseSteps + 1 : 0;
+        saturatedSteps = (!o.softMargin && r.found > 0 && s.activeFraction > 0.95 &&
+                          std::abs(s.loss - o.margin) < 0.1 * std::max(o.margin, 1e-3))
+                             ? saturatedSteps + 1
+                             : 0;
+        if (collapseSteps >= 20 && !warnedCollapse) {
+            warnedCollapse = true;
+            warn("embeddings collapsed: the mean distance between images has been below 0.05 for 20 steps. "
+                 "Lower the learning rate or use --miner semi-hard / batch-all.");
+        }
+        if (saturatedSteps >= 30 && !warnedSaturated) {
+            warnedSaturated = true;
+            warn("possible collapse: for 30 steps nearly all triplets were active with a loss equal to the "
+                 "margin. Lower the learning rate, or try --miner semi-hard.");
+        }
+
+        const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+        trainSeconds += seconds;
+        ++trainSteps;
+        s.imagesPerSecond = seconds > 0 ? double(batch.size()) / seconds : 0;
+        result.steps = step + 1;
+        if (listener)
+            listener->onStep(s);
+
+        const bool epochEnd = (step + 1) % stepsPerEpoch == 0;
+        const bool last = step + 1 == totalSteps;
+        if (epochEnd) {
+            EpochStats e;
+            e.epoch = int((step + 1) / stepsPerEpoch);
+            e.epochs = o.epochs;
+            e.meanLoss = epochLossCount ? epochLoss / epochLossCount : 0;
+            epochLoss = 0;
+            epochLossCount = 0;
+            if (canValidate && (last || (o.validateEveryEpochs > 0 && e.epoch % o.validateEveryEpochs == 0))) {
+                e.validation = lastMetrics = validate();
+                e.validated = haveMetrics = true;
+            }
+            result.epochsCompleted = e.epoch;
+            if (listener)
+                listener->onEpoch(e);
+        }
+        if (o.checkpointEverySteps > 0 && (step + 1) % o.checkpointEverySteps == 0 && !last)
+            writeCheckpoint(step + 1, haveMetrics ? &lastMetrics : nullptr);
+    }
+    if (!result.stoppedNonFinite && !result.cancelled && result.message.empty()) {
+        if (canValidate && !haveMetrics)
+            lastMetrics = validate();
+        writeCheckpoint(step, haveMetrics || canValidate ? &lastMetrics : nullptr);
+    }
+    if (result.skippedSteps > 0 && !result.stoppedNonFinite)
+        warn(std::to_string(result.skippedSteps) + " step(s) were skipped because of a non-finite loss or gradient");
+    result.finalValidation = lastMetrics;
+    result.seconds = std::chrono::duration<double>(Clock::now() - runStart).count();
+    result.stepsPerSecond = trainSeconds > 0 ? double(trainSteps) / trainSeconds : 0;
+    model.eval();
+    return result;
+}
+
+} // namespace vitrine::core::train

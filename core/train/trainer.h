@@ -1,0 +1,172 @@
+#pragma once
+// Triplet-loss training of a ViT embedding on a folder-per-class data set.
+//
+// Intended usage (CLI or a GUI worker thread):
+//   TrainOptions o;
+//   o.dataDir = "photos"; o.model = "vit-micro"; o.checkpointPath = "run.safetensors";
+//   Trainer trainer(o);
+//   struct Ui : TrainerListener { void onStep(const StepStats& s) override { ... } } ui;
+//   TrainResult r = trainer.run(&ui);      // blocks; call it on the worker thread
+//   // from any other thread: trainer.requestPause(); trainer.resume(); trainer.cancel();
+//   //                        auto weights = trainer.snapshotState();   // for live views
+//
+// A run preloads and caches the decoded, resized images (small data sets, so steps are
+// compute-bound), draws P×K batches, augments them, mines triplets, steps AdamW with a
+// linear warm-up then cosine learning rate, validates every epoch on a stable 80/20 split
+// and writes checkpoints atomically (every N steps, at the end, on cancel). A checkpoint
+// carries the optimizer moments and the step, so `resume` continues the same curve.
+// Includes ATen's Tensor only (not torch/torch.h).
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "core/common/job.h"
+#include "core/data/pk_sampler.h"
+#include "core/image/augment.h"
+#include "core/train/metrics.h"
+
+namespace vitrine::core::data {
+class Dataset;
+}
+
+namespace vitrine::core::train {
+
+enum class Precision {
+    Float32,
+    BFloat16, ///< forward under CPU bf16 autocast; loss, gradients and weights stay float32
+};
+
+struct TrainOptions {
+    std::filesystem::path dataDir;          ///< scanned when `dataset` is null
+    std::shared_ptr<const data::Dataset> dataset; ///< optional: an already scanned set (GUI)
+    int labelLevel = 0;                     ///< 0 = top folder (cat/dog), -1 = deepest
+    double validationFraction = 0.2;        ///< stable split by data::isValidation
+
+    std::string model = "vit-micro";        ///< preset name or .safetensors (see model::loadModel)
+    int imageSize = 0;                      ///< > 0: train at this size (positional embeddings resized)
+    bool freezeBackbone = false;            ///< train the projection head only
+    int trainableBlocks = -1;               ///< fine-tune: the last N blocks (+ final norm, head); -1 = all
+
+    int epochs = 10;
+    int stepsPerEpoch = 0;                  ///< 0 = ceil(training images / batch size)
+    data::PkOptions pk;                     ///< P = 8, K = 4
+    std::string miner = "batch-all";        ///< see triplet.h
+    std::string distance = "euclidean";
+    double margin = 0.2;
+    bool softMargin = false;
+
+    double learningRate = 3e-4;             ///< peak, after warm-up
+    double weightDecay = 0.05;              ///< AdamW, on matrices only (not biases, norms, tokens)
+    double warmupFraction = 0.1;            ///< of all steps, linear from ~0
+    double minLearningRateFactor = 0.01;    ///< cosine ends at this fraction of the peak
+    double gradClipNorm = 1.0;              ///< 0 = off
+    Precision precision = Precision::Float32;
+    image::AugmentOptions augment;
+    std::uint64_t seed = 0;
+
+    std::filesystem::path checkpointPath;   ///< empty = no checkpoints
+    int checkpointEverySteps = 0;           ///< 0 = only at the end / on cancel
+    bool resume = false;                    ///< continue from checkpointPath's training state
+    int validateEveryEpochs = 1;            ///< 0 = only at the end
+    int maxBadSteps = 5;                    ///< consecutive non-finite steps that stop the run
+    /// > 0: stop (with a checkpoint) once the global step reaches this, without changing the
+    /// schedule, as if cancelled there (for tests and time-boxed runs).
+    std::int64_t stopAfterSteps = 0;
+
+    /// Optional extra cancellation (e.g. the CLI's SIGINT handler); polled between steps.
+    const CancelToken* cancel = nullptr;
+};
+
+struct StepStats {
+    std::int64_t step = 0;        ///< 1-based, global (continues across resume)
+    std::int64_t totalSteps = 0;
+    int epoch = 0;                ///< 1-based
+    double loss = 0;
+    std::int64_t found = 0, active = 0;
+    double activeFraction = 0;
+    double meanPositive = 0, meanNegative = 0; ///< mean distances in the batch
+    double learningRate = 0;
+    double imagesPerSecond = 0;   ///< this step, including augmentation
+    bool skipped = false;         ///< non-finite loss or gradient: no update was made
+};
+
+struct EpochStats {
+    int epoch = 0;                ///< 1-based; 0 = before training
+    int epochs = 0;
+    double meanLoss = 0;          ///< over this epoch's finite steps
+    RetrievalMetrics validation;
+    bool validated = false;
+};
+
+/// Callbacks from the training thread. Keep them quick; they run between steps.
+class TrainerListener {
+public:
+    virtual ~TrainerListener() = default;
+    virtual void onStage(const std::string& stage, long long done, long long total) {}
+    virtual void onStep(const StepStats& stats) {}
+    virtual void onEpoch(const EpochStats& stats) {}
+    /// Something a person should know (collapse suspected, skipped steps, ...).
+    virtual void onWarning(const std::string& message) {}
+};
+
+struct TrainResult {
+    std::int64_t steps = 0;          ///< global step reached
+    std::int64_t totalSteps = 0;
+    int epochsCompleted = 0;
+    bool cancelled = false;
+    bool stoppedNonFinite = false;   ///< maxBadSteps non-finite steps in a row
+    std::int64_t skippedSteps = 0;
+    std::string message;             ///< why it stopped early, for people
+    std::vector<std::string> warnings;
+    RetrievalMetrics initialValidation; ///< before the first step of this run
+    RetrievalMetrics finalValidation;
+    std::size_t trainImages = 0, validationImages = 0, classes = 0;
+    double seconds = 0;
+    double stepsPerSecond = 0;       ///< training steps only (no validation/preload)
+    bool checkpointWritten = false;
+};
+
+class Trainer {
+public:
+    explicit Trainer(TrainOptions options);
+    ~Trainer();
+    Trainer(const Trainer&) = delete;
+    Trainer& operator=(const Trainer&) = delete;
+
+    /// Runs to the end, to cancel() or to a non-finite stop. Throws core::Error for
+    /// unusable data (with what to add) or model files; never throws for cancellation.
+    TrainResult run(TrainerListener* listener = nullptr);
+
+    // Thread-safe controls.
+    void requestPause();
+    void resume();
+    void cancel();
+    bool isPaused() const { return m_paused.load(); }
+
+    /// Deep copy (CPU float32) of the model's current parameters by timm name, taken
+    /// between optimizer steps; empty before run() built the model. Cheap (a copy of
+    /// the weights), never waits for more than one optimizer update.
+    std::map<std::string, at::Tensor> snapshotState() const;
+
+    const TrainOptions& options() const { return m_options; }
+
+private:
+    struct Impl;
+    TrainOptions m_options;
+    std::unique_ptr<Impl> m_impl;
+    std::atomic<bool> m_paused{false};
+    std::atomic<bool> m_cancelled{false};
+    mutable std::mutex m_pauseMutex;
+    std::condition_variable m_pauseCv;
+};
+
+} // namespace vitrine::core::train

@@ -1,0 +1,148 @@
+// Interactive training, offscreen: start on the demo set, receive progress, pause,
+// resume, stop, find the checkpoint, see the map update; and closing the window while
+// training stops it cleanly.
+#include <catch2/catch.hpp>
+
+#include <QApplication>
+#include <QElapsedTimer>
+#include <QListWidget>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QTimer>
+
+#include <filesystem>
+
+#include "ui/dataset_model.h"
+#include "ui/dataset_panel.h"
+#include "ui/job_runner.h"
+#include "ui/line_chart.h"
+#include "ui/main_window.h"
+#include "ui/training_controller.h"
+#include "ui/training_panel.h"
+#include "ui/workspace.h"
+
+using namespace vitrine::ui;
+
+namespace {
+
+struct Env {
+    QTemporaryDir dir;
+    Env() {
+        qputenv("XDG_CONFIG_HOME", (dir.path() + "/config").toUtf8());
+        qputenv("XDG_DATA_HOME", (dir.path() + "/data").toUtf8());
+    }
+};
+
+TrainingSettings quickSettings() {
+    TrainingSettings s;
+    s.model = QStringLiteral("vit-micro");
+    s.imageSize = 64;
+    s.epochs = 3;
+    s.classesPerBatch = 4;
+    s.imagesPerClass = 4;
+    s.liveEverySteps = 3;
+    s.learningRate = 3e-4;
+    return s;
+}
+
+/// Largest gap between ticks of a 10 ms timer while `until` is false: the event-loop stall.
+qint64 runMeasuringStall(const std::function<bool()>& until, int timeoutMs) {
+    QElapsedTimer clock, total;
+    clock.start();
+    total.start();
+    qint64 worst = 0;
+    QTimer tick;
+    tick.setInterval(10);
+    QObject::connect(&tick, &QTimer::timeout, [&] {
+        worst = std::max(worst, clock.restart());
+    });
+    tick.start();
+    while (!until() && total.elapsed() < timeoutMs)
+        QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+    return worst;
+}
+
+} // namespace
+
+TEST_CASE("training from the panel: progress, pause, resume, stop, checkpoint, live map", "[ui][training]") {
+    Env env;
+    MainWindow w;
+    w.resize(1400, 900);
+    w.show();
+    w.openFolder(VITRINE_TEST_DATA);
+    REQUIRE(w.scanRunner()->waitForIdle(60000));
+    REQUIRE(w.workspace()->waitForIdle(240000));
+    w.datasetPanel()->levelBox()->setCurrentIndex(0); // species: cat vs dog
+    QCoreApplication::processEvents();
+
+    TrainingPanel* panel = w.trainingPanel();
+    TrainingController* trainer = w.trainingController();
+    panel->setSettings(quickSettings());
+    QSignalSpy steps(trainer, &TrainingController::stepDone);
+    QSignalSpy snapshots(trainer, &TrainingController::snapshotPublished);
+    QSignalSpy layouts(w.workspace(), &Workspace::layoutChanged);
+    QSignalSpy finished(trainer, &TrainingController::finished);
+
+    QTest::mouseClick(panel->startButton(), Qt::LeftButton);
+    REQUIRE(trainer->running());
+    CHECK_FALSE(panel->startButton()->isEnabled());
+
+    const qint64 stall = runMeasuringStall([&] { return steps.count() >= 4; }, 300000);
+    REQUIRE(steps.count() >= 4);
+    WARN("largest event-loop stall while training: " << stall << " ms");
+    CHECK(panel->lossChart()->points(0).size() >= 4);
+
+    QTest::mouseClick(panel->pauseButton(), Qt::LeftButton);
+    QTest::qWait(1500); // the step in flight may still land
+    const int pausedAt = steps.count();
+    QTest::qWait(1500);
+    CHECK(steps.count() == pausedAt);
+    CHECK(trainer->paused());
+
+    QTest::mouseClick(panel->pauseButton(), Qt::LeftButton); // resume
+    QTRY_VERIFY_WITH_TIMEOUT(steps.count() > pausedAt, 120000);
+
+    // The map re-projects from a live snapshot at least once.
+    QTRY_VERIFY_WITH_TIMEOUT(snapshots.count() >= 1, 120000);
+    QTRY_VERIFY_WITH_TIMEOUT(layouts.count() >= 1, 240000);
+    CHECK(w.workspace()->history().size() >= 1);
+
+    QTest::mouseClick(panel->stopButton(), Qt::LeftButton);
+    QTRY_VERIFY_WITH_TIMEOUT(!trainer->running(), 120000);
+    QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 10000);
+    CHECK(panel->startButton()->isEnabled());
+    REQUIRE_FALSE(trainer->lastCheckpoint().isEmpty());
+    CHECK(std::filesystem::exists(trainer->lastCheckpoint().toStdString()));
+    CHECK(panel->checkpointList()->count() >= 1);
+    REQUIRE(w.workspace()->waitForIdle(240000));
+}
+
+TEST_CASE("closing the window mid-training stops it cleanly with a checkpoint", "[ui][training]") {
+    Env env;
+    auto* w = new MainWindow;
+    w->show();
+    w->openFolder(VITRINE_TEST_DATA);
+    REQUIRE(w->scanRunner()->waitForIdle(60000));
+    TrainingPanel* panel = w->trainingPanel();
+    TrainingController* trainer = w->trainingController();
+    auto s = quickSettings();
+    s.epochs = 50;
+    panel->setSettings(s);
+    QSignalSpy steps(trainer, &TrainingController::stepDone);
+    QTest::mouseClick(panel->startButton(), Qt::LeftButton);
+    QTRY_VERIFY_WITH_TIMEOUT(steps.count() >= 2, 300000);
+
+    w->setAutoAnswer(QMessageBox::No);
+    CHECK_FALSE(w->close()); // declined: keeps training
+    CHECK(trainer->running());
+
+    w->setAutoAnswer(QMessageBox::Yes);
+    CHECK(w->close());
+    CHECK_FALSE(trainer->running());
+    QCoreApplication::processEvents();
+    CHECK_FALSE(trainer->lastCheckpoint().isEmpty());
+    delete w;
+}

@@ -1,0 +1,62 @@
+#pragma once
+// The Embedding map panel: the scatter view, its legend (toggle classes), colouring
+// (class at any level, or whether the nearest neighbour shares the class), projection
+// choice and parameters, a Compute button with progress, and the training timeline.
+
+#include <QWidget>
+
+class QComboBox;
+class QDoubleSpinBox;
+class QLabel;
+class QListWidget;
+class QPushButton;
+class QSlider;
+class QSpinBox;
+
+namespace vitrine::ui {
+
+class DatasetModel;
+class ScatterView;
+class ThumbnailCache;
+class Workspace;
+struct ProjectionSettings;
+
+class MapPanel : public QWidget {
+    Q_OBJECT
+public:
+    MapPanel(Workspace* workspace, DatasetModel* dataset, ThumbnailCache* thumbs, QWidget* parent = nullptr);
+
+    ScatterView* view() const { return m_view; }
+    QPushButton* computeButton() const { return m_compute; }
+    QSlider* timeline() const { return m_timeline; }
+    ProjectionSettings settings() const;
+    /// Refreshes colours and labels from the data set model (class level changes).
+    void refreshColours();
+
+Q_SIGNALS:
+    void rowActivated(int row);
+    void rowsSelected(const QList<int>& rows);
+
+public:
+    void showLayout(bool animate);
+
+private:
+    void showHistory(int index);
+
+    Workspace* m_workspace;
+    DatasetModel* m_dataset;
+    ThumbnailCache* m_thumbs;
+    ScatterView* m_view;
+    QComboBox* m_method;
+    QComboBox* m_colourBy;
+    QDoubleSpinBox* m_perplexity;
+    QSpinBox* m_neighbours;
+    QPushButton* m_compute;
+    QListWidget* m_legend;
+    QSlider* m_timeline;
+    QLabel* m_timelineLabel;
+    QLabel* m_info;
+    bool m_followLive = true;
+};
+
+} // namespace vitrine::ui

@@ -1,0 +1,145 @@
+#pragma once
+// The explorer's shared state and its workers: the current model, the data set's
+// embeddings, the 2-D layout and the neighbour index. Panels ask; the Workspace runs
+// the torch and analysis work on its JobRunners and announces results. Live training
+// pushes weight snapshots here; the views refresh without ever blocking training.
+// Torch-free header: the model lives behind an opaque handle in workspace.cpp.
+
+#include <QObject>
+#include <QPointF>
+#include <QString>
+#include <QStringList>
+#include <QVector>
+
+#include <map>
+#include <memory>
+
+#include "core/analysis/neighbours.h"
+#include "core/common/matrix.h"
+#include "ui/neighbours_panel.h"
+
+namespace vitrine::core::analysis {
+struct InspectionResult;
+}
+namespace at {
+class Tensor;
+}
+
+namespace vitrine::ui {
+
+class DatasetModel;
+class JobRunner;
+
+enum class ProjectionMethod { Pca, Tsne, Umap };
+
+struct ProjectionSettings {
+    ProjectionMethod method = ProjectionMethod::Pca;
+    double perplexity = 30;
+    int iterations = 750;
+    int umapNeighbours = 15;
+    double minDist = 0.1;
+    unsigned seed = 0;
+};
+
+/// Weights by timm name (CPU float32), as Trainer::snapshotState() returns them.
+using WeightSnapshot = std::shared_ptr<const std::map<std::string, at::Tensor>>;
+
+class Workspace : public QObject {
+    Q_OBJECT
+public:
+    explicit Workspace(DatasetModel* dataset, QObject* parent = nullptr);
+    ~Workspace() override;
+
+    /// "default", a preset name, or a .safetensors path; loads in a worker, then re-embeds.
+    void setModel(const QString& spec, int imageSize = 0);
+    QString modelSpec() const { return m_spec; }
+    QString modelDescription() const { return m_description; }
+
+    /// Embeds every image of the data set with the current model (worker).
+    void computeEmbeddings();
+    /// Projects the embeddings to 2-D (worker); `continuous` starts from the current layout.
+    void computeLayout(const ProjectionSettings& settings, bool continuous = false);
+    void setProjectionSettings(const ProjectionSettings& s) { m_projection = s; }
+    const ProjectionSettings& projectionSettings() const { return m_projection; }
+
+    /// Neighbours of a data set row, or of an image file (embedded on the fly).
+    void requestNeighbours(int row, int k, bool cosine);
+    void requestNeighboursOfFile(const QString& path, int k, bool cosine);
+
+    /// One image / two images / one image under two checkpoints, for the Inspector.
+    void requestInspection(int row);
+    void requestPairInspection(int rowA, int rowB);
+    void requestCheckpointComparison(int row, const QString& checkpointA, const QString& checkpointB);
+
+    /// Live training: new weights for the views. Re-embeds, re-projects with continuity,
+    /// refreshes neighbours and the Inspector. Snapshots that arrive while a refresh runs
+    /// replace each other (only the newest is used).
+    void applyWeights(WeightSnapshot weights, qint64 step, const QString& spec, int imageSize);
+
+    const core::Matrix& embeddings() const { return m_embeddings; }
+    /// Data set row -> embedding row (-1 when the image could not be embedded).
+    const QVector<int>& embeddingRowOf() const { return m_rowToEmbedding; }
+    /// Per data set row; NaN for rows without an embedding.
+    const QVector<QPointF>& layout() const { return m_layout; }
+    /// Per data set row: does its nearest neighbour share its class (at the current level)?
+    const QVector<bool>& nearestSameClass() const { return m_nnSame; }
+    /// Layout history for the timeline (step, layout per data set row).
+    const QVector<QPair<qint64, QVector<QPointF>>>& history() const { return m_history; }
+    JobRunner* engineRunner() const { return m_engine; }
+    JobRunner* analysisRunner() const { return m_analysis; }
+    JobRunner* inspectRunner() const { return m_inspect; }
+    bool hasEmbeddings() const { return !m_embeddings.empty(); }
+    int lastInspectedRow() const { return m_inspectedRow; }
+    /// Blocks (processing events) until all runners are idle; tests.
+    bool waitForIdle(int timeoutMs);
+
+Q_SIGNALS:
+    void modelChanged(const QString& description, const QStringList& warnings);
+    void embeddingsChanged();
+    void layoutChanged(bool animate);
+    void neighboursReady(const QString& title, const QString& queryPath, int queryRow, const QVector<NeighbourItem>& items);
+    void inspectionReady(std::shared_ptr<const core::analysis::InspectionResult> result, const QString& title);
+    void pairInspectionReady(std::shared_ptr<const core::analysis::InspectionResult> a, const QString& titleA,
+                             std::shared_ptr<const core::analysis::InspectionResult> b, const QString& titleB,
+                             bool checkpoints);
+    void message(const QString& text);
+    void error(const QString& text);
+
+private:
+    struct Engine; // the models (torch), used only on worker threads
+    void startEmbedding(bool live, qint64 step);
+    void startAnalysis(bool live, qint64 step);
+    void runPendingInspection();
+    QVector<NeighbourItem> toItems(const std::vector<core::analysis::Neighbour>& hits, int queryRow) const;
+    QString titleOf(int row) const;
+
+    DatasetModel* m_dataset;
+    JobRunner* m_engine;   // model load + embedding
+    JobRunner* m_analysis; // projection + neighbour index
+    JobRunner* m_inspect;  // inspection and single-image queries
+    std::shared_ptr<Engine> m_embedEngine;
+    std::shared_ptr<Engine> m_inspectEngine;
+    QString m_spec = QStringLiteral("default");
+    int m_imageSize = 0;
+    QString m_description;
+    ProjectionSettings m_projection;
+
+    core::Matrix m_embeddings;
+    QVector<int> m_rowToEmbedding;
+    QVector<int> m_embeddingToRow;
+    std::shared_ptr<const core::analysis::NeighbourIndex> m_index;
+    QVector<QPointF> m_layout;
+    QVector<bool> m_nnSame;
+    QVector<QPair<qint64, QVector<QPointF>>> m_history;
+
+    // Latest-wins queues for work that arrives while a runner is busy.
+    WeightSnapshot m_pendingWeights;
+    WeightSnapshot m_liveWeights;
+    qint64 m_pendingStep = 0;
+    std::function<void()> m_pendingInspection;
+    bool m_embedQueued = false;
+    int m_inspectedRow = -1;
+    qint64 m_liveStep = -1;
+};
+
+} // namespace vitrine::ui
