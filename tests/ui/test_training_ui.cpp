@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <QApplication>
+#include <QComboBox>
 #include <QElapsedTimer>
 #include <QListWidget>
 #include <QMessageBox>
