@@ -6,7 +6,8 @@ namespace vitrine::core {
 /// Debian's OpenBLAS 0.3.21 does not recognise recent Intel CPUs and falls back to SSE3
 /// kernels (~8x slower float32 GEMM). It reads OPENBLAS_CORETYPE only when it loads, so
 /// when the variable is unset and the CPU has AVX-512 this sets it and re-executes the
-/// program (once) with the same arguments. Call first thing in main(). Set
+/// program (once) with the same arguments; it also sets OMP_WAIT_POLICY=PASSIVE so idle
+/// OpenMP threads do not spin on the shared cores. Call first thing in main(). Set
 /// VITRINE_NO_REEXEC=1 to disable.
 void ensureFastBlas(int argc, char** argv);
 
