@@ -22,6 +22,11 @@ void ImageCanvas::setCaption(const QString& caption) {
     update();
 }
 
+void ImageCanvas::setGridVisible(bool on) {
+    m_showGrid = on;
+    update();
+}
+
 void ImageCanvas::setHoverText(const QString& text) {
     m_hoverText = text;
     update();
@@ -64,6 +69,14 @@ void ImageCanvas::paintEvent(QPaintEvent*) {
     QRectF r = imageRect();
     p.setRenderHint(QPainter::SmoothPixmapTransform);
     p.drawImage(r, m_image);
+    if (m_showGrid && m_grid > 0) {
+        p.setPen(QPen(QColor(255, 255, 255, 150), 1));
+        for (int i = 1; i < m_grid; ++i) {
+            const double x = r.left() + r.width() * i / m_grid, y = r.top() + r.height() * i / m_grid;
+            p.drawLine(QPointF(x, r.top()), QPointF(x, r.bottom()));
+            p.drawLine(QPointF(r.left(), y), QPointF(r.right(), y));
+        }
+    }
     if (m_hover >= 0 && m_grid > 0) {
         double cw = r.width() / m_grid, ch = r.height() / m_grid;
         QRectF cell(r.left() + (m_hover % m_grid) * cw, r.top() + (m_hover / m_grid) * ch, cw, ch);

@@ -15,6 +15,8 @@ public:
     void setImage(const QImage& image, int grid);
     const QImage& image() const { return m_image; }
     void setCaption(const QString& caption);
+    /// Draws the patch grid at screen resolution (thin lines however small the model input).
+    void setGridVisible(bool on);
     void setHoverText(const QString& text);
     int hoveredPatch() const { return m_hover; }
     /// The patch under a widget position, or -1.
@@ -36,6 +38,7 @@ private:
     QImage m_image;
     int m_grid = 0;
     int m_hover = -1;
+    bool m_showGrid = false;
     QString m_caption;
     QString m_hoverText;
 };

@@ -285,10 +285,8 @@ QImage InspectorPanel::renderAttention(const an::InspectionResult& r, cv::Mat* m
             out = an::renderHeatmap(r.input, map, style);
         }
     }
-    if (m_grid->isChecked())
-        an::drawPatchGrid(out, g, {255, 255, 255}, 1);
     if (m_query >= 0)
-        an::highlightPatch(out, g, m_query, {255, 60, 60}, 2);
+        an::highlightPatch(out, g, m_query, {255, 60, 60}, 1);
     return toQImage(out);
 }
 
@@ -300,6 +298,8 @@ void InspectorPanel::render() {
         return;
     }
     m_layerLabel->setText(QStringLiteral("%1/%2").arg(m_layer->value()).arg(m_a->layers()));
+    for (ImageCanvas* c : {m_canvasA, m_canvasB, m_canvasDiff})
+        c->setGridVisible(m_grid->isChecked() && View(m_view->currentIndex()) != View::AllHeads);
     const int g = m_a->gridSize();
     try {
         if (m_compare == Compare::Images && m_b && !m_b->empty()) {
@@ -336,10 +336,6 @@ void InspectorPanel::render() {
                 m_status->setText(tr("Embedding cosine similarity %1. Best mutual patch matches (same colour on both "
                                      "sides): %2. Click a patch on the left to see its similarity map.")
                                       .arg(cosine, 0, 'f', 3).arg(lines.join(QStringLiteral(", "))));
-            }
-            if (m_grid->isChecked()) {
-                an::drawPatchGrid(a, g, {255, 255, 255}, 1);
-                an::drawPatchGrid(b, m_b->gridSize(), {255, 255, 255}, 1);
             }
             m_canvasA->setCaption(m_titleA);
             m_canvasB->setCaption(m_titleB);

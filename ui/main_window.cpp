@@ -89,7 +89,7 @@ MainWindow::MainWindow(QWidget* parent)
     setWindowIcon(QIcon(QStringLiteral(":/vitrine/icons/vitrine.svg")));
     setAcceptDrops(true);
     setDockNestingEnabled(true);
-    resize(1600, 1000);
+    resize(1500, 940);
 
     m_problems->setHorizontalHeaderLabels({tr("File"), tr("Problem")});
     m_problemsView->setModel(m_problems);
