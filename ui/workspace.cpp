@@ -106,7 +106,7 @@ bool Workspace::waitForIdle(int timeoutMs) {
     while (t.elapsed() < timeoutMs) {
         QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
         if (!m_engine->busy() && !m_analysis->busy() && !m_inspect->busy() && !m_pendingWeights && !m_embedQueued &&
-            !m_pendingInspection)
+            !m_pendingInspection && !m_pendingNeighbours)
             return true;
         QThread::msleep(5);
     }
@@ -352,7 +352,7 @@ void Workspace::requestNeighbours(int row, int k, bool cosine) {
     if (runner)
         runner->start(task);
     else
-        m_pendingInspection = [this, task] { m_inspect->start(task); };
+        m_pendingNeighbours = [this, task] { m_inspect->start(task); };
 }
 
 void Workspace::requestNeighboursOfFile(const QString& path, int k, bool cosine) {
@@ -387,7 +387,7 @@ void Workspace::requestNeighboursOfFile(const QString& path, int k, bool cosine)
         };
     };
     if (!m_inspect->start(task))
-        m_pendingInspection = [this, task] { m_inspect->start(task); };
+        m_pendingNeighbours = [this, task] { m_inspect->start(task); };
 }
 
 void Workspace::requestInspection(int row) {
@@ -460,11 +460,14 @@ void Workspace::requestCheckpointComparison(int row, const QString& checkpointA,
 }
 
 void Workspace::runPendingInspection() {
-    if (!m_pendingInspection || m_inspect->busy())
-        return;
-    auto run = std::move(m_pendingInspection);
-    m_pendingInspection = nullptr;
-    run();
+    // Inspections and neighbour queries share the runner; each keeps only its newest request.
+    for (auto* pending : {&m_pendingInspection, &m_pendingNeighbours}) {
+        if (!*pending || m_inspect->busy())
+            continue;
+        auto run = std::move(*pending);
+        *pending = nullptr;
+        run();
+    }
 }
 
 void Workspace::applyWeights(WeightSnapshot weights, qint64 step, const QString& spec, int imageSize) {

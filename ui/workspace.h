@@ -137,6 +137,7 @@ private:
     WeightSnapshot m_liveWeights;
     qint64 m_pendingStep = 0;
     std::function<void()> m_pendingInspection;
+    std::function<void()> m_pendingNeighbours;
     bool m_embedQueued = false;
     int m_inspectedRow = -1;
     qint64 m_liveStep = -1;
