@@ -30,6 +30,7 @@ struct TrainingController::Run {
     fs::path dir;
     fs::path latest;
     bool checkpointPending = false;
+    QStringList paths; ///< sample index -> image path, as the run's data set had them
 };
 
 TrainingController::TrainingController(TrainingPanel* panel, DatasetModel* dataset, Workspace* workspace, QObject* parent)
@@ -81,6 +82,8 @@ void TrainingController::start() {
 
     core::train::TrainOptions o;
     o.dataset = std::make_shared<const core::data::Dataset>(ds);
+    for (const auto& sample : ds.samples)
+        run->paths << QString::fromStdString(sample.path.string());
     o.labelLevel = m_dataset->labelLevel();
     o.model = s.model.toStdString();
     o.imageSize = s.imageSize;
@@ -146,10 +149,26 @@ void TrainingController::start() {
                     keepCheckpoint(st.step - 1);
                 }
                 const bool publish = st.step % run->liveEvery == 0 || st.step == 1;
+                QVector<TripletView> triplets;
+                for (const auto& t : st.hardest) {
+                    TripletView v;
+                    v.anchor = int(t.anchor);
+                    v.positive = int(t.positive);
+                    v.negative = int(t.negative);
+                    v.anchorPath = run->paths.value(v.anchor);
+                    v.positivePath = run->paths.value(v.positive);
+                    v.negativePath = run->paths.value(v.negative);
+                    v.dPositive = t.dPositive;
+                    v.dNegative = t.dNegative;
+                    v.violates = t.violates();
+                    triplets << v;
+                }
                 WeightSnapshot weights;
                 if (publish)
                     weights = std::make_shared<const std::map<std::string, at::Tensor>>(run->trainer->snapshotState());
-                post([st, weights, spec = run->spec, size = run->imageSize](TrainingController* c) {
+                post([st, weights, triplets, spec = run->spec, size = run->imageSize](TrainingController* c) {
+                    if (!triplets.isEmpty() && (st.step % 5 == 0 || st.step < 5))
+                        c->m_panel->setTriplets(triplets);
                     c->m_steps = st.step;
                     c->m_panel->addStep(st.step, st.loss, st.activeFraction, st.meanPositive, st.meanNegative, st.learningRate);
                     c->m_panel->setProgress(st.step, st.totalSteps, c->m_runner->etaSeconds(),

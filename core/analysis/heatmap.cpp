@@ -23,8 +23,22 @@ constexpr NamedColormap kColormaps[] = {
     {Colormap::Viridis, "viridis", cv::COLORMAP_VIRIDIS}, {Colormap::Inferno, "inferno", cv::COLORMAP_INFERNO},
     {Colormap::Magma, "magma", cv::COLORMAP_MAGMA},       {Colormap::Plasma, "plasma", cv::COLORMAP_PLASMA},
     {Colormap::Jet, "jet", cv::COLORMAP_JET},             {Colormap::Turbo, "turbo", cv::COLORMAP_TURBO},
-    {Colormap::Gray, "gray", -1},
+    {Colormap::Gray, "gray", -1},           {Colormap::Diverging, "diverging", -2},
 };
+
+// Blue (0) - near-white (0.5) - red (1), the ends of Moreland's cool-warm map, piecewise
+// linear; stored BGR as cv::applyColorMap expects.
+cv::Mat divergingLut() {
+    const cv::Vec3d blue(59, 76, 192), mid(240, 240, 240), red(180, 4, 38); // RGB
+    cv::Mat lut(256, 1, CV_8UC3);
+    for (int i = 0; i < 256; ++i) {
+        const double t = i / 255.0;
+        const cv::Vec3d c = t < 0.5 ? blue + (mid - blue) * (t / 0.5) : mid + (red - mid) * ((t - 0.5) / 0.5);
+        lut.at<cv::Vec3b>(i) = cv::Vec3b(cv::saturate_cast<uchar>(c[2]), cv::saturate_cast<uchar>(c[1]),
+                                         cv::saturate_cast<uchar>(c[0]));
+    }
+    return lut;
+}
 
 void require(bool ok, const std::string& what) {
     if (!ok)
@@ -129,8 +143,13 @@ cv::Mat colorizeMap(const cv::Mat& map01, Colormap colormap) {
     for (const auto& c : kColormaps)
         if (c.colormap == colormap)
             code = c.opencv;
-    if (code < 0) {
+    if (code == -1) {
         cv::cvtColor(bytes, rgb, cv::COLOR_GRAY2RGB);
+    } else if (code == -2) {
+        static const cv::Mat lut = divergingLut();
+        cv::Mat bgr;
+        cv::applyColorMap(bytes, bgr, lut);
+        cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
     } else {
         cv::Mat bgr;
         cv::applyColorMap(bytes, bgr, code);
@@ -150,6 +169,25 @@ cv::Mat renderHeatmap(const cv::Mat& rgb, const cv::Mat& map, const HeatmapStyle
     if (rgb.empty())
         return coloured;
     return blend(rgb, coloured, style.opacity);
+}
+
+cv::Mat renderDifference(const cv::Mat& rgb, const cv::Mat& signedMap, double opacity, Interpolation interpolation,
+                         double maxAbs, cv::Size fallbackSize) {
+    require(signedMap.type() == CV_32F && !signedMap.empty(), "difference map must be a non-empty CV_32F map");
+    double lo = 0, hi = 0;
+    cv::minMaxLoc(signedMap, &lo, &hi);
+    const double scale = maxAbs > 0 ? maxAbs : std::max(std::abs(lo), std::abs(hi));
+    cv::Mat centred;
+    if (scale > 0)
+        signedMap.convertTo(centred, CV_32F, 0.5 / scale, 0.5);
+    else
+        centred = cv::Mat(signedMap.size(), CV_32F, cv::Scalar(0.5));
+    HeatmapStyle style;
+    style.colormap = Colormap::Diverging;
+    style.opacity = opacity;
+    style.interpolation = interpolation;
+    style.normalize = false;
+    return renderHeatmap(rgb, centred, style, fallbackSize);
 }
 
 cv::Mat renderMask(const cv::Mat& rgb, const cv::Mat& mask, double outsideBrightness) {
@@ -259,6 +297,44 @@ cv::Mat placeInOriginal(const cv::Mat& original, const cv::Rect& crop, const cv:
         rendered.copyTo(region);
     else
         cv::resize(rendered, region, crop.size(), 0, 0, cv::INTER_LINEAR);
+    return out;
+}
+
+cv::Mat renderPatchMatches(const cv::Mat& a, int gridA, const cv::Mat& b, int gridB,
+                           const std::vector<PatchMatch>& matches, Colormap colormap) {
+    checkRgb(a, "patch matches");
+    checkRgb(b, "patch matches");
+    cv::Mat right = b;
+    if (b.rows != a.rows)
+        cv::resize(b, right, {std::max(1, b.cols * a.rows / b.rows), a.rows}, 0, 0, cv::INTER_AREA);
+    cv::Mat out;
+    cv::hconcat(a, right, out);
+    if (matches.empty())
+        return out;
+    float lo = matches.front().similarity, hi = lo;
+    for (const auto& m : matches) {
+        lo = std::min(lo, m.similarity);
+        hi = std::max(hi, m.similarity);
+    }
+    cv::Mat values(1, static_cast<int>(matches.size()), CV_32F);
+    for (std::size_t i = 0; i < matches.size(); ++i)
+        values.at<float>(static_cast<int>(i)) = hi > lo ? (matches[i].similarity - lo) / (hi - lo) : 1.f;
+    const cv::Mat colours = colorizeMap(values, colormap);
+    const int thickness = std::max(1, a.rows / 200);
+    // Weakest first, so the strongest lines end up on top.
+    for (int i = static_cast<int>(matches.size()) - 1; i >= 0; --i) {
+        const auto& m = matches[static_cast<std::size_t>(i)];
+        const cv::Rect ra = patchRect(a.size(), gridA, m.patchA);
+        cv::Rect rb = patchRect(right.size(), gridB, m.patchB);
+        rb.x += a.cols;
+        const cv::Vec3b c = colours.at<cv::Vec3b>(i);
+        const cv::Scalar colour(c[0], c[1], c[2]);
+        const cv::Point pa = (ra.tl() + ra.br()) / 2;
+        const cv::Point pb = (rb.tl() + rb.br()) / 2;
+        cv::line(out, pa, pb, colour, thickness, cv::LINE_AA);
+        cv::circle(out, pa, 2 * thickness, colour, cv::FILLED, cv::LINE_AA);
+        cv::circle(out, pb, 2 * thickness, colour, cv::FILLED, cv::LINE_AA);
+    }
     return out;
 }
 

@@ -10,12 +10,15 @@
 
 #include <opencv2/core/mat.hpp>
 
+#include "core/analysis/patch_tokens.h"
+
 namespace vitrine::core::analysis {
 
-enum class Colormap { Viridis, Inferno, Magma, Plasma, Jet, Turbo, Gray };
+/// OpenCV's colour maps, plus Diverging (blue - white - red, for signed differences).
+enum class Colormap { Viridis, Inferno, Magma, Plasma, Jet, Turbo, Gray, Diverging };
 
-/// "viridis", "inferno", "magma", "plasma", "jet", "turbo", "gray". Throws core::Error
-/// listing the names otherwise.
+/// "viridis", "inferno", "magma", "plasma", "jet", "turbo", "gray", "diverging". Throws
+/// core::Error listing the names otherwise.
 Colormap parseColormap(const std::string& name);
 std::string toString(Colormap colormap);
 std::vector<std::string> colormapNames();
@@ -50,6 +53,13 @@ struct HeatmapStyle {
 cv::Mat renderHeatmap(const cv::Mat& rgb, const cv::Mat& map, const HeatmapStyle& style = {},
                       cv::Size fallbackSize = {224, 224});
 
+/// A signed map (e.g. checkpoint B's attention minus A's) over `rgb`: scaled by its largest
+/// magnitude so 0 is white, negative blue, positive red; result has rgb's size. `maxAbs`
+/// > 0 fixes the scale instead (to compare several maps on one scale).
+cv::Mat renderDifference(const cv::Mat& rgb, const cv::Mat& signedMap, double opacity = 0.6,
+                         Interpolation interpolation = Interpolation::Nearest, double maxAbs = 0,
+                         cv::Size fallbackSize = {224, 224});
+
 /// Patches outside `mask` (g x g CV_8U, 0 = dropped) darkened to `outsideBrightness`
 /// times their colour, as in DINO's mask figures. Nearest upsampling: patches are kept or
 /// not. Returns a new image of rgb's size.
@@ -82,6 +92,12 @@ cv::Mat composeTiles(const std::vector<cv::Mat>& tiles, const std::vector<std::s
 /// to `outsideBrightness`. This is how outputs keep the original photo's size.
 cv::Mat placeInOriginal(const cv::Mat& original, const cv::Rect& crop, const cv::Mat& rendered,
                         double outsideBrightness = 0.35);
+
+/// Two images side by side (b resized to a's height), with a line between the centres of
+/// each matched patch pair, coloured by similarity with `colormap` over the pairs' range.
+/// `gridA` / `gridB`: the images' patch grids. Returns CV_8UC3 RGB.
+cv::Mat renderPatchMatches(const cv::Mat& a, int gridA, const cv::Mat& b, int gridB,
+                           const std::vector<PatchMatch>& matches, Colormap colormap = Colormap::Viridis);
 
 /// PNG bytes of an RGB (or grey) image.
 std::string encodePng(const cv::Mat& rgb);

@@ -20,6 +20,8 @@ int run(int argc, char** argv) {
     addTrainCommand(app, ctx);
     addEvalCommand(app, ctx);
     addEmbedCommand(app, ctx);
+    addAttentionCommand(app, ctx);
+    addPatchesCommand(app, ctx);
     addNeighboursCommand(app, ctx);
     addProjectCommand(app, ctx);
     addExportCommand(app, ctx);

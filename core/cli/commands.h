@@ -16,6 +16,8 @@ void addScanCommand(CLI::App& app, CliContext& ctx);
 void addTrainCommand(CLI::App& app, CliContext& ctx);
 void addEvalCommand(CLI::App& app, CliContext& ctx);
 void addEmbedCommand(CLI::App& app, CliContext& ctx);
+void addAttentionCommand(CLI::App& app, CliContext& ctx); // cmd_inspect.cpp
+void addPatchesCommand(CLI::App& app, CliContext& ctx);   // cmd_inspect.cpp
 void addNeighboursCommand(CLI::App& app, CliContext& ctx);
 void addProjectCommand(CLI::App& app, CliContext& ctx);
 void addExportCommand(CLI::App& app, CliContext& ctx);

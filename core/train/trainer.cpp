@@ -49,6 +49,49 @@ std::string precisionName(Precision p) { return p == Precision::BFloat16 ? "bf16
 
 } // namespace
 
+namespace {
+/// Batch-hard triplet per anchor, the most violating few; cheap ([B, B] distances, B ~ 32).
+std::vector<HardTriplet> hardestTriplets(const torch::Tensor& emb, const std::vector<std::int64_t>& labels,
+                                         const std::vector<std::size_t>& batch, const TripletLossOptions& lo) {
+    std::vector<HardTriplet> out;
+    if (emb.size(0) != std::int64_t(labels.size()) || labels.size() != batch.size())
+        return out;
+    torch::NoGradGuard noGrad;
+    auto d = pairwiseDistances(emb, lo.distance).contiguous();
+    const auto n = std::int64_t(labels.size());
+    auto acc = d.accessor<float, 2>();
+    for (std::int64_t a = 0; a < n; ++a) {
+        std::int64_t p = -1, q = -1;
+        for (std::int64_t j = 0; j < n; ++j) {
+            if (j == a)
+                continue;
+            if (labels[std::size_t(j)] == labels[std::size_t(a)]) {
+                if (p < 0 || acc[a][j] > acc[a][p])
+                    p = j;
+            } else if (q < 0 || acc[a][j] < acc[a][q]) {
+                q = j;
+            }
+        }
+        if (p < 0 || q < 0)
+            continue;
+        HardTriplet t;
+        t.anchor = std::int64_t(batch[std::size_t(a)]);
+        t.positive = std::int64_t(batch[std::size_t(p)]);
+        t.negative = std::int64_t(batch[std::size_t(q)]);
+        t.dPositive = acc[a][p];
+        t.dNegative = acc[a][q];
+        t.margin = lo.margin;
+        out.push_back(t);
+    }
+    std::sort(out.begin(), out.end(), [](const HardTriplet& x, const HardTriplet& y) {
+        return x.dPositive - x.dNegative > y.dPositive - y.dNegative;
+    });
+    if (out.size() > 6)
+        out.resize(6);
+    return out;
+}
+} // namespace
+
 Trainer::Trainer(TrainOptions options) : m_options(std::move(options)), m_impl(std::make_unique<Impl>()) {}
 Trainer::~Trainer() = default;
 
@@ -393,6 +436,7 @@ TrainResult Trainer::run(TrainerListener* listener) {
         s.meanPositive = r.meanPositive;
         s.meanNegative = r.meanNegative;
         s.learningRate = lr;
+        s.hardest = hardestTriplets(emb.detach().to(torch::kFloat32), labels, batch, lossOptions);
         bool finite = std::isfinite(s.loss);
         if (finite && r.loss.requires_grad()) {
             r.loss.backward();

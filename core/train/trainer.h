@@ -86,6 +86,14 @@ struct TrainOptions {
     const CancelToken* cancel = nullptr;
 };
 
+/// One triplet of a batch, by data set sample index, for showing what the model gets wrong.
+struct HardTriplet {
+    std::int64_t anchor = -1, positive = -1, negative = -1; ///< data set sample indices
+    double dPositive = 0, dNegative = 0;                      ///< distances in the loss's metric
+    double margin = 0;
+    bool violates() const { return dPositive + margin > dNegative; }
+};
+
 struct StepStats {
     std::int64_t step = 0;        ///< 1-based, global (continues across resume)
     std::int64_t totalSteps = 0;
@@ -97,6 +105,9 @@ struct StepStats {
     double learningRate = 0;
     double imagesPerSecond = 0;   ///< this step, including augmentation
     bool skipped = false;         ///< non-finite loss or gradient: no update was made
+    /// The batch's hardest triplets (hardest positive and negative of the anchors with the
+    /// largest violation), most violating first; at most 6.
+    std::vector<HardTriplet> hardest;
 };
 
 struct EpochStats {

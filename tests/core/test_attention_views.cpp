@@ -163,6 +163,18 @@ TEST_CASE("heatmaps have the image's size and colours are RGB", "[attention]") {
     REQUIRE(cv::countNonZero(up(hotRect)) == hotRect.area());
 }
 
+TEST_CASE("signed differences are blue below zero, red above, near-white at zero", "[attention]") {
+    const cv::Mat diff = (cv::Mat_<float>(1, 3) << -0.2f, 0.f, 0.1f);
+    const cv::Mat out = renderDifference(cv::Mat(), diff, 1.0, Interpolation::Nearest, 0, {3, 1});
+    REQUIRE(out.size() == cv::Size(3, 1));
+    const cv::Vec3b neg = out.at<cv::Vec3b>(0, 0), zero = out.at<cv::Vec3b>(0, 1), pos = out.at<cv::Vec3b>(0, 2);
+    REQUIRE(neg[2] > neg[0]);   // blue
+    REQUIRE(pos[0] > pos[2]);   // red
+    REQUIRE(zero[0] > 200);
+    REQUIRE(zero[1] > 200);
+    REQUIRE(zero[2] > 200);
+}
+
 TEST_CASE("masks, grids, composites and original-size placement", "[attention]") {
     cv::Mat photo(64, 64, CV_8UC3, cv::Scalar(200, 200, 200));
     cv::Mat mask = cv::Mat::zeros(4, 4, CV_8U);
@@ -188,6 +200,16 @@ TEST_CASE("masks, grids, composites and original-size placement", "[attention]")
     REQUIRE(placed.size() == original.size());
     REQUIRE(placed.at<cv::Vec3b>(50, 80) == cv::Vec3b(0, 255, 0));
     REQUIRE(placed.at<cv::Vec3b>(50, 5) == cv::Vec3b(50, 50, 50));
+}
+
+TEST_CASE("patch matches are drawn between two images side by side", "[attention]") {
+    const cv::Mat a(64, 64, CV_8UC3, cv::Scalar(0, 0, 0));
+    const cv::Mat b(32, 48, CV_8UC3, cv::Scalar(0, 0, 0));
+    const std::vector<PatchMatch> matches{{0, 15, 0.9f}, {5, 0, 0.5f}};
+    const cv::Mat out = renderPatchMatches(a, 4, b, 4, matches);
+    REQUIRE(out.size() == cv::Size(64 + 96, 64)); // b scaled to a's height
+    REQUIRE(out.at<cv::Vec3b>(8, 8) != cv::Vec3b(0, 0, 0)); // centre of patch 0 of a is marked
+    REQUIRE(renderPatchMatches(a, 4, b, 4, {}).size() == out.size());
 }
 
 TEST_CASE("PNG outputs decode back with the expected size", "[attention]") {
