@@ -199,14 +199,14 @@ int main(int argc, char** argv) {
         return e;
     };
     if (workload == "exact") {
-        bench::emit("W3", "exact top-10, " + std::to_string(out["nq"].get<std::int64_t>()) + " queries over " + size + "x384", out["queries_per_s"].get<double>(), "queries/s", true,
+        vitrine::bench::emit("W3", "exact top-10, " + std::to_string(out["nq"].get<std::int64_t>()) + " queries over " + size + "x384", out["queries_per_s"].get<double>(), "queries/s", true,
                     extra({"search_s"}));
     } else if (workload == "hnsw") {
-        bench::emit("W3", "hnsw M16 build " + size + "x384", out["build_s"].get<double>(), "s", false, extra({"M", "ef_construction"}));
-        bench::emit("W3", "hnsw M16 search, " + std::to_string(out["nq"].get<std::int64_t>()) + " queries", out["queries_per_s"].get<double>(), "queries/s", true,
+        vitrine::bench::emit("W3", "hnsw M16 build " + size + "x384", out["build_s"].get<double>(), "s", false, extra({"M", "ef_construction"}));
+        vitrine::bench::emit("W3", "hnsw M16 search, " + std::to_string(out["nq"].get<std::int64_t>()) + " queries", out["queries_per_s"].get<double>(), "queries/s", true,
                     extra({"recall@10", "ef", "search_s"}));
     } else {
-        bench::emit("W4", workload + " " + size + "x384", out["median_s"].get<double>(), "s", false,
+        vitrine::bench::emit("W4", workload + " " + size + "x384", out["median_s"].get<double>(), "s", false,
                     extra({"seconds", "trustworthiness@10", "cpu_s_per_run"}));
     }
     return 0;

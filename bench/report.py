@@ -93,8 +93,10 @@ def rows(groups):
         goal, goal_text = goal_for(w, case)
         notes = []
         vv, pv = common(v, "variant"), common(p, "variant")
-        if vv or pv:
-            notes.append(f"Vitrine {vv or '-'} vs {pv or '-'}")
+        if vv and pv:
+            notes.append(f"Vitrine {vv} vs peer {pv}")
+        elif vv or pv:
+            notes.append(f"{'Vitrine' if vv else 'peer'} {vv or pv}")
         cos = common(v, "min_cosine_bf16_vs_fp32")
         if cos is not None and w == "W1":
             notes.append(f"min cosine bf16/fp32 {cos:.4f}")
@@ -108,6 +110,9 @@ def rows(groups):
         rv, rp = common(v, "recall@10"), common(p, "recall@10")
         if rv is not None or rp is not None:
             notes.append("recall@10 " + " vs ".join(f"{t:.3f}" if t is not None else "—" for t in (rv, rp)))
+        te, tq = common(p, "tuned_ef"), common(p, "tuned_queries_per_s")
+        if te is not None and tq is not None:
+            notes.append(f"hnswlib's smallest ef with recall >= 0.95: {te:.0f}, {tq:,.0f} q/s")
         ld = common(v, "max_loss_diff_bf16_vs_fp32")
         if ld is not None:
             notes.append(f"loss bf16-fp32 max diff {ld:.4f}")
