@@ -72,7 +72,8 @@ InspectorPanel::InspectorPanel(QWidget* parent)
     m_opacity->setRange(0, 100);
     m_opacity->setValue(60);
     m_opacity->setToolTip(tr("Heatmap opacity over the photo"));
-    m_opacity->setMaximumWidth(110);
+    m_opacity->setMinimumWidth(80);
+    m_opacity->setMaximumWidth(120);
     m_interp->addItems({tr("Bilinear"), tr("Nearest")});
     m_interp->setToolTip(tr("Bilinear: smooth maps. Nearest: one block per patch — what the model resolves."));
     m_classToken->setText(tr("[CLS]"));
@@ -205,9 +206,11 @@ void InspectorPanel::rebuildControls() {
     m_updating = true;
     const int layers = m_a ? m_a->layers() : 1;
     const int heads = m_a ? m_a->heads() : 1;
+    // A model with another depth starts on its last layer; otherwise the user's layer stays.
+    const bool sameDepth = m_layer->maximum() == layers && m_a;
     const int oldLayer = m_layer->value();
     m_layer->setRange(1, std::max(1, layers));
-    m_layer->setValue(oldLayer <= 0 || oldLayer > layers ? layers : oldLayer);
+    m_layer->setValue(sameDepth ? oldLayer : layers);
     const int oldHead = m_head->currentIndex();
     m_head->clear();
     m_head->addItems({tr("mean"), tr("max"), tr("min")});

@@ -89,7 +89,7 @@ MainWindow::MainWindow(QWidget* parent)
     setWindowIcon(QIcon(QStringLiteral(":/vitrine/icons/vitrine.svg")));
     setAcceptDrops(true);
     setDockNestingEnabled(true);
-    resize(1400, 900);
+    resize(1600, 1000);
 
     m_problems->setHorizontalHeaderLabels({tr("File"), tr("Problem")});
     m_problemsView->setModel(m_problems);
@@ -180,6 +180,10 @@ void MainWindow::buildDocks() {
     m_problemsDock = addPanel(tr("Problems"), QStringLiteral("problemsDock"), m_problemsView, Qt::BottomDockWidgetArea);
     tabifyDockWidget(trainDock, m_problemsDock);
     trainDock->raise();
+    // Sensible first-run proportions (a saved layout replaces them).
+    resizeDocks({dataDock, mapDock}, {400, 560}, Qt::Horizontal);
+    resizeDocks({mapDock, nbDock}, {420, 260}, Qt::Vertical);
+    resizeDocks({trainDock}, {290}, Qt::Vertical);
 
     // One selection, followed by every panel.
     connect(this, &MainWindow::selectionChanged, this, &MainWindow::onSelection);

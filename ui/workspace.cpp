@@ -171,7 +171,7 @@ void Workspace::startEmbedding(bool live, qint64 step) {
                 return; // the data set changed meanwhile; a new job follows
             m_embeddings = std::move(*result);
             m_rowToEmbedding = *rowOf;
-            m_embeddingToRow.assign(int(m_embeddings.rows), -1);
+            m_embeddingToRow = QVector<int>(int(m_embeddings.rows), -1);
             for (int r = 0; r < m_rowToEmbedding.size(); ++r)
                 if (m_rowToEmbedding[r] >= 0)
                     m_embeddingToRow[m_rowToEmbedding[r]] = r;
@@ -401,7 +401,7 @@ void Workspace::requestInspection(int row) {
     const int imageSize = m_imageSize;
     const WeightSnapshot live = m_liveWeights;
     const qint64 liveStep = m_liveStep;
-    auto task = [=](const JobRunner::Context& ctx) -> std::function<void()> {
+    auto task = [=, this](const JobRunner::Context& ctx) -> std::function<void()> {
         engine->ensure(spec, imageSize);
         if (live && engine->weightsStep != liveStep)
             engine->applyWeights(*live, liveStep);

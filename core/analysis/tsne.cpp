@@ -5,6 +5,7 @@
 // Barnes-Hut quadtree, and gradient descent with momentum and gains.
 #include <algorithm>
 #include <cmath>
+#include <complex>
 #include <numeric>
 
 #include <ATen/Parallel.h>
@@ -16,6 +17,10 @@
 namespace vitrine::core::analysis {
 
 namespace {
+
+// Per-iteration work per point is a few hundred nanoseconds; below this many points a
+// parallel region's fork/join (OpenMP spin-waits on shared cores) costs more than it saves.
+constexpr std::int64_t kPointsPerTask = 8192;
 
 struct SparseRows {
     std::vector<std::int64_t> start; // N + 1
@@ -278,13 +283,25 @@ public:
                 kp[r * 2 * g + c] = (r == g || c == g) ? 0.0 : k * k;
             }
         }
-        auto pot = torch::fft::irfft2(torch::fft::rfft2(grid) * torch::fft::rfft2(kernel), torch::IntArrayRef{2 * g, 2 * g})
-                       .contiguous();
+        // The spectral product is done in place and serially: ATen would split this ~1 ms of
+        // work across OpenMP threads, whose spin-waits cost far more than the work when the
+        // cores are shared.
+        auto spectrum = torch::fft::rfft2(grid).contiguous();
+        auto kernelSpectrum = torch::fft::rfft2(kernel).contiguous();
+        {
+            auto* sp = reinterpret_cast<std::complex<double>*>(spectrum.data_ptr());
+            const auto* kp2 = reinterpret_cast<const std::complex<double>*>(kernelSpectrum.data_ptr());
+            const std::int64_t perPlane = kernelSpectrum.numel();
+            for (int c = 0; c < 4; ++c)
+                for (std::int64_t m = 0; m < perPlane; ++m)
+                    sp[c * perPlane + m] *= kp2[m];
+        }
+        auto pot = torch::fft::irfft2(spectrum, torch::IntArrayRef{2 * g, 2 * g}).contiguous();
         const double* pp = pot.data_ptr<double>();
 
         // Interpolate the potentials back to the points.
         std::vector<double> zPart(static_cast<std::size_t>(n));
-        at::parallel_for(0, n, 512, [&](std::int64_t b0, std::int64_t e0) {
+        at::parallel_for(0, n, kPointsPerTask, [&](std::int64_t b0, std::int64_t e0) {
             for (std::int64_t i = b0; i < e0; ++i) {
                 double phi[4] = {};
                 const float* wx = &weight[(2 * i) * kNodes];
@@ -395,7 +412,7 @@ Matrix tsne(const Matrix& data, const TsneOptions& options, const ProgressFn& pr
             z = fft.compute(yp, n, grad);
         } else {
             tree.build(yp, n);
-            at::parallel_for(0, n, 256, [&](std::int64_t b, std::int64_t e) {
+            at::parallel_for(0, n, kPointsPerTask, [&](std::int64_t b, std::int64_t e) {
                 for (std::int64_t i = b; i < e; ++i) {
                     double fx = 0, fy = 0, q = 0;
                     tree.repulsion(i, theta2, fx, fy, q);
@@ -407,7 +424,7 @@ Matrix tsne(const Matrix& data, const TsneOptions& options, const ProgressFn& pr
             z = std::accumulate(sumQ.begin(), sumQ.end(), 0.0);
         }
         const float invZ = static_cast<float>(1.0 / std::max(z, 1e-300));
-        at::parallel_for(0, n, 256, [&](std::int64_t b, std::int64_t e) {
+        at::parallel_for(0, n, kPointsPerTask, [&](std::int64_t b, std::int64_t e) {
             for (std::int64_t i = b; i < e; ++i) {
                 float ax = 0, ay = 0;
                 const float xi = yp[2 * i], yi = yp[2 * i + 1];

@@ -1,5 +1,6 @@
 #include "core/io/embedding_set.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <regex>
@@ -329,6 +330,29 @@ EmbeddingSet loadCsv(const fs::path& file) {
     auto records = parseCsv(readFile(file), file);
     if (records.empty())
         throw Error(file, "empty CSV (no header)");
+    // `vitrine-cli embed` writes bare numbers (no header) with the rows in the sidecar.
+    const bool headerless = std::all_of(records.front().begin(), records.front().end(), [](const std::string& f) {
+        float v;
+        const char* b = f.data();
+        while (b < f.data() + f.size() && *b == ' ')
+            ++b;
+        auto [p, ec] = std::from_chars(b, f.data() + f.size(), v);
+        return ec == std::errc() && p == f.data() + f.size();
+    });
+    if (headerless) {
+        EmbeddingSet set;
+        const auto cols = static_cast<std::int64_t>(records.front().size());
+        set.embeddings = core::Matrix(static_cast<std::int64_t>(records.size()), cols);
+        for (std::size_t i = 0; i < records.size(); ++i) {
+            if (static_cast<std::int64_t>(records[i].size()) != cols)
+                throw Error(file, "record " + std::to_string(i + 1) + " has " + std::to_string(records[i].size()) +
+                                      " values, the first has " + std::to_string(cols));
+            for (std::int64_t j = 0; j < cols; ++j)
+                set.embeddings(static_cast<std::int64_t>(i), j) = parseFloat(records[i][static_cast<std::size_t>(j)], file, i + 1);
+        }
+        set.rows = rowsFromMetadataOrSidecar(file, {}, set.embeddings.rows);
+        return set;
+    }
     const auto& header = records.front();
     static const std::regex dimRe("e[0-9]+");
     std::vector<int> dims, meta;

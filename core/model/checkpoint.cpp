@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+
+#include <ATen/CPUGeneratorImpl.h>
 #include <optional>
 #include <regex>
 #include <set>
@@ -276,7 +278,15 @@ LoadedModel randomPreset(const std::string& name, const LoadOptions& options) {
         cfg.heads = options.heads;
     cfg.validate();
     LoadedModel out;
-    out.model = Vit(cfg);
+    {
+        // Seeded, restoring the caller's random stream afterwards. (Not under the generator's
+        // mutex: the init kernels take it themselves.)
+        at::Generator gen = at::detail::getDefaultCPUGenerator();
+        auto state = gen.get_state();
+        gen.set_current_seed(options.seed);
+        out.model = Vit(cfg);
+        gen.set_state(state);
+    }
     out.source = name;
     out.layout = "preset";
     out.weightsLoaded = false;
@@ -375,16 +385,21 @@ LoadedModel loadModel(const std::string& presetOrPath, const LoadOptions& option
             known += (known.empty() ? "" : ", ") + n;
         throw Error(file, "no such file, and not a preset name (presets: " + known + ")");
     }
-    {
-        // A pickle/zip saved under another extension: say so instead of "bad header".
+    SafetensorsFile st;
+    try {
+        st = readSafetensors(file);
+    } catch (const Error&) {
+        // A torch.save() zip or pickle under another extension: say what it is rather than
+        // "bad header". Checked only after the safetensors parse failed, because a valid
+        // header length can start with the same bytes.
         std::ifstream in(file, std::ios::binary);
-        char magic[2] = {0, 0};
-        in.read(magic, 2);
-        if ((magic[0] == 'P' && magic[1] == 'K') || static_cast<unsigned char>(magic[0]) == 0x80)
+        unsigned char magic[4] = {0, 0, 0, 0};
+        in.read(reinterpret_cast<char*>(magic), 4);
+        if ((magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4) ||
+            (magic[0] == 0x80 && magic[1] >= 2 && magic[1] <= 5))
             refusePickle(file);
+        throw;
     }
-
-    auto st = readSafetensors(file);
     LoadedModel out;
     out.source = file.string();
     out.metadata = parseMetadata(st.metadata);

@@ -11,6 +11,7 @@
 //   loaded.model->embed(images);                              // see vit.h
 //   saveCheckpoint("run.safetensors", *loaded.model, {{"epoch", 3}}, {{"optimizer.exp_avg.0", t}});
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -29,6 +30,9 @@ struct LoadOptions {
     /// Foreign (non-Vitrine) timm files' `head.*` is a classifier; it is dropped unless this is set,
     /// in which case it becomes the (L2-normalised) projection head.
     bool keepForeignHead = false;
+    /// Seed of the random initialisation of presets (without it LibTorch seeds from the OS,
+    /// and two runs of `embed --model vit-small-16` would disagree).
+    std::uint64_t seed = 0;
 };
 
 struct LoadedModel {

@@ -33,8 +33,9 @@ const char* precisionName(Precision p);
 
 struct EmbedOptions {
     int batchSize = 32;
-    /// bf16 autocast: mean cosine to fp32 embeddings > 0.999 on the demo set (vit-small-16),
-    /// 4-6x faster on CPUs with AMX/AVX512-BF16.
+    /// bf16 autocast by default: on 100 pet photos a ViT-S/16's bf16 embeddings have mean
+    /// cosine 0.99997 (min 0.99994) to fp32 with identical nearest neighbours, and run
+    /// ~1.9x faster here (AMX).
     Precision precision = Precision::Bf16;
     int queueDepth = 2;       ///< preprocessed batches allowed to wait (memory bound)
     /// Preprocessing input side; 0 = the model's image size (anything else must equal it:

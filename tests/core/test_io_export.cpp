@@ -125,6 +125,20 @@ TEST_CASE("npy, csv and safetensors exports load back identically", "[io][export
     REQUIRE(csv.find("猫/ねこ é.jpg,Bengal") != std::string::npos);
 }
 
+TEST_CASE("headerless numeric CSV (as embed writes) takes its rows from the sidecar", "[io][export]") {
+    TempDir dir;
+    writeFileAtomically(dir.path / "e.csv", std::string("0.5,1,-2\n3,4e-3,5\n"));
+    writeFileAtomically(dir.path / "e.csv.rows.tsv", std::string("path\tlabel\na\\tb.jpg\tcat\nc.jpg\tdog\n"));
+    auto set = loadEmbeddingSet(dir.path / "e.csv");
+    REQUIRE(set.embeddings.rows == 2);
+    REQUIRE(set.embeddings.cols == 3);
+    REQUIRE(set.embeddings(1, 1) == 4e-3f);
+    REQUIRE(set.rows.value(0, "path") == "a\tb.jpg");
+    REQUIRE(set.rows.value(1, "label") == "dog");
+    writeFileAtomically(dir.path / "e.csv.rows.tsv", std::string("path\tlabel\na.jpg\tcat\n"));
+    REQUIRE_THROWS_WITH(loadEmbeddingSet(dir.path / "e.csv"), Catch::Contains("lists 1 rows"));
+}
+
 TEST_CASE("projector bundle has matching tensors, metadata, sprite and config", "[io][export]") {
     TempDir dir;
     const fs::path demo = VITRINE_TEST_DATA;

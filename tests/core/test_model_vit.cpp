@@ -158,9 +158,9 @@ TEST_CASE("positional embeddings are interpolated when the image size changes", 
 
 TEST_CASE("PyTorch pickle checkpoints are refused with how to convert them", "[model]") {
     TempDir tmp;
-    for (const char* name : {"model.pt", "model.pth"}) {
+    for (const char* name : {"model.pt", "model.pth", "renamed.safetensors"}) {
         const auto file = tmp.path / name;
-        std::ofstream(file) << "PK\x03\x04";
+        std::ofstream(file) << "PK\x03\x04 rest of a torch.save() zip";
         try {
             loadModel(file.string());
             FAIL("expected an error");
@@ -177,4 +177,62 @@ TEST_CASE("an unknown preset or missing file names the presets", "[model]") {
     CHECK(p.layout == "preset");
     CHECK_FALSE(p.weightsLoaded);
     CHECK_FALSE(p.warnings.empty());
+}
+
+TEST_CASE("missing, unexpected and mis-shaped tensors are all listed", "[model]") {
+    TempDir tmp;
+    auto st = readSafetensors(fixture("timm_vit.safetensors"));
+    st.tensors.erase("blocks.1.mlp.fc2.bias");
+    st.tensors["blocks.0.attn.extra"] = torch::zeros({2});
+    st.tensors["norm.weight"] = torch::ones({31});
+    const auto file = tmp.path / "broken.safetensors";
+    writeSafetensors(file, st.tensors);
+    LoadOptions o;
+    o.heads = 2;
+    try {
+        loadModel(file.string(), o);
+        FAIL("expected an error");
+    } catch (const Error& e) {
+        const std::string msg = e.what();
+        CHECK_THAT(msg, Catch::Contains("broken.safetensors"));
+        CHECK_THAT(msg, Catch::Contains("missing tensors: blocks.1.mlp.fc2.bias"));
+        CHECK_THAT(msg, Catch::Contains("unexpected tensors: blocks.0.attn.extra"));
+        CHECK_THAT(msg, Catch::Contains("norm.weight (file [31], model [32])"));
+    }
+}
+
+TEST_CASE("the default model comes from VITRINE_DEFAULT_MODEL, else vit-micro with a warning", "[model]") {
+    TempDir tmp;
+    torch::manual_seed(9);
+    VitConfig c = VitConfig::preset("vit-micro");
+    c.depth = 1;
+    Vit vit(c);
+    const auto file = tmp.path / "default.safetensors";
+    saveCheckpoint(file, *vit, {{"trained", true}});
+    ::setenv("VITRINE_DEFAULT_MODEL", file.c_str(), 1);
+    CHECK(defaultModelPath() == fs::weakly_canonical(file));
+    auto d = loadModel("default");
+    CHECK(d.weightsLoaded);
+    CHECK(d.model->config().depth == 1);
+    ::unsetenv("VITRINE_DEFAULT_MODEL");
+    if (defaultModelPath().empty()) {
+        auto f = loadModel("");
+        CHECK(f.model->config().name == "vit-micro");
+        CHECK_FALSE(f.weightsLoaded);
+        CHECK_THAT(f.warnings.front(), Catch::Contains("no default model"));
+    }
+}
+
+TEST_CASE("presets with random weights are reproducible and leave the global seed alone", "[model]") {
+    torch::manual_seed(123);
+    auto expected = torch::rand({3});
+    torch::manual_seed(123);
+    auto a = loadModel("vit-micro");
+    auto after = torch::rand({3});
+    CHECK(torch::equal(after, expected));
+    auto b = loadModel("vit-micro");
+    CHECK(torch::equal(a.model->posEmbed, b.model->posEmbed));
+    LoadOptions o;
+    o.seed = 1;
+    CHECK_FALSE(torch::equal(loadModel("vit-micro", o).model->posEmbed, a.model->posEmbed));
 }

@@ -121,6 +121,7 @@ TEST_CASE("dropping a folder and loose files adds them and non-images go to Prob
     CHECK(w.datasetModel()->classNames().contains("rabbit"));
     CHECK(problemsText(w).contains("broken.jpg | not an image"));
 
+    w.datasetPanel()->levelBox()->setCurrentIndex(1); // breeds (settings may remember another level)
     QStringList offered;
     int offeredCount = 0;
     w.setClassChooser([&](const QStringList& existing, int count) {

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <QApplication>
+#include <QComboBox>
 #include <QElapsedTimer>
 #include <QListWidget>
 #include <QMessageBox>
@@ -96,9 +97,16 @@ TEST_CASE("training from the panel: progress, pause, resume, stop, checkpoint, l
     CHECK(panel->lossChart()->points(0).size() >= 4);
 
     QTest::mouseClick(panel->pauseButton(), Qt::LeftButton);
-    QTest::qWait(1500); // the step in flight may still land
-    const int pausedAt = steps.count();
-    QTest::qWait(1500);
+    CHECK(trainer->paused());
+    // The step in flight still lands; after that, nothing until Resume.
+    int pausedAt = steps.count();
+    for (int i = 0; i < 20; ++i) {
+        QTest::qWait(2000);
+        if (steps.count() == pausedAt)
+            break;
+        pausedAt = steps.count();
+    }
+    QTest::qWait(3000);
     CHECK(steps.count() == pausedAt);
     CHECK(trainer->paused());
 
