@@ -7,7 +7,9 @@
 //   bench_analysis exact [--n 100000] [--nq 1000]          (L2-normalised Gaussian, cosine = IP)
 //   bench_analysis hnsw  [--n 100000] [--nq 1000] [--clusters 100] [--ef 128] [--m 16]
 // Common: --threads T (0 = all), --repeats R, --seed S, --data X.npy (instead of generated
-// data), --trust (also report trustworthiness@10 for projections).
+// data; exact and hnsw also take --queries Q.npy), --trust (also report trustworthiness@10
+// for projections). Besides the detailed line, prints bench/report.py's lines
+// ({"workload": "W3"/"W4", "case", "side", "value", "unit", ...}; hnsw: build and search).
 #include <sys/resource.h>
 
 #include <chrono>
@@ -19,6 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/bench_common.h"
 #include "core/analysis/neighbours.h"
 #include "core/analysis/projection.h"
 #include "core/common/runtime.h"
@@ -139,6 +142,9 @@ int main(int argc, char** argv) {
         if (workload == "exact") {
             x = opt.count("data") ? io::readNpyMatrix(opt["data"]) : unitGaussian(n, 384, 0);
             q = opt.count("queries") ? io::readNpyMatrix(opt["queries"]) : unitGaussian(nq, 384, 1);
+        } else if (opt.count("data")) {
+            x = io::readNpyMatrix(opt["data"]);
+            q = io::readNpyMatrix(opt["queries"]);
         } else {
             const int clusters = static_cast<int>(num("clusters", 100));
             // Queries come from the same mixture (different draws), like real lookups.
@@ -168,10 +174,10 @@ int main(int argc, char** argv) {
             found = index.queryBatch(q, k);
             secs.push_back(seconds(t0));
         }
-        out["n"] = n;
-        out["nq"] = nq;
+        out["n"] = x.rows;
+        out["nq"] = q.rows;
         out["search_s"] = secs;
-        out["queries_per_s"] = static_cast<double>(nq) / median(secs);
+        out["queries_per_s"] = static_cast<double>(q.rows) / median(secs);
         if (workload == "hnsw") {
             auto truth = exactKnn(x, q, k, Metric::Cosine);
             out["recall@10"] = recallAtK(found, truth, k);
@@ -184,5 +190,24 @@ int main(int argc, char** argv) {
         return 2;
     }
     std::cout << out.dump() << std::endl;
+    const std::string size = std::to_string(out["n"].get<std::int64_t>());
+    auto extra = [&](std::initializer_list<const char*> keys) {
+        nlohmann::json e{{"threads", computeThreads()}};
+        for (const char* k : keys)
+            if (out.contains(k))
+                e[k] = out[k];
+        return e;
+    };
+    if (workload == "exact") {
+        vitrine::bench::emit("W3", "exact top-10, " + std::to_string(out["nq"].get<std::int64_t>()) + " queries over " + size + "x384", out["queries_per_s"].get<double>(), "queries/s", true,
+                    extra({"search_s"}));
+    } else if (workload == "hnsw") {
+        vitrine::bench::emit("W3", "hnsw M16 build " + size + "x384", out["build_s"].get<double>(), "s", false, extra({"M", "ef_construction"}));
+        vitrine::bench::emit("W3", "hnsw M16 search, " + std::to_string(out["nq"].get<std::int64_t>()) + " queries", out["queries_per_s"].get<double>(), "queries/s", true,
+                    extra({"recall@10", "ef", "search_s"}));
+    } else {
+        vitrine::bench::emit("W4", workload + " " + size + "x384", out["median_s"].get<double>(), "s", false,
+                    extra({"seconds", "trustworthiness@10", "cpu_s_per_run"}));
+    }
     return 0;
 }

@@ -1,75 +1,86 @@
-// Forward-pass throughput of a Vitrine ViT on random input, to compare with
-// shared/bench/peers/w1_embed.py (PyTorch) in the same session:
-//   bench_embed [preset=vit-small-16] [batch=32] [repeats=5] [threads=2]
-// Prints one line per precision: median images/s over `repeats` timed batches.
-#include <sys/resource.h>
-
-#include <algorithm>
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
-#include <string>
-#include <vector>
-
+// W1: ViT forward throughput from decoded tensors, per preset and batch size, float32 and
+// bf16 autocast (the embedder's path: InferenceMode + one autocast scope), with the cosine
+// between the two. Peer: bench/peers/w1_embed.py.
+//   bench_embed [--presets vit-small-16,vit-tiny-16] [--batches 32,1] [--calls 3]
+//               [--fp32-calls 1] [--threads 2]
+// A "call" at batch 1 is a block of 5 forward passes. One JSON line per (preset, batch):
+// value = images/s of the fastest precision whose embeddings stay within cosine 0.99 of fp32.
+// VITRINE_PROFILE=prefix writes a profiler trace of one bf16 call.
 #include <ATen/autocast_mode.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
 
+#include "bench/bench_common.h"
 #include "core/common/runtime.h"
 #include "core/model/checkpoint.h"
 
-using namespace vitrine::core;
+using namespace vitrine;
 
-// Process CPU seconds: on a shared, overloaded machine wall time says more about the
-// neighbours than about us, so we also report images per CPU-second.
-static double cpuSeconds() {
-    rusage u{};
-    getrusage(RUSAGE_SELF, &u);
-    return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+namespace {
+
+// Analytic forward cost (as shared/bench/peers/w1_embed.py): patch embedding plus per block
+// qkv/proj (4ND^2), attention (2N^2D) and MLP (2NDM) multiply-adds; FLOPs = 2 MACs.
+double gflopsPerImage(const core::model::VitConfig& c) {
+    const double p = std::pow(c.imageSize / c.patchSize, 2), n = p + 1, d = c.dim, m = c.dim * c.mlpRatio;
+    const double macs = p * 3 * c.patchSize * c.patchSize * d + c.depth * (4 * n * d * d + 2 * n * n * d + 2 * n * d * m);
+    return 2 * macs / 1e9;
 }
 
+} // namespace
+
 int main(int argc, char** argv) {
-    ensureFastBlas(argc, argv);
-    const std::string preset = argc > 1 ? argv[1] : "vit-small-16";
-    const int batch = argc > 2 ? std::stoi(argv[2]) : 32;
-    const int repeats = argc > 3 ? std::stoi(argv[3]) : 5;
-    setComputeThreads(argc > 4 ? std::stoi(argv[4]) : 2);
-    torch::manual_seed(0);
-    auto loaded = model::loadModel(preset);
-    auto& vit = loaded.model;
-    const int s = vit->config().imageSize;
-    auto x = torch::randn({batch, 3, s, s});
-    torch::Tensor ref;
-    for (bool bf16 : {false, true}) {
-        torch::InferenceMode guard;
-        at::autocast::set_cpu_enabled(bf16);
-        at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-        auto out = vit->embed(x); // warm-up
-        if (const char* prof = std::getenv("VITRINE_PROFILE")) {
-            torch::autograd::profiler::RecordProfile rp(std::string(prof) + (bf16 ? ".bf16.json" : ".fp32.json"));
-            vit->embed(x);
+    core::ensureFastBlas(argc, argv);
+    bench::Args args(argc, argv);
+    core::setComputeThreads(static_cast<int>(args.num("threads", 2)));
+    const int calls = static_cast<int>(args.num("calls", 3));
+    const int fp32Calls = static_cast<int>(args.num("fp32-calls", 1));
+    for (const auto& preset : args.list("presets", "vit-small-16,vit-tiny-16")) {
+        torch::manual_seed(0);
+        auto vit = core::model::loadModel(preset).model;
+        const int s = vit->config().imageSize;
+        const double gf = gflopsPerImage(vit->config());
+        for (const auto& bs : args.list("batches", "32,1")) {
+            const int batch = std::stoi(bs);
+            const int inner = batch == 1 ? 5 : 1;
+            auto x = torch::randn({batch, 3, s, s}, torch::TensorOptions().dtype(torch::kFloat32));
+            nlohmann::json variants;
+            torch::Tensor ref, out;
+            double best = 0, cosine = 1;
+            std::string bestName;
+            for (bool bf16 : {false, true}) {
+                torch::InferenceMode guard;
+                at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+                at::autocast::set_cpu_enabled(bf16);
+                auto fn = [&] { out = vit->embed(x); };
+                auto secs = bench::timeBlocks(fn, bf16 ? calls : fp32Calls, inner);
+                if (bf16 && std::getenv("VITRINE_PROFILE")) {
+                    torch::autograd::profiler::RecordProfile rp(std::string(std::getenv("VITRINE_PROFILE")) + ".json");
+                    fn();
+                }
+                at::autocast::set_cpu_enabled(false);
+                at::autocast::clear_cache();
+                std::vector<double> rates;
+                for (double t : secs)
+                    rates.push_back(batch / t);
+                const double rate = bench::median(rates);
+                if (!bf16)
+                    ref = out.clone();
+                else
+                    cosine = torch::cosine_similarity(out.to(torch::kFloat32), ref, 1).min().item<double>();
+                const std::string name = bf16 ? "bf16_autocast" : "fp32";
+                variants[name] = {{"images_per_s", rate}, {"samples", rates}};
+                if (rate > best && (!bf16 || cosine >= 0.99)) {
+                    best = rate;
+                    bestName = name;
+                }
+            }
+            bench::emit("W1", preset + " b" + bs, best, "images/s", true,
+                        {{"variant", bestName},
+                         {"variants", variants},
+                         {"min_cosine_bf16_vs_fp32", cosine},
+                         {"gflops_per_image", gf},
+                         {"achieved_gflops", best * gf},
+                         {"threads", core::computeThreads()}});
         }
-        std::vector<double> rates, cpuRates;
-        for (int r = 0; r < repeats; ++r) {
-            auto t0 = std::chrono::steady_clock::now();
-            const double c0 = cpuSeconds();
-            out = vit->embed(x);
-            cpuRates.push_back(batch / (cpuSeconds() - c0));
-            const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            rates.push_back(batch / sec);
-        }
-        at::autocast::set_cpu_enabled(false);
-        at::autocast::clear_cache();
-        std::sort(rates.begin(), rates.end());
-        std::sort(cpuRates.begin(), cpuRates.end());
-        double cosine = 1.0;
-        if (!bf16)
-            ref = out.clone();
-        else
-            cosine = torch::cosine_similarity(out, ref, 1).mean().item<double>();
-        std::printf("%s %s batch %d threads %d: %.2f img/s (min %.2f, max %.2f), %.2f img per CPU-s%s\n",
-                    preset.c_str(), bf16 ? "bf16" : "fp32", batch, computeThreads(), rates[rates.size() / 2],
-                    rates.front(), rates.back(), cpuRates[cpuRates.size() / 2], bf16 ? (" cosine vs fp32 " + std::to_string(cosine)).c_str() : "");
-        std::fflush(stdout);
     }
 }

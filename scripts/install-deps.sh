@@ -14,7 +14,8 @@ PACKAGES=(
 )
 if [[ "${1:-}" == "--with-peers" ]]; then
   # Python peers for bench/ (Debian's /usr/bin/python3).
-  PACKAGES+=(python3-torch python3-torchvision python3-faiss python3-sklearn python3-numpy python3-opencv python3-pil)
+  PACKAGES+=(python3-torch python3-torchvision python3-faiss python3-sklearn python3-numpy python3-opencv python3-pil
+             python3-hnswlib umap-learn)
 fi
 
 missing=()

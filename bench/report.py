@@ -1,0 +1,217 @@
+#!/usr/bin/python3
+"""Table of a bench/run.sh run: per case, the median over repetitions of each side, the
+ratio (Vitrine speed / peer speed: > 1 means Vitrine is faster) and the spread
+((max - min) / median over repetitions), against the goals of issue 9.
+
+Usage: report.py RESULTS.jsonl [--out RESULTS.md] [--reps N] [--slow-reps N] [--quick]
+Prints the table; with --out also writes it as Markdown with the machine description and
+bench/notes.md (hand-written findings: what limits each missed goal) appended."""
+import argparse
+import datetime
+import json
+import os
+import re
+import statistics
+import subprocess
+from collections import OrderedDict, Counter
+
+# (workload, case prefix) -> (goal ratio or None, goal text)
+GOALS = [
+    ("W0", "", None, "reference"),
+    ("W1", "", 1.5, ">= 1.5x best peer, cosine >= 0.99"),
+    ("W1b", "", 1.5, ">= 1.5x"),
+    ("W2", "", 1.2, ">= 1.2x faster peer variant"),
+    ("W3", "exact", 1.0, ">= 1.0x FAISS flat"),
+    ("W3", "hnsw M16 build", None, "reported"),
+    ("W3", "hnsw M16 search", 1.0, ">= 1.0x at recall@10 >= 0.95"),
+    ("W4", "pca", 1.0, ">= 1.0x"),
+    ("W4", "tsne", 3.0, ">= 3x, trust >= peer - 0.02"),
+    ("W4", "umap", 1.0, ">= 1.0x, trust >= peer - 0.02"),
+    ("W5", "", 2.0, ">= 2x"),
+]
+
+
+def goal_for(w, case):
+    for gw, prefix, ratio, text in GOALS:
+        if gw == w and case.startswith(prefix):
+            return ratio, text
+    return None, ""
+
+
+def spread(v):
+    m = statistics.median(v)
+    return 100.0 * (max(v) - min(v)) / m if len(v) > 1 and m else 0.0
+
+
+def fmt(x, unit):
+    if x is None:
+        return "—"
+    if unit == "s":
+        return f"{x:.2f} s"
+    return f"{x:,.0f} {unit}" if x >= 100 else f"{x:.3g} {unit}"
+
+
+def load(path):
+    groups = OrderedDict()
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("{"):
+                r = json.loads(line)
+                groups.setdefault((r["workload"], r["case"]), []).append(r)
+    return groups
+
+
+def common(recs, key):
+    vals = [r[key] for r in recs if key in r]
+    if not vals:
+        return None
+    if isinstance(vals[0], (int, float)):
+        return statistics.median(vals)
+    return Counter(json.dumps(v, sort_keys=True) if not isinstance(v, str) else v for v in vals).most_common(1)[0][0]
+
+
+def rows(groups):
+    w0_bf16 = {}
+    for (w, case), recs in groups.items():
+        if w == "W0" and "bf16" in case:
+            for side in ("vitrine", "peer"):
+                v = [r["value"] for r in recs if r["side"] == side]
+                if v:
+                    w0_bf16[side] = max(w0_bf16.get(side, 0), statistics.median(v))
+    out = []
+    for (w, case), recs in groups.items():
+        v = [r for r in recs if r["side"] == "vitrine"]
+        p = [r for r in recs if r["side"] == "peer"]
+        unit = recs[0]["unit"]
+        hib = recs[0]["higher_is_better"]
+        vm = statistics.median([r["value"] for r in v]) if v else None
+        pm = statistics.median([r["value"] for r in p]) if p else None
+        ratio = None
+        if vm and pm:
+            ratio = vm / pm if hib else pm / vm
+        goal, goal_text = goal_for(w, case)
+        notes = []
+        vv, pv = common(v, "variant"), common(p, "variant")
+        if vv and pv:
+            notes.append(f"Vitrine {vv} vs peer {pv}")
+        elif vv or pv:
+            notes.append(f"{'Vitrine' if vv else 'peer'} {vv or pv}")
+        cos = common(v, "min_cosine_bf16_vs_fp32")
+        if cos is not None and w == "W1":
+            notes.append(f"min cosine bf16/fp32 {cos:.4f}")
+        for side, rr in (("Vitrine", v), ("peer", p)):
+            ag = common(rr, "achieved_gflops")
+            if ag is not None and w0_bf16.get("vitrine"):
+                notes.append(f"{side} {ag:.0f} GFLOP/s = {100 * ag / w0_bf16['vitrine']:.0f}% of W0 bf16")
+        tv, tp = common(v, "trustworthiness@10"), common(p, "trustworthiness@10")
+        if tv is not None or tp is not None:
+            notes.append("trust@10 " + " vs ".join(f"{t:.3f}" if t is not None else "—" for t in (tv, tp)))
+        rv, rp = common(v, "recall@10"), common(p, "recall@10")
+        if rv is not None or rp is not None:
+            notes.append("recall@10 " + " vs ".join(f"{t:.3f}" if t is not None else "—" for t in (rv, rp)))
+        te, tq = common(p, "tuned_ef"), common(p, "tuned_queries_per_s")
+        if te is not None and tq is not None:
+            notes.append(f"hnswlib's smallest ef with recall >= 0.95: {te:.0f}, {tq:,.0f} q/s")
+        ld = common(v, "max_loss_diff_bf16_vs_fp32")
+        if ld is not None:
+            notes.append(f"loss bf16-fp32 max diff {ld:.4f}")
+        if w == "W5":
+            pvars = [r.get("variants", {}).get("opencv_area") for r in p]
+            pvars = [x for x in pvars if x]
+            if pvars:
+                notes.append(f"OpenCV INTER_AREA peer {statistics.median(pvars):.0f} img/s")
+        met = ""
+        if goal is not None and ratio is not None:
+            ok = ratio >= goal
+            if w == "W1" and cos is not None:
+                ok = ok and cos >= 0.99
+            if w == "W3" and rv is not None:
+                ok = ok and rv >= 0.95
+            if w == "W4" and tv is not None and tp is not None:
+                ok = ok and tv >= tp - 0.02
+            met = "met" if ok else "**missed**"
+        elif goal is None:
+            met = "—"
+        out.append(dict(workload=w, case=case, unit=unit, vitrine=vm, peer=pm, ratio=ratio,
+                        vs=spread([r["value"] for r in v]) if v else None,
+                        ps=spread([r["value"] for r in p]) if p else None,
+                        n=(len(v), len(p)), goal=goal_text, met=met, notes="; ".join(notes)))
+    return out
+
+
+def table(rs, quick):
+    lines = ["| id | workload | Vitrine median | peer median | ratio | spread V / P | runs | goal | | notes |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rs:
+        ratio = f"**{r['ratio']:.2f}×**" if r["ratio"] is not None else "—"
+        sp = " / ".join(f"{x:.0f}%" if x is not None else "—" for x in (r["vs"], r["ps"]))
+        lines.append(f"| {r['workload']} | {r['case']} | {fmt(r['vitrine'], r['unit'])} | {fmt(r['peer'], r['unit'])} "
+                     f"| {ratio} | {sp} | {r['n'][0]}+{r['n'][1]} | {r['goal']} | {r['met']} | {r['notes']} |")
+    lines.append("| W6 | GUI: event-loop stall, map frame time, cold start | — | — | — | — | — | ≤ 50 ms; ≤ 16 ms; ≤ 1.5 s "
+                 "| — | not measured by this harness: see closing note |")
+    return "\n".join(lines)
+
+
+def machine(reps, slow_reps, quick):
+    def sh(cmd):
+        try:
+            return subprocess.run(cmd, shell=True, capture_output=True, text=True).stdout.strip() or "?"
+        except Exception:  # noqa
+            return "?"
+
+    def pyver(mod):
+        return sh(f"/usr/bin/python3 -c 'import {mod}; print({mod}.__version__)' 2>/dev/null")
+    model = sh("lscpu | sed -n 's/^Model name: *//p'")
+    cpu_model = sh("lscpu | sed -n 's/^Model: *//p'")
+    flags = sh("grep -o -w -e avx512f -e amx_bf16 -e avx512_bf16 /proc/cpuinfo | sort -u | tr '\\n' ' '")
+    mem = sh("free -g | awk '/Mem:/ {print $2}'")
+    load = sh("cut -d' ' -f1-3 /proc/loadavg")
+    commit = sh(f"git -C {os.path.dirname(os.path.abspath(__file__))} rev-parse --short HEAD")
+    hnsw = sh("dpkg-query -W -f='${Version}' python3-hnswlib")
+    return "\n".join([
+        f"- Date: {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC; commit {commit}",
+        f"- CPU: {model} (family 6, model {cpu_model}), {os.cpu_count()} cores; {flags.strip()}",
+        f"- Memory: {mem} GiB; load average when the report was written: {load}",
+        "- OPENBLAS_CORETYPE=COOPERLAKE on both sides (Vitrine's programs set it themselves via "
+        "ensureFastBlas; bench/run.sh exports it for the peers); 2 compute threads on both sides "
+        "(torch.set_num_threads(2) / setComputeThreads(2)); W5 one thread",
+        f"- Peers: Debian /usr/bin/python3 with torch {pyver('torch')}, torchvision {pyver('torchvision')}, "
+        f"faiss {pyver('faiss')}, scikit-learn {pyver('sklearn')}, hnswlib {hnsw}, umap-learn {pyver('umap')}",
+        f"- Repetitions: {reps} per side (hnsw, t-SNE, UMAP: {slow_reps}), Vitrine and peer alternating, "
+        "the order flipped every repetition" + (" — **quick run with small sizes: not a result**" if quick else ""),
+    ])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("results")
+    ap.add_argument("--out")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--slow-reps", type=int, default=2)
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    rs = rows(load(args.results))
+    t = table(rs, args.quick)
+    print(t)
+    if not args.out:
+        return
+    notes_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "notes.md")
+    notes = open(notes_path).read() if os.path.exists(notes_path) else ""
+    missed = [f"- {r['workload']} {r['case']}: ratio {r['ratio']:.2f}× (goal {r['goal']})"
+              for r in rs if r["met"] == "**missed**"]
+    with open(args.out, "w") as f:
+        f.write("# Benchmark results\n\nProduced by `bench/run.sh" + (" --quick" if args.quick else "") +
+                "` (raw JSON lines: `" + os.path.relpath(args.results, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) +
+                "`). Ratios are Vitrine speed / peer speed (> 1: Vitrine faster; for times, peer time / Vitrine time), "
+                "medians over repetitions measured in the same run; the machine is shared, so quote ratios, "
+                "not absolute figures. Spread = (max − min) / median over repetitions.\n\n## Machine\n\n")
+        f.write(machine(args.reps, args.slow_reps, args.quick) + "\n\n## Results\n\n" + t + "\n\n")
+        f.write("## Goals missed in this run\n\n" + ("\n".join(missed) if missed else "None.") + "\n\n")
+        if notes:
+            f.write(notes.rstrip() + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
