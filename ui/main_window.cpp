@@ -158,13 +158,13 @@ QDockWidget* MainWindow::addPanel(const QString& title, const QString& objectNam
 
 void MainWindow::buildDocks() {
     auto* dataDock = addPanel(tr("Data set"), QStringLiteral("datasetDock"), m_datasetPanel, Qt::LeftDockWidgetArea);
-    dataDock->setMinimumWidth(380);
+    dataDock->setMinimumWidth(300);
 
     m_inspector = new InspectorPanel;
     setCentralWidget(m_inspector);
     m_map = new MapPanel(m_workspace, m_datasetModel, m_thumbnails);
     auto* mapDock = addPanel(tr("Embedding map"), QStringLiteral("mapDock"), m_map, Qt::RightDockWidgetArea);
-    mapDock->setMinimumWidth(420);
+    mapDock->setMinimumWidth(320);
     m_neighbours = new NeighboursPanel(m_thumbnails);
     auto* nbDock = addPanel(tr("Neighbours"), QStringLiteral("neighboursDock"), m_neighbours, Qt::RightDockWidgetArea);
     splitDockWidget(mapDock, nbDock, Qt::Vertical);
@@ -181,7 +181,7 @@ void MainWindow::buildDocks() {
     tabifyDockWidget(trainDock, m_problemsDock);
     trainDock->raise();
     // Sensible first-run proportions (a saved layout replaces them).
-    resizeDocks({dataDock, mapDock}, {400, 560}, Qt::Horizontal);
+    resizeDocks({dataDock, mapDock}, {360, 480}, Qt::Horizontal);
     resizeDocks({mapDock, nbDock}, {420, 260}, Qt::Vertical);
     resizeDocks({trainDock}, {290}, Qt::Vertical);
 

@@ -6,6 +6,7 @@
 
 #include "core/common/error.h"
 #include "core/io/atomic_file.h"
+#include "core/io/embedding_set.h"
 
 namespace vitrine::core::io {
 
@@ -27,39 +28,10 @@ void writeCsv(const std::filesystem::path& file, const float* data, std::int64_t
     });
 }
 
-std::string tsvEscape(std::string_view field) {
-    std::string out;
-    out.reserve(field.size());
-    for (char ch : field) {
-        switch (ch) {
-        case '\\': out += "\\\\"; break;
-        case '\t': out += "\\t"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        default: out += ch;
-        }
-    }
-    return out;
-}
+// One escaping for every rows sidecar: the implementation lives in embedding_set.
+std::string tsvEscape(std::string_view field) { return escapeTsvField(field); }
 
-std::string tsvUnescape(std::string_view field) {
-    std::string out;
-    out.reserve(field.size());
-    for (std::size_t i = 0; i < field.size(); ++i) {
-        if (field[i] != '\\' || i + 1 == field.size()) {
-            out += field[i];
-            continue;
-        }
-        switch (field[++i]) {
-        case 't': out += '\t'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case '\\': out += '\\'; break;
-        default: out += '\\'; out += field[i];
-        }
-    }
-    return out;
-}
+std::string tsvUnescape(std::string_view field) { return unescapeTsvField(field); }
 
 void writeRowsTsv(const std::filesystem::path& file, const std::vector<RowInfo>& rows) {
     writeFileAtomically(file, [&](std::ostream& out) {
