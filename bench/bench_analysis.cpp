@@ -5,7 +5,7 @@
 //   bench_analysis tsne  [--n 10000] [--iterations 1000]
 //   bench_analysis umap  [--n 10000]
 //   bench_analysis exact [--n 100000] [--nq 1000]          (L2-normalised Gaussian, cosine = IP)
-//   bench_analysis hnsw  [--n 100000] [--nq 1000] [--clusters 100] [--ef 128] [--m 16]
+//   bench_analysis hnsw  [--n 100000] [--nq 1000] [--clusters 100] [--ef 0 (auto)] [--m 16]
 // Common: --threads T (0 = all), --repeats R, --seed S, --data X.npy (instead of generated
 // data; exact and hnsw also take --queries Q.npy), --trust (also report trustworthiness@10
 // for projections). Besides the detailed line, prints bench/report.py's lines
@@ -162,7 +162,7 @@ int main(int argc, char** argv) {
             o.forceApproximate = true;
             o.hnswM = static_cast<int>(num("m", 16));
             o.hnswEfConstruction = static_cast<int>(num("efc", 200));
-            o.hnswEfSearch = static_cast<int>(num("ef", 128));
+            o.hnswEfSearch = static_cast<int>(num("ef", 0)); // 0 = automatic (recall probe)
         }
         auto t0 = std::chrono::steady_clock::now();
         NeighbourIndex index(x, o);
@@ -183,7 +183,8 @@ int main(int argc, char** argv) {
             out["recall@10"] = recallAtK(found, truth, k);
             out["M"] = o.hnswM;
             out["ef_construction"] = o.hnswEfConstruction;
-            out["ef"] = o.hnswEfSearch;
+            out["ef"] = index.efSearch();
+            out["probed_recall@10"] = index.probedRecall();
         }
     } else {
         std::cerr << "unknown workload " << workload << '\n';

@@ -107,13 +107,17 @@ InspectorPanel::InspectorPanel(QWidget* parent)
     row2->addWidget(m_mask);
     row2->addWidget(m_maskShare);
     row2->addWidget(m_grid);
-    row2->addWidget(m_colormap);
-    row2->addWidget(m_interp);
-    row2->addWidget(new QLabel(tr("Opacity")));
-    row2->addWidget(m_opacity);
     row2->addStretch(1);
-    row2->addWidget(saveBtn);
-    row2->addWidget(copyBtn);
+    // Three short rows rather than two long ones: the panel must fit between the docks on a
+    // 1600-pixel-wide screen.
+    auto* row3 = new QHBoxLayout;
+    row3->addWidget(m_colormap);
+    row3->addWidget(m_interp);
+    row3->addWidget(new QLabel(tr("Opacity")));
+    row3->addWidget(m_opacity);
+    row3->addStretch(1);
+    row3->addWidget(saveBtn);
+    row3->addWidget(copyBtn);
     auto* canvases = new QHBoxLayout;
     canvases->addWidget(m_canvasA, 1);
     canvases->addWidget(m_canvasB, 1);
@@ -122,6 +126,7 @@ InspectorPanel::InspectorPanel(QWidget* parent)
     layout->setContentsMargins(4, 4, 4, 4);
     layout->addLayout(row1);
     layout->addLayout(row2);
+    layout->addLayout(row3);
     layout->addLayout(canvases, 1);
     layout->addWidget(m_status);
 

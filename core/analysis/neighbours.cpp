@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 
 #include <hnswlib/hnswlib.h>
+#include <limits>
 
 #include "core/common/runtime.h"
 
@@ -95,6 +96,8 @@ struct NeighbourIndex::Impl {
     torch::Tensor sqNorms;  // [N] for Euclidean exact search
     std::unique_ptr<DispatchedSpace> space;
     std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw;
+    int efSearch = 0;
+    double probedRecall = -1.0;
 
     torch::Tensor prepareQueries(torch::Tensor q) const {
         if (options.metric == Metric::Cosine)
@@ -186,42 +189,106 @@ NeighbourIndex::NeighbourIndex(const Matrix& data, const NeighbourOptions& optio
         static_cast<std::size_t>(options.hnswEfConstruction), static_cast<std::size_t>(options.seed));
     const float* base = im.base.data_ptr<float>();
     const std::int64_t n = data.rows, d = data.cols;
-    im.hnsw->addPoint(base, 0);
-    std::atomic<std::int64_t> next{1};
-    std::atomic<bool> stop{false};
-    auto worker = [&] {
-        while (!stop.load(std::memory_order_relaxed)) {
-            const std::int64_t i = next.fetch_add(1);
-            if (i >= n)
-                break;
-            im.hnsw->addPoint(base + i * d, static_cast<std::size_t>(i));
+    // Automatic ef needs queries the graph has not seen (an indexed row finds itself and its
+    // graph neighbours far too easily): hold evenly spaced probe rows back, tune on them,
+    // then insert them too.
+    const bool autoEf = options.hnswEfSearch <= 0;
+    const std::int64_t probes = autoEf && n >= 2000 ? std::min<std::int64_t>(256, n / 20) : 0;
+    std::vector<std::int64_t> order;
+    order.reserve(static_cast<std::size_t>(n));
+    std::vector<std::int64_t> probeRows;
+    {
+        std::vector<char> isProbe(static_cast<std::size_t>(n), 0);
+        for (std::int64_t i = 0; i < probes; ++i) {
+            const std::int64_t r = (2 * i + 1) * n / (2 * probes);
+            isProbe[static_cast<std::size_t>(r)] = 1;
+            probeRows.push_back(r);
         }
-    };
-    const int threads = threadsFor(options.threads);
-    std::vector<std::thread> pool;
-    for (int t = 1; t < threads; ++t)
-        pool.emplace_back(worker);
-    // The calling thread inserts too, and is the one that reports and polls the token.
-    for (std::int64_t mine = 0; !stop.load(); ++mine) {
-        if ((mine & 255) == 0) {
-            report(progress, std::min<std::int64_t>(next.load(), n), n, "indexing");
-            if (cancel && cancel->cancelled()) {
-                stop = true;
-                break;
-            }
-        }
-        const std::int64_t i = next.fetch_add(1);
-        if (i >= n)
-            break;
-        im.hnsw->addPoint(base + i * d, static_cast<std::size_t>(i));
+        for (std::int64_t i = 0; i < n; ++i)
+            if (!isProbe[static_cast<std::size_t>(i)])
+                order.push_back(i);
+        order.insert(order.end(), probeRows.begin(), probeRows.end());
     }
-    for (auto& th : pool)
-        th.join();
-    if (stop)
-        throw Cancelled();
+    const int threads = threadsFor(options.threads);
+    // Inserts order[from, to) with `threads` threads; the calling thread reports and polls.
+    auto insert = [&](std::int64_t from, std::int64_t to) {
+        std::atomic<std::int64_t> next{from};
+        std::atomic<bool> stop{false};
+        auto add = [&](std::int64_t i) {
+            const auto row = order[static_cast<std::size_t>(i)];
+            im.hnsw->addPoint(base + row * d, static_cast<std::size_t>(row));
+        };
+        if (from == 0 && to > 0) // the first point alone: the graph needs an entry point
+            add(next.fetch_add(1));
+        auto worker = [&] {
+            while (!stop.load(std::memory_order_relaxed)) {
+                const std::int64_t i = next.fetch_add(1);
+                if (i >= to)
+                    break;
+                add(i);
+            }
+        };
+        std::vector<std::thread> pool;
+        for (int t = 1; t < threads; ++t)
+            pool.emplace_back(worker);
+        for (std::int64_t mine = 0; !stop.load(); ++mine) {
+            if ((mine & 255) == 0) {
+                report(progress, std::min<std::int64_t>(next.load(), to), n, "indexing");
+                if (cancel && cancel->cancelled()) {
+                    stop = true;
+                    break;
+                }
+            }
+            const std::int64_t i = next.fetch_add(1);
+            if (i >= to)
+                break;
+            add(i);
+        }
+        for (auto& th : pool)
+            th.join();
+        if (stop)
+            throw Cancelled();
+    };
+    insert(0, n - probes);
+
+    if (!autoEf) {
+        im.efSearch = options.hnswEfSearch;
+    } else if (probes == 0) {
+        im.efSearch = 64; // small sets: search is cheap, and too few rows to probe
+    } else {
+        // Exact top-10 of each probe among the indexed (non-probe) rows.
+        constexpr int kProbeK = 10;
+        auto idx = torch::tensor(probeRows, torch::kLong);
+        auto q = im.base.index_select(0, idx).contiguous();
+        auto scores = torch::mm(q, im.base.t());
+        if (options.metric == Metric::Euclidean)
+            scores.mul_(2.0f).sub_(im.sqNorms.unsqueeze(0));
+        scores.index_fill_(1, idx, -std::numeric_limits<float>::infinity());
+        auto top = std::get<1>(scores.topk(kProbeK, 1)).contiguous();
+        const auto* t = top.data_ptr<std::int64_t>();
+        std::vector<std::vector<Neighbour>> truth(static_cast<std::size_t>(probes));
+        for (std::int64_t i = 0; i < probes; ++i)
+            for (int j = 0; j < kProbeK; ++j)
+                truth[static_cast<std::size_t>(i)].push_back({t[i * kProbeK + j], 0.0f});
+        const float* pq = q.data_ptr<float>();
+        for (int ef : {16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512}) {
+            im.hnsw->setEf(static_cast<std::size_t>(ef));
+            std::vector<std::vector<Neighbour>> found(static_cast<std::size_t>(probes));
+            for (std::int64_t i = 0; i < probes; ++i)
+                found[static_cast<std::size_t>(i)] = im.approx(pq + i * d, kProbeK, -1);
+            im.efSearch = ef;
+            im.probedRecall = recallAtK(found, truth, kProbeK);
+            if (im.probedRecall >= options.hnswTargetRecall)
+                break;
+        }
+    }
+    insert(n - probes, n);
     report(progress, n, n, "indexing");
-    im.hnsw->setEf(static_cast<std::size_t>(std::max(options.hnswEfSearch, 1)));
+    im.hnsw->setEf(static_cast<std::size_t>(im.efSearch));
 }
+
+int NeighbourIndex::efSearch() const { return m_impl->hnsw ? m_impl->efSearch : 0; }
+double NeighbourIndex::probedRecall() const { return m_impl->probedRecall; }
 
 NeighbourIndex::~NeighbourIndex() = default;
 NeighbourIndex::NeighbourIndex(NeighbourIndex&&) noexcept = default;

@@ -36,9 +36,17 @@ struct NeighbourOptions {
     bool forceApproximate = false;
     int hnswM = 16;
     int hnswEfConstruction = 200;
-    /// Candidate-list size at query time (>= k is enforced). 128 gives recall@10 >= 0.95
-    /// on 100,000 x 384 clustered embeddings (see bench/bench_analysis.cpp).
+    /// Candidate-list size at query time (>= k is enforced). 128 keeps recall@10 >= 0.95
+    /// even for queries unlike the indexed set (tests/core/test_analysis_neighbours.cpp).
+    /// 0 = choose it while building: up to 256 rows are held back as probe queries, and ef
+    /// is the smallest whose recall@10 on them (against exact search) reaches
+    /// hnswTargetRecall; then they are inserted too. That suits queries drawn like the
+    /// indexed rows (the map's own points) and is faster on easy data, but queries from
+    /// elsewhere can get a lower recall. Sets under 2,000 rows get 64.
     int hnswEfSearch = 128;
+    /// Recall@10 the automatic ef aims for on the probe, a little above the 0.95 users are
+    /// promised because 256 probes are a noisy sample.
+    double hnswTargetRecall = 0.97;
     std::uint64_t seed = 100;
     int threads = 0; ///< for building / batch queries; 0 = computeThreads()
 };
@@ -55,6 +63,10 @@ public:
     NeighbourIndex& operator=(NeighbourIndex&&) noexcept;
 
     bool approximate() const;
+    /// The HNSW candidate-list size in use (0 for an exact index).
+    int efSearch() const;
+    /// Recall@10 the automatic ef reached on its probe (-1 when ef was given or exact).
+    double probedRecall() const;
     std::int64_t size() const;
     std::int64_t dim() const;
     const NeighbourOptions& options() const;

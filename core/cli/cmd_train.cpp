@@ -159,6 +159,8 @@ void addTrainCommand(CLI::App& app, CliContext& ctx) {
     cmd->add_option("--weight-decay", t.weightDecay, "AdamW weight decay")->capture_default_str();
     cmd->add_option("--warmup", t.warmupFraction, "Warm-up fraction of all steps")->capture_default_str();
     cmd->add_option("--image-size", t.imageSize, "Train at this image size (0 = the model's)");
+    cmd->add_option("--pool", t.pool, "Starting from a preset: what the head sees, the class token or the mean patch token")
+        ->check(CLI::IsMember({"cls", "mean"}));
     cmd->add_flag("--freeze-backbone", t.freezeBackbone, "Train the projection head only");
     cmd->add_option("--trainable-blocks", t.trainableBlocks, "Fine-tune only the last N blocks (-1 = all)");
     cmd->add_option("--label-level", t.labelLevel, "Label level for nested folders (0 = top, -1 = deepest)")

@@ -276,6 +276,8 @@ LoadedModel randomPreset(const std::string& name, const LoadOptions& options) {
         cfg.imageSize = options.imageSize;
     if (options.heads > 0)
         cfg.heads = options.heads;
+    if (!options.pool.empty())
+        cfg.pool = options.pool;
     cfg.validate();
     LoadedModel out;
     {

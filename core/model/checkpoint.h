@@ -33,6 +33,8 @@ struct LoadOptions {
     /// Seed of the random initialisation of presets (without it LibTorch seeds from the OS,
     /// and two runs of `embed --model vit-small-16` would disagree).
     std::uint64_t seed = 0;
+    /// Presets only: "cls" or "mean" pooling for the head (empty = the preset's).
+    std::string pool;
 };
 
 struct LoadedModel {

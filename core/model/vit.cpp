@@ -159,12 +159,13 @@ VitOutput VitImpl::forward(const torch::Tensor& images, bool withAttention) {
     x = norm->forward(x).to(torch::kFloat);
     out.cls = x.select(1, 0);
     out.patches = x.slice(1, 1);
+    const auto pooled = c.pool == "mean" ? out.patches.mean(1) : out.cls;
     if (head)
         out.embedding = torch::nn::functional::normalize(
-            head->forward(out.cls).to(torch::kFloat),
+            head->forward(pooled).to(torch::kFloat),
             torch::nn::functional::NormalizeFuncOptions().p(2).dim(1).eps(1e-12));
     else
-        out.embedding = out.cls;
+        out.embedding = pooled;
     return out;
 }
 

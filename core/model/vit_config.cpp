@@ -41,7 +41,7 @@ nlohmann::json VitConfig::toJson() const {
     return nlohmann::json{{"name", name},       {"image_size", imageSize}, {"patch_size", patchSize},
                           {"in_channels", inChannels}, {"dim", dim},       {"depth", depth},
                           {"heads", heads},     {"mlp_ratio", mlpRatio},   {"embed_dim", embedDim},
-                          {"layer_norm_eps", layerNormEps}};
+                          {"layer_norm_eps", layerNormEps}, {"pool", pool}};
 }
 
 VitConfig VitConfig::fromJson(const nlohmann::json& j) {
@@ -71,6 +71,11 @@ VitConfig VitConfig::fromJson(const nlohmann::json& j) {
         if (!j["mlp_ratio"].is_number())
             throw Error("model config: field 'mlp_ratio' must be a number");
         c.mlpRatio = j["mlp_ratio"].get<double>();
+    }
+    if (j.contains("pool")) {
+        if (!j["pool"].is_string())
+            throw Error("model config: field 'pool' must be \"cls\" or \"mean\"");
+        c.pool = j["pool"].get<std::string>();
     }
     if (j.contains("layer_norm_eps")) {
         if (!j["layer_norm_eps"].is_number())
@@ -118,6 +123,8 @@ void VitConfig::validate() const {
         fail("dim " + std::to_string(dim) + " is not divisible by heads " + std::to_string(heads));
     if (!(mlpRatio > 0.0) || mlpRatio > 64.0)
         fail("mlp_ratio out of range");
+    if (pool != "cls" && pool != "mean")
+        fail("pool '" + pool + "' is not \"cls\" or \"mean\"");
     if (embedDim < 0 || embedDim > 65536)
         fail("embed_dim " + std::to_string(embedDim) + " out of range");
     if (!(layerNormEps > 0.0) || layerNormEps > 1.0)

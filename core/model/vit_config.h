@@ -19,6 +19,9 @@ struct VitConfig {
     double mlpRatio = 4.0;
     int embedDim = 128;   ///< projection head output E; 0 = no head (embedding = class token)
     double layerNormEps = 1e-6;
+    /// What the projection head sees: "cls" (the class token, as timm/DINO) or "mean" (the
+    /// mean of the patch tokens, which trains better from scratch on small data sets).
+    std::string pool = "cls";
 
     int gridSize() const { return imageSize / patchSize; }
     int numPatches() const { return gridSize() * gridSize(); }

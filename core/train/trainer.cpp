@@ -168,6 +168,8 @@ TrainResult Trainer::run(TrainerListener* listener) {
     // ---- Model (fresh or resumed) and training state.
     model::LoadOptions lo;
     lo.imageSize = o.imageSize;
+    lo.seed = o.seed; // a fresh preset's random initialisation follows --seed
+    lo.pool = o.pool;
     std::int64_t startStep = 0;
     std::uint64_t seed = o.seed;
     nlohmann::json resumeState;

@@ -53,6 +53,7 @@ struct TrainOptions {
 
     std::string model = "vit-micro";        ///< preset name or .safetensors (see model::loadModel)
     int imageSize = 0;                      ///< > 0: train at this size (positional embeddings resized)
+    std::string pool;                       ///< presets only: "cls" or "mean" head pooling ("" = preset's)
     bool freezeBackbone = false;            ///< train the projection head only
     int trainableBlocks = -1;               ///< fine-tune: the last N blocks (+ final norm, head); -1 = all
 

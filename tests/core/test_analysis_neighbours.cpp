@@ -93,11 +93,35 @@ TEST_CASE("approximate index reaches recall@10 >= 0.95 on clustered data", "[ana
         const double recall = recallAtK(index.queryBatch(queries, 10), truth, 10);
         INFO("recall " << recall);
         REQUIRE(recall >= 0.95);
+        REQUIRE(index.efSearch() == 128);
+        REQUIRE(index.probedRecall() < 0);
         // Row queries leave the row itself out.
         auto hits = index.queryRow(42, 10);
         REQUIRE(hits.size() == 10);
         REQUIRE(std::none_of(hits.begin(), hits.end(), [](const Neighbour& nb) { return nb.row == 42; }));
         REQUIRE(std::is_sorted(hits.begin(), hits.end(), [](auto& a, auto& b) { return a.distance < b.distance; }));
+    }
+}
+
+TEST_CASE("automatic ef reaches its recall on queries drawn like the indexed rows", "[analysis][neighbours]") {
+    // One draw split in two: same clusters for the index and the queries.
+    auto all = vitrine::test::gaussianClusters(5200, 64, 50, 4.0f, 7);
+    Matrix base(5000, 64), queries(200, 64);
+    std::copy_n(all.data.begin(), base.data.size(), base.data.begin());
+    std::copy_n(all.data.begin() + static_cast<std::ptrdiff_t>(base.data.size()), queries.data.size(), queries.data.begin());
+    NeighbourOptions o;
+    o.forceApproximate = true;
+    o.hnswEfSearch = 0;
+    NeighbourIndex index(base, o);
+    const double recall = recallAtK(index.queryBatch(queries, 10), exactKnn(base, queries, 10, o.metric), 10);
+    INFO("recall " << recall << " at automatic ef " << index.efSearch() << " (probe " << index.probedRecall() << ")");
+    REQUIRE(index.efSearch() >= 16);
+    REQUIRE(index.probedRecall() >= o.hnswTargetRecall);
+    REQUIRE(recall >= 0.95);
+    // Every row was inserted, the held-back probes included.
+    for (std::int64_t row : {std::int64_t(12), std::int64_t(2500), std::int64_t(4990)}) {
+        auto hits = index.query(&base.data[static_cast<std::size_t>(row * 64)], 1);
+        REQUIRE(hits.front().row == row);
     }
 }
 

@@ -236,3 +236,28 @@ TEST_CASE("presets with random weights are reproducible and leave the global see
     o.seed = 1;
     CHECK_FALSE(torch::equal(loadModel("vit-micro", o).model->posEmbed, a.model->posEmbed));
 }
+
+TEST_CASE("mean pooling feeds the head the mean patch token, and survives a checkpoint", "[model]") {
+    torch::manual_seed(4);
+    VitConfig c = VitConfig::preset("vit-micro");
+    c.depth = 2;
+    c.pool = "mean";
+    Vit vit(c);
+    vit->eval();
+    torch::InferenceMode guard;
+    auto x = torch::randn({2, 3, c.imageSize, c.imageSize});
+    auto out = vit->forward(x, false);
+    auto expected = torch::nn::functional::normalize(
+        vit->head->forward(out.patches.mean(1)), torch::nn::functional::NormalizeFuncOptions().dim(1));
+    CHECK(maxAbs(out.embedding, expected) <= 1e-5);
+    // Not the class token's embedding.
+    auto fromCls = torch::nn::functional::normalize(vit->head->forward(out.cls),
+                                                    torch::nn::functional::NormalizeFuncOptions().dim(1));
+    CHECK(maxAbs(out.embedding, fromCls) > 1e-3);
+    CHECK(VitConfig::fromJson(c.toJson()).pool == "mean");
+    auto bad = c.toJson();
+    bad["pool"] = "max";
+    CHECK_THROWS_AS(VitConfig::fromJson(bad), Error);
+    bad.erase("pool"); // files written before the field existed pool the class token
+    CHECK(VitConfig::fromJson(bad).pool == "cls");
+}
