@@ -260,12 +260,17 @@ QImage InspectorPanel::renderAttention(const an::InspectionResult& r, cv::Mat* m
         auto maps = an::headAttentionMaps(r.attention, layer, m_query < 0 ? 0 : m_query + 1);
         std::vector<cv::Mat> tiles;
         std::vector<std::string> labels;
+        // Small models run at 64-96 px: draw the tiles at least 224 px wide so the labels
+        // and the patch grid stay readable.
+        cv::Mat base = r.input;
+        if (base.cols < 224)
+            cv::resize(r.input, base, cv::Size(224, 224 * r.input.rows / std::max(1, r.input.cols)), 0, 0, cv::INTER_CUBIC);
         for (std::size_t h = 0; h < maps.size(); ++h) {
-            cv::Mat tile = an::renderHeatmap(r.input, maps[h], style);
+            cv::Mat tile = an::renderHeatmap(base, maps[h], style);
             if (m_grid->isChecked())
                 an::drawPatchGrid(tile, g, {255, 255, 255}, 1);
             tiles.push_back(tile);
-            labels.push_back("layer " + std::to_string(layer + 1) + " head " + std::to_string(h + 1));
+            labels.push_back("L" + std::to_string(layer + 1) + " head " + std::to_string(h + 1));
         }
         return toQImage(an::composeTiles(tiles, labels));
     }

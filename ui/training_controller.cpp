@@ -94,6 +94,7 @@ void TrainingController::start() {
     o.miner = s.miner.toStdString();
     o.distance = s.distance.toStdString();
     o.margin = s.margin;
+    o.softMargin = s.softMargin;
     o.learningRate = s.learningRate;
     o.precision = s.bf16 ? core::train::Precision::BFloat16 : core::train::Precision::Float32;
     o.checkpointPath = run->latest;

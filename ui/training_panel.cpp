@@ -53,7 +53,7 @@ QIcon tripletIcon(ThumbnailCache* thumbs, const TripletView& t) {
 
 TrainingPanel::TrainingPanel(ThumbnailCache* thumbs, QWidget* parent)
     : QWidget(parent), m_thumbs(thumbs), m_model(new QComboBox), m_mode(new QComboBox), m_miner(new QComboBox),
-      m_distance(new QComboBox), m_margin(new QDoubleSpinBox), m_p(new QSpinBox), m_k(new QSpinBox),
+      m_distance(new QComboBox), m_margin(new QDoubleSpinBox), m_lossKind(new QComboBox), m_p(new QSpinBox), m_k(new QSpinBox),
       m_lr(new QDoubleSpinBox), m_epochs(new QSpinBox), m_imageSize(new QComboBox), m_liveEvery(new QSpinBox),
       m_bf16(new QCheckBox(tr("bfloat16 compute"))), m_start(new QPushButton(tr("Start"))),
       m_pause(new QPushButton(tr("Pause"))), m_stop(new QPushButton(tr("Stop"))), m_progress(new QProgressBar),
@@ -77,6 +77,11 @@ TrainingPanel::TrainingPanel(ThumbnailCache* thumbs, QWidget* parent)
                            "batch-all — every valid (anchor, positive, negative) triplet;\n"
                            "semi-hard — negatives farther than the positive but within the margin (FaceNet);\n"
                            "random — one random valid triplet per anchor."));
+    m_lossKind->addItems({tr("soft margin"), tr("hinge with margin")});
+    m_lossKind->setToolTip(tr("Soft margin: softplus(d(a,p) − d(a,n)); every triplet keeps teaching, which trains "
+                          "steadily from scratch.\nHinge: max(0, d(a,p) − d(a,n) + m); only triplets that break "
+                          "the margin teach, which can collapse the embedding early in training."));
+    connect(m_lossKind, &QComboBox::currentIndexChanged, this, [this](int i) { m_margin->setEnabled(i == 1); });
     m_distance->addItems({QStringLiteral("euclidean"), QStringLiteral("cosine")});
     m_distance->setToolTip(tr("Distance between L2-normalised embeddings: Euclidean (0…2) or cosine (1 − cos θ)."));
     m_margin->setRange(0.0, 2.0);
@@ -95,7 +100,7 @@ TrainingPanel::TrainingPanel(ThumbnailCache* thumbs, QWidget* parent)
     m_lr->setDecimals(6);
     m_lr->setRange(1e-6, 1.0);
     m_lr->setSingleStep(1e-4);
-    m_lr->setValue(3e-4);
+    m_lr->setValue(2e-4);
     m_lr->setToolTip(tr("Peak learning rate of AdamW, reached after a short warm-up, then decayed on a cosine."));
     m_epochs->setRange(1, 1000);
     m_epochs->setValue(20);
@@ -118,6 +123,7 @@ TrainingPanel::TrainingPanel(ThumbnailCache* thumbs, QWidget* parent)
     form->addRow(tr("Mode"), m_mode);
     form->addRow(tr("Miner"), m_miner);
     form->addRow(tr("Distance"), m_distance);
+    form->addRow(tr("Loss"), m_lossKind);
     form->addRow(tr("Margin"), m_margin);
     auto* pk = new QHBoxLayout;
     pk->addWidget(m_p);
@@ -251,6 +257,7 @@ TrainingSettings TrainingPanel::settings() const {
     s.miner = m_miner->currentText();
     s.distance = m_distance->currentText();
     s.margin = m_margin->value();
+    s.softMargin = m_lossKind->currentIndex() == 0;
     s.classesPerBatch = m_p->value();
     s.imagesPerClass = m_k->value();
     s.learningRate = m_lr->value();
@@ -272,6 +279,8 @@ void TrainingPanel::setSettings(const TrainingSettings& s) {
     m_miner->setCurrentText(s.miner);
     m_distance->setCurrentText(s.distance);
     m_margin->setValue(s.margin);
+    m_lossKind->setCurrentIndex(s.softMargin ? 0 : 1);
+    m_margin->setEnabled(!s.softMargin);
     m_p->setValue(s.classesPerBatch);
     m_k->setValue(s.imagesPerClass);
     m_lr->setValue(s.learningRate);
@@ -294,6 +303,7 @@ void TrainingPanel::saveSettings() const {
     q.setValue(QStringLiteral("miner"), s.miner);
     q.setValue(QStringLiteral("distance"), s.distance);
     q.setValue(QStringLiteral("margin"), s.margin);
+    q.setValue(QStringLiteral("softMargin"), s.softMargin);
     q.setValue(QStringLiteral("p"), s.classesPerBatch);
     q.setValue(QStringLiteral("k"), s.imagesPerClass);
     q.setValue(QStringLiteral("lr"), s.learningRate);
@@ -307,12 +317,14 @@ void TrainingPanel::loadSettings() {
     QSettings q;
     q.beginGroup(QStringLiteral("training"));
     m_mode->setCurrentIndex(q.value(QStringLiteral("mode"), 0).toInt());
-    m_miner->setCurrentText(q.value(QStringLiteral("miner"), QStringLiteral("batch-hard")).toString());
+    m_miner->setCurrentText(q.value(QStringLiteral("miner"), QStringLiteral("batch-all")).toString());
     m_distance->setCurrentText(q.value(QStringLiteral("distance"), QStringLiteral("euclidean")).toString());
     m_margin->setValue(q.value(QStringLiteral("margin"), 0.2).toDouble());
+    m_lossKind->setCurrentIndex(q.value(QStringLiteral("softMargin"), true).toBool() ? 0 : 1);
+    m_margin->setEnabled(m_lossKind->currentIndex() == 1);
     m_p->setValue(q.value(QStringLiteral("p"), 8).toInt());
     m_k->setValue(q.value(QStringLiteral("k"), 4).toInt());
-    m_lr->setValue(q.value(QStringLiteral("lr"), 3e-4).toDouble());
+    m_lr->setValue(q.value(QStringLiteral("lr"), 2e-4).toDouble());
     m_epochs->setValue(q.value(QStringLiteral("epochs"), 20).toInt());
     m_imageSize->setCurrentIndex(q.value(QStringLiteral("imageSize"), 0).toInt());
     m_liveEvery->setValue(q.value(QStringLiteral("liveEvery"), 10).toInt());
@@ -325,9 +337,10 @@ void TrainingPanel::setRunning(bool running, bool paused) {
     m_pause->setEnabled(running);
     m_stop->setEnabled(running);
     m_pause->setText(paused ? tr("Resume") : tr("Pause"));
-    for (QWidget* w : std::initializer_list<QWidget*>{m_model, m_mode, m_miner, m_distance, m_margin, m_p, m_k, m_lr,
+    for (QWidget* w : std::initializer_list<QWidget*>{m_model, m_mode, m_miner, m_distance, m_lossKind, m_margin, m_p, m_k, m_lr,
                                                       m_epochs, m_imageSize, m_bf16})
         w->setEnabled(!running);
+    m_margin->setEnabled(!running && m_lossKind->currentIndex() == 1);
     if (!running)
         m_progress->setVisible(m_progress->value() > 0);
 }

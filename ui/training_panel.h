@@ -24,12 +24,15 @@ class ThumbnailCache;
 struct TrainingSettings {
     QString model;            ///< "default", a preset name, or a .safetensors path
     bool freezeBackbone = false;
-    QString miner = QStringLiteral("batch-hard");
+    QString miner = QStringLiteral("batch-all");
+    /// softplus(d(a,p) - d(a,n)) instead of the hinge with margin: it keeps a gradient on
+    /// every triplet, and did not collapse when training from scratch (see resources/models).
+    bool softMargin = true;
     QString distance = QStringLiteral("euclidean");
     double margin = 0.2;
     int classesPerBatch = 8;
     int imagesPerClass = 4;
-    double learningRate = 3e-4;
+    double learningRate = 2e-4;
     int epochs = 20;
     int imageSize = 0;        ///< 0 = the model's
     int liveEverySteps = 10;  ///< re-embed and re-project every N steps
@@ -90,6 +93,7 @@ private:
     QComboBox* m_miner;
     QComboBox* m_distance;
     QDoubleSpinBox* m_margin;
+    QComboBox* m_lossKind;
     QSpinBox* m_p;
     QSpinBox* m_k;
     QDoubleSpinBox* m_lr;

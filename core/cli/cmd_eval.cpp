@@ -30,6 +30,9 @@ void addEvalCommand(CLI::App& app, CliContext& ctx) {
         ->check(CLI::IsMember({"pixels"}));
     cmd->add_option("--pixel-size", e.pixelSide, "Side of the pixel baseline's downscaled image")->capture_default_str();
     cmd->add_option("--image-size", e.imageSize, "Run the model at this image size (0 = its own)");
+    cmd->add_option("--pool", e.pool, "Presets: head pooling, to score an untrained model like a trained one")
+        ->check(CLI::IsMember({"cls", "mean"}));
+    cmd->add_option("--seed", e.seed, "Presets: seed of the random weights (as train --seed)");
     cmd->add_option("--precision", opts->precision, "fp32 or bf16")->check(CLI::IsMember({"fp32", "bf16"}));
     cmd->add_option("-k,--knn-k", e.knnK, "k for kNN accuracy")->capture_default_str();
     cmd->add_flag("--json", opts->json, "Machine-readable output");

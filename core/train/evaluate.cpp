@@ -107,6 +107,8 @@ EvalReport evaluateModel(const std::string& modelName, const std::filesystem::pa
                          const ProgressFn& progress, const CancelToken* cancel) {
     model::LoadOptions lo;
     lo.imageSize = o.imageSize;
+    lo.pool = o.pool;
+    lo.seed = o.seed;
     auto loaded = model::loadModel(modelName, lo);
     auto& m = *loaded.model;
     auto rep = evaluateWith(dataDir, o, m.config().imageSize, progress, cancel,

@@ -32,6 +32,8 @@ struct EvalOptions {
     Split split = Split::Validation;
     double validationFraction = 0.2;
     int imageSize = 0;           ///< > 0: run the model at this size
+    std::string pool;            ///< presets: "cls" or "mean" head pooling ("" = the preset's)
+    std::uint64_t seed = 0;      ///< presets: seed of the random initialisation (as train --seed)
     Precision precision = Precision::Float32;
     int knnK = 5;
     int batchSize = 32;
