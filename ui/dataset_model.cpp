@@ -37,8 +37,16 @@ QVariant DatasetModel::data(const QModelIndex& index, int role) const {
                  QString::fromStdString(s.path.parent_path().string()).toHtmlEscaped());
     case Qt::DecorationRole: {
         QImage img = m_thumbnails->get(QString::fromStdString(s.path.string()));
-        if (img.isNull())
-            return {};
+        if (img.isNull()) {
+            // A same-sized placeholder while it loads: views with uniform item sizes measure
+            // the first item, and a missing icon would make every cell one text line high.
+            static QPixmap placeholder = [size = m_thumbnails->size()] {
+                QPixmap p(size, size);
+                p.fill(QColor(225, 225, 225));
+                return p;
+            }();
+            return placeholder;
+        }
         return QPixmap::fromImage(img);
     }
     case PathRole:

@@ -192,6 +192,11 @@ void MainWindow::buildDocks() {
     connect(m_neighbours, &NeighboursPanel::imageDropped, this,
             [this](const QString& path) { m_workspace->requestNeighboursOfFile(path, m_neighbours->k(), m_neighbours->cosine()); });
     connect(m_neighbours, &NeighboursPanel::parametersChanged, this, [this] { onSelection(m_currentRow); });
+    // "From another class" depends on the class level: ask again when it changes.
+    connect(m_datasetModel, &DatasetModel::classesChanged, this, [this] {
+        if (m_currentRow >= 0)
+            onSelection(m_currentRow);
+    });
     connect(m_workspace, &Workspace::neighboursReady, m_neighbours, &NeighboursPanel::setResults);
     connect(m_workspace, &Workspace::inspectionReady, this,
             [this](std::shared_ptr<const core::analysis::InspectionResult> r, const QString& title) {

@@ -84,7 +84,11 @@ MapPanel::MapPanel(Workspace* workspace, DatasetModel* dataset, ThumbnailCache* 
         m_workspace->computeEmbeddings();
     });
     connect(m_colourBy, qOverload<int>(&QComboBox::currentIndexChanged), this, &MapPanel::refreshColours);
-    connect(m_dataset, &DatasetModel::classesChanged, this, &MapPanel::refreshColours);
+    connect(m_dataset, &DatasetModel::classesChanged, this, [this] {
+        m_workspace->refreshNearestSameClass();
+        refreshColours();
+        updateInfo();
+    });
     connect(m_workspace, &Workspace::layoutChanged, this, &MapPanel::showLayout);
     connect(m_legend, &QListWidget::itemChanged, this, [this](QListWidgetItem* item) {
         m_view->setCategoryVisible(item->data(Qt::UserRole).toInt(), item->checkState() == Qt::Checked);
@@ -178,6 +182,13 @@ void MapPanel::showLayout(bool animate) {
     m_timeline->setEnabled(frames > 1);
     m_timeline->blockSignals(false);
     m_timelineLabel->setText(frames > 1 ? tr("step %1").arg(m_workspace->history().back().first) : QString());
+    updateInfo();
+}
+
+void MapPanel::updateInfo() {
+    const auto& layout = m_workspace->layout();
+    if (layout.size() != m_workspace->nearestSameClass().size())
+        return;
     int same = 0, valid = 0;
     for (int r = 0; r < m_workspace->nearestSameClass().size(); ++r)
         if (!std::isnan(layout[r].x())) {

@@ -39,6 +39,7 @@ Q_SIGNALS:
 
 public:
     void showLayout(bool animate);
+    void updateInfo();
 
 private:
     void showHistory(int index);

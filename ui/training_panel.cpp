@@ -1,5 +1,7 @@
 #include "ui/training_panel.h"
 
+#include <cmath>
+
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
@@ -163,7 +165,9 @@ TrainingPanel::TrainingPanel(ThumbnailCache* thumbs, QWidget* parent)
     scroll->setMaximumWidth(380);
 
     // --- charts
-    m_loss->addSeries(tr("loss"), QColor(31, 119, 180));
+    m_loss->addSeries(tr("loss"), QColor(160, 190, 220));
+    // Per-batch losses are noisy (a new P x K batch each step); the trend is the smoothed line.
+    m_loss->addSeries(tr("smoothed"), QColor(31, 119, 180));
     m_active->addSeries(tr("active"), QColor(214, 39, 40));
     m_distances->addSeries(tr("d(a,p)"), QColor(44, 160, 44));
     m_distances->addSeries(tr("d(a,n)"), QColor(214, 39, 40));
@@ -355,6 +359,8 @@ void TrainingPanel::setProgress(qint64 step, qint64 total, double etaSeconds, co
 
 void TrainingPanel::addStep(qint64 step, double loss, double activeFraction, double dPos, double dNeg, double lr) {
     m_loss->append(0, double(step), loss);
+    m_lossEma = std::isfinite(m_lossEma) ? 0.9 * m_lossEma + 0.1 * loss : loss;
+    m_loss->append(1, double(step), m_lossEma);
     m_active->append(0, double(step), activeFraction);
     m_distances->append(0, double(step), dPos);
     m_distances->append(1, double(step), dNeg);
@@ -372,10 +378,10 @@ void TrainingPanel::setTriplets(const QVector<TripletView>& triplets) {
     m_triplets->clear();
     for (const TripletView& t : triplets) {
         auto* item = new QListWidgetItem(tripletIcon(m_thumbs, t),
-                                         tr("d(a,p) %1\nd(a,n) %2\n%3")
+                                         tr("a–p %1\na–n %2\n%3")
                                              .arg(t.dPositive, 0, 'f', 3)
                                              .arg(t.dNegative, 0, 'f', 3)
-                                             .arg(t.violates ? tr("violates the margin") : tr("satisfied")));
+                                             .arg(t.violates ? tr("violates") : tr("satisfied")));
         item->setForeground(t.violates ? QColor(190, 30, 30) : QColor(40, 120, 40));
         item->setData(Qt::UserRole, t.anchor);
         item->setData(Qt::UserRole + 1, t.negative);
@@ -400,6 +406,7 @@ void TrainingPanel::addCheckpoint(const QString& path, const QString& descriptio
 void TrainingPanel::clearRun() {
     for (LineChart* c : {m_loss, m_active, m_distances, m_lrChart, m_validation})
         c->clear();
+    m_lossEma = std::numeric_limits<double>::quiet_NaN();
     m_triplets->clear();
     m_warnings->clear();
     m_progress->setValue(0);

@@ -1,4 +1,6 @@
 #pragma once
+
+#include <limits>
 // The Training panel: hyper-parameters with explanations, Start/Pause/Stop, a progress
 // bar with ETA, live curves (loss, active triplets, distances with the margin,
 // learning rate, validation P@1 and MAP@R), the hardest triplets of the current batch,
@@ -94,6 +96,7 @@ private:
     QComboBox* m_distance;
     QDoubleSpinBox* m_margin;
     QComboBox* m_lossKind;
+    double m_lossEma = std::numeric_limits<double>::quiet_NaN(); ///< smoothed loss of this run
     QSpinBox* m_p;
     QSpinBox* m_k;
     QDoubleSpinBox* m_lr;

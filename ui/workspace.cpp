@@ -89,6 +89,7 @@ Workspace::Workspace(DatasetModel* dataset, QObject* parent)
         m_rowToEmbedding.clear();
         m_layout.clear();
         m_nnSame.clear();
+        m_nnRow.clear();
         m_index.reset();
         m_history.clear();
         Q_EMIT layoutChanged(false);
@@ -273,6 +274,7 @@ void Workspace::startAnalysis(bool live, qint64 step) {
         auto positions = std::make_shared<QVector<QPointF>>(
             rowCount, QPointF(std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::quiet_NaN()));
         auto same = std::make_shared<QVector<bool>>(rowCount, true);
+        auto nnRow = std::make_shared<QVector<int>>(rowCount, -1);
         for (int e = 0; e < int(layout.rows); ++e) {
             int r = embToRow.value(e, -1);
             if (r < 0)
@@ -281,6 +283,7 @@ void Workspace::startAnalysis(bool live, qint64 step) {
             if (!nn[std::size_t(e)].empty()) {
                 int other = embToRow.value(int(nn[std::size_t(e)][0].row), -1);
                 (*same)[r] = other >= 0 && classOfRow[other] == classOfRow[r];
+                (*nnRow)[r] = other;
             }
         }
         return [=, this] {
@@ -288,6 +291,7 @@ void Workspace::startAnalysis(bool live, qint64 step) {
                 return;
             m_layout = *positions;
             m_nnSame = *same;
+            m_nnRow = *nnRow;
             m_index = index;
             m_history.push_back({step < 0 ? (m_history.isEmpty() ? 0 : m_history.back().first) : step, m_layout});
             Q_EMIT layoutChanged(hasPrev);
@@ -481,6 +485,17 @@ void Workspace::applyWeights(WeightSnapshot weights, qint64 step, const QString&
     m_pendingStep = step;
     if (!m_engine->busy())
         startEmbedding(true, step);
+}
+
+void Workspace::refreshNearestSameClass() {
+    if (m_nnRow.size() != m_dataset->rowCount())
+        return;
+    for (int r = 0; r < m_nnRow.size(); ++r) {
+        const int other = m_nnRow[r];
+        if (other >= 0)
+            m_nnSame[r] = m_dataset->data(m_dataset->index(other), DatasetModel::ClassIdRole).toInt() ==
+                          m_dataset->data(m_dataset->index(r), DatasetModel::ClassIdRole).toInt();
+    }
 }
 
 } // namespace vitrine::ui

@@ -83,6 +83,9 @@ public:
     const QVector<QPointF>& layout() const { return m_layout; }
     /// Per data set row: does its nearest neighbour share its class (at the current level)?
     const QVector<bool>& nearestSameClass() const { return m_nnSame; }
+    /// Recomputes nearestSameClass() for the data set's current class level (the nearest
+    /// neighbours themselves do not change with the level).
+    void refreshNearestSameClass();
     /// Layout history for the timeline (step, layout per data set row).
     const QVector<QPair<qint64, QVector<QPointF>>>& history() const { return m_history; }
     JobRunner* engineRunner() const { return m_engine; }
@@ -130,6 +133,7 @@ private:
     std::shared_ptr<const core::analysis::NeighbourIndex> m_index;
     QVector<QPointF> m_layout;
     QVector<bool> m_nnSame;
+    QVector<int> m_nnRow; ///< each row's nearest other row in embedding space (-1: none)
     QVector<QPair<qint64, QVector<QPointF>>> m_history;
 
     // Latest-wins queues for work that arrives while a runner is busy.

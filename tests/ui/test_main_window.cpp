@@ -8,6 +8,7 @@
 #include <QListView>
 #include <QMimeData>
 #include <QSignalSpy>
+#include <QPixmap>
 #include <QStandardItemModel>
 #include <QTemporaryDir>
 #include <QTest>
@@ -76,10 +77,16 @@ TEST_CASE("the main window opens the demo photos and shows thumbnails", "[ui]") 
     CHECK(w.datasetModel()->classCounts() == QVector<int>{96, 200});
 
     // Thumbnails load off the GUI thread and then appear through the model.
+    // Until then a placeholder of the same size keeps the grid's cells full-sized.
     QModelIndex first = w.datasetModel()->index(0);
-    w.datasetModel()->data(first, Qt::DecorationRole);
+    const auto placeholder = w.datasetModel()->data(first, Qt::DecorationRole).value<QPixmap>();
+    CHECK(placeholder.size() == QSize(w.thumbnails()->size(), w.thumbnails()->size()));
+    const QString firstPath = w.datasetModel()->data(first, DatasetModel::PathRole).toString();
     w.thumbnails()->waitForDone();
-    QTRY_VERIFY_WITH_TIMEOUT(!w.datasetModel()->data(first, Qt::DecorationRole).isNull(), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(!w.thumbnails()->get(firstPath).isNull(), 10000);
+    const auto thumb = w.datasetModel()->data(first, Qt::DecorationRole).value<QPixmap>();
+    CHECK(thumb.size() == placeholder.size());
+    CHECK(thumb.toImage() != placeholder.toImage());
     CHECK(w.datasetModel()->data(first, Qt::ToolTipRole).toString().contains("cat"));
 
     // Unticking a class hides it from the grid.
