@@ -130,8 +130,13 @@ void addEmbedCommand(CLI::App& app, CliContext& ctx) {
         eo.batchSize = opts->batch;
         eo.precision = core::model::parsePrecision(opts->precision);
         const int dim = cfg.outputDim();
+        // The output itself is the only thing that grows with the number of images (the
+        // embedder streams through a bounded queue): reserve it once instead of letting the
+        // vector double, which briefly holds both copies and rounds the capacity up.
         std::vector<float> rows;
+        rows.reserve(ds.samples.size() * static_cast<std::size_t>(dim));
         std::vector<core::io::RowInfo> info;
+        info.reserve(ds.samples.size());
         ProgressPrinter printer(opts->json);
         auto onBatch = [&](const core::model::EmbeddedBatch& b) {
             if (!b.skipped.empty())

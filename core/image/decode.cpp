@@ -10,6 +10,8 @@
 namespace vitrine::core::image {
 namespace {
 
+constexpr std::int64_t kMaxAspectRatio = 100; ///< long side / short side
+
 void applyOrientation(cv::Mat& m, int orientation) {
     switch (orientation) {
     case 2: cv::flip(m, m, 1); break;
@@ -35,6 +37,13 @@ cv::Mat decodeRgbFromMemory(std::string_view bytes, const std::filesystem::path&
         throw Error(name, "image too large (" + std::to_string(probe->width) + "x" + std::to_string(probe->height) +
                               " pixels, limit " + std::to_string(options.maxPixels / 1'000'000) +
                               " Mpx); it was not decoded");
+    // A 100000x1 strip is small to decode, but every consumer scales the short side up to the
+    // model's size (a 64-pixel short side makes it 6,400,000 pixels long: gigabytes of floats).
+    // No photo is that thin; refuse it here, with the other size limits.
+    if (std::max(probe->width, probe->height) > kMaxAspectRatio * std::max<std::int64_t>(1, std::min(probe->width, probe->height)))
+        throw Error(name, "image too thin (" + std::to_string(probe->width) + "x" + std::to_string(probe->height) +
+                              " pixels; at most " + std::to_string(kMaxAspectRatio) +
+                              ":1 is accepted); it was not decoded");
     if (!probe->complete && options.requireComplete)
         throw Error(name, std::string("truncated ") + formatName(probe->format) +
                               " (the file ends before the image data does)");

@@ -49,6 +49,28 @@ std::string shapeString(at::IntArrayRef s) {
                       "save_file({k: v.contiguous() for k, v in sd.items()}, 'model.safetensors')");
 }
 
+// A Vitrine file's architecture comes from the config in its metadata, which nothing ties to
+// its tensors. Check every shape that sizes the model before building it, so that a damaged
+// or crafted config (depth 256 x dim 16384 passes validate()) cannot make us allocate a model
+// far larger than the file.
+void checkConfigMatchesTensors(const fs::path& file, const VitConfig& c,
+                               const std::map<std::string, torch::Tensor>& tensors) {
+    auto expect = [&](const std::string& name, const std::vector<std::int64_t>& shape) {
+        auto it = tensors.find(name);
+        if (it == tensors.end() || it->second.sizes() != at::IntArrayRef(shape))
+            throw Error(file, "the model config in its metadata does not match its tensors: '" + name + "' is " +
+                                  (it == tensors.end() ? std::string("missing") : shapeString(it->second.sizes())) +
+                                  ", the config needs " + shapeString(shape) + "; the file is damaged");
+    };
+    expect("patch_embed.proj.weight", {c.dim, c.inChannels, c.patchSize, c.patchSize});
+    expect("pos_embed", {1, std::int64_t(c.numPatches()) + 1, c.dim});
+    const auto hidden = static_cast<std::int64_t>(std::lround(c.dim * c.mlpRatio));
+    for (int b = 0; b < c.depth; ++b)
+        expect("blocks." + std::to_string(b) + ".mlp.fc1.weight", {hidden, c.dim});
+    if (c.embedDim > 0)
+        expect("head.weight", {c.embedDim, c.dim});
+}
+
 // Result of renaming a foreign state dict to timm names.
 struct Converted {
     std::map<std::string, torch::Tensor> tensors; // timm names
@@ -435,6 +457,7 @@ LoadedModel loadModel(const std::string& presetOrPath, const LoadOptions& option
         }
         if (options.heads > 0)
             cfg.heads = options.heads;
+        checkConfigMatchesTensors(file, cfg, conv.tensors);
         // Everything that is not a parameter is the caller's (optimizer state, ...).
         Vit probe(cfg);
         std::set<std::string> params;
@@ -467,7 +490,7 @@ LoadedModel loadModel(const std::string& presetOrPath, const LoadOptions& option
     cfg.validate();
 
     out.model = Vit(cfg);
-    std::vector<std::string> missing, misShaped;
+    std::vector<std::string> missing, misShaped, nonFinite;
     std::set<std::string> used;
     {
         torch::NoGradGuard ng;
@@ -491,6 +514,9 @@ LoadedModel loadModel(const std::string& presetOrPath, const LoadOptions& option
                 misShaped.push_back(p.key() + " (integer dtype)");
                 continue;
             }
+            // A diverged run's NaNs would only show up later as a blank map or NaN distances.
+            if (const auto bad = (~torch::isfinite(src)).sum().item<std::int64_t>(); bad > 0)
+                nonFinite.push_back(p.key() + " (" + std::to_string(bad) + " of " + std::to_string(src.numel()) + ")");
             p.value().copy_(src);
         }
     }
@@ -509,6 +535,9 @@ LoadedModel loadModel(const std::string& presetOrPath, const LoadOptions& option
             msg += "; mis-shaped tensors: " + joinLimited(misShaped);
         throw Error(file, msg);
     }
+    if (!nonFinite.empty())
+        throw Error(file, "has non-finite weights (NaN or infinity) in " + joinLimited(nonFinite) +
+                              "; the file is damaged or was saved by a diverged training run; use an earlier checkpoint");
     if (fileGrid != cfg.gridSize())
         out.warnings.push_back("positional embeddings interpolated from a " + std::to_string(fileGrid) + "x" +
                                std::to_string(fileGrid) + " to a " + std::to_string(cfg.gridSize()) + "x" +

@@ -138,6 +138,10 @@ TrainResult Trainer::run(TrainerListener* listener) {
             listener->onStage(name, done, total);
     };
     auto cancelled = [&] { return m_cancelled.load() || (o.cancel && o.cancel->cancelled()); };
+    auto phase = [&](TrainPhase p, std::int64_t step) {
+        if (o.phaseHook)
+            o.phaseHook(p, step);
+    };
     if (o.epochs < 1)
         throw Error("epochs must be at least 1");
 
@@ -268,6 +272,7 @@ TrainResult Trainer::run(TrainerListener* listener) {
     std::size_t done = 0;
     std::vector<std::size_t> broken;
     for (auto i : needed) {
+        phase(TrainPhase::LoadingImage, 0);
         if (cancelled()) {
             result.cancelled = true;
             result.message = "cancelled while loading images";
@@ -287,6 +292,8 @@ TrainResult Trainer::run(TrainerListener* listener) {
         };
         drop(trainIdx);
         drop(valIdx);
+        result.trainImages = trainIdx.size();
+        result.validationImages = valIdx.size();
         sampler = data::PkSampler(classIds, trainIdx, o.pk, seed, classNames);
     }
     std::vector<cv::Mat> valSquares;
@@ -317,10 +324,11 @@ TrainResult Trainer::run(TrainerListener* listener) {
     }
 
     // ---- Checkpointing.
-    std::map<std::string, std::int64_t> paramSteps;
+    std::int64_t lastCheckpointStep = -1;
     auto writeCheckpoint = [&](std::int64_t step, const RetrievalMetrics* metrics) {
-        if (o.checkpointPath.empty())
+        if (o.checkpointPath.empty() || step == lastCheckpointStep)
             return;
+        phase(TrainPhase::WritingCheckpoint, step);
         stage("writing checkpoint", 0, 0);
         std::map<std::string, torch::Tensor> extras;
         nlohmann::json optimizerSteps = nlohmann::json::object();
@@ -366,6 +374,7 @@ TrainResult Trainer::run(TrainerListener* listener) {
         std::lock_guard lock(m_impl->weightsMutex);
         model::saveCheckpoint(o.checkpointPath, model, meta, extras);
         result.checkpointWritten = true;
+        lastCheckpointStep = step;
     };
 
     // ---- The loop.
@@ -389,6 +398,14 @@ TrainResult Trainer::run(TrainerListener* listener) {
     RetrievalMetrics lastMetrics = result.initialValidation;
     bool haveMetrics = canValidate;
     std::int64_t step = startStep;
+    // Ends the run after `completed` steps with a checkpoint of exactly those steps.
+    auto stopAt = [&](std::int64_t completed) {
+        result.cancelled = cancelled();
+        result.steps = completed;
+        result.message = result.cancelled ? "cancelled at step " + std::to_string(completed)
+                                          : "stopped at step " + std::to_string(completed) + " as requested";
+        writeCheckpoint(completed, haveMetrics ? &lastMetrics : nullptr);
+    };
     for (; step < totalSteps; ++step) {
         if (m_paused.load()) {
             stage("paused", step, totalSteps);
@@ -397,10 +414,7 @@ TrainResult Trainer::run(TrainerListener* listener) {
                 m_pauseCv.wait_for(lock, std::chrono::milliseconds(100));
         }
         if (cancelled() || (o.stopAfterSteps > 0 && step >= o.stopAfterSteps)) {
-            result.cancelled = cancelled();
-            result.message = result.cancelled ? "cancelled at step " + std::to_string(step)
-                                              : "stopped at step " + std::to_string(step) + " as requested";
-            writeCheckpoint(step, haveMetrics ? &lastMetrics : nullptr);
+            stopAt(step);
             break;
         }
         const auto t0 = Clock::now();
@@ -421,12 +435,17 @@ TrainResult Trainer::run(TrainerListener* listener) {
         for (auto& g : optimizer.param_groups())
             static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
         optimizer.zero_grad();
+        phase(TrainPhase::Forward, step + 1);
         torch::Tensor emb;
         {
             AutocastScope autocast(o.precision);
             emb = model.embed(x);
         }
         auto r = tripletLoss(emb.to(torch::kFloat32), y, lossOptions, gen);
+        if (cancelled()) { // abandon this step: the weights are still those of `step` steps
+            stopAt(step);
+            break;
+        }
         StepStats s;
         s.step = step + 1;
         s.totalSteps = totalSteps;
@@ -441,7 +460,13 @@ TrainResult Trainer::run(TrainerListener* listener) {
         s.hardest = hardestTriplets(emb.detach().to(torch::kFloat32), labels, batch, lossOptions);
         bool finite = std::isfinite(s.loss);
         if (finite && r.loss.requires_grad()) {
+            phase(TrainPhase::Backward, step + 1);
             r.loss.backward();
+            if (cancelled()) {
+                optimizer.zero_grad();
+                stopAt(step);
+                break;
+            }
             double norm = 0;
             if (o.gradClipNorm > 0) {
                 norm = torch::nn::utils::clip_grad_norm_(trainableTensors, o.gradClipNorm);
@@ -452,6 +477,7 @@ TrainResult Trainer::run(TrainerListener* listener) {
             }
             finite = std::isfinite(norm);
             if (finite) {
+                phase(TrainPhase::OptimizerStep, step + 1);
                 std::lock_guard lock(m_impl->weightsMutex);
                 optimizer.step();
             }

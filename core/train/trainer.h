@@ -21,6 +21,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -43,6 +44,15 @@ namespace vitrine::core::train {
 enum class Precision {
     Float32,
     BFloat16, ///< forward under CPU bf16 autocast; loss, gradients and weights stay float32
+};
+
+/// Points inside a run, in order within a step, at which TrainOptions::phaseHook is called.
+enum class TrainPhase {
+    LoadingImage,      ///< before each image of the preload
+    Forward,           ///< before the forward pass and loss of a step
+    Backward,          ///< before the backward pass (only when the loss is finite)
+    OptimizerStep,     ///< before the optimizer updates the weights
+    WritingCheckpoint, ///< before a checkpoint is written
 };
 
 struct TrainOptions {
@@ -85,6 +95,13 @@ struct TrainOptions {
 
     /// Optional extra cancellation (e.g. the CLI's SIGINT handler); polled between steps.
     const CancelToken* cancel = nullptr;
+    /// Called on the training thread on entering each phase (`step`: the 1-based step being
+    /// computed, 0 while loading). Tests call Trainer::cancel() from it to cancel at an exact
+    /// point. What cancelling there does: during loading the run ends without writing a
+    /// checkpoint; during the forward or backward pass the step is abandoned (no update) and
+    /// the checkpoint holds the steps completed; an optimizer update or a checkpoint write
+    /// that has started always completes, so a checkpoint is never half-updated.
+    std::function<void(TrainPhase phase, std::int64_t step)> phaseHook;
 };
 
 /// One triplet of a batch, by data set sample index, for showing what the model gets wrong.

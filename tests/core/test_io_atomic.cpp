@@ -54,14 +54,41 @@ TEST_CASE("a directory target and a missing folder are clear errors", "[io]") {
 }
 
 TEST_CASE("a read-only folder is a clear error", "[io]") {
-    if (::geteuid() == 0)
-        SUCCEED("running as root: permissions are not enforced; covered by the disk-full case");
-    else {
-        auto dir = freshDir("readonly");
-        fs::permissions(dir, fs::perms::owner_read | fs::perms::owner_exec);
+    auto dir = freshDir("readonly");
+    writeFileAtomically(dir / "a.txt", "earlier");
+    fs::permissions(dir, fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read |
+                             fs::perms::group_exec | fs::perms::others_read | fs::perms::others_exec);
+    if (::geteuid() != 0) {
         CHECK_THROWS_WITH(writeFileAtomically(dir / "a.txt", "x"), Catch::Contains("permission denied"));
-        fs::permissions(dir, fs::perms::owner_all);
+    } else {
+        // Root ignores permission bits: try as "nobody" in a child, and, in this process,
+        // the top of /sys, where the kernel refuses new files even to root.
+        const pid_t pid = ::fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            if (::setgid(65534) != 0 || ::setuid(65534) != 0)
+                ::_exit(4);
+            try {
+                writeFileAtomically(dir / "a.txt", "x");
+            } catch (const vitrine::core::Error& e) {
+                ::_exit(std::string(e.what()).find("permission denied") != std::string::npos ? 0 : 3);
+            } catch (...) {
+            }
+            ::_exit(2);
+        }
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        REQUIRE(WIFEXITED(status));
+        CHECK(WEXITSTATUS(status) == 0);
+        if (fs::is_directory("/sys/kernel")) {
+            CHECK_THROWS_WITH(writeFileAtomically("/sys/vitrine-readonly-test.txt", "x"),
+                              Catch::Contains("permission denied"));
+            CHECK_FALSE(fs::exists("/sys/vitrine-readonly-test.txt"));
+        }
     }
+    fs::permissions(dir, fs::perms::owner_all);
+    CHECK(readFile(dir / "a.txt") == "earlier");
+    CHECK(entries(dir) == 1);
 }
 
 TEST_CASE("a full disk mid-write keeps the earlier file and leaves no temporary", "[io]") {

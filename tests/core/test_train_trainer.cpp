@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -163,7 +164,9 @@ TEST_CASE("pause, snapshot and cancel from another thread", "[train]") {
     o.epochs = 50;
     Trainer trainer(o);
     Recorder rec;
+    std::atomic<std::int64_t> lastStep{0};
     rec.hook = [&](const StepStats& s) {
+        lastStep = s.step;
         if (s.step == 2)
             trainer.requestPause();
     };
@@ -177,7 +180,9 @@ TEST_CASE("pause, snapshot and cancel from another thread", "[train]") {
     CHECK(snap.count("head.weight") == 1);
     CHECK(snap.at("head.weight").sizes() == torch::IntArrayRef({16, 32}));
     trainer.resume();
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    // A cancel abandons the step in flight, so wait for one to complete after resuming.
+    while (lastStep.load() < 3)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
     trainer.cancel();
     worker.join();
     CHECK(result.cancelled);

@@ -1,0 +1,213 @@
+// vitrine-cli under awkward input and failing disks (issue 8): file names that break naive
+// CSV/TSV survive embed -> export -> re-import; broken, thin and vanished images are skipped
+// with their names; a failed export leaves the earlier file and no temporary.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include <catch2/catch.hpp>
+
+#include "core/io/atomic_file.h"
+#include "core/io/embedding_set.h"
+#include "core/io/npy.h"
+#include "../test_png.h"
+
+using namespace vitrine;
+using namespace vitrine::core;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Run {
+    int code;
+    std::string out, err;
+};
+
+/// Runs `prefix` + vitrine-cli + `args` through /bin/sh; stdout and stderr captured.
+Run cli(const std::string& args, const fs::path& dir, const std::string& prefix = "") {
+    const auto errFile = dir / "stderr.txt";
+    const std::string cmd = prefix + std::string(VITRINE_CLI_PATH) + " " + args + " 2>'" + errFile.string() + "'";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    std::string out;
+    std::array<char, 4096> buf{};
+    for (std::size_t n; (n = std::fread(buf.data(), 1, buf.size(), p)) > 0;)
+        out.append(buf.data(), n);
+    const int status = ::pclose(p);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out, io::readFile(errFile)};
+}
+
+std::string q(const fs::path& p) { return "'" + p.string() + "'"; } // only for our own simple paths
+
+struct TempDir {
+    fs::path path;
+    explicit TempDir(const std::string& name) {
+        path = fs::temp_directory_path() / ("vitrine-cli-rel-" + name + "-" + std::to_string(::getpid()));
+        fs::remove_all(path);
+        fs::create_directories(path);
+    }
+    ~TempDir() {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+};
+
+int temporaries(const fs::path& dir) {
+    int n = 0;
+    for (const auto& e : fs::directory_iterator(dir))
+        n += e.path().filename().string().find(".tmp-") != std::string::npos ? 1 : 0;
+    return n;
+}
+
+// Names that break naive writers: separators, quotes, control characters, non-Latin text,
+// leading/trailing spaces. Each is a real file on disk.
+const std::vector<std::string> kAwkward = {
+    "a,b.jpg",          "say \"hi\".jpg",  "tab\there.jpg", "line\nbreak.jpg", "猫 ねこ é.jpg",
+    " leading space.jpg", "quote's.jpg",   "back\\slash.jpg", "semi;colon #1.jpg", "trailing .jpg"};
+
+} // namespace
+
+TEST_CASE("awkward file names survive embed, export to every format and re-import", "[cli][reliability]") {
+    TempDir tmp("names");
+    const fs::path demo = VITRINE_TEST_DATA;
+    const fs::path data = tmp.path / "data";
+    fs::create_directories(data / "chat, \"noir\"");
+    fs::create_directories(data / "dog");
+    std::set<std::string> expected;
+    int i = 0;
+    for (const auto& name : kAwkward) {
+        const auto cls = i % 2 ? std::string("dog") : std::string("chat, \"noir\"");
+        const auto src = demo / (i % 2 ? "dog/beagle" : "cat/Bengal");
+        std::vector<fs::path> photos;
+        for (const auto& e : fs::directory_iterator(src))
+            photos.push_back(e.path());
+        std::sort(photos.begin(), photos.end());
+        fs::copy_file(photos.at(std::size_t(i / 2)), data / cls / name);
+        expected.insert(cls + "/" + name);
+        ++i;
+    }
+
+    auto r = cli("--threads 2 embed --model vit-micro --precision fp32 --batch 4 --data " + q(data) + " --out " +
+                     q(tmp.path / "e.npy"),
+                 tmp.path);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    const auto original = io::loadEmbeddingSet(tmp.path / "e.npy");
+    REQUIRE(original.embeddings.rows == std::int64_t(kAwkward.size()));
+
+    auto checkRows = [&](const io::EmbeddingSet& set) {
+        REQUIRE(set.embeddings.rows == original.embeddings.rows);
+        CHECK(set.embeddings.data == original.embeddings.data);
+        std::set<std::string> paths;
+        for (std::int64_t row = 0; row < set.rows.size(); ++row) {
+            const auto& p = set.rows.value(row, "path");
+            paths.insert(p);
+            CHECK(fs::exists(data / p)); // the path still names the file on disk
+            CHECK(set.rows.value(row, "label") == p.substr(0, p.find('/')));
+        }
+        CHECK(paths == expected);
+    };
+    checkRows(original);
+    for (const std::string fmt : {"npy", "csv", "safetensors"}) {
+        INFO(fmt);
+        const auto out = tmp.path / ("x." + fmt);
+        auto e = cli("export --embeddings " + q(tmp.path / "e.npy") + " --format " + fmt + " --out " + q(out), tmp.path);
+        INFO(e.err);
+        REQUIRE(e.code == 0);
+        checkRows(io::loadEmbeddingSet(out));
+        // ... and back out of that format again through the CLI.
+        const auto again = tmp.path / ("again-" + fmt + ".npy");
+        REQUIRE(cli("export --embeddings " + q(out) + " --format npy --out " + q(again), tmp.path).code == 0);
+        checkRows(io::loadEmbeddingSet(again));
+    }
+    // The projector's metadata.tsv has no escaping: one line per row, tabs and newlines flattened.
+    auto p = cli("export --embeddings " + q(tmp.path / "e.npy") + " --format projector --images-root " + q(data) +
+                     " --out " + q(tmp.path / "bundle"),
+                 tmp.path);
+    REQUIRE(p.code == 0);
+    CHECK(p.err.find("could not be read") == std::string::npos); // every awkward path found its image
+    std::ifstream meta(tmp.path / "bundle" / "metadata.tsv");
+    int lines = 0;
+    for (std::string l; std::getline(meta, l); ++lines)
+        CHECK(std::count(l.begin(), l.end(), '\t') == 1);
+    CHECK(lines == int(kAwkward.size()) + 1);
+}
+
+TEST_CASE("embed skips broken, thin and vanished images by name and embeds the rest", "[cli][reliability]") {
+    TempDir tmp("bad-images");
+    const fs::path demo = VITRINE_TEST_DATA;
+    const fs::path data = tmp.path / "data";
+    fs::create_directories(data / "cat");
+    fs::create_directories(data / "dog");
+    fs::copy_file(demo / "cat/Abyssinian/Abyssinian_1.jpg", data / "cat/good.jpg");
+    fs::copy_file(demo / "cat/Abyssinian/Abyssinian_2.jpg", data / "dog/good.jpg");
+    std::ofstream(data / "cat/zero.jpg").close();
+    std::ofstream(data / "cat/page.jpg") << "<!DOCTYPE html><html>404</html>";
+    const std::string jpeg = io::readFile(demo / "cat/Abyssinian/Abyssinian_3.jpg");
+    std::ofstream(data / "cat/half.jpg", std::ios::binary) << jpeg.substr(0, jpeg.size() / 2);
+    testutil::writeGreyPng(data / "dog/strip.png", 2'000'000, 1);
+    testutil::writeGreyPng(data / "dog/thin.png", 5000, 20);
+    fs::create_directories(data / "dog/x.jpg");
+    fs::create_directory_symlink(data, data / "dog/loop");
+    auto r = cli("embed --model vit-micro --precision fp32 --data " + q(data) + " --out " + q(tmp.path / "e.npy") +
+                     " --json",
+                 tmp.path);
+    INFO(r.err);
+    CHECK(r.code == 0);
+    for (const char* name : {"zero.jpg", "page.jpg", "half.jpg", "strip.png", "thin.png", "loop"})
+        CHECK_THAT(r.err, Catch::Contains(name));
+    CHECK_THAT(r.err, Catch::Contains("2000000x1") && Catch::Contains("too thin"));
+    CHECK(io::readNpyMatrix(tmp.path / "e.npy").rows == 2);
+}
+
+TEST_CASE("a failed export keeps the earlier file byte for byte and leaves no temporary", "[cli][reliability]") {
+    TempDir tmp("export-fail");
+    Matrix m(400, 64);
+    for (std::size_t k = 0; k < m.data.size(); ++k)
+        m.data[k] = float(k % 97) / 7.0f - 3.0f;
+    io::writeNpyMatrix(tmp.path / "e.npy", m);
+    const fs::path out = tmp.path / "out";
+    fs::create_directories(out);
+    const std::string earlier = "an earlier export, not to be touched\n";
+    io::writeFileAtomically(out / "prev.csv", earlier);
+
+    SECTION("disk full mid-write (a 16 KiB file size limit in the shell)") {
+        // SIGXFSZ ignored by the shell is ignored by vitrine-cli too, so write() fails with EFBIG.
+        auto r = cli("export --embeddings " + q(tmp.path / "e.npy") + " --format csv --out " + q(out / "prev.csv"),
+                     tmp.path, "trap '' XFSZ; ulimit -f 16; ");
+        CHECK(r.code != 0);
+        CHECK_THAT(r.err, Catch::Contains("prev.csv") && Catch::Contains("unchanged"));
+    }
+    SECTION("the target is a directory") {
+        fs::create_directories(out / "adir.csv");
+        auto r = cli("export --embeddings " + q(tmp.path / "e.npy") + " --format csv --out " + q(out / "adir.csv"),
+                     tmp.path);
+        CHECK(r.code != 0);
+        CHECK_THAT(r.err, Catch::Contains("adir.csv") && Catch::Contains("directory"));
+        CHECK(fs::is_directory(out / "adir.csv"));
+        fs::remove(out / "adir.csv");
+    }
+    SECTION("a read-only folder") {
+        // Root ignores permission bits, so as root the target is /sys's top folder, which the
+        // kernel refuses to create files in for everyone; otherwise a folder chmod'ed 0555.
+        const bool root = ::geteuid() == 0;
+        const fs::path ro = root ? fs::path("/sys") : out;
+        if (!root)
+            fs::permissions(out, fs::perms::owner_read | fs::perms::owner_exec);
+        auto r = cli("export --embeddings " + q(tmp.path / "e.npy") + " --format csv --out " +
+                         q(ro / (root ? "vitrine-readonly-test.csv" : "prev.csv")),
+                     tmp.path);
+        fs::permissions(out, fs::perms::owner_all);
+        CHECK(r.code != 0);
+        CHECK_THAT(r.err, Catch::Contains("permission denied"));
+        CHECK_FALSE(fs::exists("/sys/vitrine-readonly-test.csv"));
+    }
+    CHECK(io::readFile(out / "prev.csv") == earlier);
+    CHECK(temporaries(out) == 0);
+    CHECK(temporaries(tmp.path) == 0);
+}

@@ -1,0 +1,245 @@
+// core/train under faults: odd data sets train or are refused clearly, and a run that is
+// cancelled at any phase, or whose checkpoint write fails, leaves a whole checkpoint that
+// matches the steps it claims (issue 8).
+#include <catch2/catch.hpp>
+
+#include <sys/resource.h>
+
+#include <csignal>
+#include <fstream>
+
+#include <torch/torch.h>
+
+#include "../train_test_util.h"
+#include "core/common/error.h"
+#include "core/data/dataset.h"
+#include "core/io/atomic_file.h"
+#include "core/model/checkpoint.h"
+#include "core/model/safetensors.h"
+#include "core/train/trainer.h"
+
+using namespace vitrine;
+using namespace vitrine::core::train;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Recorder : TrainerListener {
+    std::vector<StepStats> steps;
+    std::vector<std::string> warnings;
+    void onStep(const StepStats& s) override { steps.push_back(s); }
+    void onWarning(const std::string& w) override { warnings.push_back(w); }
+};
+
+TrainOptions tinyOptions(const fs::path& dir, const fs::path& data) {
+    TrainOptions o;
+    o.dataDir = data;
+    o.model = (dir / "tiny.safetensors").string();
+    if (!fs::exists(o.model))
+        testutil::writeTinyModel(o.model);
+    o.labelLevel = -1;
+    o.pk = {/*classesPerBatch=*/4, /*imagesPerClass=*/4};
+    o.stepsPerEpoch = 3;
+    o.epochs = 2;
+    o.learningRate = 1e-3;
+    o.seed = 5;
+    return o;
+}
+
+/// Files in `dir` whose name marks them as an atomic writer's temporary.
+int temporaries(const fs::path& dir) {
+    int n = 0;
+    for (const auto& e : fs::directory_iterator(dir))
+        n += e.path().filename().string().find(".tmp-") != std::string::npos ? 1 : 0;
+    return n;
+}
+
+/// Every tensor (weights and optimizer moments) of two checkpoints agrees.
+void requireSameTensors(const fs::path& a, const fs::path& b) {
+    auto x = core::model::readSafetensors(a).tensors;
+    auto y = core::model::readSafetensors(b).tensors;
+    REQUIRE(x.size() == y.size());
+    for (const auto& [name, t] : x) {
+        INFO(name);
+        REQUIRE(y.count(name) == 1);
+        CHECK(torch::allclose(t, y.at(name), /*rtol=*/1e-4, /*atol=*/1e-6));
+    }
+}
+
+std::int64_t checkpointStep(const fs::path& file) {
+    return core::model::loadModel(file.string()).metadata["training"]["step"].get<std::int64_t>();
+}
+
+} // namespace
+
+TEST_CASE("cancelling at each phase leaves a checkpoint of exactly the completed steps", "[train][reliability]") {
+    testutil::TempDir tmp("cancel-phases");
+    testutil::linkFourBreeds(tmp.path / "data", 6);
+    auto base = tinyOptions(tmp.path, tmp.path / "data");
+
+    // References: the same run stopped cleanly after 2 and after 3 steps.
+    for (int k : {2, 3}) {
+        auto o = base;
+        o.stopAfterSteps = k;
+        o.checkpointPath = tmp.path / ("ref" + std::to_string(k) + ".safetensors");
+        REQUIRE(Trainer(o).run().checkpointWritten);
+    }
+
+    struct Case {
+        TrainPhase phase;
+        std::int64_t atStep;
+        std::int64_t expectSteps;
+        const char* name;
+    };
+    // Forward/backward of step 3 are abandoned; an optimizer update that started completes;
+    // a checkpoint write that started completes and the run ends there.
+    for (const Case c : {Case{TrainPhase::Forward, 3, 2, "forward"}, Case{TrainPhase::Backward, 3, 2, "backward"},
+                         Case{TrainPhase::OptimizerStep, 3, 3, "optimizer step"},
+                         Case{TrainPhase::WritingCheckpoint, 2, 2, "checkpoint write"}}) {
+        INFO("cancel during " << c.name);
+        const auto dir = tmp.path / c.name;
+        fs::create_directories(dir);
+        auto o = base;
+        o.checkpointPath = dir / "run.safetensors";
+        o.checkpointEverySteps = 2;
+        Trainer* self = nullptr;
+        int hits = 0;
+        o.phaseHook = [&](TrainPhase p, std::int64_t step) {
+            if (p == c.phase && step == c.atStep && hits++ == 0)
+                self->cancel(); // as a GUI's Stop button would, from any thread
+        };
+        Trainer trainer(o);
+        self = &trainer;
+        Recorder rec;
+        auto r = trainer.run(&rec);
+        CHECK(hits >= 1);
+        CHECK(r.cancelled);
+        CHECK(r.steps == c.expectSteps);
+        CHECK(rec.steps.size() == std::size_t(c.expectSteps));
+        REQUIRE(r.checkpointWritten);
+        CHECK(checkpointStep(o.checkpointPath) == c.expectSteps);
+        requireSameTensors(o.checkpointPath, tmp.path / ("ref" + std::to_string(c.expectSteps) + ".safetensors"));
+        CHECK(temporaries(dir) == 0);
+    }
+
+    { // cancel while loading images: nothing is written, the earlier checkpoint stays
+        INFO("cancel during load");
+        auto o = base;
+        o.checkpointPath = tmp.path / "ref2.safetensors";
+        const std::string before = core::io::readFile(o.checkpointPath);
+        Trainer* self = nullptr;
+        int loads = 0;
+        o.phaseHook = [&](TrainPhase p, std::int64_t) {
+            if (p == TrainPhase::LoadingImage && ++loads == 5)
+                self->cancel();
+            CHECK(p == TrainPhase::LoadingImage); // never reaches a step
+        };
+        Trainer trainer(o);
+        self = &trainer;
+        auto r = trainer.run();
+        CHECK(r.cancelled);
+        CHECK(r.steps == 0);
+        CHECK_FALSE(r.checkpointWritten);
+        CHECK_THAT(r.message, Catch::Contains("loading"));
+        CHECK(core::io::readFile(o.checkpointPath) == before);
+        CHECK(temporaries(tmp.path) == 0);
+    }
+}
+
+TEST_CASE("a checkpoint write that fails mid-file (disk full) keeps the last good checkpoint", "[train][reliability]") {
+    testutil::TempDir tmp("ckpt-full");
+    testutil::linkFourBreeds(tmp.path / "data", 6);
+    auto o = tinyOptions(tmp.path, tmp.path / "data");
+    o.checkpointPath = tmp.path / "run.safetensors";
+    o.epochs = 1;
+    REQUIRE(Trainer(o).run().checkpointWritten);
+    const std::string before = core::io::readFile(o.checkpointPath);
+    REQUIRE(before.size() > 64 * 1024);
+
+    // RLIMIT_FSIZE makes write() fail with EFBIG past the limit, as a full disk does with
+    // ENOSPC; SIGXFSZ is ignored so the write returns an error instead of killing us.
+    o.seed = 99;
+    o.learningRate = 1e-2; // a different run: its checkpoint would differ byte for byte
+    rlimit old{};
+    REQUIRE(::getrlimit(RLIMIT_FSIZE, &old) == 0);
+    auto* previous = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit small{64 * 1024, old.rlim_max};
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &small) == 0);
+    std::string error;
+    try {
+        Trainer(o).run();
+    } catch (const core::Error& e) {
+        error = e.what();
+    }
+    ::setrlimit(RLIMIT_FSIZE, &old);
+    std::signal(SIGXFSZ, previous);
+    CHECK_THAT(error, Catch::Contains("run.safetensors") && Catch::Contains("unchanged"));
+    CHECK(core::io::readFile(o.checkpointPath) == before);
+    CHECK(temporaries(tmp.path) == 0);
+}
+
+TEST_CASE("duplicate images (distance 0) train with finite losses and no skipped step", "[train][reliability]") {
+    testutil::TempDir tmp("dupes");
+    // Every class holds the same photo six times: every positive and every negative pair is
+    // at distance 0 without augmentation.
+    const fs::path photo = fs::path(VITRINE_TEST_DATA) / "cat/Abyssinian/Abyssinian_1.jpg";
+    for (const char* cls : {"a", "b", "c", "d"}) {
+        fs::create_directories(tmp.path / "data" / cls);
+        for (int i = 0; i < 6; ++i)
+            fs::create_symlink(photo, tmp.path / "data" / cls / ("copy" + std::to_string(i) + ".jpg"));
+    }
+    for (const char* miner : {"batch-all", "batch-hard", "semi-hard", "random"}) {
+        INFO(miner);
+        auto o = tinyOptions(tmp.path, tmp.path / "data");
+        o.augment.enabled = false;
+        o.miner = miner;
+        Recorder rec;
+        auto r = Trainer(o).run(&rec);
+        CHECK(r.steps == 6);
+        CHECK(r.skippedSteps == 0);
+        CHECK_FALSE(r.stoppedNonFinite);
+        for (const auto& s : rec.steps) {
+            CHECK(std::isfinite(s.loss));
+            CHECK(s.meanNegative == Approx(0).margin(1e-3));
+        }
+    }
+}
+
+TEST_CASE("one-image classes: used when others have pairs, refused clearly when all are single", "[train][reliability]") {
+    testutil::TempDir tmp("singletons");
+    const fs::path demo = VITRINE_TEST_DATA;
+    SECTION("two classes of six and two of one image train") {
+        testutil::linkDemoSubset(tmp.path / "data", {"cat/Bengal", "dog/beagle"}, 6);
+        testutil::linkDemoSubset(tmp.path / "data", {"cat/Birman", "dog/boxer"}, 1);
+        auto o = tinyOptions(tmp.path, tmp.path / "data");
+        o.pk = {2, 2};
+        auto r = Trainer(o).run();
+        CHECK(r.steps == 6);
+        CHECK(r.classes == 4);
+        CHECK_FALSE(r.stoppedNonFinite);
+    }
+    SECTION("every class with a single image is an error that says so") {
+        testutil::linkDemoSubset(tmp.path / "data", {"cat/Bengal", "dog/beagle", "cat/Birman", "dog/boxer"}, 1);
+        auto o = tinyOptions(tmp.path, tmp.path / "data");
+        CHECK_THROWS_WITH(Trainer(o).run(), Catch::Contains("single training image"));
+    }
+}
+
+TEST_CASE("an image deleted between scan and training is skipped with a warning", "[train][reliability]") {
+    testutil::TempDir tmp("deleted");
+    testutil::linkFourBreeds(tmp.path / "data", 6);
+    auto ds = std::make_shared<core::data::Dataset>(core::data::scanFolder(tmp.path / "data"));
+    REQUIRE(ds->samples.size() == 24);
+    const auto victim = ds->samples[3].path;
+    fs::remove(victim);
+    auto o = tinyOptions(tmp.path, tmp.path / "data");
+    o.dataset = ds;
+    Recorder rec;
+    auto r = Trainer(o).run(&rec);
+    CHECK(r.steps == 6);
+    CHECK(r.trainImages + r.validationImages == 23);
+    bool named = false;
+    for (const auto& w : rec.warnings)
+        named |= w.find(victim.filename().string()) != std::string::npos && w.find("skipped") != std::string::npos;
+    CHECK(named);
+}
