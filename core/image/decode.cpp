@@ -32,8 +32,8 @@ cv::Mat decodeRgbFromMemory(std::string_view bytes, const std::filesystem::path&
     auto probe = probeImage(bytes, /*wholeFile=*/true, &why);
     if (!probe)
         throw Error(name, why);
-    const std::int64_t pixels = probe->width * probe->height;
-    if (pixels > options.maxPixels || probe->width > 1'000'000 || probe->height > 1'000'000)
+    // Sides first: two 32-bit sides from a crafted header overflow the product (fuzz_image).
+    if (probe->width > 1'000'000 || probe->height > 1'000'000 || probe->width * probe->height > options.maxPixels)
         throw Error(name, "image too large (" + std::to_string(probe->width) + "x" + std::to_string(probe->height) +
                               " pixels, limit " + std::to_string(options.maxPixels / 1'000'000) +
                               " Mpx); it was not decoded");

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
-#include <regex>
 
 #include <nlohmann/json.hpp>
 
@@ -229,7 +228,11 @@ std::string formatSafetensors(const std::vector<NamedMatrix>& tensors, const std
 
 std::map<std::string, core::Matrix> readSafetensorsMatrices(const fs::path& file,
                                                             std::map<std::string, std::string>* metadata) {
-    const std::string bytes = readFile(file);
+    return parseSafetensorsMatrices(readFile(file), file, metadata);
+}
+
+std::map<std::string, core::Matrix> parseSafetensorsMatrices(std::string_view bytes, const fs::path& file,
+                                                             std::map<std::string, std::string>* metadata) {
     if (bytes.size() < 8)
         throw Error(file, "not a safetensors file (shorter than its 8-byte header length)");
     std::uint64_t len = 0;
@@ -257,7 +260,14 @@ std::map<std::string, core::Matrix> readSafetensorsMatrices(const fs::path& file
             continue;
         }
         try {
+            // Integers only: nlohmann converts a float like 1e300 to an integer type by a
+            // plain cast, which is undefined behaviour (found by fuzz_safetensors_matrices).
+            auto integers = [](const nlohmann::json& v) {
+                return v.is_array() && std::all_of(v.begin(), v.end(), [](const auto& x) { return x.is_number_integer(); });
+            };
             const auto dtype = it->at("dtype").get<std::string>();
+            if (!integers(it->at("shape")) || !integers(it->at("data_offsets")))
+                throw Error(file, "tensor '" + it.key() + "' has a shape or data offsets that are not integer lists");
             const auto shape = it->at("shape").get<std::vector<std::int64_t>>();
             const auto offs = it->at("data_offsets").get<std::vector<std::uint64_t>>();
             if (offs.size() != 2 || offs[0] > offs[1] || offs[1] > dataSize)
@@ -265,8 +275,15 @@ std::map<std::string, core::Matrix> readSafetensorsMatrices(const fs::path& file
             if ((dtype != "F32" && dtype != "F64") || shape.empty() || shape.size() > 2)
                 continue;
             const std::int64_t rows = shape[0], cols = shape.size() == 2 ? shape[1] : 1;
-            const std::size_t item = dtype == "F32" ? 4 : 8;
-            if (rows < 0 || cols < 0 || static_cast<std::uint64_t>(rows) * static_cast<std::uint64_t>(cols) * item != offs[1] - offs[0])
+            const std::uint64_t item = dtype == "F32" ? 4 : 8;
+            // The byte range bounds a valid shape, so checking rows*cols against it first also
+            // rules out the overflow (rows = 2^62, cols = 4 wrapped to 0 bytes before).
+            const std::uint64_t span = (offs[1] - offs[0]) / item;
+            // [N, 0] with N > 0 holds nothing but would make loaders build N row names.
+            if (cols == 0 && rows > 0)
+                throw Error(file, "tensor '" + it.key() + "' has " + std::to_string(rows) + " rows of zero width");
+            if (rows < 0 || cols < 0 || (cols != 0 && static_cast<std::uint64_t>(rows) > span / static_cast<std::uint64_t>(cols)) ||
+                static_cast<std::uint64_t>(rows) * static_cast<std::uint64_t>(cols) * item != offs[1] - offs[0])
                 throw Error(file, "tensor '" + it.key() + "' byte size does not match its shape");
             core::Matrix m(rows, cols);
             const char* src = bytes.data() + dataStart + offs[0];
@@ -307,7 +324,14 @@ RowTable rowsFromMetadataOrSidecar(const fs::path& file, const std::map<std::str
             RowTable t;
             t.columns = j.at("columns").get<std::vector<std::string>>();
             t.rows = j.at("rows").get<std::vector<std::vector<std::string>>>();
+            for (std::size_t i = 0; i < t.rows.size(); ++i)
+                if (t.rows[i].size() != t.columns.size())
+                    throw Error(file, "malformed 'rows' metadata: row " + std::to_string(i) + " has " +
+                                          std::to_string(t.rows[i].size()) + " fields, there are " +
+                                          std::to_string(t.columns.size()) + " columns");
             return t;
+        } catch (const Error&) {
+            throw;
         } catch (const std::exception& e) {
             throw Error(file, std::string("malformed 'rows' metadata: ") + e.what());
         }
@@ -354,11 +378,15 @@ EmbeddingSet loadCsv(const fs::path& file) {
         return set;
     }
     const auto& header = records.front();
-    static const std::regex dimRe("e[0-9]+");
+    // "e0", "e1", ...: checked by hand, as std::regex recurses per character of a field.
+    auto isDimColumn = [](const std::string& h) {
+        return h.size() >= 2 && h[0] == 'e' &&
+               std::all_of(h.begin() + 1, h.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+    };
     std::vector<int> dims, meta;
     int xCol = -1, yCol = -1;
     for (std::size_t c = 0; c < header.size(); ++c) {
-        if (std::regex_match(header[c], dimRe))
+        if (isDimColumn(header[c]))
             dims.push_back(static_cast<int>(c));
         else if (header[c] == "x")
             xCol = static_cast<int>(c);

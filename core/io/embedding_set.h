@@ -57,6 +57,10 @@ std::string formatSafetensors(const std::vector<NamedMatrix>& tensors, const std
 /// the header and byte ranges; throws core::Error naming the file.
 std::map<std::string, core::Matrix> readSafetensorsMatrices(const std::filesystem::path& file,
                                                             std::map<std::string, std::string>* metadata = nullptr);
+/// Same from a whole file held in memory; `nameForErrors` is used in messages.
+std::map<std::string, core::Matrix> parseSafetensorsMatrices(std::string_view bytes,
+                                                             const std::filesystem::path& nameForErrors,
+                                                             std::map<std::string, std::string>* metadata = nullptr);
 
 struct EmbeddingSet {
     core::Matrix embeddings; ///< [N, E] float32

@@ -2,8 +2,10 @@
 
 #include <bit>
 #include <cstring>
-#include <regex>
+#include <charconv>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "core/common/error.h"
 #include "core/io/atomic_file.h"
@@ -15,7 +17,72 @@ static_assert(std::endian::native == std::endian::little, "the .npy writer assum
 namespace {
 constexpr char kMagic[] = "\x93NUMPY";
 constexpr std::size_t kMagicSize = 6;
+
+// The header is a Python dict literal ("{'descr': '<f4', 'fortran_order': False,
+// 'shape': (2, 3), }"). Parsed by hand: std::regex recurses per character, and a long
+// crafted header overflowed the stack (fuzz_npy).
+void skipSpaces(std::string_view& s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+        s.remove_prefix(1);
 }
+
+std::optional<std::string_view> valueAfterKey(std::string_view header, std::string_view key) {
+    const std::string quoted = "'" + std::string(key) + "'";
+    const auto at = header.find(quoted);
+    if (at == std::string_view::npos)
+        return std::nullopt;
+    auto rest = header.substr(at + quoted.size());
+    skipSpaces(rest);
+    if (rest.empty() || rest.front() != ':')
+        return std::nullopt;
+    rest.remove_prefix(1);
+    skipSpaces(rest);
+    return rest;
+}
+
+std::optional<std::string_view> quotedValue(std::string_view header, std::string_view key) {
+    auto rest = valueAfterKey(header, key);
+    if (!rest || rest->empty() || rest->front() != '\'')
+        return std::nullopt;
+    const auto close = rest->find('\'', 1);
+    if (close == std::string_view::npos)
+        return std::nullopt;
+    return rest->substr(1, close - 1);
+}
+
+/// "(2, 3)", "(5,)", "()" -> the dimensions; nullopt when malformed or a dimension has
+/// more than 18 digits.
+std::optional<std::vector<std::int64_t>> shapeValue(std::string_view header) {
+    auto rest = valueAfterKey(header, "shape");
+    if (!rest || rest->empty() || rest->front() != '(')
+        return std::nullopt;
+    const auto close = rest->find(')');
+    if (close == std::string_view::npos)
+        return std::nullopt;
+    std::string_view inside = rest->substr(1, close - 1);
+    std::vector<std::int64_t> dims;
+    while (true) {
+        skipSpaces(inside);
+        if (inside.empty())
+            return dims;
+        std::size_t digits = 0;
+        while (digits < inside.size() && inside[digits] >= '0' && inside[digits] <= '9')
+            ++digits;
+        if (digits == 0 || digits > 18)
+            return std::nullopt;
+        std::int64_t v = 0;
+        std::from_chars(inside.data(), inside.data() + digits, v);
+        dims.push_back(v);
+        inside.remove_prefix(digits);
+        skipSpaces(inside);
+        if (inside.empty())
+            return dims;
+        if (inside.front() != ',')
+            return std::nullopt;
+        inside.remove_prefix(1);
+    }
+}
+} // namespace
 
 void writeNpyMatrix(std::ostream& out, const core::Matrix& m) {
     std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(m.rows) + ", " +
@@ -57,37 +124,31 @@ core::Matrix parseNpy(std::string_view bytes, const std::filesystem::path& name)
     }
     if (headerLen > 1 << 20 || offset + headerLen > bytes.size())
         throw Error(name, "truncated or oversized .npy header");
-    const std::string header(bytes.substr(offset, headerLen));
-    std::smatch m;
-    static const std::regex descrRe(R"('descr'\s*:\s*'([^']*)')");
-    static const std::regex fortranRe(R"('fortran_order'\s*:\s*(True|False))");
-    static const std::regex shapeRe(R"('shape'\s*:\s*\(\s*([0-9]*)\s*,?\s*([0-9]*)\s*,?\s*\))");
-    if (!std::regex_search(header, m, descrRe))
-        throw Error(name, "malformed .npy header (no 'descr'): " + header);
-    const std::string descr = m[1];
+    const std::string_view header = bytes.substr(offset, headerLen);
+    const auto descr = quotedValue(header, "descr");
+    if (!descr)
+        throw Error(name, "malformed .npy header (no 'descr'): " + std::string(header.substr(0, 200)));
     std::size_t itemSize = 0;
-    if (descr == "<f4" || descr == "=f4")
+    if (*descr == "<f4" || *descr == "=f4")
         itemSize = 4;
-    else if (descr == "<f8" || descr == "=f8")
+    else if (*descr == "<f8" || *descr == "=f8")
         itemSize = 8;
     else
-        throw Error(name, "unsupported .npy dtype '" + descr + "'; expected float32 ('<f4') or float64");
-    if (!std::regex_search(header, m, fortranRe))
+        throw Error(name, "unsupported .npy dtype '" + std::string(descr->substr(0, 40)) +
+                              "'; expected float32 ('<f4') or float64");
+    const auto fortranText = valueAfterKey(header, "fortran_order");
+    if (!fortranText || !(fortranText->starts_with("True") || fortranText->starts_with("False")))
         throw Error(name, "malformed .npy header (no 'fortran_order')");
-    const bool fortran = m[1] == "True";
-    if (!std::regex_search(header, m, shapeRe) || m[1].length() == 0)
-        throw Error(name, "unsupported .npy shape; expected a 1-D or 2-D array: " + header);
-    std::int64_t rows = 0, cols = 1;
-    try {
-        rows = std::stoll(m[1]);
-        if (m[2].length() > 0)
-            cols = std::stoll(m[2]);
-    } catch (const std::exception&) {
-        throw Error(name, "malformed .npy shape");
-    }
+    const bool fortran = fortranText->starts_with("True");
+    const auto shape = shapeValue(header);
+    if (!shape || shape->empty() || shape->size() > 2)
+        throw Error(name, "unsupported .npy shape; expected a 1-D or 2-D array: " + std::string(header.substr(0, 200)));
+    const std::int64_t rows = (*shape)[0], cols = shape->size() == 2 ? (*shape)[1] : 1;
     const std::size_t dataOffset = offset + headerLen;
-    if (rows < 0 || cols < 0 || (cols > 0 && static_cast<std::uint64_t>(rows) > (std::uint64_t(1) << 40) / static_cast<std::uint64_t>(cols)))
-        throw Error(name, "implausible .npy shape");
+    // (n, 0) with n > 0 holds nothing but would make loaders build n row names.
+    if (rows < 0 || cols < 0 || (cols == 0 && rows > 0) ||
+        (cols > 0 && static_cast<std::uint64_t>(rows) > (std::uint64_t(1) << 40) / static_cast<std::uint64_t>(cols)))
+        throw Error(name, "implausible .npy shape (" + std::to_string(rows) + ", " + std::to_string(cols) + ")");
     const std::size_t count = static_cast<std::size_t>(rows * cols);
     if (bytes.size() - dataOffset != count * itemSize)
         throw Error(name, "size does not match its header: shape (" + std::to_string(rows) + ", " + std::to_string(cols) +

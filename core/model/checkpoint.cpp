@@ -12,6 +12,7 @@
 #include <set>
 
 #include "core/common/error.h"
+#include "core/model/checkpoint_metadata.h"
 #include "core/model/safetensors.h"
 
 namespace vitrine::core::model {
@@ -283,15 +284,6 @@ VitConfig inferConfig(const fs::path& file, const Converted& c, int headsOverrid
     return cfg;
 }
 
-nlohmann::json parseMetadata(const std::map<std::string, std::string>& md) {
-    auto j = nlohmann::json::object();
-    for (const auto& [k, v] : md) {
-        auto parsed = nlohmann::json::parse(v, nullptr, /*allow_exceptions=*/false);
-        j[k] = parsed.is_discarded() ? nlohmann::json(v) : parsed;
-    }
-    return j;
-}
-
 LoadedModel randomPreset(const std::string& name, const LoadOptions& options) {
     auto cfg = VitConfig::preset(name);
     if (options.imageSize > 0)
@@ -426,7 +418,7 @@ LoadedModel loadModel(const std::string& presetOrPath, const LoadOptions& option
     }
     LoadedModel out;
     out.source = file.string();
-    out.metadata = parseMetadata(st.metadata);
+    out.metadata = parseCheckpointMetadata(st.metadata);
     const bool isVitrine = out.metadata.contains("format") && out.metadata["format"].is_string() &&
                            out.metadata["format"].get<std::string>().rfind("vitrine", 0) == 0 &&
                            out.metadata.contains("config");

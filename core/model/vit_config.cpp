@@ -1,5 +1,6 @@
 #include "core/model/vit_config.h"
 
+#include <cstdint>
 #include <map>
 
 #include <nlohmann/json.hpp>
@@ -54,9 +55,12 @@ VitConfig VitConfig::fromJson(const nlohmann::json& j) {
                 throw Error(std::string("model config: missing field '") + key + "'");
             return;
         }
-        if (!j[key].is_number_integer())
-            throw Error(std::string("model config: field '") + key + "' must be an integer");
-        out = j[key].get<int>();
+        // Range-checked before narrowing: 2^32 + 224 must not pass as 224.
+        const auto& v = j[key];
+        if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<std::uint64_t>() > INT32_MAX) ||
+            (!v.is_number_unsigned() && (v.get<std::int64_t>() < INT32_MIN || v.get<std::int64_t>() > INT32_MAX)))
+            throw Error(std::string("model config: field '") + key + "' must be an integer in the int range");
+        out = v.get<int>();
     };
     if (j.contains("name") && j["name"].is_string())
         c.name = j["name"].get<std::string>();

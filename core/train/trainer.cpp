@@ -12,6 +12,7 @@
 #include "core/common/error.h"
 #include "core/data/dataset.h"
 #include "core/model/checkpoint.h"
+#include "core/model/checkpoint_metadata.h"
 #include "core/train/embed_batch.h"
 #include "core/train/evaluate.h"
 #include "core/train/triplet.h"
@@ -176,18 +177,16 @@ TrainResult Trainer::run(TrainerListener* listener) {
     lo.pool = o.pool;
     std::int64_t startStep = 0;
     std::uint64_t seed = o.seed;
-    nlohmann::json resumeState;
+    model::TrainingState resumeState;
     std::map<std::string, torch::Tensor> resumeTensors;
     model::LoadedModel loaded;
     if (o.resume) {
         if (o.checkpointPath.empty() || !fs::exists(o.checkpointPath))
             throw Error(o.checkpointPath, "nothing to resume from: the checkpoint does not exist; start without --resume");
         loaded = model::loadModel(o.checkpointPath.string(), lo);
-        if (!loaded.metadata.contains("training"))
-            throw Error(o.checkpointPath, "has no training state to resume (not written by vitrine-cli train)");
-        resumeState = loaded.metadata["training"];
-        startStep = resumeState.value("step", std::int64_t(0));
-        seed = resumeState.value("seed", seed);
+        resumeState = model::parseTrainingState(loaded.metadata, o.checkpointPath);
+        startStep = resumeState.step;
+        seed = resumeState.seed.value_or(seed);
         resumeTensors = loaded.extraTensors;
         sampler = data::PkSampler(classIds, trainIdx, o.pk, seed, classNames);
     } else {
@@ -235,14 +234,14 @@ TrainResult Trainer::run(TrainerListener* listener) {
                                      torch::optim::AdamWOptions(o.learningRate).weight_decay(0.0)));
     torch::optim::AdamW optimizer(std::move(groups), torch::optim::AdamWOptions(o.learningRate));
     if (o.resume) {
-        const auto steps = resumeState.value("optimizer_steps", nlohmann::json::object());
         for (auto& [name, p] : trainable) {
             auto m1 = resumeTensors.find("optimizer/" + name + "/exp_avg");
             auto m2 = resumeTensors.find("optimizer/" + name + "/exp_avg_sq");
             if (m1 == resumeTensors.end() || m2 == resumeTensors.end())
                 continue; // e.g. the previous run froze it; its moments start at zero
             auto st = std::make_unique<torch::optim::AdamWParamState>();
-            st->step(steps.value(name, startStep));
+            const auto stepIt = resumeState.optimizerSteps.find(name);
+            st->step(stepIt != resumeState.optimizerSteps.end() ? stepIt->second : startStep);
             st->exp_avg(m1->second.to(p.options()).clone());
             st->exp_avg_sq(m2->second.to(p.options()).clone());
             optimizer.state()[c10::guts::to_string(p.unsafeGetTensorImpl())] = std::move(st);
