@@ -9,6 +9,17 @@
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+// hnswlib 0.6.2's SSE prefetch hints in searchBaseLayer read one link past the end of a
+// neighbour list (upstream fixed it later). Harmless in a normal build (a hint inside the
+// allocation's padding), but AddressSanitizer stops on it, so sanitizer builds compile the
+// library without its SSE paths. Vitrine supplies its own distance kernels either way.
+#if defined(__SANITIZE_ADDRESS__)
+#define NO_MANUAL_VECTORIZATION
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NO_MANUAL_VECTORIZATION
+#endif
+#endif
 #include <hnswlib/hnswlib.h>
 #include <limits>
 
