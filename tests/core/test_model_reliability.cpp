@@ -14,6 +14,7 @@
 #include "core/io/atomic_file.h"
 #include "core/model/checkpoint.h"
 #include "core/model/safetensors.h"
+#include "tests/train_test_util.h"
 
 using namespace vitrine::core;
 using namespace vitrine::core::model;
@@ -45,21 +46,6 @@ std::string loadError(const fs::path& file, const LoadOptions& options = {}) {
     return "";
 }
 
-/// A small Vitrine checkpoint (depth 2, dim 32) and its tensors.
-fs::path tinyCheckpoint(const fs::path& file) {
-    VitConfig c;
-    c.name = "rel-tiny";
-    c.imageSize = 32;
-    c.patchSize = 8;
-    c.dim = 32;
-    c.depth = 2;
-    c.heads = 2;
-    c.embedDim = 16;
-    torch::manual_seed(3);
-    Vit vit(c);
-    saveCheckpoint(file, *vit);
-    return file;
-}
 
 } // namespace
 
@@ -94,7 +80,7 @@ TEST_CASE("NaN or infinite weights are refused with the tensors named", "[model]
         CHECK_THAT(msg, Catch::Contains("blocks.0.attn.qkv.weight (1 of") && Catch::Contains("norm.bias (1 of"));
     }
     SECTION("a Vitrine checkpoint saved from a diverged run") {
-        auto file = tinyCheckpoint(tmp.path / "diverged.safetensors");
+        auto file = vitrine::testutil::writeTinyModel(tmp.path / "diverged.safetensors");
         auto st = readSafetensors(file);
         st.tensors["head.weight"].fill_(std::nan(""));
         writeSafetensors(file, st.tensors, st.metadata);
@@ -105,7 +91,7 @@ TEST_CASE("NaN or infinite weights are refused with the tensors named", "[model]
 TEST_CASE("a Vitrine config that does not match the tensors is refused before building the model",
           "[model][reliability]") {
     TempDir tmp;
-    auto file = tinyCheckpoint(tmp.path / "lying.safetensors");
+    auto file = vitrine::testutil::writeTinyModel(tmp.path / "lying.safetensors");
     auto st = readSafetensors(file);
     auto cfg = nlohmann::json::parse(st.metadata.at("config"));
     SECTION("an absurd depth and width (would need terabytes)") {
