@@ -11,10 +11,9 @@
 #include "core/common/error.h"
 #include "core/data/dataset.h"
 #include "core/io/embedding_io.h"
-#include "core/io/npy.h"
+#include "core/io/embedding_stream.h"
 #include "core/model/checkpoint.h"
 #include "core/model/embedder.h"
-#include "core/model/safetensors.h"
 
 namespace vitrine::cli {
 
@@ -67,13 +66,6 @@ private:
     std::chrono::steady_clock::time_point m_start = std::chrono::steady_clock::now();
 };
 
-std::string lowerExtension(const std::filesystem::path& p) {
-    auto e = p.extension().string();
-    for (auto& c : e)
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return e;
-}
-
 } // namespace
 
 void addEmbedCommand(CLI::App& app, CliContext& ctx) {
@@ -107,9 +99,9 @@ void addEmbedCommand(CLI::App& app, CliContext& ctx) {
     cmd->add_flag("--json", opts->json, "JSON-lines progress and summary on stdout");
     cmd->callback([opts, &ctx] {
         const std::filesystem::path out(opts->out);
-        const auto ext = lowerExtension(out);
-        if (ext != ".npy" && ext != ".csv" && ext != ".safetensors")
-            throw core::Error(out, "unsupported output type '" + ext + "' (use .npy, .csv or .safetensors)");
+        if (!core::io::EmbeddingStreamWriter::supports(out))
+            throw core::Error(out, "unsupported output type '" + out.extension().string() +
+                                       "' (use .npy, .csv or .safetensors)");
 
         core::model::LoadOptions lo;
         lo.imageSize = opts->imageSize;
@@ -130,13 +122,13 @@ void addEmbedCommand(CLI::App& app, CliContext& ctx) {
         eo.batchSize = opts->batch;
         eo.precision = core::model::parsePrecision(opts->precision);
         const int dim = cfg.outputDim();
-        // The output itself is the only thing that grows with the number of images (the
-        // embedder streams through a bounded queue): reserve it once instead of letting the
-        // vector double, which briefly holds both copies and rounds the capacity up.
-        std::vector<float> rows;
-        rows.reserve(ds.samples.size() * static_cast<std::size_t>(dim));
-        std::vector<core::io::RowInfo> info;
-        info.reserve(ds.samples.size());
+        // Rows go to disk as they come off the model (the embedder itself streams through a
+        // bounded queue), so memory does not grow with the number of images. The writer is
+        // opened first: an unwritable target fails now, not after the whole run.
+        core::io::EmbeddingStreamWriter writer(out, dim, ds.samples.size(),
+                                               {{"model", loaded.source},
+                                                {"config", cfg.toJson().dump()},
+                                                {"precision", opts->precision}});
         ProgressPrinter printer(opts->json);
         auto onBatch = [&](const core::model::EmbeddedBatch& b) {
             if (!b.skipped.empty())
@@ -147,38 +139,18 @@ void addEmbedCommand(CLI::App& app, CliContext& ctx) {
                     std::cout << nlohmann::json{{"event", "skipped"}, {"path", s.path}, {"reason", s.reason}}.dump()
                               << std::endl;
             }
-            if (b.indices.empty())
-                return;
-            rows.insert(rows.end(), b.rows, b.rows + b.indices.size() * static_cast<std::size_t>(b.dim));
-            for (auto i : b.indices) {
-                const auto& s = ds.samples[i];
-                info.push_back({s.relativePath, s.labels.empty() ? std::string()
-                                                                 : core::data::Dataset::labelAt(s, opts->labelLevel)});
+            for (std::size_t r = 0; r < b.indices.size(); ++r) {
+                const auto& s = ds.samples[b.indices[r]];
+                writer.append(b.rows + r * static_cast<std::size_t>(b.dim),
+                              {s.relativePath,
+                               s.labels.empty() ? std::string() : core::data::Dataset::labelAt(s, opts->labelLevel)});
             }
         };
         auto summary = core::model::embedDataset(*loaded.model, ds, eo, onBatch,
                                                  [&](long long d, long long t, const std::string&) { printer(d, t); });
-        const auto n = static_cast<std::int64_t>(info.size());
-        if (n > 0) {
-            if (ext == ".npy")
-            {
-                core::Matrix m;
-                m.data = std::move(rows);
-                m.rows = n;
-                m.cols = dim;
-                core::io::writeNpyMatrix(out, m);
-            }
-            else if (ext == ".csv")
-                core::io::writeCsv(out, rows.data(), n, dim);
-            else {
-                auto t = torch::from_blob(rows.data(), {n, dim}, torch::kFloat);
-                core::model::writeSafetensors(out, {{"embeddings", t}},
-                                              {{"model", loaded.source},
-                                               {"config", cfg.toJson().dump()},
-                                               {"precision", opts->precision}});
-            }
-            core::io::writeRowsTsv(core::io::rowsTsvPath(out), info);
-        }
+        const auto n = static_cast<std::int64_t>(writer.rows());
+        if (n > 0)
+            writer.commit(); // else the writer's destructor removes its temporaries: nothing is written
         const auto skipped = summary.skipped.size() + ds.skipped.size();
         const double rate = summary.seconds > 0 ? summary.embedded / summary.seconds : 0.0;
         if (opts->json) {

@@ -43,12 +43,15 @@ fs::path temporaryName(const fs::path& target) {
     return target.parent_path() / name.str();
 }
 
+} // namespace
+
 /// A streambuf that writes straight to a file descriptor and remembers the first errno.
-class FdBuf : public std::streambuf {
+class AtomicFileWriter::Buffer : public std::streambuf {
 public:
-    explicit FdBuf(int fd) : m_fd(fd) { setp(m_buf, m_buf + sizeof m_buf); }
+    explicit Buffer(int fd) : m_fd(fd) { setp(m_buf, m_buf + sizeof m_buf); }
     int error() const { return m_error; }
     bool flushAll() { return flushBuffer(); }
+    std::uint64_t written() const { return m_written + static_cast<std::uint64_t>(pptr() - pbase()); }
 
 protected:
     int_type overflow(int_type ch) override {
@@ -82,6 +85,7 @@ private:
             }
             p += w;
             n -= static_cast<std::size_t>(w);
+            m_written += static_cast<std::uint64_t>(w);
         }
         return true;
     }
@@ -95,60 +99,100 @@ private:
     }
     int m_fd;
     int m_error = 0;
+    std::uint64_t m_written = 0;
     char m_buf[1 << 16];
 };
 
-} // namespace
-
-void writeFileAtomically(const fs::path& target, const std::function<void(std::ostream&)>& produce) {
+AtomicFileWriter::AtomicFileWriter(const fs::path& target) : m_target(target) {
     std::error_code ec;
     if (fs::is_directory(target, ec))
         throw Error(target, "is a directory; choose a file name");
-    fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
-    if (!fs::is_directory(dir, ec))
-        throw Error(target, "the folder " + dir.string() + " does not exist");
-
-    const fs::path tmp = temporaryName(target.parent_path().empty() ? fs::path(".") / target : target);
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0)
+    m_dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
+    if (!fs::is_directory(m_dir, ec))
+        throw Error(target, "the folder " + m_dir.string() + " does not exist");
+    m_tmp = temporaryName(target.parent_path().empty() ? fs::path(".") / target : target);
+    m_fd = ::open(m_tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (m_fd < 0)
         throw Error(target, "cannot write: " + describeErrno(errno));
+    m_buf = std::make_unique<Buffer>(m_fd);
+    m_out = std::make_unique<std::ostream>(m_buf.get());
+}
 
-    auto fail = [&](const std::string& why) {
-        ::close(fd);
-        ::unlink(tmp.c_str());
-        throw Error(target, "cannot write: " + why + " (the previous file, if any, is unchanged)");
-    };
+AtomicFileWriter::~AtomicFileWriter() { abandon(); }
 
-    FdBuf buf(fd);
-    std::ostream out(&buf);
-    try {
-        produce(out);
-    } catch (...) {
-        ::close(fd);
-        ::unlink(tmp.c_str());
-        throw;
+std::ostream& AtomicFileWriter::stream() { return *m_out; }
+
+std::uint64_t AtomicFileWriter::size() { return m_buf ? m_buf->written() : 0; }
+
+void AtomicFileWriter::abandon() noexcept {
+    if (m_fd < 0)
+        return;
+    ::close(m_fd);
+    ::unlink(m_tmp.c_str());
+    m_fd = -1;
+}
+
+void AtomicFileWriter::fail(int err, const char* what) {
+    abandon();
+    throw Error(m_target, std::string(what) + describeErrno(err) + " (the previous file, if any, is unchanged)");
+}
+
+void AtomicFileWriter::flushOrThrow() {
+    if (m_fd < 0)
+        throw Error(m_target, "cannot write: the file was already committed or abandoned");
+    m_out->flush();
+    if (!m_buf->flushAll() || m_buf->error() || !*m_out)
+        fail(m_buf->error() ? m_buf->error() : EIO, "cannot write: ");
+}
+
+void AtomicFileWriter::overwrite(std::uint64_t offset, std::string_view bytes) {
+    flushOrThrow();
+    if (offset + bytes.size() > m_buf->written())
+        throw Error(m_target, "internal error: overwriting bytes that were never written");
+    const char* p = bytes.data();
+    std::size_t n = bytes.size();
+    auto at = static_cast<off_t>(offset);
+    while (n > 0) {
+        ssize_t w = ::pwrite(m_fd, p, n, at);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            fail(errno, "cannot write: ");
+        }
+        p += w;
+        n -= static_cast<std::size_t>(w);
+        at += w;
     }
-    out.flush();
-    if (!buf.flushAll() || buf.error() || !out)
-        fail(describeErrno(buf.error() ? buf.error() : EIO));
-    if (::fsync(fd) != 0)
-        fail(describeErrno(errno));
+}
+
+void AtomicFileWriter::commit() {
+    flushOrThrow();
+    if (::fsync(m_fd) != 0)
+        fail(errno, "cannot write: ");
+    const int fd = m_fd;
+    m_fd = -1;
     if (::close(fd) != 0) {
         int err = errno;
-        ::unlink(tmp.c_str());
-        throw Error(target, "cannot write: " + describeErrno(err));
+        ::unlink(m_tmp.c_str());
+        throw Error(m_target, "cannot write: " + describeErrno(err));
     }
-    if (::rename(tmp.c_str(), target.c_str()) != 0) {
+    if (::rename(m_tmp.c_str(), m_target.c_str()) != 0) {
         int err = errno;
-        ::unlink(tmp.c_str());
-        throw Error(target, "cannot replace: " + describeErrno(err));
+        ::unlink(m_tmp.c_str());
+        throw Error(m_target, "cannot replace: " + describeErrno(err));
     }
     // Make the rename itself durable.
-    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int dfd = ::open(m_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
         ::fsync(dfd);
         ::close(dfd);
     }
+}
+
+void writeFileAtomically(const fs::path& target, const std::function<void(std::ostream&)>& produce) {
+    AtomicFileWriter writer(target);
+    produce(writer.stream()); // an exception abandons the temporary in the writer's destructor
+    writer.commit();
 }
 
 void writeFileAtomically(const fs::path& target, std::string_view bytes) {

@@ -4,12 +4,53 @@
 // leaves any earlier file untouched and no temporary file behind.
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <ostream>
 #include <string_view>
 
 namespace vitrine::core::io {
+
+/// An atomic write kept open while its content is produced piece by piece (for output that
+/// arrives over a long job, such as embeddings streamed batch by batch). Nothing is visible
+/// at `target` until commit(); destroying the writer without commit() (an exception, a
+/// cancelled job) removes the temporary file and leaves any earlier file untouched.
+class AtomicFileWriter {
+public:
+    /// Creates the temporary file beside `target`. Throws core::Error naming the target and
+    /// the reason (folder missing or read-only, target is a directory, ...).
+    explicit AtomicFileWriter(const std::filesystem::path& target);
+    ~AtomicFileWriter();
+    AtomicFileWriter(const AtomicFileWriter&) = delete;
+    AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
+
+    /// The content stream. Write errors (disk full, ...) surface at commit() or overwrite().
+    std::ostream& stream();
+    /// Bytes written so far.
+    std::uint64_t size();
+    /// Replaces bytes already written at `offset` (e.g. a header whose final values are known
+    /// only at the end). The range must lie within what was written.
+    void overwrite(std::uint64_t offset, std::string_view bytes);
+    /// Flushes, fsyncs and renames the file over `target`. Throws core::Error on failure, in
+    /// which case the earlier file is unchanged and no temporary remains.
+    void commit();
+    /// Removes the temporary file now (also what the destructor does without commit()).
+    void abandon() noexcept;
+
+    const std::filesystem::path& target() const { return m_target; }
+
+private:
+    [[noreturn]] void fail(int err, const char* what);
+    void flushOrThrow();
+
+    std::filesystem::path m_target, m_dir, m_tmp;
+    int m_fd = -1;
+    class Buffer;
+    std::unique_ptr<Buffer> m_buf;
+    std::unique_ptr<std::ostream> m_out;
+};
 
 /// Writes `target` atomically; `produce` streams the content. Throws core::Error
 /// naming the target and the reason (read-only folder, target is a directory,

@@ -84,20 +84,33 @@ std::optional<std::vector<std::int64_t>> shapeValue(std::string_view header) {
 }
 } // namespace
 
-void writeNpyMatrix(std::ostream& out, const core::Matrix& m) {
-    std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(m.rows) + ", " +
-                         std::to_string(m.cols) + "), }";
-    // magic(6) + version(2) + length(2) + header + '\n' is padded to a multiple of 64.
+std::string npyMatrixPreamble(std::int64_t rows, std::int64_t cols, std::size_t size) {
+    std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(rows) + ", " +
+                         std::to_string(cols) + "), }";
+    // magic(6) + version(2) + length(2) + header + '\n' is padded to a multiple of 64 (or to `size`).
     const std::size_t unpadded = kMagicSize + 2 + 2 + header.size() + 1;
-    header.append((64 - unpadded % 64) % 64, ' ');
+    std::size_t target = unpadded + (64 - unpadded % 64) % 64;
+    if (size > 0) {
+        if (size < unpadded || size % 64 != 0 || size - kMagicSize - 4 > 0xffff)
+            throw Error("internal error: an .npy header of " + std::to_string(unpadded) + " bytes does not fit " +
+                        std::to_string(size));
+        target = size;
+    }
+    header.append(target - unpadded, ' ');
     header.push_back('\n');
-    out.write(kMagic, kMagicSize);
-    const char version[2] = {1, 0};
-    out.write(version, 2);
+    std::string out(kMagic, kMagicSize);
+    out.push_back(1); // version 1.0
+    out.push_back(0);
     const auto len = static_cast<std::uint16_t>(header.size());
-    const char lenBytes[2] = {static_cast<char>(len & 0xff), static_cast<char>(len >> 8)};
-    out.write(lenBytes, 2);
-    out.write(header.data(), static_cast<std::streamsize>(header.size()));
+    out.push_back(static_cast<char>(len & 0xff));
+    out.push_back(static_cast<char>(len >> 8));
+    out += header;
+    return out;
+}
+
+void writeNpyMatrix(std::ostream& out, const core::Matrix& m) {
+    const auto preamble = npyMatrixPreamble(m.rows, m.cols);
+    out.write(preamble.data(), static_cast<std::streamsize>(preamble.size()));
     out.write(reinterpret_cast<const char*>(m.data.data()), static_cast<std::streamsize>(m.data.size() * sizeof(float)));
 }
 

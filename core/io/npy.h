@@ -2,13 +2,20 @@
 // NumPy .npy files holding one 2-D float32 matrix ([rows, cols], C order): what
 // `np.save(path, x.astype(np.float32))` writes and `np.load` reads.
 
+#include <cstdint>
 #include <filesystem>
+#include <string>
 #include <ostream>
 #include <string_view>
 
 #include "core/common/matrix.h"
 
 namespace vitrine::core::io {
+
+/// The bytes before the data of a [rows, cols] float32 .npy file (magic, version 1.0, header
+/// dict). Padded to a multiple of 64 bytes, or to exactly `size` bytes when given (so a
+/// header written before the row count was known can be replaced in place).
+std::string npyMatrixPreamble(std::int64_t rows, std::int64_t cols, std::size_t size = 0);
 
 /// Streams `m` ([rows, cols] float32) as .npy version 1.0 (little-endian '<f4', C order).
 void writeNpyMatrix(std::ostream& out, const core::Matrix& m);

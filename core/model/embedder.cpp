@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -118,8 +119,16 @@ private:
     at::ScalarType m_prevType = at::kBFloat16;
 };
 
-EmbedSummary run(VitImpl& model, const std::vector<std::filesystem::path>& files,
-                 const std::vector<std::string>& displayNames, const EmbedOptions& options,
+// The inputs, read in place (a data set's samples or a file list) rather than copied: with
+// tens of thousands of images the copies would be the largest thing that grows with the run.
+struct Inputs {
+    std::size_t count = 0;
+    std::function<const std::filesystem::path&(std::size_t)> file;
+    std::function<std::string(std::size_t)> displayName;
+    std::size_t size() const { return count; }
+};
+
+EmbedSummary run(VitImpl& model, const Inputs& files, const EmbedOptions& options,
                  const EmbedBatchFn& onBatch, const ProgressFn& progress, const CancelToken* cancel) {
     const auto started = std::chrono::steady_clock::now();
     const int size = options.imageSize > 0 ? options.imageSize : model.config().imageSize;
@@ -143,12 +152,12 @@ EmbedSummary run(VitImpl& model, const std::vector<std::filesystem::path>& files
                 std::vector<torch::Tensor> items;
                 for (auto i = begin; i < end; ++i) {
                     try {
-                        items.push_back(image::loadPreprocessed(files[i], pre));
+                        items.push_back(image::loadPreprocessed(files.file(i), pre));
                         b.indices.push_back(i);
                     } catch (const Error& e) {
-                        b.skipped.push_back({displayNames[i], e.problem().empty() ? e.what() : e.problem()});
+                        b.skipped.push_back({files.displayName(i), e.problem().empty() ? e.what() : e.problem()});
                     } catch (const std::exception& e) {
-                        b.skipped.push_back({displayNames[i], e.what()});
+                        b.skipped.push_back({files.displayName(i), e.what()});
                     }
                 }
                 if (!items.empty())
@@ -219,22 +228,20 @@ const char* precisionName(Precision p) { return p == Precision::Fp32 ? "fp32" : 
 
 EmbedSummary embedFiles(VitImpl& model, const std::vector<std::filesystem::path>& files, const EmbedOptions& options,
                         const EmbedBatchFn& onBatch, const ProgressFn& progress, const CancelToken* cancel) {
-    std::vector<std::string> names;
-    names.reserve(files.size());
-    for (const auto& f : files)
-        names.push_back(f.string());
-    return run(model, files, names, options, onBatch, progress, cancel);
+    Inputs in;
+    in.count = files.size();
+    in.file = [&](std::size_t i) -> const std::filesystem::path& { return files[i]; };
+    in.displayName = [&](std::size_t i) { return files[i].string(); };
+    return run(model, in, options, onBatch, progress, cancel);
 }
 
 EmbedSummary embedDataset(VitImpl& model, const data::Dataset& dataset, const EmbedOptions& options,
                           const EmbedBatchFn& onBatch, const ProgressFn& progress, const CancelToken* cancel) {
-    std::vector<std::filesystem::path> files;
-    std::vector<std::string> names;
-    for (const auto& s : dataset.samples) {
-        files.push_back(s.path);
-        names.push_back(s.relativePath);
-    }
-    return run(model, files, names, options, onBatch, progress, cancel);
+    Inputs in;
+    in.count = dataset.samples.size();
+    in.file = [&](std::size_t i) -> const std::filesystem::path& { return dataset.samples[i].path; };
+    in.displayName = [&](std::size_t i) { return dataset.samples[i].relativePath; };
+    return run(model, in, options, onBatch, progress, cancel);
 }
 
 } // namespace vitrine::core::model
