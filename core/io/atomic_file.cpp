@@ -145,6 +145,13 @@ void AtomicFileWriter::flushOrThrow() {
         fail(m_buf->error() ? m_buf->error() : EIO, "cannot write: ");
 }
 
+void AtomicFileWriter::checkWrites() {
+    if (m_fd < 0)
+        throw Error(m_target, "cannot write: the file was already committed or abandoned");
+    if (m_buf->error())
+        fail(m_buf->error(), "cannot write: ");
+}
+
 void AtomicFileWriter::overwrite(std::uint64_t offset, std::string_view bytes) {
     flushOrThrow();
     if (offset + bytes.size() > m_buf->written())

@@ -28,6 +28,9 @@ public:
 
     /// The content stream. Write errors (disk full, ...) surface at commit() or overwrite().
     std::ostream& stream();
+    /// Throws core::Error (and removes the temporary) if a write has already failed, e.g. on
+    /// a full disk: long jobs call it as they go instead of finding out at commit().
+    void checkWrites();
     /// Bytes written so far.
     std::uint64_t size();
     /// Replaces bytes already written at `offset` (e.g. a header whose final values are known

@@ -108,6 +108,9 @@ void EmbeddingStreamWriter::append(const float* row, const RowInfo& info) {
     }
     m_rowsTsv->stream() << tsvEscape(info.path) << '\t' << tsvEscape(info.label) << '\n';
     ++m_rows;
+    // A full disk stops the run at the next buffer flush rather than after the last image.
+    m_data->checkWrites();
+    m_rowsTsv->checkWrites();
 }
 
 void EmbeddingStreamWriter::commit() {

@@ -10,6 +10,9 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -209,5 +212,37 @@ TEST_CASE("a failed export keeps the earlier file byte for byte and leaves no te
     }
     CHECK(io::readFile(out / "prev.csv") == earlier);
     CHECK(temporaries(out) == 0);
+    CHECK(temporaries(tmp.path) == 0);
+}
+
+TEST_CASE("an embed that fills the disk stops there and keeps the earlier output", "[cli][reliability]") {
+    TempDir tmp("embed-full");
+    const fs::path data = VITRINE_TEST_DATA;
+    // A good earlier run, then the same command with a 16 KiB file size limit: the CSV rows
+    // (~1.3 KB each) pass it after a dozen images, long before the 296 photos are done.
+    auto first = cli("embed --model vit-micro --precision fp32 --data " + q(data / "cat/Abyssinian") + " --out " +
+                         q(tmp.path / "e.csv"),
+                     tmp.path);
+    REQUIRE(first.code == 0);
+    const auto earlier = io::readFile(tmp.path / "e.csv");
+    const auto earlierRows = io::readFile(tmp.path / "e.csv.rows.tsv");
+
+    auto r = cli("embed --model vit-micro --precision fp32 --json --data " + q(data) + " --out " + q(tmp.path / "e.csv"),
+                 tmp.path, "trap '' XFSZ; ulimit -f 16; ");
+    INFO(r.err);
+    CHECK(r.code != 0);
+    CHECK_THAT(r.err, Catch::Contains("e.csv") && Catch::Contains("unchanged"));
+    // It stopped at the failed write, not after embedding everything.
+    long long lastDone = 0;
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);)
+        if (line.find("\"progress\"") != std::string::npos) {
+            auto j = nlohmann::json::parse(line);
+            lastDone = j["done"].get<long long>();
+        }
+    CHECK(lastDone > 0);
+    CHECK(lastDone < 200);
+    CHECK(io::readFile(tmp.path / "e.csv") == earlier);
+    CHECK(io::readFile(tmp.path / "e.csv.rows.tsv") == earlierRows);
     CHECK(temporaries(tmp.path) == 0);
 }
