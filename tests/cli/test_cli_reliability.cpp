@@ -246,3 +246,18 @@ TEST_CASE("an embed that fills the disk stops there and keeps the earlier output
     CHECK(io::readFile(tmp.path / "e.csv.rows.tsv") == earlierRows);
     CHECK(temporaries(tmp.path) == 0);
 }
+
+TEST_CASE("the launcher runs the program from libexec and says so when it is missing", "[cli][reliability]") {
+    TempDir tmp("launcher");
+    // Through the launcher, the program itself runs (and reports its version).
+    auto ok = cli("--version", tmp.path);
+    CHECK(ok.code == 0);
+    CHECK_THAT(ok.out, Catch::Contains(VITRINE_VERSION));
+    // A launcher copied away from its libexec/ folder cannot start anything: a clear error.
+    fs::copy_file(VITRINE_CLI_PATH, tmp.path / "vitrine-cli");
+    fs::permissions(tmp.path / "vitrine-cli", fs::perms::owner_all);
+    const auto errFile = tmp.path / "launcher-err.txt";
+    const int status = std::system(((tmp.path / "vitrine-cli").string() + " --version 2>'" + errFile.string() + "'").c_str());
+    CHECK(WEXITSTATUS(status) == 127);
+    CHECK_THAT(io::readFile(errFile), Catch::Contains("the program itself is missing") && Catch::Contains("libexec"));
+}

@@ -3,6 +3,10 @@
 #include <filesystem>
 #include <fstream>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <torch/torch.h>
 
 #include "core/common/error.h"
@@ -135,8 +139,21 @@ bool resetPeakRss() {
 
 } // namespace
 
-TEST_CASE("embedding thousands of images keeps the resident set flat after the first batches",
-          "[model][embedder][memory]") {
+namespace {
+
+// Heap bytes in use (glibc's mallinfo2: small blocks plus mmapped ones), or -1.
+long long heapInUse() {
+#ifdef __GLIBC__
+    const auto m = ::mallinfo2();
+    return static_cast<long long>(m.uordblks + m.hblkhd);
+#else
+    return -1;
+#endif
+}
+
+} // namespace
+
+TEST_CASE("embedding thousands of images keeps memory flat after the first batches", "[model][embedder][memory]") {
     // Every demo photo, over and over: 3,000 decodes of 296 different sizes, the same mix
     // of allocations as a large folder. Rows go to a streamed .npy as `vitrine-cli embed` does.
     std::vector<fs::path> photos;
@@ -154,37 +171,49 @@ TEST_CASE("embedding thousands of images keeps the resident set flat after the f
     o.batchSize = 32;
     o.precision = Precision::Fp32;
     const auto out = fs::temp_directory_path() / ("vitrine_memory_" + std::to_string(::getpid()) + ".npy");
-    io::EmbeddingStreamWriter writer(out, vit->config().outputDim(), files.size());
-    long baseline = -1;
-    bool resetOk = true;
-    auto summary = embedFiles(
-        *vit, files, o,
-        [&](const EmbeddedBatch& b) {
+    auto stream = [&](const std::vector<fs::path>& list, io::EmbeddingStreamWriter& writer) {
+        return embedFiles(*vit, list, o, [&](const EmbeddedBatch& b) {
             for (std::size_t r = 0; r < b.indices.size(); ++r)
-                writer.append(b.rows + r * b.dim, {files[b.indices[r]].string(), ""});
-        },
-        [&](long long done, long long, const std::string&) {
-            // After ten batches the model, the queue and the allocator's pools are warm:
-            // from here on nothing should grow with the number of images.
-            if (baseline < 0 && done >= 320) {
-                resetOk = resetPeakRss();
-                baseline = procStatusKiB("VmRSS");
-            }
+                writer.append(b.rows + r * b.dim, {list[b.indices[r]].string(), ""});
         });
+    };
+    {
+        // Warm-up: the model, LibTorch's and OpenCV's pools, the allocator's arenas.
+        io::EmbeddingStreamWriter warm(out, vit->config().outputDim(), photos.size());
+        stream(photos, warm);
+    }
+    const bool resetOk = resetPeakRss();
+    const long baselineRss = procStatusKiB("VmRSS");
+    io::EmbeddingStreamWriter writer(out, vit->config().outputDim(), files.size());
+    const long long baselineHeap = heapInUse();
+    auto summary = stream(files, writer);
+    // Nothing is in flight now (the embedder's producer has finished) and nothing is committed:
+    // whatever the embedder or the writer kept per image is still held.
+    const long long heap = heapInUse();
     writer.commit();
-    const long peak = procStatusKiB("VmHWM");
+    const long peakRss = procStatusKiB("VmHWM");
     fs::remove(out);
     fs::remove(io::rowsTsvPath(out));
     REQUIRE(summary.embedded == files.size());
-    if (!resetOk || baseline < 0 || peak < 0) {
+
+    if (baselineHeap >= 0) {
+        const long long growthKiB = (heap - baselineHeap) / 1024;
+        WARN("heap in use before 3,000 images " << baselineHeap / 1024 << " KiB, after " << heap / 1024 << " KiB ("
+                                                 << growthKiB << " KiB)");
+        // Holding each row and name (what `vitrine-cli embed` used to do) measured ~900 bytes
+        // per image here, 2.5 MiB in all.
+        CHECK(growthKiB < 256);
+    }
+    if (!resetOk || baselineRss < 0 || peakRss < 0) {
         WARN("cannot reset or read the peak resident set here (/proc/self/clear_refs); not measured");
         return;
     }
-    const long growth = peak - baseline;
-    WARN("resident set after 320 images " << baseline << " KiB, peak over the next " << files.size() - 320
-                                           << " images " << peak << " KiB (+" << growth << " KiB)");
-    // 2,680 more images. Streamed, the peak grows by 0.1-0.5 MiB here. Keeping anything per
-    // image shows: the rows and names in memory (what `vitrine-cli embed` used to do) measured
-    // +2.4 MiB, a decoded photo is ~500 KiB, a preprocessed one 12 KiB (an unbounded queue).
-    CHECK(growth < 1536);
+    const long growth = peakRss - baselineRss;
+    WARN("resident set after the warm-up " << baselineRss << " KiB, peak over the next " << files.size()
+                                            << " images " << peakRss << " KiB (+" << growth << " KiB)");
+    // The resident set also moves with how the allocator's per-thread arenas happen to be used
+    // (+0.1 to +3.6 MiB measured, more when other processes compete for the cores), so its bound
+    // is loose: it catches what grows by images (a decoded photo is ~500 KiB, a preprocessed
+    // one 12 KiB: an unbounded queue or retained images would be hundreds of MiB).
+    CHECK(growth < 16 * 1024);
 }
