@@ -10,19 +10,23 @@
 
 namespace vitrine::core::io {
 
+void appendCsvRow(std::string& line, const float* row, std::int64_t cols) {
+    char buf[32];
+    for (std::int64_t c = 0; c < cols; ++c) {
+        if (c)
+            line += ',';
+        auto [p, ec] = std::to_chars(buf, buf + sizeof buf, row[c]);
+        line.append(buf, p);
+    }
+    line += '\n';
+}
+
 void writeCsv(const std::filesystem::path& file, const float* data, std::int64_t rows, std::int64_t cols) {
     writeFileAtomically(file, [&](std::ostream& out) {
-        char buf[32];
         std::string line;
         for (std::int64_t r = 0; r < rows; ++r) {
             line.clear();
-            for (std::int64_t c = 0; c < cols; ++c) {
-                if (c)
-                    line += ',';
-                auto [p, ec] = std::to_chars(buf, buf + sizeof buf, data[r * cols + c]);
-                line.append(buf, p);
-            }
-            line += '\n';
+            appendCsvRow(line, data + r * cols, cols);
             out.write(line.data(), static_cast<std::streamsize>(line.size()));
         }
     });

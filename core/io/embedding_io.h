@@ -13,6 +13,9 @@ namespace vitrine::core::io {
 
 // .npy files: see core/io/npy.h.
 
+/// Appends one row of `cols` floats as writeCsv formats it (with the newline) to `line`.
+void appendCsvRow(std::string& line, const float* row, std::int64_t cols);
+
 /// Comma-separated, one row per line, no header, shortest round-trip float formatting.
 void writeCsv(const std::filesystem::path& file, const float* data, std::int64_t rows, std::int64_t cols);
 

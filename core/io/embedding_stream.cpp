@@ -1,7 +1,6 @@
 #include "core/io/embedding_stream.h"
 
 #include <bit>
-#include <charconv>
 #include <cctype>
 #include <ostream>
 
@@ -92,15 +91,8 @@ void EmbeddingStreamWriter::append(const float* row, const RowInfo& info) {
         throw Error(m_out, "internal error: more rows than the " + std::to_string(m_maxRows) + " announced");
     auto& out = m_data->stream();
     if (m_format == Format::Csv) {
-        char buf[32];
         m_line.clear();
-        for (int c = 0; c < m_dim; ++c) {
-            if (c)
-                m_line += ',';
-            auto [p, ec] = std::to_chars(buf, buf + sizeof buf, row[c]);
-            m_line.append(buf, p);
-        }
-        m_line += '\n';
+        appendCsvRow(m_line, row, m_dim);
         out.write(m_line.data(), static_cast<std::streamsize>(m_line.size()));
     } else {
         // .npy and safetensors both store little-endian float32, which is this machine's layout.
