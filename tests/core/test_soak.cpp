@@ -2,6 +2,7 @@
 // cancel -> embed -> export in one process must not grow the resident set grossly.
 #include <catch2/catch.hpp>
 
+#include "../sanitizer.h"
 #include "../soak_cycle.h"
 #include "../train_test_util.h"
 
@@ -26,7 +27,11 @@ TEST_CASE("four soak cycles in one process keep the resident set flat", "[soak]"
         INFO("cycle " << cycle << ": " << last << " KiB");
     }
     REQUIRE(first > 0);
+    CHECK(std::filesystem::exists(c.work / "bundle" / "sprite.png"));
+    if (testutil::kAddressSanitizer) {
+        WARN("AddressSanitizer build: the cycles ran, the resident set is not judged (quarantine, shadow memory)");
+        return;
+    }
     INFO("after cycle 1: " << first << " KiB, after cycle 4: " << last << " KiB");
     CHECK(double(last - first) < 0.2 * double(first));
-    CHECK(std::filesystem::exists(c.work / "bundle" / "sprite.png"));
 }
