@@ -21,6 +21,7 @@ start=$(date +%s)
 # stderr to itself) would otherwise pass over a sanitizer abort in the child. Leak checking
 # is off: LibTorch's and Qt's process-lifetime singletons would read as leaks.
 REPORTS=$(mktemp -d /tmp/vitrine-sanitizer-reports.XXXXXX)
+trap 'rm -rf "$REPORTS"' EXIT
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:log_path=$REPORTS/asan"
 export UBSAN_OPTIONS="print_stacktrace=1:log_path=$REPORTS/ubsan"
 labels=(-L core)
@@ -35,5 +36,4 @@ if [ -n "$(ls -A "$REPORTS")" ]; then
 else
   echo "sanitize: no AddressSanitizer or UBSan reports"
 fi
-rm -rf "$REPORTS"
 exit $status

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/cli/commands.h"
+#include "core/cli/interrupt.h"
 #include "core/common/error.h"
 #include "core/data/dataset.h"
 #include "core/io/embedding_io.h"
@@ -146,8 +147,22 @@ void addEmbedCommand(CLI::App& app, CliContext& ctx) {
                                s.labels.empty() ? std::string() : core::data::Dataset::labelAt(s, opts->labelLevel)});
             }
         };
-        auto summary = core::model::embedDataset(*loaded.model, ds, eo, onBatch,
-                                                 [&](long long d, long long t, const std::string&) { printer(d, t); });
+        core::CancelToken token;
+        core::model::EmbedSummary summary;
+        try {
+            InterruptScope interrupt(token); // Ctrl-C: stop, remove the temporaries, keep the earlier output
+            summary = core::model::embedDataset(*loaded.model, ds, eo, onBatch,
+                                                [&](long long d, long long t, const std::string&) { printer(d, t); },
+                                                &token);
+        } catch (const core::Cancelled&) {
+            printer.breakLine();
+            std::fprintf(stderr, "cancelled after %llu images; nothing written (%s is as it was)\n",
+                         static_cast<unsigned long long>(writer.rows()), out.string().c_str());
+            if (opts->json)
+                std::cout << nlohmann::json{{"event", "cancelled"}, {"embedded", writer.rows()}}.dump() << std::endl;
+            ctx.exitCode = 130;
+            return;
+        }
         const auto n = static_cast<std::int64_t>(writer.rows());
         if (n > 0)
             writer.commit(); // else the writer's destructor removes its temporaries: nothing is written

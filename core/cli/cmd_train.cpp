@@ -1,6 +1,5 @@
 // vitrine-cli train: triplet-loss training from the command line, with a progress bar,
 // Ctrl-C handling (stop after the current step, write a checkpoint) and --resume.
-#include <csignal>
 #include <cstdio>
 #include <iomanip>
 #include <iostream>
@@ -9,20 +8,13 @@
 #include <nlohmann/json.hpp>
 
 #include "core/cli/commands.h"
+#include "core/cli/interrupt.h"
 #include "core/common/error.h"
 #include "core/train/trainer.h"
 
 namespace vitrine::cli {
 
 namespace {
-
-core::CancelToken* g_sigintToken = nullptr;
-
-extern "C" void onSigint(int) {
-    // Only an atomic store: async-signal-safe.
-    if (g_sigintToken)
-        g_sigintToken->cancel();
-}
 
 std::string duration(double s) {
     if (!(s >= 0) || s > 1e7)
@@ -49,7 +41,7 @@ public:
     explicit CliListener(bool json) : m_json(json), m_start(std::chrono::steady_clock::now()) {}
 
     void onStage(const std::string& stage, long long done, long long total) override {
-        if (m_json || stage == m_lastStage && stage != "loading images")
+        if (m_json || (stage == m_lastStage && stage != "loading images"))
             return;
         if (stage == "loading images") {
             if (done == total || done % 25 == 0)
@@ -182,20 +174,13 @@ void addTrainCommand(CLI::App& app, CliContext& ctx) {
         t.augment.enabled = !opts->noAugment;
         core::CancelToken token;
         t.cancel = &token;
-        g_sigintToken = &token;
-        auto previous = std::signal(SIGINT, onSigint);
         core::train::TrainResult r;
-        try {
+        {
+            InterruptScope interrupt(token); // Ctrl-C ends the run with a checkpoint
             core::train::Trainer trainer(t);
             CliListener listener(opts->json);
             r = trainer.run(&listener);
-        } catch (...) {
-            std::signal(SIGINT, previous);
-            g_sigintToken = nullptr;
-            throw;
         }
-        std::signal(SIGINT, previous);
-        g_sigintToken = nullptr;
 
         ctx.exitCode = r.stoppedNonFinite ? 2 : r.cancelled ? 130 : 0;
         if (opts->json) {

@@ -50,6 +50,14 @@ class AtomicFileWriter::Buffer : public std::streambuf {
 public:
     explicit Buffer(int fd) : m_fd(fd) { setp(m_buf, m_buf + sizeof m_buf); }
     int error() const { return m_error; }
+    void attach(int fd) { m_fd = fd; }
+    /// After the descriptor is closed: any later write fails instead of reaching whatever
+    /// file reuses the number.
+    void detach() {
+        m_fd = -1;
+        if (!m_error)
+            m_error = EBADF;
+    }
     bool flushAll() { return flushBuffer(); }
     std::uint64_t written() const { return m_written + static_cast<std::uint64_t>(pptr() - pbase()); }
 
@@ -111,11 +119,13 @@ AtomicFileWriter::AtomicFileWriter(const fs::path& target) : m_target(target) {
     if (!fs::is_directory(m_dir, ec))
         throw Error(target, "the folder " + m_dir.string() + " does not exist");
     m_tmp = temporaryName(target.parent_path().empty() ? fs::path(".") / target : target);
+    // Allocate first: nothing can throw once the file exists.
+    m_buf = std::make_unique<Buffer>(-1);
+    m_out = std::make_unique<std::ostream>(m_buf.get());
     m_fd = ::open(m_tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (m_fd < 0)
         throw Error(target, "cannot write: " + describeErrno(errno));
-    m_buf = std::make_unique<Buffer>(m_fd);
-    m_out = std::make_unique<std::ostream>(m_buf.get());
+    m_buf->attach(m_fd);
 }
 
 AtomicFileWriter::~AtomicFileWriter() { abandon(); }
@@ -125,11 +135,16 @@ std::ostream& AtomicFileWriter::stream() { return *m_out; }
 std::uint64_t AtomicFileWriter::size() { return m_buf ? m_buf->written() : 0; }
 
 void AtomicFileWriter::abandon() noexcept {
-    if (m_fd < 0)
-        return;
-    ::close(m_fd);
-    ::unlink(m_tmp.c_str());
+    if (m_fd >= 0)
+        ::close(m_fd);
+    if (m_fd >= 0 || m_prepared)
+        ::unlink(m_tmp.c_str());
     m_fd = -1;
+    m_prepared = false;
+    if (m_buf)
+        m_buf->detach();
+    if (m_out)
+        m_out->setstate(std::ios::badbit);
 }
 
 void AtomicFileWriter::fail(int err, const char* what) {
@@ -173,16 +188,30 @@ void AtomicFileWriter::overwrite(std::uint64_t offset, std::string_view bytes) {
 }
 
 void AtomicFileWriter::commit() {
+    prepare();
+    publish();
+}
+
+void AtomicFileWriter::prepare() {
     flushOrThrow();
     if (::fsync(m_fd) != 0)
         fail(errno, "cannot write: ");
     const int fd = m_fd;
     m_fd = -1;
+    m_buf->detach();
+    m_out->setstate(std::ios::badbit);
     if (::close(fd) != 0) {
         int err = errno;
         ::unlink(m_tmp.c_str());
-        throw Error(m_target, "cannot write: " + describeErrno(err));
+        throw Error(m_target, "cannot write: " + describeErrno(err) + " (the previous file, if any, is unchanged)");
     }
+    m_prepared = true;
+}
+
+void AtomicFileWriter::publish() {
+    if (!m_prepared)
+        throw Error(m_target, "internal error: publishing a file that was not prepared");
+    m_prepared = false;
     if (::rename(m_tmp.c_str(), m_target.c_str()) != 0) {
         int err = errno;
         ::unlink(m_tmp.c_str());

@@ -36,9 +36,14 @@ public:
     /// Replaces bytes already written at `offset` (e.g. a header whose final values are known
     /// only at the end). The range must lie within what was written.
     void overwrite(std::uint64_t offset, std::string_view bytes);
-    /// Flushes, fsyncs and renames the file over `target`. Throws core::Error on failure, in
-    /// which case the earlier file is unchanged and no temporary remains.
+    /// Flushes, fsyncs and renames the file over `target`: prepare() then publish(). Throws
+    /// core::Error on failure, in which case the earlier file is unchanged and no temporary remains.
     void commit();
+    /// The part of commit() that can fail for lack of space: flush, fsync and close. Writers
+    /// that replace several files together prepare them all before publishing any.
+    void prepare();
+    /// Renames the prepared file over `target` (and makes the rename durable).
+    void publish();
     /// Removes the temporary file now (also what the destructor does without commit()).
     void abandon() noexcept;
 
@@ -50,6 +55,7 @@ private:
 
     std::filesystem::path m_target, m_dir, m_tmp;
     int m_fd = -1;
+    bool m_prepared = false;
     class Buffer;
     std::unique_ptr<Buffer> m_buf;
     std::unique_ptr<std::ostream> m_out;

@@ -2,6 +2,7 @@
 
 #include <bit>
 #include <cctype>
+#include <cstdint>
 #include <ostream>
 
 #include <nlohmann/json.hpp>
@@ -50,6 +51,8 @@ EmbeddingStreamWriter::EmbeddingStreamWriter(const fs::path& out, int dim, std::
         throw Error(out, "unsupported output type '" + e + "' (use .npy, .csv or .safetensors)");
     if (dim <= 0)
         throw Error(out, "internal error: embedding width " + std::to_string(dim));
+    if (maxRows > static_cast<std::uint64_t>(INT64_MAX) / (static_cast<std::uint64_t>(dim) * sizeof(float)))
+        throw Error(out, "too many rows for one file: " + std::to_string(maxRows) + " x " + std::to_string(dim));
 
     m_data = std::make_unique<AtomicFileWriter>(out);
     m_rowsTsv = std::make_unique<AtomicFileWriter>(rowsTsvPath(out));
@@ -110,8 +113,12 @@ void EmbeddingStreamWriter::commit() {
         m_data->overwrite(0, npyMatrixPreamble(static_cast<std::int64_t>(m_rows), m_dim, m_headerSize));
     else if (m_format == Format::Safetensors)
         m_data->overwrite(0, safetensorsHeader(m_rows, m_headerSize));
-    m_data->commit();
-    m_rowsTsv->commit();
+    // Both files are complete on disk before either replaces its predecessor, so a full disk
+    // at the end cannot leave a new matrix beside the old rows.tsv.
+    m_data->prepare();
+    m_rowsTsv->prepare();
+    m_data->publish();
+    m_rowsTsv->publish();
 }
 
 } // namespace vitrine::core::io

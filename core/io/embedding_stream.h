@@ -32,7 +32,8 @@ public:
     void append(const float* row, const RowInfo& info);
     std::uint64_t rows() const { return m_rows; }
 
-    /// Completes the headers and moves both files into place (matrix first, then rows.tsv).
+    /// Completes the headers, writes both files out, then moves both into place (matrix
+    /// first, then rows.tsv).
     void commit();
 
     /// True when `out`'s extension is one this writer handles.

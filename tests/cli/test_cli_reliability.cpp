@@ -2,6 +2,8 @@
 // CSV/TSV survive embed -> export -> re-import; broken, thin and vanished images are skipped
 // with their names; a failed export leaves the earlier file and no temporary.
 #include <sys/wait.h>
+
+#include <csignal>
 #include <unistd.h>
 
 #include <algorithm>
@@ -218,8 +220,9 @@ TEST_CASE("a failed export keeps the earlier file byte for byte and leaves no te
 TEST_CASE("an embed that fills the disk stops there and keeps the earlier output", "[cli][reliability]") {
     TempDir tmp("embed-full");
     const fs::path data = VITRINE_TEST_DATA;
-    // A good earlier run, then the same command with a 16 KiB file size limit: the CSV rows
-    // (~1.3 KB each) pass it after a dozen images, long before the 296 photos are done.
+    // A good earlier run, then the same command with a 16 KiB file size limit. The CSV rows
+    // (~1.4 KB each) reach the disk when the writer's 64 KiB buffer first fills, ~46 rows in;
+    // small batches make the failed write land well inside the 296 photos, after some progress.
     auto first = cli("embed --model vit-micro --precision fp32 --data " + q(data / "cat/Abyssinian") + " --out " +
                          q(tmp.path / "e.csv"),
                      tmp.path);
@@ -227,7 +230,8 @@ TEST_CASE("an embed that fills the disk stops there and keeps the earlier output
     const auto earlier = io::readFile(tmp.path / "e.csv");
     const auto earlierRows = io::readFile(tmp.path / "e.csv.rows.tsv");
 
-    auto r = cli("embed --model vit-micro --precision fp32 --json --data " + q(data) + " --out " + q(tmp.path / "e.csv"),
+    auto r = cli("embed --model vit-micro --precision fp32 --batch 4 --json --data " + q(data) + " --out " +
+                     q(tmp.path / "e.csv"),
                  tmp.path, "trap '' XFSZ; ulimit -f 16; ");
     INFO(r.err);
     CHECK(r.code != 0);
@@ -260,4 +264,52 @@ TEST_CASE("the launcher runs the program from libexec and says so when it is mis
     const int status = std::system(((tmp.path / "vitrine-cli").string() + " --version 2>'" + errFile.string() + "'").c_str());
     CHECK(WEXITSTATUS(status) == 127);
     CHECK_THAT(io::readFile(errFile), Catch::Contains("the program itself is missing") && Catch::Contains("libexec"));
+}
+
+TEST_CASE("Ctrl-C during an embed keeps the earlier output and leaves no temporary", "[cli][reliability]") {
+    TempDir tmp("embed-interrupt");
+    const std::string earlier = "an earlier embedding, not to be touched\n";
+    io::writeFileAtomically(tmp.path / "e.npy", earlier);
+    io::writeFileAtomically(tmp.path / "e.npy.rows.tsv", earlier);
+    // Started directly (no shell), its JSON progress read from a pipe; SIGINT after the first
+    // batch, as a terminal's Ctrl-C would send.
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    const std::string data = VITRINE_TEST_DATA, out = (tmp.path / "e.npy").string();
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        ::dup2(fds[1], STDOUT_FILENO);
+        ::close(fds[0]);
+        ::close(fds[1]);
+        const std::string err = (tmp.path / "stderr.txt").string();
+        std::freopen(err.c_str(), "w", stderr);
+        ::execl(VITRINE_CLI_PATH, "vitrine-cli", "embed", "--model", "vit-micro", "--precision", "fp32", "--batch", "2",
+                "--json", "--data", data.c_str(), "--out", out.c_str(), static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    ::close(fds[1]);
+    FILE* progress = ::fdopen(fds[0], "r");
+    std::string all;
+    bool interrupted = false;
+    char line[4096];
+    while (std::fgets(line, sizeof line, progress)) {
+        all += line;
+        if (!interrupted && std::string(line).find("\"done\":2,") != std::string::npos) {
+            ::kill(pid, SIGINT);
+            interrupted = true;
+        }
+    }
+    std::fclose(progress);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    INFO(all << io::readFile(tmp.path / "stderr.txt"));
+    REQUIRE(interrupted);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 130);
+    CHECK_THAT(all, Catch::Contains("\"event\":\"cancelled\""));
+    CHECK_THAT(io::readFile(tmp.path / "stderr.txt"), Catch::Contains("nothing written"));
+    CHECK(io::readFile(tmp.path / "e.npy") == earlier);
+    CHECK(io::readFile(tmp.path / "e.npy.rows.tsv") == earlier);
+    CHECK(temporaries(tmp.path) == 0);
 }

@@ -205,9 +205,10 @@ TEST_CASE("embedding thousands of images keeps memory flat after the first batch
         const long long growthKiB = (heap - baselineHeap) / 1024;
         WARN("heap in use before 3,000 images " << baselineHeap / 1024 << " KiB, after " << heap / 1024 << " KiB ("
                                                  << growthKiB << " KiB)");
-        // Holding each row and name (what `vitrine-cli embed` used to do) measured ~900 bytes
-        // per image here, 2.5 MiB in all.
-        CHECK(growthKiB < 256);
+        // Holding each row and name (what `vitrine-cli embed` used to do) measured ~750 bytes
+        // per image here, 2.2 MiB in all. The bound leaves room for blocks parked in the
+        // allocator's per-thread caches, which mallinfo2 counts as in use.
+        CHECK(growthKiB < 1024);
     }
     if (!resetOk || baselineRss < 0 || peakRss < 0) {
         WARN("cannot reset or read the peak resident set here (/proc/self/clear_refs); not measured");
