@@ -25,11 +25,15 @@ launch() { # launch <label> <command...>: prints seconds to a visible window
   local cfg; cfg=$(mktemp -d)
   local t0 t1
   t0=$(date +%s.%N)
-  env -u OPENBLAS_CORETYPE -u OMP_WAIT_POLICY XDG_CONFIG_HOME="$cfg" XDG_DATA_HOME="$cfg" "$@" >/dev/null 2>&1 &
+  env -u OPENBLAS_CORETYPE -u OMP_WAIT_POLICY XDG_CONFIG_HOME="$cfg" XDG_DATA_HOME="$cfg" "$@" >/dev/null 2>"$cfg/stderr.txt" &
   local pid=$!
   # (xdotool's own --sync polls every 0.5 s; poll every 10 ms instead.)
   until xdotool search --onlyvisible --pid "$pid" >/dev/null 2>&1; do
-    kill -0 "$pid" 2>/dev/null || { echo "cold_start.sh: $* exited before showing a window" >&2; exit 1; }
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "cold_start.sh: $* exited before showing a window; its stderr:" >&2
+      cat "$cfg/stderr.txt" >&2
+      exit 1
+    fi
     sleep 0.01
   done
   t1=$(date +%s.%N)
