@@ -13,30 +13,15 @@
 #include "core/io/atomic_file.h"
 #include "core/io/embedding_set.h"
 #include "core/io/npy.h"
+#include "cli_run.h"
 
 using namespace vitrine::core;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-    int code;
-    std::string out;
-};
-
-// Runs vitrine-cli with `args`, capturing stdout (stderr goes to "<dir>/stderr.txt").
-Run cli(const std::string& args, const fs::path& dir) {
-    const std::string cmd = std::string(VITRINE_CLI_PATH) + " " + args + " 2>" + (dir / "stderr.txt").string();
-    FILE* p = ::popen(cmd.c_str(), "r");
-    std::string out;
-    std::array<char, 4096> buf{};
-    for (std::size_t n; (n = std::fread(buf.data(), 1, buf.size(), p)) > 0;)
-        out.append(buf.data(), n);
-    const int status = ::pclose(p);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+using vitrine::testutil::cli;
+using vitrine::testutil::q;
 
 struct Fixture {
     fs::path dir, npy;

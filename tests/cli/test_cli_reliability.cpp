@@ -22,6 +22,8 @@
 #include "core/io/embedding_set.h"
 #include "core/io/npy.h"
 #include "../test_png.h"
+#include "../train_test_util.h"
+#include "cli_run.h"
 
 using namespace vitrine;
 using namespace vitrine::core;
@@ -29,38 +31,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-    int code;
-    std::string out, err;
-};
-
-/// Runs `prefix` + vitrine-cli + `args` through /bin/sh; stdout and stderr captured.
-Run cli(const std::string& args, const fs::path& dir, const std::string& prefix = "") {
-    const auto errFile = dir / "stderr.txt";
-    const std::string cmd = prefix + std::string(VITRINE_CLI_PATH) + " " + args + " 2>'" + errFile.string() + "'";
-    FILE* p = ::popen(cmd.c_str(), "r");
-    std::string out;
-    std::array<char, 4096> buf{};
-    for (std::size_t n; (n = std::fread(buf.data(), 1, buf.size(), p)) > 0;)
-        out.append(buf.data(), n);
-    const int status = ::pclose(p);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out, io::readFile(errFile)};
-}
-
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; } // only for our own simple paths
-
-struct TempDir {
-    fs::path path;
-    explicit TempDir(const std::string& name) {
-        path = fs::temp_directory_path() / ("vitrine-cli-rel-" + name + "-" + std::to_string(::getpid()));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
+using testutil::cli;
+using testutil::q;
+using testutil::TempDir;
 
 int temporaries(const fs::path& dir) {
     int n = 0;
