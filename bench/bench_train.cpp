@@ -50,13 +50,13 @@ int main(int argc, char** argv) {
     torch::optim::AdamW opt(vit->parameters(), torch::optim::AdamWOptions(1e-4));
     train::TripletLossOptions lo;
     lo.miner = train::Miner::BatchHard;
-    const auto prec = precision == "bf16" ? train::Precision::BFloat16 : train::Precision::Float32;
+    const auto prec = resolvePrecision(parsePrecision(precision));
     std::vector<double> losses;
     auto step = [&] {
         opt.zero_grad();
         torch::Tensor emb;
         {
-            train::AutocastScope autocast(prec);
+            AutocastScope autocast(prec);
             emb = vit->embed(x);
         }
         auto r = train::tripletLoss(emb.to(torch::kFloat32), labels, lo);

@@ -7,6 +7,7 @@ Usage: report.py RESULTS.jsonl [--out RESULTS.md] [--reps N] [--slow-reps N] [--
 Prints the table; with --out also writes it as Markdown with the machine description and
 bench/notes.md (hand-written findings: what limits each missed goal) appended."""
 import argparse
+import io
 import datetime
 import json
 import os
@@ -173,23 +174,61 @@ def machine(reps, slow_reps, quick):
         return sh(f"/usr/bin/python3 -c 'import {mod}; print({mod}.__version__)' 2>/dev/null")
     model = sh("lscpu | sed -n 's/^Model name: *//p'")
     cpu_model = sh("lscpu | sed -n 's/^Model: *//p'")
-    flags = sh("grep -o -w -e avx512f -e amx_bf16 -e avx512_bf16 /proc/cpuinfo | sort -u | tr '\\n' ' '")
+    family = sh("lscpu | sed -n 's/^CPU family: *//p'")
+    flags = sh("grep -o -w -e avx2 -e avx512f -e avx512_vnni -e amx_bf16 -e avx512_bf16 /proc/cpuinfo | sort -u | tr '\\n' ' '")
     mem = sh("free -g | awk '/Mem:/ {print $2}'")
     load = sh("cut -d' ' -f1-3 /proc/loadavg")
     commit = sh(f"git -C {os.path.dirname(os.path.abspath(__file__))} rev-parse --short HEAD")
     hnsw = sh("dpkg-query -W -f='${Version}' python3-hnswlib")
     return "\n".join([
         f"- Date: {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC; commit {commit}",
-        f"- CPU: {model} (family 6, model {cpu_model}), {os.cpu_count()} cores; {flags.strip()}",
+        f"- CPU: {model} (family {family}, model {cpu_model}), "
+        f"{os.cpu_count()} cores; {flags.strip()}",
         f"- Memory: {mem} GiB; load average when the report was written: {load}",
-        "- OPENBLAS_CORETYPE=COOPERLAKE on both sides (Vitrine's programs set it themselves via "
-        "ensureFastBlas; bench/run.sh exports it for the peers); 2 compute threads on both sides "
+        f"- OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')} on both sides (Vitrine's programs choose it "
+        "for the CPU themselves; bench/run.sh exports the same for the peers); 2 compute threads on both sides "
         "(torch.set_num_threads(2) / setComputeThreads(2)); W5 one thread",
         f"- Peers: Debian /usr/bin/python3 with torch {pyver('torch')}, torchvision {pyver('torchvision')}, "
         f"faiss {pyver('faiss')}, scikit-learn {pyver('sklearn')}, hnswlib {hnsw}, umap-learn {pyver('umap')}",
         f"- Repetitions: {reps} per side (hnsw, t-SNE, UMAP: {slow_reps}), Vitrine and peer alternating, "
         "the order flipped every repetition" + (" — **quick run with small sizes: not a result**" if quick else ""),
     ])
+
+
+SECTION_MARK = "<!-- cpu-family: "
+
+
+def cpu_family_key():
+    """'AMD EPYC · AVX-512, AVX512_BF16 (no AMX)': what decides precision and kernels."""
+    model = "?"
+    flags = set()
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name") and model == "?":
+                model = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "SSE"
+    bf16 = "AMX-BF16" if "amx_bf16" in flags else "AVX512_BF16 (no AMX)" if "avx512_bf16" in flags else "no native bf16"
+    return f"{model} · {isa} · {bf16}"
+
+
+def read_sections(path):
+    """The sections of an existing RESULTS.md by CPU family; a file from before sections is one legacy section."""
+    if not os.path.exists(path):
+        return {}
+    text = open(path).read()
+    if SECTION_MARK not in text:
+        legacy = text.split("\n", 1)[1] if text.startswith("# ") else text
+        legacy = legacy.replace("\n## ", "\n### ")
+        return {"Intel(R) Xeon(R) Processor (Sapphire Rapids) · AVX-512 · AMX-BF16": "## Intel(R) Xeon(R) Processor "
+                "(Sapphire Rapids) · AVX-512 · AMX-BF16\n" + legacy.strip() + "\n"}
+    out = {}
+    for chunk in text.split(SECTION_MARK)[1:]:
+        k, body = chunk.split(" -->\n", 1)
+        out[k] = body.rstrip() + "\n"
+    return out
 
 
 def main():
@@ -209,16 +248,26 @@ def main():
     notes = open(notes_path).read() if os.path.exists(notes_path) else ""
     missed = [f"- {r['workload']} {r['case']}: ratio {r['ratio']:.2f}× (goal {r['goal']})"
               for r in rs if r["met"] == "**missed**"]
+    # One section per CPU family: a run replaces its own family's section and keeps the others
+    # (the machines change from one day to the next; every claim says which CPU it holds on).
+    key = cpu_family_key()
+    body = io.StringIO()
+    body.write(f"## {key}\n\nProduced by `bench/run.sh" + (" --quick" if args.quick else "") +
+               "` (raw JSON lines: `" + os.path.relpath(args.results, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) +
+               "`).\n\n### Machine\n\n")
+    body.write(machine(args.reps, args.slow_reps, args.quick) + "\n\n### Results\n\n" + t + "\n\n")
+    body.write("### Goals missed in this run\n\n" + ("\n".join(missed) if missed else "None.") + "\n\n")
+    if notes:
+        body.write(notes.rstrip().replace("\n## ", "\n#### ").replace("\n# ", "\n### ") + "\n")
+    sections = read_sections(args.out) if not args.quick else {}
+    sections[key] = body.getvalue().rstrip() + "\n"
     with open(args.out, "w") as f:
-        f.write("# Benchmark results\n\nProduced by `bench/run.sh" + (" --quick" if args.quick else "") +
-                "` (raw JSON lines: `" + os.path.relpath(args.results, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) +
-                "`). Ratios are Vitrine speed / peer speed (> 1: Vitrine faster; for times, peer time / Vitrine time), "
-                "medians over repetitions measured in the same run; the machine is shared, so quote ratios, "
-                "not absolute figures. Spread = (max − min) / median over repetitions.\n\n## Machine\n\n")
-        f.write(machine(args.reps, args.slow_reps, args.quick) + "\n\n## Results\n\n" + t + "\n\n")
-        f.write("## Goals missed in this run\n\n" + ("\n".join(missed) if missed else "None.") + "\n\n")
-        if notes:
-            f.write(notes.rstrip() + "\n")
+        f.write("# Benchmark results\n\nRatios are Vitrine speed / peer speed (> 1: Vitrine faster; for times, peer time / "
+                "Vitrine time), medians over repetitions measured side by side in the same run; the machine is shared, "
+                "so quote ratios, not absolute figures. Spread = (max − min) / median over repetitions. One section per "
+                "CPU family measured; a new run replaces its family's section.\n\n")
+        for k in sorted(sections, key=lambda k: (k != key, k)):
+            f.write(f"{SECTION_MARK}{k} -->\n" + sections[k] + "\n")
     print(f"wrote {args.out}")
 
 

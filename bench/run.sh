@@ -9,8 +9,10 @@
 # prints one JSON line per measured case; they are collected in
 # build/bench/<time>/results.jsonl, and bench/report.py prints the table and writes
 # bench/RESULTS.md (--quick writes build/bench/<time>/RESULTS.md instead).
-# Both sides run with OPENBLAS_CORETYPE=COOPERLAKE (the AVX-512 kernels Vitrine's programs
-# select for themselves) and 2 compute threads.
+# Both sides run with the OPENBLAS_CORETYPE Vitrine's programs select for this CPU
+# (core/common/compute_env.h: COOPERLAKE with AVX512_BF16, SKYLAKEX with AVX-512, HASWELL with
+# AVX2) and 2 compute threads. VITRINE_BENCH_BUILD=dev uses build/dev instead of building the
+# release preset (same -O2 code; saves a full build).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,7 +37,13 @@ SLOW_REPS=$((REPS < 2 ? REPS : 2))
 
 PY=/usr/bin/python3
 PEERS=$ROOT/bench/peers
-export OPENBLAS_CORETYPE=COOPERLAKE
+if [[ -z ${OPENBLAS_CORETYPE:-} ]]; then
+  if grep -qw avx512_bf16 /proc/cpuinfo; then OPENBLAS_CORETYPE=COOPERLAKE
+  elif grep -qw avx512f /proc/cpuinfo; then OPENBLAS_CORETYPE=SKYLAKEX
+  elif grep -qw avx2 /proc/cpuinfo; then OPENBLAS_CORETYPE=HASWELL
+  fi
+fi
+export OPENBLAS_CORETYPE
 OUT=$ROOT/build/bench/$(date -u +%Y%m%dT%H%M%S)$( ((QUICK)) && echo -quick)
 mkdir -p "$OUT"
 RESULTS=$OUT/results.jsonl LOG=$OUT/log.txt
@@ -51,9 +59,9 @@ if ((INSTALL)); then
     say "warning: scripts/install-deps.sh --with-peers failed (see $LOG); peers that need a missing package will fail"
 fi
 
-BIN=$ROOT/build/release
+BIN=$ROOT/build/${VITRINE_BENCH_BUILD:-release}
 TARGETS=(bench_matmul bench_embed bench_train_step bench_analysis bench_preprocess vitrine-cli)
-if ((BUILD)); then
+if ((BUILD)) && [[ ${VITRINE_BENCH_BUILD:-release} == release ]]; then
   say "building release: ${TARGETS[*]}"
   { cmake --preset release && cmake --build --preset release -j 2 --target "${TARGETS[@]}"; } >>"$LOG" 2>&1 ||
     { say "build failed, see $LOG"; exit 1; }

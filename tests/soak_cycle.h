@@ -75,7 +75,7 @@ inline CycleResult runSoakCycle(const SoakConfig& c, int cycle) {
     int dim = 0;
     core::model::EmbedOptions eo;
     eo.batchSize = 16;
-    eo.precision = core::model::Precision::Fp32;
+    eo.precision = core::Precision::Fp32;
     core::model::embedDataset(*loaded.model, *ds, eo, [&](const core::model::EmbeddedBatch& b) {
         dim = b.dim;
         rows.insert(rows.end(), b.rows, b.rows + b.indices.size() * std::size_t(b.dim));

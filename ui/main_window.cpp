@@ -26,6 +26,8 @@
 #include <QUndoStack>
 
 #include "core/image/image_probe.h"
+#include "core/common/precision.h"
+#include "core/model/model_paths.h"
 #include "core/model/vit_config.h"
 #include "ui/app_paths.h"
 #include "ui/dataset_model.h"
@@ -169,12 +171,14 @@ void MainWindow::buildDocks() {
     auto* nbDock = addPanel(tr("Neighbours"), QStringLiteral("neighboursDock"), m_neighbours, Qt::RightDockWidgetArea);
     splitDockWidget(mapDock, nbDock, Qt::Vertical);
     m_training = new TrainingPanel(m_thumbnails);
-    m_training->setModelChoices([] {
-        QStringList names;
+    {
+        QStringList bundled, presets;
+        for (const auto& n : core::model::bundledModelNames())
+            bundled << QString::fromStdString(n);
         for (const auto& n : core::model::VitConfig::presetNames())
-            names << QString::fromStdString(n);
-        return names;
-    }());
+            presets << QString::fromStdString(n);
+        m_training->setModelChoices(bundled, presets);
+    }
     m_trainer = new TrainingController(m_training, m_datasetModel, m_workspace, this);
     auto* trainDock = addPanel(tr("Training"), QStringLiteral("trainingDock"), m_training, Qt::BottomDockWidgetArea);
     m_problemsDock = addPanel(tr("Problems"), QStringLiteral("problemsDock"), m_problemsView, Qt::BottomDockWidgetArea);
@@ -214,12 +218,16 @@ void MainWindow::buildDocks() {
             m_workspace->requestNeighbours(m_currentRow, m_neighbours->k(), m_neighbours->cosine());
     });
     connect(m_workspace, &Workspace::layoutChanged, this, [this] { m_map->view()->setCurrent(m_currentRow); });
+    connect(m_workspace, &Workspace::computeSummaryChanged, this, [this](const QString& summary) {
+        m_computeSummary = summary;
+    });
     connect(m_workspace, &Workspace::modelChanged, this, [this](const QString& description, const QStringList& warnings) {
         m_statusModel->setText(description);
-        m_statusModel->setToolTip(warnings.join('\n'));
+        m_statusModel->setToolTip((QStringList{m_computeSummary} + warnings).join('\n'));
         if (!warnings.isEmpty())
             statusBar()->showMessage(warnings.join(QStringLiteral(" · ")), 10000);
     });
+    connect(m_workspace, &Workspace::message, this, [this](const QString& text) { statusBar()->showMessage(text, 15000); });
     connect(m_workspace, &Workspace::error, this, [this](const QString& message) {
         statusBar()->showMessage(message, 15000);
         m_inspector->setError(message);
@@ -279,7 +287,17 @@ void MainWindow::buildMenus() {
     edit->addAction(redo);
 
     QMenu* modelMenu = menuBar()->addMenu(tr("&Model"));
-    modelMenu->addAction(tr("Use the &Default Model"), this, [this] { m_workspace->setModel(QStringLiteral("default")); });
+    modelMenu->addAction(tr("Use the &Default Model (ViT-Ti/16 fine-tuned on pet breeds)"), this,
+                         [this] { m_workspace->setModel(QStringLiteral("default")); });
+    for (const auto& n : core::model::bundledModelNames()) {
+        const QString name = QString::fromStdString(n);
+        if (name == QStringLiteral("default"))
+            continue;
+        const QString label = name == QStringLiteral("vit-tiny-16-augreg")
+                                  ? tr("Use ViT-Ti/16 AugReg (pretrained on ImageNet-21k, not fine-tuned)")
+                                  : tr("Use %1").arg(name);
+        modelMenu->addAction(label, this, [this, name] { m_workspace->setModel(name); });
+    }
     QMenu* presets = modelMenu->addMenu(tr("&Preset (random weights)"));
     for (const auto& n : core::model::VitConfig::presetNames()) {
         const QString name = QString::fromStdString(n);
@@ -298,8 +316,13 @@ void MainWindow::buildMenus() {
     help->addAction(tr("&About Vitrine"), this, [this] {
         QMessageBox::about(this, tr("About Vitrine"),
                            tr("<h3>Vitrine %1</h3><p>Explore, train and compare Vision Transformer embeddings.</p>"
-                              "<p>Demo photos: Oxford-IIIT Pet Dataset (Parkhi et al., 2012), CC BY-SA 4.0.</p>")
-                               .arg(QStringLiteral(VITRINE_VERSION)));
+                              "<p><b>Models.</b> ViT-Ti/16 AugReg weights © Google, Apache-2.0, via timm; converted "
+                              "to safetensors (the file format was changed and the weights stored as float16). "
+                              "The default model is those weights fine-tuned by Vitrine with triplet loss on the "
+                              "Oxford-IIIT Pet photos. Licence: resources/models/LICENSE-Apache-2.0.txt.</p>"
+                              "<p>Demo photos: Oxford-IIIT Pet Dataset (Parkhi et al., 2012), CC BY-SA 4.0.</p>"
+                              "<p><b>This machine.</b> %2</p>")
+                               .arg(QStringLiteral(VITRINE_VERSION), m_computeSummary.toHtmlEscaped()));
     });
 }
 

@@ -116,6 +116,7 @@ private:
     TrainingPanel* m_training = nullptr;
     TrainingController* m_trainer = nullptr;
     QLabel* m_statusModel = nullptr;
+    QString m_computeSummary; ///< CPU, precision, kernels, threads (from the first embedding job)
     JobRunner* m_activeRunner = nullptr;
     int m_currentRow = -1;
     int m_autoAnswer = -1;

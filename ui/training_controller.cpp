@@ -96,7 +96,8 @@ void TrainingController::start() {
     o.margin = s.margin;
     o.softMargin = s.softMargin;
     o.learningRate = s.learningRate;
-    o.precision = s.bf16 ? core::train::Precision::BFloat16 : core::train::Precision::Float32;
+    o.precision = core::parsePrecision(s.precision.toStdString());
+    o.trainableBlocks = s.trainableBlocks;
     o.checkpointPath = run->latest;
     o.checkpointEverySteps = 50;
     run->trainer = std::make_unique<core::train::Trainer>(o);

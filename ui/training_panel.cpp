@@ -23,6 +23,7 @@
 #include <QTabWidget>
 #include <QVBoxLayout>
 
+#include "core/common/precision.h"
 #include "ui/job_runner.h"
 #include "ui/line_chart.h"
 #include "ui/thumbnail_cache.h"
@@ -57,7 +58,7 @@ TrainingPanel::TrainingPanel(ThumbnailCache* thumbs, QWidget* parent)
     : QWidget(parent), m_thumbs(thumbs), m_model(new QComboBox), m_mode(new QComboBox), m_miner(new QComboBox),
       m_distance(new QComboBox), m_margin(new QDoubleSpinBox), m_lossKind(new QComboBox), m_p(new QSpinBox), m_k(new QSpinBox),
       m_lr(new QDoubleSpinBox), m_epochs(new QSpinBox), m_imageSize(new QComboBox), m_liveEvery(new QSpinBox),
-      m_bf16(new QCheckBox(tr("bfloat16 compute"))), m_start(new QPushButton(tr("Start"))),
+      m_blocks(new QSpinBox), m_precision(new QComboBox), m_start(new QPushButton(tr("Start"))),
       m_pause(new QPushButton(tr("Pause"))), m_stop(new QPushButton(tr("Stop"))), m_progress(new QProgressBar),
       m_status(new QLabel), m_loss(new LineChart(tr("Loss"))), m_active(new LineChart(tr("Active triplets"))),
       m_distances(new LineChart(tr("Distances"))), m_lrChart(new LineChart(tr("Learning rate"))),
@@ -65,13 +66,19 @@ TrainingPanel::TrainingPanel(ThumbnailCache* thumbs, QWidget* parent)
       m_checkpoints(new QListWidget) {
     // --- form
     m_model->setEditable(false);
-    m_model->setToolTip(tr("The weights training starts from: Vitrine's default model (trained on pet photos), "
-                           "a preset with random weights, or a .safetensors checkpoint (timm, DINO, Hugging Face "
-                           "and torchvision layouts are recognised)."));
-    m_mode->addItems({tr("Fine-tune everything"), tr("Head only (frozen backbone)")});
-    m_mode->setToolTip(tr("Fine-tune: every layer learns (slower, changes attention too).\n"
-                          "Head only: the transformer stays fixed and only the projection head learns — fast, "
-                          "and the right choice for imported pretrained weights."));
+    m_model->setToolTip(tr("The weights training starts from: the pretrained ViT-Ti/16 (ImageNet-21k), Vitrine's "
+                           "default model (that ViT fine-tuned on pet breeds), a preset with random weights, or a "
+                           ".safetensors checkpoint (timm, DINO, Hugging Face and torchvision layouts are recognised)."));
+    m_mode->addItems({tr("Fine-tune the last blocks"), tr("Fine-tune everything"), tr("Head only (frozen backbone)")});
+    m_mode->setToolTip(tr("Last blocks: only the last N transformer blocks, the final norm and the projection head "
+                          "learn — fast, and keeps what the pretrained early layers know.\n"
+                          "Everything: every layer learns (slowest, changes attention everywhere).\n"
+                          "Head only: the transformer stays fixed and only the projection head learns — fastest."));
+    m_blocks->setRange(1, 64);
+    m_blocks->setValue(2);
+    m_blocks->setSuffix(tr(" blocks"));
+    m_blocks->setToolTip(tr("How many of the last transformer blocks learn when fine-tuning the last blocks."));
+    connect(m_mode, &QComboBox::currentIndexChanged, this, [this](int i) { m_blocks->setEnabled(i == 0 && m_start->isEnabled()); });
     m_miner->addItems({QStringLiteral("batch-hard"), QStringLiteral("batch-all"), QStringLiteral("semi-hard"),
                        QStringLiteral("random")});
     m_miner->setToolTip(tr("Which triplets of the batch teach the model:\n"
@@ -102,10 +109,10 @@ TrainingPanel::TrainingPanel(ThumbnailCache* thumbs, QWidget* parent)
     m_lr->setDecimals(6);
     m_lr->setRange(1e-6, 1.0);
     m_lr->setSingleStep(1e-4);
-    m_lr->setValue(2e-4);
+    m_lr->setValue(TrainingSettings{}.learningRate);
     m_lr->setToolTip(tr("Peak learning rate of AdamW, reached after a short warm-up, then decayed on a cosine."));
     m_epochs->setRange(1, 1000);
-    m_epochs->setValue(20);
+    m_epochs->setValue(TrainingSettings{}.epochs);
     m_epochs->setToolTip(tr("Passes over the training split (80% of each class; the other 20% validate)."));
     m_imageSize->addItem(tr("Model's own"), 0);
     for (int s : {64, 96, 112, 128, 160, 224})
@@ -116,13 +123,23 @@ TrainingPanel::TrainingPanel(ThumbnailCache* thumbs, QWidget* parent)
     m_liveEvery->setSuffix(tr(" steps"));
     m_liveEvery->setToolTip(tr("How often the map, the neighbours and the Inspector re-embed with the current "
                                "weights. Training never waits for them."));
-    m_bf16->setChecked(true);
-    m_bf16->setToolTip(tr("Run the forward pass in bfloat16 on CPUs with AMX/AVX-512 (several times faster); "
-                          "weights and gradients stay float32."));
+    // No probe here (the GUI thread never computes): the label says what the CPU allows.
+    m_precision->addItem(core::cpuFeatures().nativeBf16() ? tr("Automatic (bfloat16 where measured faster)")
+                                                          : tr("Automatic (float32: no native bfloat16 here)"),
+                         QStringLiteral("auto"));
+    m_precision->addItem(tr("float32"), QStringLiteral("fp32"));
+    m_precision->addItem(tr("bfloat16"), QStringLiteral("bf16"));
+    m_precision->setToolTip(tr("Arithmetic of the forward pass. Automatic uses bfloat16 only on CPUs that multiply it "
+                               "natively (AVX512-BF16, AMX) and only when a quick measurement finds it faster; "
+                               "elsewhere bfloat16 is emulated and many times slower than float32. Weights and "
+                               "gradients stay float32 either way."));
 
     auto* form = new QFormLayout;
     form->addRow(tr("Start from"), m_model);
-    form->addRow(tr("Mode"), m_mode);
+    auto* mode = new QHBoxLayout;
+    mode->addWidget(m_mode, 1);
+    mode->addWidget(m_blocks);
+    form->addRow(tr("Mode"), mode);
     form->addRow(tr("Miner"), m_miner);
     form->addRow(tr("Distance"), m_distance);
     form->addRow(tr("Loss"), m_lossKind);
@@ -136,7 +153,7 @@ TrainingPanel::TrainingPanel(ThumbnailCache* thumbs, QWidget* parent)
     form->addRow(tr("Epochs"), m_epochs);
     form->addRow(tr("Image size"), m_imageSize);
     form->addRow(tr("Update views every"), m_liveEvery);
-    form->addRow(QString(), m_bf16);
+    form->addRow(tr("Precision"), m_precision);
 
     m_start->setToolTip(tr("Start training on the loaded data set at the chosen class level (Ctrl+Return)"));
     m_start->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return));
@@ -239,15 +256,22 @@ TrainingPanel::TrainingPanel(ThumbnailCache* thumbs, QWidget* parent)
     connect(m_triplets, &QListWidget::itemDoubleClicked, this, [this](QListWidgetItem* item) {
         Q_EMIT tripletActivated(item->data(Qt::UserRole).toInt(), item->data(Qt::UserRole + 1).toInt());
     });
-    setModelChoices({});
+    setModelChoices({}, {});
     loadSettings();
     setRunning(false, false);
 }
 
-void TrainingPanel::setModelChoices(const QStringList& presets) {
-    const QString current = m_model->currentData().toString();
+void TrainingPanel::setModelChoices(const QStringList& bundled, const QStringList& presets) {
+    const QString current = m_model->count() ? m_model->currentData().toString() : TrainingSettings{}.model;
     m_model->clear();
-    m_model->addItem(tr("Default model"), QStringLiteral("default"));
+    for (const QString& b : bundled) {
+        if (b == QStringLiteral("default"))
+            m_model->addItem(tr("Default model (ViT-Ti/16 fine-tuned on pet breeds)"), b);
+        else if (b == QStringLiteral("vit-tiny-16-augreg"))
+            m_model->addItem(tr("ViT-Ti/16 AugReg (pretrained on ImageNet-21k)"), b);
+        else
+            m_model->addItem(b, b);
+    }
     for (const QString& p : presets)
         m_model->addItem(tr("%1 (random weights)").arg(p), p);
     int i = m_model->findData(current);
@@ -257,7 +281,8 @@ void TrainingPanel::setModelChoices(const QStringList& presets) {
 TrainingSettings TrainingPanel::settings() const {
     TrainingSettings s;
     s.model = m_model->currentData().toString();
-    s.freezeBackbone = m_mode->currentIndex() == 1;
+    s.freezeBackbone = m_mode->currentIndex() == 2;
+    s.trainableBlocks = m_mode->currentIndex() == 0 ? m_blocks->value() : -1;
     s.miner = m_miner->currentText();
     s.distance = m_distance->currentText();
     s.margin = m_margin->value();
@@ -268,7 +293,7 @@ TrainingSettings TrainingPanel::settings() const {
     s.epochs = m_epochs->value();
     s.imageSize = m_imageSize->currentData().toInt();
     s.liveEverySteps = m_liveEvery->value();
-    s.bf16 = m_bf16->isChecked();
+    s.precision = m_precision->currentData().toString();
     return s;
 }
 
@@ -279,7 +304,9 @@ void TrainingPanel::setSettings(const TrainingSettings& s) {
         i = m_model->count() - 1;
     }
     m_model->setCurrentIndex(i);
-    m_mode->setCurrentIndex(s.freezeBackbone ? 1 : 0);
+    m_mode->setCurrentIndex(s.freezeBackbone ? 2 : s.trainableBlocks >= 0 ? 0 : 1);
+    if (s.trainableBlocks >= 0)
+        m_blocks->setValue(s.trainableBlocks);
     m_miner->setCurrentText(s.miner);
     m_distance->setCurrentText(s.distance);
     m_margin->setValue(s.margin);
@@ -296,14 +323,15 @@ void TrainingPanel::setSettings(const TrainingSettings& s) {
     }
     m_imageSize->setCurrentIndex(size);
     m_liveEvery->setValue(s.liveEverySteps);
-    m_bf16->setChecked(s.bf16);
+    const int p = m_precision->findData(s.precision);
+    m_precision->setCurrentIndex(p < 0 ? 0 : p);
 }
 
 void TrainingPanel::saveSettings() const {
     QSettings q;
     q.beginGroup(QStringLiteral("training"));
     const TrainingSettings s = settings();
-    q.setValue(QStringLiteral("mode"), m_mode->currentIndex());
+    q.setValue(QStringLiteral("mode2"), m_mode->currentIndex());
     q.setValue(QStringLiteral("miner"), s.miner);
     q.setValue(QStringLiteral("distance"), s.distance);
     q.setValue(QStringLiteral("margin"), s.margin);
@@ -314,13 +342,19 @@ void TrainingPanel::saveSettings() const {
     q.setValue(QStringLiteral("epochs"), s.epochs);
     q.setValue(QStringLiteral("imageSize"), m_imageSize->currentIndex());
     q.setValue(QStringLiteral("liveEvery"), s.liveEverySteps);
-    q.setValue(QStringLiteral("bf16"), s.bf16);
+    q.setValue(QStringLiteral("blocks"), m_blocks->value());
+    q.setValue(QStringLiteral("precision"), s.precision);
+    q.setValue(QStringLiteral("model"), s.model);
 }
 
 void TrainingPanel::loadSettings() {
     QSettings q;
     q.beginGroup(QStringLiteral("training"));
-    m_mode->setCurrentIndex(q.value(QStringLiteral("mode"), 0).toInt());
+    // "mode2": the modes gained "last blocks" first; an old "mode" index means something else.
+    m_mode->setCurrentIndex(q.value(QStringLiteral("mode2"), 0).toInt());
+    m_blocks->setValue(q.value(QStringLiteral("blocks"), 2).toInt());
+    if (const int m = m_model->findData(q.value(QStringLiteral("model"), TrainingSettings{}.model)); m >= 0)
+        m_model->setCurrentIndex(m);
     m_miner->setCurrentText(q.value(QStringLiteral("miner"), QStringLiteral("batch-all")).toString());
     m_distance->setCurrentText(q.value(QStringLiteral("distance"), QStringLiteral("euclidean")).toString());
     m_margin->setValue(q.value(QStringLiteral("margin"), 0.2).toDouble());
@@ -328,11 +362,12 @@ void TrainingPanel::loadSettings() {
     m_margin->setEnabled(m_lossKind->currentIndex() == 1);
     m_p->setValue(q.value(QStringLiteral("p"), 8).toInt());
     m_k->setValue(q.value(QStringLiteral("k"), 4).toInt());
-    m_lr->setValue(q.value(QStringLiteral("lr"), 2e-4).toDouble());
-    m_epochs->setValue(q.value(QStringLiteral("epochs"), 20).toInt());
+    m_lr->setValue(q.value(QStringLiteral("lr"), TrainingSettings{}.learningRate).toDouble());
+    m_epochs->setValue(q.value(QStringLiteral("epochs"), TrainingSettings{}.epochs).toInt());
     m_imageSize->setCurrentIndex(q.value(QStringLiteral("imageSize"), 0).toInt());
     m_liveEvery->setValue(q.value(QStringLiteral("liveEvery"), 10).toInt());
-    m_bf16->setChecked(q.value(QStringLiteral("bf16"), true).toBool());
+    const int p = m_precision->findData(q.value(QStringLiteral("precision"), QStringLiteral("auto")).toString());
+    m_precision->setCurrentIndex(p < 0 ? 0 : p);
 }
 
 void TrainingPanel::setRunning(bool running, bool paused) {
@@ -342,8 +377,9 @@ void TrainingPanel::setRunning(bool running, bool paused) {
     m_stop->setEnabled(running);
     m_pause->setText(paused ? tr("Resume") : tr("Pause"));
     for (QWidget* w : std::initializer_list<QWidget*>{m_model, m_mode, m_miner, m_distance, m_lossKind, m_margin, m_p, m_k, m_lr,
-                                                      m_epochs, m_imageSize, m_bf16})
+                                                      m_epochs, m_imageSize, m_precision})
         w->setEnabled(!running);
+    m_blocks->setEnabled(!running && m_mode->currentIndex() == 0);
     m_margin->setEnabled(!running && m_lossKind->currentIndex() == 1);
     if (!running)
         m_progress->setVisible(m_progress->value() > 0);

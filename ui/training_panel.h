@@ -24,8 +24,11 @@ class ThumbnailCache;
 
 /// What the panel's form says, in plain types (the controller maps it to core).
 struct TrainingSettings {
-    QString model;            ///< "default", a preset name, or a .safetensors path
+    /// A bundled model ("vit-tiny-16-augreg", "default"), a preset name, or a .safetensors path.
+    /// The pretrained ImageNet ViT-Ti/16 by default: breed clusters tighten within minutes.
+    QString model = QStringLiteral("vit-tiny-16-augreg");
     bool freezeBackbone = false;
+    int trainableBlocks = 2;  ///< fine-tune the last N blocks (+ final norm and head); -1 = all
     QString miner = QStringLiteral("batch-all");
     /// softplus(d(a,p) - d(a,n)) instead of the hinge with margin: it keeps a gradient on
     /// every triplet, and did not collapse when training from scratch (see resources/models).
@@ -34,11 +37,11 @@ struct TrainingSettings {
     double margin = 0.2;
     int classesPerBatch = 8;
     int imagesPerClass = 4;
-    double learningRate = 2e-4;
-    int epochs = 20;
+    double learningRate = 1e-4;
+    int epochs = 10;
     int imageSize = 0;        ///< 0 = the model's
     int liveEverySteps = 10;  ///< re-embed and re-project every N steps
-    bool bf16 = true;
+    QString precision = QStringLiteral("auto"); ///< "auto", "fp32" or "bf16"
 };
 
 struct TripletView {
@@ -56,7 +59,8 @@ public:
     TrainingSettings settings() const;
     /// Fills the form (tests, and restoring a run's settings).
     void setSettings(const TrainingSettings& s);
-    void setModelChoices(const QStringList& presets);
+    /// `bundled`: models shipped with Vitrine (trained weights); `presets`: random-weight presets.
+    void setModelChoices(const QStringList& bundled, const QStringList& presets);
 
     // State changes driven by the controller.
     void setRunning(bool running, bool paused);
@@ -103,7 +107,8 @@ private:
     QSpinBox* m_epochs;
     QComboBox* m_imageSize;
     QSpinBox* m_liveEvery;
-    QCheckBox* m_bf16;
+    QSpinBox* m_blocks;
+    QComboBox* m_precision;
     QPushButton* m_start;
     QPushButton* m_pause;
     QPushButton* m_stop;

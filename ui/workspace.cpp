@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
 
 #include "core/analysis/inspection.h"
@@ -29,11 +30,14 @@ struct Workspace::Engine {
     int imageSize = -1;
     qint64 weightsStep = -1; ///< live snapshot applied, -1 = as loaded
 
-    void ensure(const QString& wantSpec, int wantSize) {
-        if (loaded.model && spec == wantSpec && imageSize == wantSize)
+    void ensure(const QString& wantSpec, int wantSize, bool withHead = false) {
+        if (loaded.model && spec == wantSpec && imageSize == wantSize && (!withHead || loaded.model->head))
             return;
         core::model::LoadOptions o;
         o.imageSize = wantSize;
+        // The trainer gives head-less (imported) models an identity-initialised head; live
+        // weights from such a run need the same one here.
+        o.addIdentityHead = withHead;
         loaded = core::model::loadModel(wantSpec.toStdString(), o);
         loaded.model->eval();
         spec = wantSpec;
@@ -42,6 +46,8 @@ struct Workspace::Engine {
     }
 
     void applyWeights(const std::map<std::string, at::Tensor>& weights, qint64 step) {
+        if (weights.count("head.weight") && !loaded.model->head)
+            ensure(spec, imageSize, /*withHead=*/true);
         torch::NoGradGuard noGrad;
         auto params = loaded.model->named_parameters(/*recurse=*/true);
         for (auto& p : params) {
@@ -54,6 +60,13 @@ struct Workspace::Engine {
 
     QString describe() const {
         const auto& c = loaded.model->config();
+        // Bundled models by what they are rather than by file name.
+        if (spec == QStringLiteral("vit-tiny-16-augreg"))
+            return QStringLiteral("ViT-Ti/16 AugReg (ImageNet-21k) · %1 px").arg(c.imageSize);
+        if (spec.isEmpty() || spec == QStringLiteral("default")) {
+            if (c.name == "vit-tiny-16-pets")
+                return QStringLiteral("default model: ViT-Ti/16 fine-tuned on pet breeds · %1 px").arg(c.imageSize);
+        }
         QString what = QString::fromStdString(loaded.source);
         if (what.isEmpty() || what == "default")
             what = QStringLiteral("default model");
@@ -139,12 +152,17 @@ void Workspace::startEmbedding(bool live, qint64 step) {
     m_pendingWeights.reset();
     if (dataset->samples.empty())
         return;
+    if (!live) // time a full "embed and map" for the status bar (live refreshes are not timed)
+        m_mapTimer.start();
     m_engine->start([=, this](const JobRunner::Context& ctx) -> std::function<void()> {
         const bool reloaded = !engine->loaded.model || engine->spec != spec || engine->imageSize != imageSize;
         engine->ensure(spec, imageSize);
         if (weights)
             engine->applyWeights(*weights, step);
         QString description = engine->describe();
+        const QString compute = QString::fromStdString(core::computeSummary());
+        description += QStringLiteral(" · ") +
+                       QString::fromLatin1(core::precisionName(core::resolvePrecision(core::Precision::Auto)));
         QStringList warnings;
         for (const auto& w : engine->loaded.warnings)
             warnings << QString::fromStdString(w);
@@ -178,6 +196,7 @@ void Workspace::startEmbedding(bool live, qint64 step) {
                     m_embeddingToRow[m_rowToEmbedding[r]] = r;
             if (reloaded || !live) {
                 m_description = description;
+                Q_EMIT computeSummaryChanged(compute);
                 Q_EMIT modelChanged(description, warnings);
             }
             Q_EMIT embeddingsChanged();
@@ -295,6 +314,14 @@ void Workspace::startAnalysis(bool live, qint64 step) {
             m_index = index;
             m_history.push_back({step < 0 ? (m_history.isEmpty() ? 0 : m_history.back().first) : step, m_layout});
             Q_EMIT layoutChanged(hasPrev);
+            if (m_mapTimer.isValid()) {
+                const double seconds = m_mapTimer.elapsed() / 1000.0;
+                m_mapTimer.invalidate();
+                Q_EMIT message(tr("Embedded and mapped %n image(s) in %1 s", "", rowCount).arg(seconds, 0, 'f', 1));
+                // For bench/: wall time from the app's start to the first drawn map.
+                if (qEnvironmentVariableIsSet("VITRINE_TIMING"))
+                    std::fprintf(stderr, "vitrine-timing: map ready %.3f s after start of embedding\n", seconds);
+            }
         };
     });
 }
@@ -376,8 +403,7 @@ void Workspace::requestNeighboursOfFile(const QString& path, int k, bool cosine)
         if (live && engine->weightsStep != liveStep)
             engine->applyWeights(*live, liveStep);
         torch::InferenceMode guard;
-        core::image::PreprocessOptions po;
-        po.size = engine->loaded.model->config().imageSize;
+        const auto po = engine->loaded.model->config().inputOptions();
         at::Tensor x = core::image::loadPreprocessed(path.toStdString(), po).unsqueeze(0);
         ctx.cancel.check();
         at::Tensor emb = engine->loaded.model->embed(x).to(torch::kFloat).contiguous();

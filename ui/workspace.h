@@ -5,6 +5,7 @@
 // pushes weight snapshots here; the views refresh without ever blocking training.
 // Torch-free header: the model lives behind an opaque handle in workspace.cpp.
 
+#include <QElapsedTimer>
 #include <QObject>
 #include <QPointF>
 #include <QString>
@@ -98,6 +99,9 @@ public:
 
 Q_SIGNALS:
     void modelChanged(const QString& description, const QStringList& warnings);
+    /// The CPU, the precision chosen for it, the kernels and threads (core::computeSummary()),
+    /// measured on a worker the first time a model runs.
+    void computeSummaryChanged(const QString& summary);
     void embeddingsChanged();
     void layoutChanged(bool animate);
     void neighboursReady(const QString& title, const QString& queryPath, int queryRow, const QVector<NeighbourItem>& items);
@@ -125,6 +129,7 @@ private:
     QString m_spec = QStringLiteral("default");
     int m_imageSize = 0;
     QString m_description;
+    QElapsedTimer m_mapTimer; ///< from a (non-live) embedding's start to its map being drawn
     ProjectionSettings m_projection;
 
     core::Matrix m_embeddings;

@@ -53,8 +53,7 @@ InspectionResult inspectImage(model::VitImpl& model, const cv::Mat& rgb, const C
     const auto& config = model.config();
     torch::InferenceMode inference;
 
-    image::PreprocessOptions pre;
-    pre.size = config.imageSize;
+    const image::PreprocessOptions pre = config.inputOptions();
     const torch::Tensor input = image::preprocess(rgb, pre).unsqueeze(0);
     const auto params = model.parameters();
     const torch::Device device = params.empty() ? torch::Device(torch::kCPU) : params.front().device();
@@ -68,7 +67,7 @@ InspectionResult inspectImage(model::VitImpl& model, const cv::Mat& rgb, const C
     result.embedding = tensorToMat(out.embedding[0]);
     result.input = image::toDisplayImage(input[0], pre);
     result.originalSize = rgb.size();
-    const auto geometry = image::cropGeometry(rgb.cols, rgb.rows, config.imageSize);
+    const auto geometry = image::cropGeometry(rgb.cols, rgb.rows, pre);
     const auto r = geometry.sourceRect(rgb.cols, rgb.rows);
     const int x = static_cast<int>(std::lround(r[0]));
     const int y = static_cast<int>(std::lround(r[1]));

@@ -77,9 +77,10 @@ void addEmbedCommand(CLI::App& app, CliContext& ctx) {
         int imageSize = 0;
         int heads = 0;
         std::string device = "auto";
-        std::string precision = "bf16";
+        std::string precision = "auto";
         int labelLevel = -1;
         bool json = false;
+        PreprocessFlags pre;
     };
     auto opts = std::make_shared<Opts>();
     auto* cmd = app.add_subcommand("embed", "Embed every image of a folder with a ViT (.npy/.csv/.safetensors + rows.tsv)");
@@ -94,10 +95,11 @@ void addEmbedCommand(CLI::App& app, CliContext& ctx) {
         ->check(CLI::NonNegativeNumber);
     cmd->add_option("--heads", opts->heads, "Attention heads for foreign checkpoints (default dim/64)")->check(CLI::NonNegativeNumber);
     cmd->add_option("--device", opts->device, "cpu, cuda or auto")->check(CLI::IsMember({"cpu", "cuda", "auto"}))->capture_default_str();
-    cmd->add_option("--precision", opts->precision, "fp32 or bf16 (autocast)")->check(CLI::IsMember({"fp32", "bf16"}))->capture_default_str();
+    cmd->add_option("--precision", opts->precision, "auto (bf16 where the CPU has it natively and it measures faster), fp32 or bf16")->check(CLI::IsMember({"auto", "fp32", "bf16"}))->capture_default_str();
     cmd->add_option("--label-level", opts->labelLevel, "Label level written to rows.tsv (0 = top folder, -1 = deepest)")
         ->capture_default_str();
     cmd->add_flag("--json", opts->json, "JSON-lines progress and summary on stdout");
+    addPreprocessFlags(cmd, opts->pre);
     cmd->callback([opts, &ctx] {
         const std::filesystem::path out(opts->out);
         if (!core::io::EmbeddingStreamWriter::supports(out))
@@ -108,6 +110,7 @@ void addEmbedCommand(CLI::App& app, CliContext& ctx) {
         lo.imageSize = opts->imageSize;
         lo.heads = opts->heads;
         lo.device = opts->device;
+        lo.preprocess = opts->pre.toJson();
         auto loaded = core::model::loadModel(opts->model, lo);
         for (const auto& w : loaded.warnings)
             std::cerr << "warning: " << w << '\n';
@@ -121,7 +124,7 @@ void addEmbedCommand(CLI::App& app, CliContext& ctx) {
 
         core::model::EmbedOptions eo;
         eo.batchSize = opts->batch;
-        eo.precision = core::model::parsePrecision(opts->precision);
+        eo.precision = core::resolvePrecision(core::parsePrecision(opts->precision));
         const int dim = cfg.outputDim();
         // Rows go to disk as they come off the model (the embedder itself streams through a
         // bounded queue), so memory does not grow with the number of images. The writer is
@@ -129,7 +132,7 @@ void addEmbedCommand(CLI::App& app, CliContext& ctx) {
         core::io::EmbeddingStreamWriter writer(out, dim, ds.samples.size(),
                                                {{"model", loaded.source},
                                                 {"config", cfg.toJson().dump()},
-                                                {"precision", opts->precision}});
+                                                {"precision", core::precisionName(eo.precision)}});
         ProgressPrinter printer(opts->json);
         auto onBatch = [&](const core::model::EmbeddedBatch& b) {
             if (!b.skipped.empty())
@@ -180,7 +183,7 @@ void addEmbedCommand(CLI::App& app, CliContext& ctx) {
                                         {"model", loaded.source},
                                         {"layout", loaded.layout},
                                         {"weights_loaded", loaded.weightsLoaded},
-                                        {"precision", opts->precision}}
+                                        {"precision", core::precisionName(eo.precision)}}
                              .dump()
                       << std::endl;
         }

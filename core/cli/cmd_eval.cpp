@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/cli/commands.h"
+#include "core/common/precision.h"
 #include "core/train/evaluate.h"
 
 namespace vitrine::cli {
@@ -13,8 +14,9 @@ namespace vitrine::cli {
 void addEvalCommand(CLI::App& app, CliContext& ctx) {
     struct Opts {
         core::train::EvalOptions e;
-        std::string model = "default", data, split = "val", baseline, precision = "fp32";
+        std::string model = "default", data, split = "val", baseline, precision = "auto";
         bool json = false;
+        PreprocessFlags pre;
     };
     auto opts = std::make_shared<Opts>();
     auto& e = opts->e;
@@ -33,13 +35,15 @@ void addEvalCommand(CLI::App& app, CliContext& ctx) {
     cmd->add_option("--pool", e.pool, "Presets: head pooling, to score an untrained model like a trained one")
         ->check(CLI::IsMember({"cls", "mean"}));
     cmd->add_option("--seed", e.seed, "Presets: seed of the random weights (as train --seed)");
-    cmd->add_option("--precision", opts->precision, "fp32 or bf16")->check(CLI::IsMember({"fp32", "bf16"}));
+    cmd->add_option("--precision", opts->precision, "auto, fp32 or bf16")->check(CLI::IsMember({"auto", "fp32", "bf16"}))->capture_default_str();
     cmd->add_option("-k,--knn-k", e.knnK, "k for kNN accuracy")->capture_default_str();
     cmd->add_flag("--json", opts->json, "Machine-readable output");
+    addPreprocessFlags(cmd, opts->pre);
     cmd->callback([opts, &ctx] {
         auto& e = opts->e;
         e.split = core::train::parseSplit(opts->split);
-        e.precision = opts->precision == "bf16" ? core::train::Precision::BFloat16 : core::train::Precision::Float32;
+        e.precision = core::parsePrecision(opts->precision);
+        e.preprocess = opts->pre.toJson();
         auto rep = opts->baseline == "pixels" ? core::train::evaluatePixelBaseline(opts->data, e)
                                               : core::train::evaluateModel(opts->model, opts->data, e);
         const auto& m = rep.metrics;
@@ -50,6 +54,7 @@ void addEvalCommand(CLI::App& app, CliContext& ctx) {
                              {"precision_at_1", m.precisionAt1}, {"r_precision", m.rPrecision},
                              {"map_at_r", m.mapAtR},       {"knn_accuracy", m.knnAccuracy},
                              {"knn_k", m.knnK},            {"seconds", rep.seconds},
+                             {"precision", core::precisionName(core::resolvePrecision(e.precision))},
                              {"warnings", rep.warnings}};
             std::cout << j.dump(2) << '\n';
         } else {

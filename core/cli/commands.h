@@ -2,7 +2,11 @@
 // Each subcommand registers itself on the CLI11 app; the callback it installs
 // sets the exit code. Declared here, defined in cmd_<name>.cpp.
 
+#include <string>
+#include <vector>
+
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 namespace vitrine::cli {
 
@@ -12,6 +16,18 @@ struct CliContext {
     int threads = 0; ///< --threads, 0 = all cores
 };
 
+/// --mean, --std, --crop-pct, --interpolation: overrides of the model's preprocessing.
+struct PreprocessFlags {
+    std::vector<float> mean, stddev;
+    double cropPct = 0;
+    std::string interpolation;
+    /// The overrides given, as image::PreprocessOptions::merged keys; null when none.
+    nlohmann::json toJson() const;
+};
+void addPreprocessFlags(CLI::App* cmd, PreprocessFlags& flags);
+
+void addInfoCommand(CLI::App& app, CliContext& ctx);
+void addConvertCommand(CLI::App& app, CliContext& ctx);
 void addScanCommand(CLI::App& app, CliContext& ctx);
 void addTrainCommand(CLI::App& app, CliContext& ctx);
 void addEvalCommand(CLI::App& app, CliContext& ctx);

@@ -17,15 +17,23 @@ std::array<double, 4> CropGeometry::sourceRect(int imageWidth, int imageHeight) 
 }
 
 CropGeometry cropGeometry(int width, int height, int size) {
+    PreprocessOptions o;
+    o.size = size;
+    return cropGeometry(width, height, o);
+}
+
+CropGeometry cropGeometry(int width, int height, const PreprocessOptions& options) {
     CropGeometry g;
+    const int size = options.size;
+    const int resize = options.resizeSize();
     g.size = size;
     // torchvision: the shorter side becomes S, the longer int(S * long / short) (truncated).
     if (width <= height) {
-        g.resizedWidth = size;
-        g.resizedHeight = static_cast<int>(static_cast<long long>(size) * height / width);
+        g.resizedWidth = resize;
+        g.resizedHeight = static_cast<int>(static_cast<long long>(resize) * height / width);
     } else {
-        g.resizedHeight = size;
-        g.resizedWidth = static_cast<int>(static_cast<long long>(size) * width / height);
+        g.resizedHeight = resize;
+        g.resizedWidth = static_cast<int>(static_cast<long long>(resize) * width / height);
     }
     // CenterCrop: int(round((resized - S) / 2)), round half to even like Python's round().
     auto offset = [&](int resized) { return static_cast<int>(std::nearbyint((resized - size) / 2.0)); };
@@ -33,6 +41,15 @@ CropGeometry cropGeometry(int width, int height, int size) {
     g.cropY = offset(g.resizedHeight);
     return g;
 }
+
+namespace {
+// [..., 3, H, W] in [0, 1] -> standardised per channel.
+at::Tensor normalize(const at::Tensor& t, const PreprocessOptions& options) {
+    auto mean = torch::tensor({options.mean[0], options.mean[1], options.mean[2]}).view({3, 1, 1});
+    auto sd = torch::tensor({options.stddev[0], options.stddev[1], options.stddev[2]}).view({3, 1, 1});
+    return (t - mean) / sd;
+}
+} // namespace
 
 at::Tensor preprocess(const cv::Mat& rgb, const PreprocessOptions& options) {
     TORCH_CHECK(!rgb.empty() && rgb.type() == CV_8UC3, "preprocess: expected a CV_8UC3 RGB image");
@@ -45,13 +62,31 @@ at::Tensor preprocess(const cv::Mat& rgb, const PreprocessOptions& options) {
                  .unsqueeze(0)
                  .to(torch::kFloat)
                  .div_(255.0f);
-    const auto g = cropGeometry(src.cols, src.rows, s);
-    if (g.resizedWidth != src.cols || g.resizedHeight != src.rows)
-        t = at::_upsample_bilinear2d_aa(t, std::vector<int64_t>{g.resizedHeight, g.resizedWidth}, /*align_corners=*/false);
+    const auto g = cropGeometry(src.cols, src.rows, options);
+    if (g.resizedWidth != src.cols || g.resizedHeight != src.rows) {
+        const std::vector<int64_t> out{g.resizedHeight, g.resizedWidth};
+        if (options.interpolation == Interpolation::Bicubic)
+            // Antialiased bicubic overshoots like PIL's: clamp to the valid range as ToTensor would see.
+            t = at::_upsample_bicubic2d_aa(t, out, /*align_corners=*/false).clamp_(0.0f, 1.0f);
+        else
+            t = at::_upsample_bilinear2d_aa(t, out, /*align_corners=*/false);
+    }
     t = t.slice(2, g.cropY, g.cropY + s).slice(3, g.cropX, g.cropX + s).squeeze(0);
-    auto mean = torch::tensor({options.mean[0], options.mean[1], options.mean[2]}).view({3, 1, 1});
-    auto sd = torch::tensor({options.stddev[0], options.stddev[1], options.stddev[2]}).view({3, 1, 1});
-    return ((t - mean) / sd).contiguous();
+    return normalize(t, options).contiguous();
+}
+
+at::Tensor normalizeSquares(const std::vector<cv::Mat>& squares, const PreprocessOptions& options) {
+    TORCH_CHECK(!squares.empty(), "normalizeSquares: no images");
+    const int s = squares.front().rows;
+    auto out = torch::empty({std::int64_t(squares.size()), s, s, 3}, torch::kUInt8);
+    for (std::size_t i = 0; i < squares.size(); ++i) {
+        const auto& m = squares[i];
+        TORCH_CHECK(m.type() == CV_8UC3 && m.rows == s && m.cols == s, "normalizeSquares: image ", i, " is not ", s,
+                    "x", s, " RGB");
+        cv::Mat c = m.isContinuous() ? m : m.clone();
+        std::memcpy(out[std::int64_t(i)].data_ptr(), c.data, std::size_t(s) * s * 3);
+    }
+    return normalize(out.permute({0, 3, 1, 2}).to(torch::kFloat32).div_(255.0f), options).contiguous();
 }
 
 at::Tensor preprocessBatch(const std::vector<cv::Mat>& images, const PreprocessOptions& options) {
@@ -66,7 +101,7 @@ at::Tensor preprocessBatch(const std::vector<cv::Mat>& images, const PreprocessO
 
 at::Tensor loadPreprocessed(const std::filesystem::path& file, const PreprocessOptions& options) {
     DecodeOptions d;
-    d.minShortSide = 2 * options.size;
+    d.minShortSide = 2 * options.resizeSize();
     return preprocess(decodeRgb(file, d), options);
 }
 

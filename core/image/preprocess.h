@@ -1,8 +1,10 @@
 #pragma once
-// Model input preparation, equal to torchvision's
-//   Resize(S, antialias=True) -> CenterCrop(S) -> ToTensor() -> Normalize(ImageNet mean, std)
-// on tensors: shorter side to S with antialiased bilinear resampling (the same ATen kernel
-// torchvision uses), centre S x S crop, channels scaled to [0, 1] and standardised.
+// Model input preparation, equal to torchvision's / timm's eval transform
+//   Resize(floor(S / cropPct), bilinear|bicubic, antialias=True) -> CenterCrop(S) -> ToTensor()
+//   -> Normalize(mean, std)
+// on tensors, with the same ATen kernels torchvision uses. The options belong to the model
+// (VitConfig::inputOptions()); training, validation, embed, the Inspector and query-by-image
+// all come through here, so one file gives the same pixels everywhere.
 
 #include <array>
 #include <filesystem>
@@ -11,13 +13,9 @@
 #include <ATen/core/Tensor.h>
 #include <opencv2/core/mat.hpp>
 
-namespace vitrine::core::image {
+#include "core/image/preprocess_options.h"
 
-struct PreprocessOptions {
-    int size = 224;                                       ///< S
-    std::array<float, 3> mean{0.485f, 0.456f, 0.406f};    ///< ImageNet
-    std::array<float, 3> stddev{0.229f, 0.224f, 0.225f};
-};
+namespace vitrine::core::image {
 
 /// Where the model's S x S input lies in the original image, for mapping attention/patch
 /// maps back onto the photo: the image is scaled to resizedWidth x resizedHeight, then the
@@ -31,17 +29,23 @@ struct CropGeometry {
 };
 
 /// Geometry of preprocess() for a width x height image (torchvision's rounding).
+CropGeometry cropGeometry(int width, int height, const PreprocessOptions& options);
+/// The same with crop fraction 1 (shorter side resized straight to `size`).
 CropGeometry cropGeometry(int width, int height, int size);
 
-/// rgb: CV_8UC3 RGB (as decodeRgb returns). Returns [3, S, S] float32, ImageNet-normalised.
-/// An S x S image is not resampled.
+/// rgb: CV_8UC3 RGB (as decodeRgb returns). Returns [3, S, S] float32 normalised with the
+/// options' mean/std. An image already at the resize size is not resampled.
 at::Tensor preprocess(const cv::Mat& rgb, const PreprocessOptions& options = {});
 
 /// [B, 3, S, S] float32 from B decoded images.
 at::Tensor preprocessBatch(const std::vector<cv::Mat>& images, const PreprocessOptions& options = {});
 
-/// decodeRgb (with JPEG DCT downscaling down to 2 S, which the antialiased resize then
-/// finishes) + preprocess. Throws core::Error naming the file when it cannot be decoded.
+/// Training crops (augmentations, already S x S CV_8UC3 RGB) -> [B, 3, S, S] float32,
+/// normalised with the options' mean/std exactly as preprocess() normalises.
+at::Tensor normalizeSquares(const std::vector<cv::Mat>& squares, const PreprocessOptions& options);
+
+/// decodeRgb (with JPEG DCT downscaling down to 2 x the resize size, which the antialiased
+/// resize then finishes) + preprocess. Throws core::Error naming the file when it cannot be decoded.
 at::Tensor loadPreprocessed(const std::filesystem::path& file, const PreprocessOptions& options = {});
 
 /// Inverse of the normalisation: [3, S, S] float32 -> CV_8UC3 RGB S x S (for showing inputs).

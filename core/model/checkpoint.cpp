@@ -292,6 +292,8 @@ LoadedModel randomPreset(const std::string& name, const LoadOptions& options) {
         cfg.heads = options.heads;
     if (!options.pool.empty())
         cfg.pool = options.pool;
+    if (!options.preprocess.is_null())
+        cfg.preprocess = cfg.preprocess.merged(options.preprocess);
     cfg.validate();
     LoadedModel out;
     {
@@ -355,23 +357,58 @@ torch::Tensor interpolatePosEmbed(const torch::Tensor& posEmbed, int newGrid) {
     return torch::cat({cls, grid}, 1);
 }
 
-fs::path defaultModelPath() {
-    std::vector<fs::path> candidates;
-    if (const char* env = std::getenv("VITRINE_DEFAULT_MODEL"); env && *env)
-        candidates.emplace_back(env);
+namespace {
+// Where bundled models live, most specific first.
+std::vector<fs::path> modelDirs() {
+    std::vector<fs::path> dirs;
     if (auto dir = executableDir(); !dir.empty()) {
-        candidates.push_back(dir / ".." / "share" / "vitrine" / "models" / "default.safetensors");
-        candidates.push_back(dir / "models" / "default.safetensors");
+        dirs.push_back(dir / ".." / "share" / "vitrine" / "models");
+        dirs.push_back(dir / "models");
+        dirs.push_back(dir / ".." / ".." / "share" / "vitrine" / "models"); // libexec/vitrine/
     }
 #ifdef VITRINE_SOURCE_DIR
-    candidates.push_back(fs::path(VITRINE_SOURCE_DIR) / "resources" / "models" / "default.safetensors");
+    dirs.push_back(fs::path(VITRINE_SOURCE_DIR) / "resources" / "models");
 #endif
-    for (const auto& c : candidates) {
+    return dirs;
+}
+} // namespace
+
+fs::path bundledModelPath(const std::string& name) {
+    if (name.empty() || name.find('/') != std::string::npos || name.find("..") != std::string::npos)
+        return {};
+    for (const auto& dir : modelDirs()) {
         std::error_code ec;
+        const auto c = dir / (name + ".safetensors");
         if (fs::is_regular_file(c, ec))
             return fs::weakly_canonical(c, ec);
     }
     return {};
+}
+
+std::vector<std::string> bundledModelNames() {
+    std::set<std::string> names;
+    for (const auto& dir : modelDirs()) {
+        std::error_code ec;
+        for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+            if (it->path().extension() == ".safetensors")
+                names.insert(it->path().stem().string());
+        if (!names.empty())
+            break;
+    }
+    std::vector<std::string> out;
+    if (names.erase("default"))
+        out.push_back("default");
+    out.insert(out.end(), names.begin(), names.end());
+    return out;
+}
+
+fs::path defaultModelPath() {
+    if (const char* env = std::getenv("VITRINE_DEFAULT_MODEL"); env && *env) {
+        std::error_code ec;
+        if (fs::is_regular_file(env, ec))
+            return fs::weakly_canonical(env, ec);
+    }
+    return bundledModelPath("default");
 }
 
 LoadedModel loadModel(const std::string& presetOrPath, const LoadOptions& options) {
@@ -390,6 +427,9 @@ LoadedModel loadModel(const std::string& presetOrPath, const LoadOptions& option
     const auto names = VitConfig::presetNames();
     if (!fs::exists(file, ec) && std::find(names.begin(), names.end(), presetOrPath) != names.end())
         return randomPreset(presetOrPath, options);
+    if (!fs::exists(file, ec))
+        if (auto bundled = bundledModelPath(presetOrPath); !bundled.empty())
+            return loadModel(bundled.string(), options);
 
     auto ext = file.extension().string();
     std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return std::tolower(ch); });
@@ -470,8 +510,35 @@ LoadedModel loadModel(const std::string& presetOrPath, const LoadOptions& option
         if (!conv.ignored.empty())
             out.warnings.push_back("ignored " + std::to_string(conv.ignored.size()) +
                                    " classifier/pooler tensors: " + joinLimited(conv.ignored, 4));
-        out.metadata["config"] = cfg.toJson();
+        // Foreign weights: their preprocessing comes from a timm config.json or a Hugging
+        // Face preprocessor_config.json beside them; without one, ImageNet's defaults (say so).
+        std::optional<nlohmann::json> sidecar;
+        try {
+            sidecar = image::readPreprocessSidecar(file);
+        } catch (const Error& e) {
+            // Overrides given on the command line stand in for a broken sidecar.
+            if (options.preprocess.is_null())
+                throw;
+            out.warnings.push_back(std::string(e.what()) + "; using the preprocessing given instead");
+        }
+        if (sidecar)
+            cfg.preprocess = cfg.preprocess.merged(*sidecar);
+        else if (options.preprocess.is_null())
+            out.warnings.push_back("no config.json or preprocessor_config.json beside the weights: using ImageNet "
+                                   "mean/std and a plain resize; give --mean/--std/--crop-pct/--interpolation if the "
+                                   "model was trained otherwise");
     }
+    if (!options.preprocess.is_null()) {
+        try {
+            cfg.preprocess = cfg.preprocess.merged(options.preprocess);
+        } catch (const Error& e) {
+            throw Error(file, e.what());
+        }
+    }
+    const bool identityHead = options.addIdentityHead && cfg.embedDim == 0;
+    if (identityHead)
+        cfg.embedDim = cfg.dim;
+    out.metadata["config"] = cfg.toJson();
     const int fileGrid = cfg.gridSize();
     if (options.imageSize > 0 && options.imageSize != cfg.imageSize) {
         if (options.imageSize % cfg.patchSize != 0)
@@ -486,8 +553,14 @@ LoadedModel loadModel(const std::string& presetOrPath, const LoadOptions& option
     std::set<std::string> used;
     {
         torch::NoGradGuard ng;
+        if (identityHead) {
+            out.model->head->weight.copy_(torch::eye(cfg.dim));
+            out.model->head->bias.zero_();
+        }
         for (auto& p : out.model->named_parameters()) {
             auto it = conv.tensors.find(p.key());
+            if (identityHead && p.key().rfind("head.", 0) == 0)
+                continue;
             if (it == conv.tensors.end()) {
                 missing.push_back(p.key());
                 continue;
@@ -541,12 +614,15 @@ LoadedModel loadModel(const std::string& presetOrPath, const LoadOptions& option
 }
 
 void saveCheckpoint(const fs::path& file, VitImpl& model, const nlohmann::json& metadata,
-                    const std::map<std::string, torch::Tensor>& extraTensors) {
+                    const std::map<std::string, torch::Tensor>& extraTensors, bool half) {
     if (!metadata.is_object())
         throw Error(file, "checkpoint metadata must be a JSON object");
     std::map<std::string, at::Tensor> tensors;
-    for (const auto& p : model.named_parameters())
-        tensors[p.key()] = p.value().detach().to(torch::kCPU, torch::kFloat).contiguous();
+    for (const auto& p : model.named_parameters()) {
+        if (half && p.value().abs().max().item<double>() > 65504.0)
+            throw Error(file, "'" + p.key() + "' has values beyond float16's range (65504); save it as float32");
+        tensors[p.key()] = p.value().detach().to(torch::kCPU, half ? torch::kHalf : torch::kFloat).contiguous();
+    }
     for (const auto& [name, t] : extraTensors) {
         if (tensors.count(name))
             throw Error(file, "extra tensor '" + name + "' clashes with a model parameter");

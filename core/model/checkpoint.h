@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/model/model_paths.h"
 #include "core/model/vit.h"
 
 namespace vitrine::core::model {
@@ -35,6 +36,13 @@ struct LoadOptions {
     std::uint64_t seed = 0;
     /// Presets only: "cls" or "mean" pooling for the head (empty = the preset's).
     std::string pool;
+    /// Overrides of the model's preprocessing (image::PreprocessOptions::merged keys: "mean",
+    /// "std", "crop_pct", "interpolation"); null = none. Applied after the checkpoint's own or
+    /// a sidecar's values.
+    nlohmann::json preprocess;
+    /// A model without a projection head (imported backbones) gets a D x D head initialised to
+    /// the identity, so its embedding starts as the L2-normalised feature and can be trained.
+    bool addIdentityHead = false;
 };
 
 struct LoadedModel {
@@ -51,24 +59,24 @@ struct LoadedModel {
     std::vector<std::string> warnings;   ///< things a person should know (random weights, dropped head, ...)
 };
 
-/// `presetOrPath`: a preset name (VitConfig::presetNames()), a .safetensors path, or "" /
+/// `presetOrPath`: a preset name (VitConfig::presetNames()), a bundled model's name
+/// (bundledModelNames(), e.g. "vit-tiny-16-augreg"), a .safetensors path, or "" /
 /// "default" for defaultModelPath() (falling back to vit-micro with random weights and a
 /// warning when there is none). Throws core::Error naming the file and the problem: .pt/.pth
 /// refused with how to convert; unrecognised layouts; missing / unexpected / mis-shaped
 /// tensors all listed.
 LoadedModel loadModel(const std::string& presetOrPath, const LoadOptions& options = {});
 
-/// Writes the model's parameters (timm names, float32 CPU) plus `extraTensors` (names must not
-/// clash with parameters) atomically. `metadata` must be a JSON object; each top-level value is
-/// stored as a __metadata__ string (strings verbatim, others as JSON text). "config" and
-/// "format" are set from the model.
+/// Writes the model's parameters (timm names, CPU; float32, or float16 when `half`, which
+/// halves the file and is read back as float32) plus `extraTensors` (names must not clash with
+/// parameters) atomically. `metadata` must be a JSON object; each top-level value is stored as
+/// a __metadata__ string (strings verbatim, others as JSON text). "config" and "format" are
+/// set from the model.
 void saveCheckpoint(const std::filesystem::path& file, VitImpl& model,
                     const nlohmann::json& metadata = nlohmann::json::object(),
-                    const std::map<std::string, torch::Tensor>& extraTensors = {});
+                    const std::map<std::string, torch::Tensor>& extraTensors = {}, bool half = false);
 
-/// resources/models/default.safetensors: $VITRINE_DEFAULT_MODEL, then beside the executable
-/// (../share/vitrine/models/, models/), then the source tree. Empty when none exists.
-std::filesystem::path defaultModelPath();
+
 
 /// posEmbed: [1, 1 + g*g, D] float (class token first) -> [1, 1 + newGrid^2, D], bicubic
 /// (align_corners=false, as timm's resample_abs_pos_embed). Class-token row unchanged.

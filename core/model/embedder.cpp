@@ -13,6 +13,7 @@
 #include <torch/torch.h>
 
 #include "core/common/error.h"
+#include "core/common/precision_scope.h"
 #include "core/image/preprocess.h"
 #include "core/model/vit.h"
 
@@ -82,43 +83,6 @@ private:
     std::exception_ptr m_error;
 };
 
-// Sets bf16 autocast for the current thread and restores the previous state.
-class AutocastScope {
-public:
-    AutocastScope(bool enable, bool cuda) : m_cuda(cuda) {
-        if (!enable)
-            return;
-        m_active = true;
-        if (cuda) {
-            m_prevEnabled = at::autocast::is_enabled();
-            m_prevType = at::autocast::get_autocast_gpu_dtype();
-            at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-            at::autocast::set_enabled(true);
-        } else {
-            m_prevEnabled = at::autocast::is_cpu_enabled();
-            m_prevType = at::autocast::get_autocast_cpu_dtype();
-            at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-            at::autocast::set_cpu_enabled(true);
-        }
-    }
-    ~AutocastScope() {
-        if (!m_active)
-            return;
-        if (m_cuda) {
-            at::autocast::set_enabled(m_prevEnabled);
-            at::autocast::set_autocast_gpu_dtype(m_prevType);
-        } else {
-            at::autocast::set_cpu_enabled(m_prevEnabled);
-            at::autocast::set_autocast_cpu_dtype(m_prevType);
-        }
-        at::autocast::clear_cache();
-    }
-
-private:
-    bool m_active = false, m_cuda = false, m_prevEnabled = false;
-    at::ScalarType m_prevType = at::kBFloat16;
-};
-
 // The inputs, read in place (a data set's samples or a file list) rather than copied: with
 // tens of thousands of images the copies would be the largest thing that grows with the run.
 struct Inputs {
@@ -136,8 +100,7 @@ EmbedSummary run(VitImpl& model, const Inputs& files, const EmbedOptions& option
         throw Error("embedding at image size " + std::to_string(size) + " needs a model loaded for that size (model: " +
                     std::to_string(model.config().imageSize) + "); load it with that image size");
     const auto batchSize = static_cast<std::size_t>(std::max(1, options.batchSize));
-    image::PreprocessOptions pre;
-    pre.size = size;
+    const image::PreprocessOptions pre = model.config().inputOptions();
     const auto device = model.parameters().empty() ? torch::Device(torch::kCPU) : model.parameters().front().device();
 
     BatchQueue queue(static_cast<std::size_t>(std::max(1, options.queueDepth)));
@@ -177,7 +140,7 @@ EmbedSummary run(VitImpl& model, const Inputs& files, const EmbedOptions& option
         // One autocast scope for the whole run so its cache keeps the bf16 weight copies
         // between batches instead of converting every weight again for every batch.
         torch::InferenceMode guard;
-        AutocastScope autocast(options.precision == Precision::Bf16, device.is_cuda());
+        AutocastScope autocast(options.precision, device.is_cuda());
         report(progress, 0, static_cast<long long>(files.size()), "images");
         while (auto b = queue.pop()) {
             if (cancel)
@@ -216,15 +179,7 @@ EmbedSummary run(VitImpl& model, const Inputs& files, const EmbedOptions& option
 
 } // namespace
 
-Precision parsePrecision(const std::string& name) {
-    if (name == "fp32" || name == "float32")
-        return Precision::Fp32;
-    if (name == "bf16" || name == "bfloat16")
-        return Precision::Bf16;
-    throw Error("unknown precision '" + name + "' (use fp32 or bf16)");
-}
 
-const char* precisionName(Precision p) { return p == Precision::Fp32 ? "fp32" : "bf16"; }
 
 EmbedSummary embedFiles(VitImpl& model, const std::vector<std::filesystem::path>& files, const EmbedOptions& options,
                         const EmbedBatchFn& onBatch, const ProgressFn& progress, const CancelToken* cancel) {

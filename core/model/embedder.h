@@ -16,27 +16,21 @@
 #include <vector>
 
 #include "core/common/job.h"
+#include "core/common/precision.h"
 #include "core/data/dataset.h"
 
 namespace vitrine::core::model {
 
 class VitImpl;
 
-enum class Precision {
-    Fp32, ///< float32 throughout
-    Bf16, ///< bfloat16 autocast for matmuls/convs (AMX on this CPU); outputs float32
-};
-
-/// "fp32" / "bf16"; throws core::Error otherwise.
-Precision parsePrecision(const std::string& name);
-const char* precisionName(Precision p);
+using core::Precision;
 
 struct EmbedOptions {
     int batchSize = 32;
-    /// bf16 autocast by default: on 100 pet photos a ViT-S/16's bf16 embeddings have mean
-    /// cosine 0.99997 (min 0.99994) to fp32 with identical nearest neighbours, and run
-    /// ~1.9x faster here (AMX).
-    Precision precision = Precision::Bf16;
+    /// Auto: bf16 autocast where the CPU multiplies bf16 natively and it measured faster
+    /// (a ViT-S/16's bf16 embeddings have mean cosine 0.99997 to fp32 on pet photos, with the
+    /// same nearest neighbours), float32 elsewhere (see core/common/precision.h).
+    Precision precision = Precision::Auto;
     int queueDepth = 2;       ///< preprocessed batches allowed to wait (memory bound)
     /// Preprocessing input side; 0 = the model's image size (anything else must equal it:
     /// load the model with LoadOptions::imageSize to run at another size).

@@ -42,7 +42,8 @@ nlohmann::json VitConfig::toJson() const {
     return nlohmann::json{{"name", name},       {"image_size", imageSize}, {"patch_size", patchSize},
                           {"in_channels", inChannels}, {"dim", dim},       {"depth", depth},
                           {"heads", heads},     {"mlp_ratio", mlpRatio},   {"embed_dim", embedDim},
-                          {"layer_norm_eps", layerNormEps}, {"pool", pool}};
+                          {"layer_norm_eps", layerNormEps}, {"pool", pool},
+                          {"preprocess", preprocess.toJson()}};
 }
 
 VitConfig VitConfig::fromJson(const nlohmann::json& j) {
@@ -86,6 +87,10 @@ VitConfig VitConfig::fromJson(const nlohmann::json& j) {
             throw Error("model config: field 'layer_norm_eps' must be a number");
         c.layerNormEps = j["layer_norm_eps"].get<double>();
     }
+    // Checkpoints written before preprocessing travelled with the model used ImageNet's
+    // mean/std with a plain resize to the input size: the defaults.
+    if (j.contains("preprocess"))
+        c.preprocess = image::PreprocessOptions{}.merged(j["preprocess"]);
     c.validate();
     return c;
 }

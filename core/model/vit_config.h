@@ -6,6 +6,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "core/image/preprocess_options.h"
+
 namespace vitrine::core::model {
 
 struct VitConfig {
@@ -22,6 +24,16 @@ struct VitConfig {
     /// What the projection head sees: "cls" (the class token, as timm/DINO) or "mean" (the
     /// mean of the patch tokens, which trains better from scratch on small data sets).
     std::string pool = "cls";
+    /// How input images are prepared for this model (mean/std, crop fraction, interpolation);
+    /// its `size` is ignored: inputOptions() fills in imageSize.
+    image::PreprocessOptions preprocess;
+
+    /// The preprocessing every path uses for this model: `preprocess` at imageSize.
+    image::PreprocessOptions inputOptions() const {
+        auto o = preprocess;
+        o.size = imageSize;
+        return o;
+    }
 
     int gridSize() const { return imageSize / patchSize; }
     int numPatches() const { return gridSize() * gridSize(); }

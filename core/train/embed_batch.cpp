@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include <ATen/autocast_mode.h>
 #include <opencv2/imgproc.hpp>
 
 #include "core/image/decode.h"
@@ -22,51 +21,17 @@ cv::Mat loadResized(const std::filesystem::path& file, int shortSide) {
     return out;
 }
 
-torch::Tensor imagesToTensor(const std::vector<cv::Mat>& squares) {
-    TORCH_CHECK(!squares.empty(), "imagesToTensor: no images");
-    const int s = squares.front().rows;
-    auto out = torch::empty({std::int64_t(squares.size()), s, s, 3}, torch::kUInt8);
-    for (std::size_t i = 0; i < squares.size(); ++i) {
-        const auto& m = squares[i];
-        TORCH_CHECK(m.type() == CV_8UC3 && m.rows == s && m.cols == s, "imagesToTensor: image ", i,
-                    " is not ", s, "x", s, " RGB");
-        cv::Mat c = m.isContinuous() ? m : m.clone();
-        std::memcpy(out[std::int64_t(i)].data_ptr(), c.data, std::size_t(s) * s * 3);
-    }
-    static const auto mean = torch::tensor({0.485f, 0.456f, 0.406f}).view({1, 3, 1, 1});
-    static const auto stdev = torch::tensor({0.229f, 0.224f, 0.225f}).view({1, 3, 1, 1});
-    return (out.permute({0, 3, 1, 2}).to(torch::kFloat32).div_(255.0f) - mean) / stdev;
-}
-
-AutocastScope::AutocastScope(Precision precision) {
-    if (precision != Precision::BFloat16)
-        return;
-    m_active = true;
-    m_was = at::autocast::is_cpu_enabled();
-    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-    at::autocast::set_cpu_enabled(true);
-}
-
-AutocastScope::~AutocastScope() {
-    if (!m_active)
-        return;
-    at::autocast::set_cpu_enabled(m_was);
-    if (!m_was)
-        at::autocast::clear_cache();
-}
-
-torch::Tensor embedImages(model::VitImpl& model, const std::vector<cv::Mat>& squares, int batchSize,
-                          Precision precision, const CancelToken* cancel) {
+torch::Tensor embedInputs(model::VitImpl& model, const torch::Tensor& inputs, int batchSize, Precision precision,
+                          const CancelToken* cancel) {
     model.eval();
     c10::InferenceMode guard;
+    AutocastScope autocast(precision);
     std::vector<torch::Tensor> parts;
-    for (std::size_t i = 0; i < squares.size(); i += std::size_t(batchSize)) {
+    const auto n = inputs.defined() ? inputs.size(0) : 0;
+    for (std::int64_t i = 0; i < n; i += batchSize) {
         if (cancel)
             cancel->check();
-        std::vector<cv::Mat> chunk(squares.begin() + std::ptrdiff_t(i),
-                                   squares.begin() + std::ptrdiff_t(std::min(squares.size(), i + std::size_t(batchSize))));
-        AutocastScope autocast(precision);
-        parts.push_back(model.embed(imagesToTensor(chunk)).to(torch::kFloat32));
+        parts.push_back(model.embed(inputs.slice(0, i, std::min<std::int64_t>(n, i + batchSize))).to(torch::kFloat32));
     }
     if (parts.empty())
         return torch::empty({0, model.config().outputDim()});

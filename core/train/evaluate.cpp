@@ -7,6 +7,8 @@
 
 #include "core/common/error.h"
 #include "core/data/dataset.h"
+#include "core/image/augment.h"
+#include "core/image/preprocess.h"
 #include "core/model/checkpoint.h"
 #include "core/train/embed_batch.h"
 
@@ -74,20 +76,21 @@ Selection select(const std::filesystem::path& dataDir, const EvalOptions& o, con
     return s;
 }
 
-template <class Embed>
-EvalReport evaluateWith(const std::filesystem::path& dataDir, const EvalOptions& o, int side, const ProgressFn& progress,
-                        const CancelToken* cancel, Embed&& embed) {
+// load(path) -> one item (throws core::Error for a bad file); embed(items, labels) -> metrics.
+template <class Load, class Embed>
+EvalReport evaluateWith(const std::filesystem::path& dataDir, const EvalOptions& o, const ProgressFn& progress,
+                        const CancelToken* cancel, Load&& load, Embed&& embed) {
     const auto t0 = std::chrono::steady_clock::now();
     auto sel = select(dataDir, o, cancel);
     EvalReport rep;
-    std::vector<cv::Mat> squares;
+    std::vector<decltype(load(sel.ds.samples.front().path))> squares;
     std::vector<int> labels;
     for (std::size_t k = 0; k < sel.indices.size(); ++k) {
         if (cancel)
             cancel->check();
         const auto& sample = sel.ds.samples[sel.indices[k]];
         try {
-            squares.push_back(image::centerSquare(loadResized(sample.path, side), side));
+            squares.push_back(load(sample.path));
             labels.push_back(sel.labels[k]);
         } catch (const Error& e) {
             rep.warnings.push_back(std::string(e.what()) + "; skipped");
@@ -109,13 +112,18 @@ EvalReport evaluateModel(const std::string& modelName, const std::filesystem::pa
     lo.imageSize = o.imageSize;
     lo.pool = o.pool;
     lo.seed = o.seed;
+    lo.preprocess = o.preprocess;
     auto loaded = model::loadModel(modelName, lo);
     auto& m = *loaded.model;
-    auto rep = evaluateWith(dataDir, o, m.config().imageSize, progress, cancel,
-                            [&](const std::vector<cv::Mat>& squares, const std::vector<int>& labels) {
-                                auto emb = embedImages(m, squares, o.batchSize, o.precision, cancel);
-                                return metricsOf(emb, labels, o.knnK);
-                            });
+    // The model's own preprocessing, as `embed` and training's validation use.
+    const auto input = m.config().inputOptions();
+    auto rep = evaluateWith(
+        dataDir, o, progress, cancel, [&](const std::filesystem::path& f) { return image::loadPreprocessed(f, input); },
+        [&](const std::vector<torch::Tensor>& items, const std::vector<int>& labels) {
+            auto emb = embedInputs(m, items.empty() ? torch::Tensor() : torch::stack(items), o.batchSize, o.precision,
+                                   cancel);
+            return metricsOf(emb, labels, o.knnK);
+        });
     rep.source = loaded.source;
     rep.warnings.insert(rep.warnings.begin(), loaded.warnings.begin(), loaded.warnings.end());
     return rep;
@@ -125,7 +133,11 @@ EvalReport evaluatePixelBaseline(const std::filesystem::path& dataDir, const Eva
                                  const ProgressFn& progress, const CancelToken* cancel) {
     const int side = o.pixelSide;
     // Decode at a moderate size first so area averaging sees the whole picture.
-    auto rep = evaluateWith(dataDir, o, std::max(side, 64), progress, cancel,
+    const int decodeSide = std::max(side, 64);
+    auto rep = evaluateWith(dataDir, o, progress, cancel,
+                            [&](const std::filesystem::path& f) {
+                                return image::centerSquare(loadResized(f, decodeSide), decodeSide);
+                            },
                             [&](const std::vector<cv::Mat>& squares, const std::vector<int>& labels) {
                                 std::vector<float> rows;
                                 for (const auto& sq : squares) {

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/common/job.h"
 #include "core/train/metrics.h"
 #include "core/train/trainer.h"
@@ -34,10 +36,11 @@ struct EvalOptions {
     int imageSize = 0;           ///< > 0: run the model at this size
     std::string pool;            ///< presets: "cls" or "mean" head pooling ("" = the preset's)
     std::uint64_t seed = 0;      ///< presets: seed of the random initialisation (as train --seed)
-    Precision precision = Precision::Float32;
+    Precision precision = Precision::Auto;
     int knnK = 5;
     int batchSize = 32;
     int pixelSide = 16;          ///< pixel baseline: images downscaled to side × side × 3
+    nlohmann::json preprocess;   ///< overrides of the model's preprocessing (model::LoadOptions::preprocess)
 };
 
 struct EvalReport {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 
 #include "core/common/error.h"
 #include "core/data/dataset.h"
+#include "core/image/preprocess.h"
 #include "core/model/checkpoint.h"
 #include "core/model/checkpoint_metadata.h"
 #include "core/train/embed_batch.h"
@@ -46,7 +48,6 @@ double learningRateAt(const TrainOptions& o, std::int64_t step, std::int64_t tot
     return lo + 0.5 * (o.learningRate - lo) * (1.0 + std::cos(M_PI * std::min(1.0, t)));
 }
 
-std::string precisionName(Precision p) { return p == Precision::BFloat16 ? "bf16" : "fp32"; }
 
 } // namespace
 
@@ -175,6 +176,10 @@ TrainResult Trainer::run(TrainerListener* listener) {
     lo.imageSize = o.imageSize;
     lo.seed = o.seed; // a fresh preset's random initialisation follows --seed
     lo.pool = o.pool;
+    lo.preprocess = o.preprocess;
+    // Imported backbones have no projection head: give them one that starts as the identity,
+    // so training starts from the pretrained features rather than a random projection.
+    lo.addIdentityHead = true;
     std::int64_t startStep = 0;
     std::uint64_t seed = o.seed;
     model::TrainingState resumeState;
@@ -200,6 +205,7 @@ TrainResult Trainer::run(TrainerListener* listener) {
         m_impl->model = loaded.model;
     }
     const int imageSize = model.config().imageSize;
+    const Precision precision = resolvePrecision(o.precision);
 
     // Trainable parameters: head only, the last N blocks, or everything.
     const int depth = model.config().depth;
@@ -263,11 +269,17 @@ TrainResult Trainer::run(TrainerListener* listener) {
         return result;
     }
 
-    // ---- Preload: decode and resize every image once.
-    const int cacheSide = o.augment.enabled ? int(std::lround(imageSize * 1.15)) : imageSize;
+    // ---- Preload: decode every image once. Validation images (and training images when
+    // nothing is augmented) go through the model's own preprocessing, the function `embed`,
+    // the Inspector and query-by-image use, so validation metrics are measured on the pixels
+    // people export; augmentations crop from a slightly larger resized copy.
+    const image::PreprocessOptions input = model.config().inputOptions();
+    const int cacheSide = int(std::lround(input.resizeSize() * 1.15));
     std::vector<cv::Mat> cache(ds->samples.size());
+    std::vector<torch::Tensor> prepared(ds->samples.size());
     std::vector<std::size_t> needed(trainIdx);
     needed.insert(needed.end(), valIdx.begin(), valIdx.end());
+    const std::set<std::size_t> isVal(valIdx.begin(), valIdx.end());
     std::size_t done = 0;
     std::vector<std::size_t> broken;
     for (auto i : needed) {
@@ -278,7 +290,10 @@ TrainResult Trainer::run(TrainerListener* listener) {
             return result;
         }
         try {
-            cache[i] = loadResized(ds->samples[i].path, cacheSide);
+            if (isVal.count(i) || !o.augment.enabled)
+                prepared[i] = image::loadPreprocessed(ds->samples[i].path, input);
+            else
+                cache[i] = loadResized(ds->samples[i].path, cacheSide);
         } catch (const Error& e) {
             warn(std::string(e.what()) + "; skipped");
             broken.push_back(i);
@@ -287,7 +302,9 @@ TrainResult Trainer::run(TrainerListener* listener) {
     }
     if (!broken.empty()) {
         auto drop = [&](std::vector<std::size_t>& v) {
-            v.erase(std::remove_if(v.begin(), v.end(), [&](std::size_t i) { return cache[i].empty(); }), v.end());
+            v.erase(std::remove_if(v.begin(), v.end(),
+                                   [&](std::size_t i) { return cache[i].empty() && !prepared[i].defined(); }),
+                    v.end());
         };
         drop(trainIdx);
         drop(valIdx);
@@ -295,19 +312,23 @@ TrainResult Trainer::run(TrainerListener* listener) {
         result.validationImages = valIdx.size();
         sampler = data::PkSampler(classIds, trainIdx, o.pk, seed, classNames);
     }
-    std::vector<cv::Mat> valSquares;
+    std::vector<torch::Tensor> valItems;
     std::vector<int> valLabels;
     for (auto i : valIdx) {
-        valSquares.push_back(image::centerSquare(cache[i], imageSize));
+        valItems.push_back(prepared[i]);
         valLabels.push_back(classIds[i]);
     }
+    const torch::Tensor valInputs = valItems.empty() ? torch::Tensor() : torch::stack(valItems);
+    valItems.clear();
+    for (auto i : valIdx)
+        prepared[i] = torch::Tensor();
     auto validate = [&]() -> RetrievalMetrics {
-        stage("validating", 0, (long long)valSquares.size());
-        auto emb = embedImages(model, valSquares, 32, o.precision, nullptr);
+        stage("validating", 0, (long long)valLabels.size());
+        auto emb = embedInputs(model, valInputs, 32, precision, nullptr);
         model.train();
         return metricsOf(emb, valLabels);
     };
-    const bool canValidate = valSquares.size() >= 2;
+    const bool canValidate = valLabels.size() >= 2;
     if (canValidate) {
         result.initialValidation = validate();
         if (listener) {
@@ -360,7 +381,7 @@ TrainResult Trainer::run(TrainerListener* listener) {
             {"images_per_class", o.pk.imagesPerClass},
             {"freeze_backbone", o.freezeBackbone},
             {"trainable_blocks", o.trainableBlocks},
-            {"precision", precisionName(o.precision)},
+            {"precision", precisionName(precision)},
             {"augment", o.augment.enabled},
             {"label_level", o.labelLevel},
         };
@@ -419,14 +440,22 @@ TrainResult Trainer::run(TrainerListener* listener) {
         const auto t0 = Clock::now();
         const auto batch = sampler.batch(step);
         std::mt19937_64 augRng(mix(seed, std::uint64_t(step), 1));
-        std::vector<cv::Mat> images;
-        images.reserve(batch.size());
         std::vector<std::int64_t> labels;
-        for (auto i : batch) {
-            images.push_back(image::augment(cache[i], imageSize, o.augment, augRng));
-            labels.push_back(classIds[i]);
+        torch::Tensor x;
+        if (o.augment.enabled) {
+            std::vector<cv::Mat> images;
+            images.reserve(batch.size());
+            for (auto i : batch)
+                images.push_back(image::augment(cache[i], imageSize, o.augment, augRng));
+            x = image::normalizeSquares(images, input);
+        } else {
+            std::vector<torch::Tensor> items;
+            for (auto i : batch)
+                items.push_back(prepared[i]);
+            x = torch::stack(items);
         }
-        auto x = imagesToTensor(images);
+        for (auto i : batch)
+            labels.push_back(classIds[i]);
         auto y = torch::tensor(labels, torch::kLong);
         auto gen = at::make_generator<at::CPUGeneratorImpl>(mix(seed, std::uint64_t(step), 2));
 
@@ -437,7 +466,7 @@ TrainResult Trainer::run(TrainerListener* listener) {
         phase(TrainPhase::Forward, step + 1);
         torch::Tensor emb;
         {
-            AutocastScope autocast(o.precision);
+            AutocastScope autocast(precision);
             emb = model.embed(x);
         }
         auto r = tripletLoss(emb.to(torch::kFloat32), y, lossOptions, gen);

@@ -29,8 +29,10 @@
 #include <vector>
 
 #include <ATen/core/Tensor.h>
+#include <nlohmann/json.hpp>
 
 #include "core/common/job.h"
+#include "core/common/precision.h"
 #include "core/data/pk_sampler.h"
 #include "core/image/augment.h"
 #include "core/train/metrics.h"
@@ -41,10 +43,9 @@ class Dataset;
 
 namespace vitrine::core::train {
 
-enum class Precision {
-    Float32,
-    BFloat16, ///< forward under CPU bf16 autocast; loss, gradients and weights stay float32
-};
+/// Forward under bf16 autocast where chosen (Auto: see core/common/precision.h); loss,
+/// gradients and weights stay float32.
+using core::Precision;
 
 /// Points inside a run, in order within a step, at which TrainOptions::phaseHook is called.
 enum class TrainPhase {
@@ -64,6 +65,7 @@ struct TrainOptions {
     std::string model = "vit-micro";        ///< preset name or .safetensors (see model::loadModel)
     int imageSize = 0;                      ///< > 0: train at this size (positional embeddings resized)
     std::string pool;                       ///< presets only: "cls" or "mean" head pooling ("" = preset's)
+    nlohmann::json preprocess;              ///< overrides of the model's preprocessing (model::LoadOptions)
     bool freezeBackbone = false;            ///< train the projection head only
     int trainableBlocks = -1;               ///< fine-tune: the last N blocks (+ final norm, head); -1 = all
 
@@ -80,7 +82,7 @@ struct TrainOptions {
     double warmupFraction = 0.1;            ///< of all steps, linear from ~0
     double minLearningRateFactor = 0.01;    ///< cosine ends at this fraction of the peak
     double gradClipNorm = 1.0;              ///< 0 = off
-    Precision precision = Precision::Float32;
+    Precision precision = Precision::Auto;
     image::AugmentOptions augment;
     std::uint64_t seed = 0;
 

@@ -90,7 +90,7 @@ TEST_CASE("a file deleted between the scan and the load is skipped by name; the 
 
     auto loaded = model::loadModel("vit-micro");
     model::EmbedOptions eo;
-    eo.precision = model::Precision::Fp32;
+    eo.precision = Precision::Fp32;
     std::vector<std::size_t> embedded;
     auto summary = model::embedDataset(*loaded.model, ds, eo, [&](const model::EmbeddedBatch& b) {
         embedded.insert(embedded.end(), b.indices.begin(), b.indices.end());

@@ -3,6 +3,8 @@
 // and the scatter view handles 100,000 points.
 #include <catch2/catch.hpp>
 
+#include "../support/wait_for.h"
+
 #include <QApplication>
 #include <QCheckBox>
 #include <QComboBox>
@@ -77,12 +79,12 @@ TEST_CASE("opening the demo set computes the map, neighbours and the Inspector",
     CHECK(w.mapPanel()->view()->pointCount() == 296);
 
     // The first image is selected: neighbours and the Inspector follow it.
-    QTRY_VERIFY_WITH_TIMEOUT(w.neighboursPanel()->model()->rowCount() == w.neighboursPanel()->k(), 60000);
+    REQUIRE(vitrine::testutil::waitFor([&] { return w.neighboursPanel()->model()->rowCount() == w.neighboursPanel()->k(); }, 60000));
     const auto& items = w.neighboursPanel()->model()->items();
     CHECK(items.front().row != 0);
     CHECK(std::is_sorted(items.begin(), items.end(),
                          [](const NeighbourItem& a, const NeighbourItem& b) { return a.distance < b.distance; }));
-    QTRY_VERIFY_WITH_TIMEOUT(!w.inspectorPanel()->currentImage().isNull(), 60000);
+    REQUIRE(vitrine::testutil::waitFor([&] { return !w.inspectorPanel()->currentImage().isNull(); }, 60000));
 
     // Clicking a point on the map selects that image everywhere.
     auto* view = w.mapPanel()->view();
@@ -93,7 +95,7 @@ TEST_CASE("opening the demo set computes the map, neighbours and the Inspector",
     REQUIRE(hit >= 0);
     QTest::mouseClick(view, Qt::LeftButton, Qt::NoModifier, at.toPoint());
     CHECK(w.datasetPanel()->currentRow() == hit);
-    QTRY_VERIFY_WITH_TIMEOUT(w.workspace()->lastInspectedRow() == hit, 10000);
+    REQUIRE(vitrine::testutil::waitFor([&] { return w.workspace()->lastInspectedRow() == hit; }, 10000));
 
     // Exporting writes NumPy data with a row per embedding.
     QTemporaryDir out;
@@ -114,7 +116,7 @@ TEST_CASE("the Inspector's sliders change the rendered heatmap instantly", "[ui]
     w.datasetPanel()->selectRow(5);
     REQUIRE(w.workspace()->waitForIdle(240000));
     InspectorPanel* ins = w.inspectorPanel();
-    QTRY_VERIFY_WITH_TIMEOUT(!ins->currentImage().isNull(), 60000);
+    REQUIRE(vitrine::testutil::waitFor([&] { return !ins->currentImage().isNull(); }, 60000));
 
     ins->setLayer(0);
     QImage first = ins->currentImage();

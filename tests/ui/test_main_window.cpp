@@ -2,6 +2,8 @@
 // with real QDropEvents, and check the data set model and the Problems view.
 #include <catch2/catch.hpp>
 
+#include "../support/wait_for.h"
+
 #include <QApplication>
 #include <QComboBox>
 #include <QDropEvent>
@@ -83,7 +85,7 @@ TEST_CASE("the main window opens the demo photos and shows thumbnails", "[ui]") 
     CHECK(placeholder.size() == QSize(w.thumbnails()->size(), w.thumbnails()->size()));
     const QString firstPath = w.datasetModel()->data(first, DatasetModel::PathRole).toString();
     w.thumbnails()->waitForDone();
-    QTRY_VERIFY_WITH_TIMEOUT(!w.thumbnails()->get(firstPath).isNull(), 10000);
+    REQUIRE(vitrine::testutil::waitFor([&] { return !w.thumbnails()->get(firstPath).isNull(); }, 10000));
     const auto thumb = w.datasetModel()->data(first, Qt::DecorationRole).value<QPixmap>();
     CHECK(thumb.size() == placeholder.size());
     CHECK(thumb.toImage() != placeholder.toImage());

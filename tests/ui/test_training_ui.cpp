@@ -3,6 +3,8 @@
 // training stops it cleanly.
 #include <catch2/catch.hpp>
 
+#include "../support/wait_for.h"
+
 #include <QApplication>
 #include <QComboBox>
 #include <QElapsedTimer>
@@ -111,16 +113,16 @@ TEST_CASE("training from the panel: progress, pause, resume, stop, checkpoint, l
     CHECK(trainer->paused());
 
     QTest::mouseClick(panel->pauseButton(), Qt::LeftButton); // resume
-    QTRY_VERIFY_WITH_TIMEOUT(steps.count() > pausedAt, 120000);
+    REQUIRE(vitrine::testutil::waitFor([&] { return steps.count() > pausedAt; }, 120000));
 
     // The map re-projects from a live snapshot at least once.
-    QTRY_VERIFY_WITH_TIMEOUT(snapshots.count() >= 1, 120000);
-    QTRY_VERIFY_WITH_TIMEOUT(layouts.count() >= 1, 240000);
+    REQUIRE(vitrine::testutil::waitFor([&] { return snapshots.count() >= 1; }, 120000));
+    REQUIRE(vitrine::testutil::waitFor([&] { return layouts.count() >= 1; }, 240000));
     CHECK(w.workspace()->history().size() >= 1);
 
     QTest::mouseClick(panel->stopButton(), Qt::LeftButton);
-    QTRY_VERIFY_WITH_TIMEOUT(!trainer->running(), 120000);
-    QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 10000);
+    REQUIRE(vitrine::testutil::waitFor([&] { return !trainer->running(); }, 120000));
+    REQUIRE(vitrine::testutil::waitFor([&] { return finished.count() == 1; }, 10000));
     CHECK(panel->startButton()->isEnabled());
     REQUIRE_FALSE(trainer->lastCheckpoint().isEmpty());
     CHECK(std::filesystem::exists(trainer->lastCheckpoint().toStdString()));
@@ -141,7 +143,7 @@ TEST_CASE("closing the window mid-training stops it cleanly with a checkpoint", 
     panel->setSettings(s);
     QSignalSpy steps(trainer, &TrainingController::stepDone);
     QTest::mouseClick(panel->startButton(), Qt::LeftButton);
-    QTRY_VERIFY_WITH_TIMEOUT(steps.count() >= 2, 300000);
+    REQUIRE(vitrine::testutil::waitFor([&] { return steps.count() >= 2; }, 300000));
 
     w->setAutoAnswer(QMessageBox::No);
     CHECK_FALSE(w->close()); // declined: keeps training

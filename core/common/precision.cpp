@@ -1,0 +1,191 @@
+#include "core/common/precision.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <iomanip>
+#include <mutex>
+#include <sstream>
+#include <vector>
+
+#include <ATen/autocast_mode.h>
+#include <torch/torch.h>
+
+#include "core/common/error.h"
+#include "core/common/precision_scope.h"
+
+namespace vitrine::core {
+
+Precision parsePrecision(const std::string& name) {
+    if (name == "auto")
+        return Precision::Auto;
+    if (name == "fp32" || name == "float32")
+        return Precision::Fp32;
+    if (name == "bf16" || name == "bfloat16")
+        return Precision::Bf16;
+    throw Error("unknown precision '" + name + "' (use auto, fp32 or bf16)");
+}
+
+const char* precisionName(Precision p) {
+    switch (p) {
+    case Precision::Auto: return "auto";
+    case Precision::Fp32: return "fp32";
+    case Precision::Bf16: return "bf16";
+    }
+    return "auto";
+}
+
+std::string CpuFeatures::flagsString() const {
+    std::string s;
+    auto add = [&](bool on, const char* name) {
+        if (on)
+            s += (s.empty() ? "" : " ") + std::string(name);
+    };
+    add(avx2, "AVX2");
+    add(fma, "FMA");
+    add(avx512f, "AVX512F");
+    add(avx512vnni, "AVX512_VNNI");
+    add(avx512bf16, "AVX512_BF16");
+    add(amxBf16, "AMX_BF16");
+    add(amxInt8, "AMX_INT8");
+    return s.empty() ? "no AVX2" : s;
+}
+
+CpuFeatures parseCpuInfo(const std::string& text) {
+    CpuFeatures f;
+    std::istringstream in(text);
+    std::string line;
+    bool haveFlags = false;
+    auto valueOf = [](const std::string& l) {
+        auto colon = l.find(':');
+        if (colon == std::string::npos)
+            return std::string();
+        auto v = l.substr(colon + 1);
+        v.erase(0, v.find_first_not_of(" \t"));
+        return v;
+    };
+    while (std::getline(in, line)) {
+        if (f.model.empty() && line.rfind("model name", 0) == 0) {
+            f.model = valueOf(line);
+        } else if (!haveFlags && line.rfind("flags", 0) == 0) {
+            haveFlags = true;
+            std::istringstream flags(valueOf(line));
+            std::string flag;
+            while (flags >> flag) {
+                if (flag == "avx2") f.avx2 = true;
+                else if (flag == "fma") f.fma = true;
+                else if (flag == "avx512f") f.avx512f = true;
+                else if (flag == "avx512_bf16") f.avx512bf16 = true;
+                else if (flag == "amx_bf16") f.amxBf16 = true;
+                else if (flag == "amx_int8") f.amxInt8 = true;
+                else if (flag == "avx512_vnni") f.avx512vnni = true;
+            }
+        }
+        if (!f.model.empty() && haveFlags)
+            break;
+    }
+    if (f.model.empty())
+        f.model = "unknown CPU";
+    return f;
+}
+
+const CpuFeatures& cpuFeatures() {
+    static const CpuFeatures features = [] {
+        std::ifstream in("/proc/cpuinfo");
+        std::stringstream ss;
+        ss << in.rdbuf();
+        return parseCpuInfo(ss.str());
+    }();
+    return features;
+}
+
+Precision choosePrecision(const CpuFeatures& cpu, std::optional<double> bf16Speedup) {
+    constexpr double kMinSpeedup = 1.15; // below this the rounding is not worth it
+    if (cpu.nativeBf16() && bf16Speedup && *bf16Speedup >= kMinSpeedup)
+        return Precision::Bf16;
+    return Precision::Fp32;
+}
+
+namespace {
+
+// Times a ViT-Ti-sized linear layer (one batch of 16 images x 197 tokens, 192 -> 768, the
+// MLP's first GEMM) both ways, best of a few runs: the shape the embedder spends its time in.
+double probeSpeedup() {
+    torch::NoGradGuard noGrad;
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(7);
+    auto x = torch::randn({16 * 197, 192}, gen);
+    auto w = torch::randn({768, 192}, gen) * 0.05;
+    auto b = torch::zeros({768});
+    auto best = [&](bool bf16) {
+        double fastest = 1e9;
+        AutocastScope scope(bf16 ? Precision::Bf16 : Precision::Fp32);
+        for (int i = 0; i < 4; ++i) {
+            const auto t0 = std::chrono::steady_clock::now();
+            auto y = torch::addmm(b, x, w.t());
+            (void)y.sum().item<float>();
+            const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            if (i > 0) // the first run pays for one-off set-up (packing, oneDNN primitive creation)
+                fastest = std::min(fastest, s);
+        }
+        return fastest;
+    };
+    const double fp32 = best(false);
+    const double bf16 = best(true);
+    return bf16 > 0 ? fp32 / bf16 : 0.0;
+}
+
+std::mutex g_probeMutex;
+std::optional<double> g_probe;
+bool g_probed = false;
+
+} // namespace
+
+std::optional<double> bf16ProbeSpeedup() {
+    if (!cpuFeatures().nativeBf16())
+        return std::nullopt;
+    std::lock_guard lock(g_probeMutex);
+    if (!g_probed) {
+        g_probe = probeSpeedup();
+        g_probed = true;
+    }
+    return g_probe;
+}
+
+Precision resolvePrecision(Precision requested) {
+    if (requested != Precision::Auto)
+        return requested;
+    if (const char* env = std::getenv("VITRINE_PRECISION"); env && *env && std::string(env) != "auto") {
+        try {
+            return parsePrecision(env);
+        } catch (const Error&) {
+            // A typo in the environment must not stop the program: fall back to the automatic choice.
+        }
+    }
+    return choosePrecision(cpuFeatures(), bf16ProbeSpeedup());
+}
+
+std::string kernelSummary() {
+    const char* core = std::getenv("OPENBLAS_CORETYPE");
+    std::string s = "OpenBLAS ";
+    s += core && *core ? core : "(own choice)";
+    s += at::hasMKLDNN() ? " + oneDNN" : "";
+    return s;
+}
+
+std::string computeSummary() {
+    const auto& cpu = cpuFeatures();
+    std::ostringstream out;
+    out << cpu.model << " · " << cpu.flagsString() << " · auto → " << precisionName(resolvePrecision(Precision::Auto));
+    if (const char* env = std::getenv("VITRINE_PRECISION"); env && *env && std::string(env) != "auto")
+        out << " ($VITRINE_PRECISION=" << env << ")";
+    else if (auto p = bf16ProbeSpeedup())
+        out << " (bf16 probe " << std::fixed << std::setprecision(1) << *p << "×)";
+    else
+        out << " (no native bf16)";
+    out << " · " << kernelSummary() << " · " << at::get_num_threads() << " thread"
+        << (at::get_num_threads() == 1 ? "" : "s");
+    return out.str();
+}
+
+} // namespace vitrine::core

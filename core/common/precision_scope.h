@@ -1,0 +1,53 @@
+#pragma once
+// RAII bfloat16 autocast for the current thread (CPU or CUDA), restoring what was there.
+// Clears the cast cache on exit, as Python's torch.autocast does, so weights updated by an
+// optimizer are cast afresh next time. A no-op for Precision::Fp32. Pass a resolved
+// precision (resolvePrecision); Auto is resolved here if given.
+
+#include <ATen/autocast_mode.h>
+
+#include "core/common/precision.h"
+
+namespace vitrine::core {
+
+class AutocastScope {
+public:
+    explicit AutocastScope(Precision precision, bool cuda = false) : m_cuda(cuda) {
+        if (resolvePrecision(precision) != Precision::Bf16)
+            return;
+        m_active = true;
+        if (cuda) {
+            m_prevEnabled = at::autocast::is_enabled();
+            m_prevType = at::autocast::get_autocast_gpu_dtype();
+            at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+            at::autocast::set_enabled(true);
+        } else {
+            m_prevEnabled = at::autocast::is_cpu_enabled();
+            m_prevType = at::autocast::get_autocast_cpu_dtype();
+            at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+            at::autocast::set_cpu_enabled(true);
+        }
+    }
+    ~AutocastScope() {
+        if (!m_active)
+            return;
+        if (m_cuda) {
+            at::autocast::set_enabled(m_prevEnabled);
+            at::autocast::set_autocast_gpu_dtype(m_prevType);
+        } else {
+            at::autocast::set_cpu_enabled(m_prevEnabled);
+            at::autocast::set_autocast_cpu_dtype(m_prevType);
+        }
+        if (!m_prevEnabled)
+            at::autocast::clear_cache();
+    }
+    AutocastScope(const AutocastScope&) = delete;
+    AutocastScope& operator=(const AutocastScope&) = delete;
+    bool active() const { return m_active; }
+
+private:
+    bool m_active = false, m_cuda = false, m_prevEnabled = false;
+    at::ScalarType m_prevType = at::kBFloat16;
+};
+
+} // namespace vitrine::core

@@ -1,0 +1,212 @@
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <optional>
+#include <string>
+
+#include "core/common/error.h"
+#include "core/common/precision.h"
+
+using namespace vitrine::core;
+
+namespace {
+
+// /proc/cpuinfo as three kinds of cloud machine print it (first processor, trimmed to the
+// lines that matter plus the ones around them that look alike: "model" before "model name",
+// "vmx flags" and "bugs" after "flags").
+
+// Zen 3: AVX2 and FMA, no AVX-512, no bf16. The second processor's flags are made up, to
+// show that only the first processor is read.
+const char* const kEpycAvx2 = R"(processor	: 0
+vendor_id	: AuthenticAMD
+cpu family	: 25
+model		: 1
+model name	: AMD EPYC 7R13 Processor
+stepping	: 1
+cpu MHz		: 2649.998
+flags		: fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush mmx fxsr sse sse2 ht syscall nx mmxext fxsr_opt pdpe1gb rdtscp lm constant_tsc rep_good nopl nonstop_tsc cpuid extd_apicid aperfmperf tsc_known_freq pni pclmulqdq ssse3 fma cx16 pcid sse4_1 sse4_2 x2apic movbe popcnt aes xsave avx f16c rdrand hypervisor lahf_lm cmp_legacy cr8_legacy abm sse4a misalignsse 3dnowprefetch topoext perfctr_core invpcid_single ssbd ibrs ibpb stibp vmmcall fsgsbase bmi1 avx2 smep bmi2 invpcid rdseed adx smap clflushopt clwb sha_ni xsaveopt xsavec xgetbv1 clzero xsaveerptr rdpru wbnoinvd arat npt nrip_save vaes vpclmulqdq rdpid
+bugs		: sysret_ss_attrs spectre_v1 spectre_v2 spec_store_bypass srso
+bogomips	: 5299.99
+
+processor	: 1
+vendor_id	: AuthenticAMD
+model name	: AMD EPYC 7R13 Processor
+flags		: fpu vme de pse avx512f avx512_bf16 amx_bf16
+)";
+
+// Zen 4: AVX-512 with AVX512_BF16 (native bf16 dot products), no AMX.
+const char* const kZen4Bf16 = R"(processor	: 0
+vendor_id	: AuthenticAMD
+cpu family	: 25
+model		: 17
+model name	: AMD EPYC 9R14 96-Core Processor
+stepping	: 1
+flags		: fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush mmx fxsr sse sse2 ht syscall nx mmxext fxsr_opt pdpe1gb rdtscp lm constant_tsc rep_good nopl nonstop_tsc cpuid extd_apicid aperfmperf tsc_known_freq pni pclmulqdq ssse3 fma cx16 pcid sse4_1 sse4_2 x2apic movbe popcnt aes xsave avx f16c rdrand hypervisor lahf_lm cmp_legacy cr8_legacy abm sse4a misalignsse 3dnowprefetch topoext perfctr_core invpcid_single ssbd ibrs ibpb stibp vmmcall fsgsbase bmi1 avx2 smep bmi2 invpcid avx512f avx512dq rdseed adx smap avx512ifma clflushopt clwb avx512cd sha_ni avx512bw avx512vl xsaveopt xsavec xgetbv1 xsaves avx512_bf16 clzero xsaveerptr rdpru wbnoinvd arat npt nrip_save avx512vbmi umip pku ospke avx512_vbmi2 gfni vaes vpclmulqdq avx512_vnni avx512_bitalg avx512_vpopcntdq rdpid fsrm
+bugs		: sysret_ss_attrs spectre_v1 spectre_v2 spec_store_bypass srso
+)";
+
+// Sapphire Rapids: AVX-512 with AVX512_BF16 and AMX (bf16 and int8 tiles).
+const char* const kSapphireRapids = R"(processor	: 0
+vendor_id	: GenuineIntel
+cpu family	: 6
+model		: 143
+model name	: Intel(R) Xeon(R) Platinum 8488C
+stepping	: 8
+flags		: fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush mmx fxsr sse sse2 ss ht syscall nx pdpe1gb rdtscp lm constant_tsc arch_perfmon rep_good nopl xtopology nonstop_tsc cpuid aperfmperf tsc_known_freq pni pclmulqdq monitor ssse3 fma cx16 pdcm pcid sse4_1 sse4_2 x2apic movbe popcnt tsc_deadline_timer aes xsave avx f16c rdrand hypervisor lahf_lm abm 3dnowprefetch invpcid_single ssbd ibrs ibpb stibp ibrs_enhanced fsgsbase tsc_adjust bmi1 avx2 smep bmi2 erms invpcid avx512f avx512dq rdseed adx smap avx512ifma clflushopt clwb avx512cd sha_ni avx512bw avx512vl xsaveopt xsavec xgetbv1 xsaves avx_vnni avx512_bf16 wbnoinvd ida arat avx512vbmi umip pku ospke waitpkg avx512_vbmi2 gfni vaes vpclmulqdq avx512_vnni avx512_bitalg tme avx512_vpopcntdq rdpid cldemote movdiri movdir64b md_clear serialize amx_bf16 avx512_fp16 amx_tile amx_int8 flush_l1d arch_capabilities
+vmx flags	: vnmi preemption_timer posted_intr invvpid ept_x_only ept_ad ept_1gb
+bugs		: spectre_v1 spectre_v2 spec_store_bypass swapgs eibrs_pbrsb bhi
+)";
+
+/// Sets (or, with nullptr, removes) an environment variable for one scope and puts back
+/// what was there before, so one test cannot steer the next.
+class ScopedEnv {
+public:
+    ScopedEnv(const char* name, const char* value) : m_name(name) {
+        if (const char* old = std::getenv(name))
+            m_old = old;
+        if (value)
+            ::setenv(name, value, /*overwrite=*/1);
+        else
+            ::unsetenv(name);
+    }
+    ~ScopedEnv() {
+        if (m_old)
+            ::setenv(m_name.c_str(), m_old->c_str(), /*overwrite=*/1);
+        else
+            ::unsetenv(m_name.c_str());
+    }
+    ScopedEnv(const ScopedEnv&) = delete;
+    ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+private:
+    std::string m_name;
+    std::optional<std::string> m_old;
+};
+
+} // namespace
+
+TEST_CASE("parseCpuInfo reads the first processor's model name and bf16-related flags", "[precision]") {
+    SECTION("AMD EPYC with AVX2 only") {
+        const auto cpu = parseCpuInfo(kEpycAvx2);
+        // Not the "model : 1" line above it, and not the second processor's flags.
+        CHECK(cpu.model == "AMD EPYC 7R13 Processor");
+        CHECK(cpu.avx2);
+        CHECK(cpu.fma);
+        CHECK_FALSE(cpu.avx512f);
+        CHECK_FALSE(cpu.avx512bf16);
+        CHECK_FALSE(cpu.amxBf16);
+        CHECK_FALSE(cpu.amxInt8);
+        CHECK_FALSE(cpu.avx512vnni);
+        CHECK_FALSE(cpu.nativeBf16());
+        CHECK(cpu.flagsString() == "AVX2 FMA");
+    }
+    SECTION("AMD Zen 4 with AVX512_BF16") {
+        const auto cpu = parseCpuInfo(kZen4Bf16);
+        CHECK(cpu.model == "AMD EPYC 9R14 96-Core Processor");
+        CHECK(cpu.avx2);
+        CHECK(cpu.fma);
+        CHECK(cpu.avx512f);
+        CHECK(cpu.avx512bf16);
+        CHECK(cpu.avx512vnni);
+        CHECK_FALSE(cpu.amxBf16);
+        CHECK_FALSE(cpu.amxInt8);
+        CHECK(cpu.nativeBf16());
+        CHECK(cpu.flagsString() == "AVX2 FMA AVX512F AVX512_VNNI AVX512_BF16");
+    }
+    SECTION("Intel Sapphire Rapids with AMX") {
+        const auto cpu = parseCpuInfo(kSapphireRapids);
+        CHECK(cpu.model == "Intel(R) Xeon(R) Platinum 8488C");
+        CHECK(cpu.avx2);
+        CHECK(cpu.avx512f);
+        CHECK(cpu.avx512bf16);
+        CHECK(cpu.avx512vnni); // "avx512_vnni", not just the "avx_vnni" before it
+        CHECK(cpu.amxBf16);
+        CHECK(cpu.amxInt8);
+        CHECK(cpu.nativeBf16());
+        CHECK_THAT(cpu.flagsString(), Catch::Contains("AVX512_BF16") && Catch::Contains("AMX_BF16"));
+    }
+    SECTION("text without a processor entry") {
+        const auto cpu = parseCpuInfo("");
+        CHECK(cpu.model == "unknown CPU");
+        CHECK_FALSE(cpu.avx2);
+        CHECK_FALSE(cpu.nativeBf16());
+        CHECK(cpu.flagsString() == "no AVX2");
+    }
+}
+
+TEST_CASE("either AVX512_BF16 or AMX-BF16 alone counts as native bf16", "[precision]") {
+    CpuFeatures amxOnly;
+    amxOnly.amxBf16 = true;
+    CHECK(amxOnly.nativeBf16());
+    CpuFeatures avx512Only;
+    avx512Only.avx512bf16 = true;
+    CHECK(avx512Only.nativeBf16());
+    CHECK_FALSE(CpuFeatures{}.nativeBf16());
+}
+
+TEST_CASE("choosePrecision picks bf16 only on native-bf16 CPUs measured at least 1.15x faster", "[precision]") {
+    SECTION("an AVX2-only CPU stays float32 whatever the probe says") {
+        const auto cpu = parseCpuInfo(kEpycAvx2);
+        for (const std::optional<double> speedup : {std::optional<double>(), std::optional<double>(0.03),
+                                                    std::optional<double>(1.15), std::optional<double>(5.0)}) {
+            INFO("speedup " << (speedup ? std::to_string(*speedup) : std::string("not probed")));
+            CHECK(choosePrecision(cpu, speedup) == Precision::Fp32);
+        }
+    }
+    for (const char* text : {kZen4Bf16, kSapphireRapids}) {
+        const auto cpu = parseCpuInfo(text);
+        INFO(cpu.model);
+        // Not probed never picks bf16.
+        CHECK(choosePrecision(cpu, std::nullopt) == Precision::Fp32);
+        CHECK(choosePrecision(cpu, 0.5) == Precision::Fp32);
+        CHECK(choosePrecision(cpu, 1.0) == Precision::Fp32);
+        CHECK(choosePrecision(cpu, 1.149) == Precision::Fp32);
+        CHECK(choosePrecision(cpu, 1.15) == Precision::Bf16);
+        CHECK(choosePrecision(cpu, 1.6) == Precision::Bf16);
+    }
+}
+
+TEST_CASE("precision names round-trip and unknown names are refused with the choices", "[precision]") {
+    for (const auto p : {Precision::Auto, Precision::Fp32, Precision::Bf16})
+        CHECK(parsePrecision(precisionName(p)) == p);
+    CHECK(std::string(precisionName(Precision::Auto)) == "auto");
+    CHECK(std::string(precisionName(Precision::Fp32)) == "fp32");
+    CHECK(std::string(precisionName(Precision::Bf16)) == "bf16");
+    CHECK(parsePrecision("float32") == Precision::Fp32);
+    CHECK(parsePrecision("bfloat16") == Precision::Bf16);
+
+    CHECK_THROWS_AS(parsePrecision("fp16"), Error);
+    CHECK_THROWS_WITH(parsePrecision("fp16"), Catch::Contains("'fp16'") && Catch::Contains("auto, fp32 or bf16"));
+    CHECK_THROWS_AS(parsePrecision(""), Error);
+    CHECK_THROWS_AS(parsePrecision("FP32"), Error); // names are lower case, as the CLI documents them
+}
+
+TEST_CASE("resolvePrecision honours $VITRINE_PRECISION for auto and leaves explicit choices alone", "[precision]") {
+    SECTION("VITRINE_PRECISION=fp32") {
+        ScopedEnv env("VITRINE_PRECISION", "fp32");
+        CHECK(resolvePrecision(Precision::Auto) == Precision::Fp32);
+        CHECK(resolvePrecision(Precision::Bf16) == Precision::Bf16);
+        CHECK(resolvePrecision(Precision::Fp32) == Precision::Fp32);
+        // The summary says why auto chose what it chose.
+        const auto summary = computeSummary();
+        CHECK_THAT(summary, Catch::Contains(cpuFeatures().model));
+        CHECK_THAT(summary, Catch::Contains("auto → fp32") && Catch::Contains("$VITRINE_PRECISION"));
+        CHECK_THAT(summary, Catch::Contains("thread"));
+    }
+    SECTION("VITRINE_PRECISION=bf16") {
+        ScopedEnv env("VITRINE_PRECISION", "bf16");
+        CHECK(resolvePrecision(Precision::Auto) == Precision::Bf16);
+        CHECK(resolvePrecision(Precision::Fp32) == Precision::Fp32);
+    }
+    SECTION("without the variable explicit choices pass through unchanged") {
+        ScopedEnv env("VITRINE_PRECISION", nullptr);
+        CHECK(resolvePrecision(Precision::Fp32) == Precision::Fp32);
+        CHECK(resolvePrecision(Precision::Bf16) == Precision::Bf16);
+        // Auto is the machine's decision: never Auto, and float32 wherever bf16 is not native.
+        const auto p = resolvePrecision(Precision::Auto);
+        CHECK(p != Precision::Auto);
+        if (!cpuFeatures().nativeBf16())
+            CHECK(p == Precision::Fp32);
+        CHECK(p == choosePrecision(cpuFeatures(), bf16ProbeSpeedup()));
+    }
+}
