@@ -60,13 +60,13 @@ struct Workspace::Engine {
 
     QString describe() const {
         const auto& c = loaded.model->config();
-        // Bundled models by what they are rather than by file name.
-        if (spec == QStringLiteral("vit-tiny-16-augreg"))
-            return QStringLiteral("ViT-Ti/16 AugReg (ImageNet-21k) · %1 px").arg(c.imageSize);
-        if (spec.isEmpty() || spec == QStringLiteral("default")) {
-            if (c.name == "vit-tiny-16-pets")
-                return QStringLiteral("default model: ViT-Ti/16 fine-tuned on pet breeds · %1 px").arg(c.imageSize);
-        }
+        // Models that carry a name (bundled ones do) by what they are rather than by file name.
+        if (loaded.metadata.contains("name") && loaded.metadata["name"].is_string())
+            return QStringLiteral("%1 · %2 px, patch %3%4")
+                .arg(QString::fromStdString(loaded.metadata["name"].get<std::string>()))
+                .arg(c.imageSize)
+                .arg(c.patchSize)
+                .arg(loaded.weightsLoaded ? QString() : QStringLiteral(" · random weights"));
         QString what = QString::fromStdString(loaded.source);
         if (what.isEmpty() || what == "default")
             what = QStringLiteral("default model");

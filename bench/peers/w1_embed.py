@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """W1 peer: torchvision VisionTransformer forward from decoded tensors, best of
 eager fp32 / jit.trace+freeze fp32 / bf16 autocast / bf16 weights / int8 dynamic quantisation
-of the Linear layers (fbgemm), under inference_mode; a variant only counts as "best" when its
+of the Linear layers (fbgemm, or oneDNN where the build has no fbgemm), under inference_mode; a variant only counts as "best" when its
 embeddings stay within cosine 0.99 of eager fp32.
 Models (random init, 224, patch 16, heads = Identity -> CLS embedding):
   vit-small-16: hidden 384, 12 layers, 6 heads, MLP 1536; vit-tiny-16: 192, 12, 3, 768.
@@ -43,7 +43,8 @@ def variant_fn(name, model, x):
         m, xb = copy.deepcopy(model).bfloat16(), x.bfloat16()
         return lambda: m(xb)
     if name == "int8_dynamic":
-        torch.backends.quantized.engine = "fbgemm"
+        engines = torch.backends.quantized.supported_engines  # Debian's build: onednn, qnnpack (no fbgemm)
+        torch.backends.quantized.engine = next(e for e in ("fbgemm", "onednn", "x86", "qnnpack") if e in engines)
         # Only the MLP's and the attention's output Linear layers: torch 1.13's MHA reads its
         # in_proj weight directly, which quantize_dynamic leaves in float.
         m = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model), {nn.Linear}, dtype=torch.qint8)

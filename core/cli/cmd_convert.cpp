@@ -12,7 +12,7 @@ namespace vitrine::cli {
 
 void addConvertCommand(CLI::App& app, CliContext& ctx) {
     struct Opts {
-        std::string model, out, description, attribution, licence;
+        std::string model, out, name, description, attribution, licence;
         int imageSize = 0;
         bool half = false;
         PreprocessFlags pre;
@@ -24,6 +24,7 @@ void addConvertCommand(CLI::App& app, CliContext& ctx) {
     cmd->add_option("--out", opts->out, "Checkpoint to write (.safetensors)")->required();
     cmd->add_flag("--half", opts->half, "Store the weights as float16 (half the size; read back as float32)");
     cmd->add_option("--image-size", opts->imageSize, "Resize the positional embeddings for this input size");
+    cmd->add_option("--name", opts->name, "A short name people see (Model menu, status bar)");
     cmd->add_option("--description", opts->description, "A line saying what the model is");
     cmd->add_option("--attribution", opts->attribution, "Who made the weights (kept in the metadata)");
     cmd->add_option("--licence", opts->licence, "The weights' licence (kept in the metadata)");
@@ -37,10 +38,12 @@ void addConvertCommand(CLI::App& app, CliContext& ctx) {
             std::cerr << "warning: " << w << '\n';
         nlohmann::json meta = nlohmann::json::object();
         // Keep what a person wants to know about where the weights came from and how they did.
-        for (const char* key : {"training", "validation", "class_names", "label_level", "description", "attribution",
-                                "licence"})
+        for (const char* key : {"training", "validation", "class_names", "label_level", "name", "description",
+                                "attribution", "licence"})
             if (loaded.metadata.contains(key))
                 meta[key] = loaded.metadata[key];
+        if (!opts->name.empty())
+            meta["name"] = opts->name;
         if (!opts->description.empty())
             meta["description"] = opts->description;
         if (!opts->attribution.empty())

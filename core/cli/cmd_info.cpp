@@ -48,7 +48,7 @@ void addInfoCommand(CLI::App& app, CliContext& ctx) {
                              {"embedding_dim", c.outputDim()},
                              {"preprocess", c.inputOptions().describe()},
                              {"warnings", loaded.warnings}};
-            for (const char* key : {"training", "validation", "label_level", "description", "licence", "attribution"})
+            for (const char* key : {"name", "training", "validation", "label_level", "description", "licence", "attribution"})
                 if (loaded.metadata.contains(key))
                     m[key] = loaded.metadata[key];
             j["model"] = m;
@@ -72,7 +72,7 @@ void addInfoCommand(CLI::App& app, CliContext& ctx) {
                           << "  embedding     " << m["embedding_dim"] << " values"
                           << (c["embed_dim"].get<int>() > 0 ? " (L2-normalised head)" : " (features, no head)") << '\n'
                           << "  preprocessing " << m["preprocess"].get<std::string>() << '\n';
-                for (const char* key : {"description", "attribution", "licence"})
+                for (const char* key : {"name", "description", "attribution", "licence"})
                     if (m.contains(key))
                         std::cout << "  " << key << std::string(14 - std::string(key).size(), ' ')
                                   << (m[key].is_string() ? m[key].get<std::string>() : m[key].dump()) << '\n';

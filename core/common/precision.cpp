@@ -17,6 +17,9 @@
 
 namespace vitrine::core {
 
+// core/model/precision_probe.cpp: times the real model path both ways.
+double measureBf16Speedup();
+
 Precision parsePrecision(const std::string& name) {
     if (name == "auto")
         return Precision::Auto;
@@ -109,32 +112,6 @@ Precision choosePrecision(const CpuFeatures& cpu, std::optional<double> bf16Spee
 
 namespace {
 
-// Times a ViT-Ti-sized linear layer (one batch of 16 images x 197 tokens, 192 -> 768, the
-// MLP's first GEMM) both ways, best of a few runs: the shape the embedder spends its time in.
-double probeSpeedup() {
-    torch::NoGradGuard noGrad;
-    auto gen = at::make_generator<at::CPUGeneratorImpl>(7);
-    auto x = torch::randn({16 * 197, 192}, gen);
-    auto w = torch::randn({768, 192}, gen) * 0.05;
-    auto b = torch::zeros({768});
-    auto best = [&](bool bf16) {
-        double fastest = 1e9;
-        AutocastScope scope(bf16 ? Precision::Bf16 : Precision::Fp32);
-        for (int i = 0; i < 4; ++i) {
-            const auto t0 = std::chrono::steady_clock::now();
-            auto y = torch::addmm(b, x, w.t());
-            (void)y.sum().item<float>();
-            const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            if (i > 0) // the first run pays for one-off set-up (packing, oneDNN primitive creation)
-                fastest = std::min(fastest, s);
-        }
-        return fastest;
-    };
-    const double fp32 = best(false);
-    const double bf16 = best(true);
-    return bf16 > 0 ? fp32 / bf16 : 0.0;
-}
-
 std::mutex g_probeMutex;
 std::optional<double> g_probe;
 bool g_probed = false;
@@ -146,7 +123,7 @@ std::optional<double> bf16ProbeSpeedup() {
         return std::nullopt;
     std::lock_guard lock(g_probeMutex);
     if (!g_probed) {
-        g_probe = probeSpeedup();
+        g_probe = measureBf16Speedup();
         g_probed = true;
     }
     return g_probe;

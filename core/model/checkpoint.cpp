@@ -535,6 +535,8 @@ LoadedModel loadModel(const std::string& presetOrPath, const LoadOptions& option
             throw Error(file, e.what());
         }
     }
+    if (!options.pool.empty())
+        cfg.pool = options.pool;
     const bool identityHead = options.addIdentityHead && cfg.embedDim == 0;
     if (identityHead)
         cfg.embedDim = cfg.dim;

@@ -34,7 +34,7 @@ struct LoadOptions {
     /// Seed of the random initialisation of presets (without it LibTorch seeds from the OS,
     /// and two runs of `embed --model vit-small-16` would disagree).
     std::uint64_t seed = 0;
-    /// Presets only: "cls" or "mean" pooling for the head (empty = the preset's).
+    /// "cls" or "mean": what the embedding (or the head) is computed from (empty = the model's own).
     std::string pool;
     /// Overrides of the model's preprocessing (image::PreprocessOptions::merged keys: "mean",
     /// "std", "crop_pct", "interpolation"); null = none. Applied after the checkpoint's own or
