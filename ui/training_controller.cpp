@@ -13,6 +13,7 @@
 #include <ATen/ATen.h>
 
 #include "core/data/dataset.h"
+#include "core/model/vit_config.h"
 #include "core/train/trainer.h"
 #include "ui/dataset_model.h"
 #include "ui/job_runner.h"
@@ -98,6 +99,13 @@ void TrainingController::start() {
     o.learningRate = s.learningRate;
     o.precision = core::parsePrecision(s.precision.toStdString());
     o.trainableBlocks = s.trainableBlocks;
+    // Pretrained weights fine-tune better with gentler crops and colour changes than training
+    // from scratch needs (resources/models/README.md); presets keep the from-scratch defaults.
+    const auto presets = core::model::VitConfig::presetNames();
+    if (std::find(presets.begin(), presets.end(), o.model) == presets.end()) {
+        o.augment.minScale = 0.5;
+        o.augment.brightness = o.augment.contrast = o.augment.saturation = 0.2;
+    }
     o.checkpointPath = run->latest;
     o.checkpointEverySteps = 50;
     run->trainer = std::make_unique<core::train::Trainer>(o);

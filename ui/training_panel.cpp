@@ -31,6 +31,8 @@
 namespace vitrine::ui {
 namespace {
 
+enum { kModeHead = 0, kModeLastBlocks = 1, kModeAll = 2 }; // m_mode's items
+
 QIcon tripletIcon(ThumbnailCache* thumbs, const TripletView& t) {
     // Anchor | positive | negative side by side, framed green/red.
     const int s = 64;
@@ -69,16 +71,19 @@ TrainingPanel::TrainingPanel(ThumbnailCache* thumbs, QWidget* parent)
     m_model->setToolTip(tr("The weights training starts from: the pretrained ViT-Ti/16 (ImageNet-21k), Vitrine's "
                            "default model (that ViT fine-tuned on pet breeds), a preset with random weights, or a "
                            ".safetensors checkpoint (timm, DINO, Hugging Face and torchvision layouts are recognised)."));
-    m_mode->addItems({tr("Fine-tune the last blocks"), tr("Fine-tune everything"), tr("Head only (frozen backbone)")});
-    m_mode->setToolTip(tr("Last blocks: only the last N transformer blocks, the final norm and the projection head "
-                          "learn — fast, and keeps what the pretrained early layers know.\n"
-                          "Everything: every layer learns (slowest, changes attention everywhere).\n"
-                          "Head only: the transformer stays fixed and only the projection head learns — fastest."));
+    // The order of kModes* below.
+    m_mode->addItems({tr("Head only (frozen backbone)"), tr("Fine-tune the last blocks"), tr("Fine-tune everything")});
+    m_mode->setToolTip(tr("Head only: the transformer stays fixed and only the projection head learns — fastest, "
+                          "and on a few hundred photos the best for pretrained weights (it keeps what ImageNet "
+                          "taught the backbone).\n"
+                          "Last blocks: the last N transformer blocks, the final norm and the head learn.\n"
+                          "Everything: every layer learns (slowest; right for training from scratch)."));
     m_blocks->setRange(1, 64);
     m_blocks->setValue(2);
     m_blocks->setSuffix(tr(" blocks"));
     m_blocks->setToolTip(tr("How many of the last transformer blocks learn when fine-tuning the last blocks."));
-    connect(m_mode, &QComboBox::currentIndexChanged, this, [this](int i) { m_blocks->setEnabled(i == 0 && m_start->isEnabled()); });
+    connect(m_mode, &QComboBox::currentIndexChanged, this,
+            [this](int i) { m_blocks->setEnabled(i == kModeLastBlocks && m_start->isEnabled()); });
     m_miner->addItems({QStringLiteral("batch-hard"), QStringLiteral("batch-all"), QStringLiteral("semi-hard"),
                        QStringLiteral("random")});
     m_miner->setToolTip(tr("Which triplets of the batch teach the model:\n"
@@ -100,7 +105,7 @@ TrainingPanel::TrainingPanel(ThumbnailCache* thumbs, QWidget* parent)
     m_margin->setToolTip(tr("Triplet margin m: the loss is max(0, d(a,p) − d(a,n) + m). A negative must be at "
                             "least m farther from the anchor than the positive."));
     m_p->setRange(2, 64);
-    m_p->setValue(8);
+    m_p->setValue(TrainingSettings{}.classesPerBatch);
     m_p->setToolTip(tr("P: classes per batch. Each batch holds P classes × K images."));
     m_k->setRange(2, 32);
     m_k->setValue(4);
@@ -281,8 +286,8 @@ void TrainingPanel::setModelChoices(const QStringList& bundled, const QStringLis
 TrainingSettings TrainingPanel::settings() const {
     TrainingSettings s;
     s.model = m_model->currentData().toString();
-    s.freezeBackbone = m_mode->currentIndex() == 2;
-    s.trainableBlocks = m_mode->currentIndex() == 0 ? m_blocks->value() : -1;
+    s.freezeBackbone = m_mode->currentIndex() == kModeHead;
+    s.trainableBlocks = m_mode->currentIndex() == kModeLastBlocks ? m_blocks->value() : -1;
     s.miner = m_miner->currentText();
     s.distance = m_distance->currentText();
     s.margin = m_margin->value();
@@ -304,8 +309,8 @@ void TrainingPanel::setSettings(const TrainingSettings& s) {
         i = m_model->count() - 1;
     }
     m_model->setCurrentIndex(i);
-    m_mode->setCurrentIndex(s.freezeBackbone ? 2 : s.trainableBlocks >= 0 ? 0 : 1);
-    if (s.trainableBlocks >= 0)
+    m_mode->setCurrentIndex(s.freezeBackbone ? kModeHead : s.trainableBlocks > 0 ? kModeLastBlocks : kModeAll);
+    if (s.trainableBlocks > 0)
         m_blocks->setValue(s.trainableBlocks);
     m_miner->setCurrentText(s.miner);
     m_distance->setCurrentText(s.distance);
@@ -331,7 +336,7 @@ void TrainingPanel::saveSettings() const {
     QSettings q;
     q.beginGroup(QStringLiteral("training"));
     const TrainingSettings s = settings();
-    q.setValue(QStringLiteral("mode2"), m_mode->currentIndex());
+    q.setValue(QStringLiteral("mode3"), m_mode->currentIndex());
     q.setValue(QStringLiteral("miner"), s.miner);
     q.setValue(QStringLiteral("distance"), s.distance);
     q.setValue(QStringLiteral("margin"), s.margin);
@@ -350,8 +355,8 @@ void TrainingPanel::saveSettings() const {
 void TrainingPanel::loadSettings() {
     QSettings q;
     q.beginGroup(QStringLiteral("training"));
-    // "mode2": the modes gained "last blocks" first; an old "mode" index means something else.
-    m_mode->setCurrentIndex(q.value(QStringLiteral("mode2"), 0).toInt());
+    // "mode3": the modes were reordered when "last blocks" came; an old "mode" index means something else.
+    m_mode->setCurrentIndex(q.value(QStringLiteral("mode3"), kModeHead).toInt());
     m_blocks->setValue(q.value(QStringLiteral("blocks"), 2).toInt());
     if (const int m = m_model->findData(q.value(QStringLiteral("model"), TrainingSettings{}.model)); m >= 0)
         m_model->setCurrentIndex(m);
@@ -360,7 +365,7 @@ void TrainingPanel::loadSettings() {
     m_margin->setValue(q.value(QStringLiteral("margin"), 0.2).toDouble());
     m_lossKind->setCurrentIndex(q.value(QStringLiteral("softMargin"), true).toBool() ? 0 : 1);
     m_margin->setEnabled(m_lossKind->currentIndex() == 1);
-    m_p->setValue(q.value(QStringLiteral("p"), 8).toInt());
+    m_p->setValue(q.value(QStringLiteral("p"), TrainingSettings{}.classesPerBatch).toInt());
     m_k->setValue(q.value(QStringLiteral("k"), 4).toInt());
     m_lr->setValue(q.value(QStringLiteral("lr"), TrainingSettings{}.learningRate).toDouble());
     m_epochs->setValue(q.value(QStringLiteral("epochs"), TrainingSettings{}.epochs).toInt());
@@ -379,7 +384,7 @@ void TrainingPanel::setRunning(bool running, bool paused) {
     for (QWidget* w : std::initializer_list<QWidget*>{m_model, m_mode, m_miner, m_distance, m_lossKind, m_margin, m_p, m_k, m_lr,
                                                       m_epochs, m_imageSize, m_precision})
         w->setEnabled(!running);
-    m_blocks->setEnabled(!running && m_mode->currentIndex() == 0);
+    m_blocks->setEnabled(!running && m_mode->currentIndex() == kModeLastBlocks);
     m_margin->setEnabled(!running && m_lossKind->currentIndex() == 1);
     if (!running)
         m_progress->setVisible(m_progress->value() > 0);

@@ -14,7 +14,7 @@ namespace fs = std::filesystem;
 using testutil::cli;
 using testutil::q;
 
-TEST_CASE("--threads is accepted after the subcommand as well as before it", "[cli][options]") {
+TEST_CASE("global options such as the thread count are accepted after the subcommand as well as before it", "[cli][options]") {
     testutil::TempDir dir("cli-options");
     const fs::path data = fs::path(VITRINE_TEST_DATA) / "cat" / "Abyssinian";
     const auto after = cli("embed --model vit-micro --data " + q(data) + " --out " + q(dir.path / "a.npy") +
