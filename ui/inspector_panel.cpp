@@ -52,7 +52,10 @@ InspectorPanel::InspectorPanel(QWidget* parent)
     m_layer->setPageStep(1);
     m_head->setToolTip(tr("One attention head, or all heads fused (mean, max, min)."));
     m_rollout->setToolTip(tr("Attention rollout (Abnar & Zuidema 2020): attention propagated through all layers up "
-                             "to the chosen one, with the residual connection added."));
+                             "to the chosen one, with the residual connection added. On by default: a single late "
+                             "layer of a supervised ViT also attends to a few background 'register' patches "
+                             "(often the corners), which rollout averages away."));
+    m_rollout->setChecked(true);
     m_discard->setRange(0.0, 0.99);
     m_discard->setSingleStep(0.05);
     m_discard->setDecimals(2);

@@ -117,6 +117,7 @@ TEST_CASE("the Inspector's sliders change the rendered heatmap instantly", "[ui]
     REQUIRE(w.workspace()->waitForIdle(240000));
     InspectorPanel* ins = w.inspectorPanel();
     REQUIRE(vitrine::testutil::waitFor([&] { return !ins->currentImage().isNull(); }, 60000));
+    ins->setRollout(false); // rollout is on by default; the checks below start from plain attention
 
     ins->setLayer(0);
     QImage first = ins->currentImage();
