@@ -72,11 +72,15 @@ Matrix pca(const Matrix& data, const PcaOptions& options, const ProgressFn& prog
     if (options.alignTo) {
         TORCH_CHECK(options.alignTo->rows == scores.rows && options.alignTo->cols == scores.cols,
                     "alignTo must be [", scores.rows, ", ", scores.cols, "]");
-        // PCA scores are centred: rotate/reflect about the origin only, never translate.
+        // PCA scores are centred: rotate/reflect about the origin only, never translate; and
+        // scale uniformly, so a live map stays the same size when the embedding's scale jumps
+        // (raw features -> a normalised head) instead of shrinking to a dot in the view.
         auto y = view(scores).to(torch::kFloat64);
         auto r = view(*options.alignTo).to(torch::kFloat64);
         auto [u, s, vh] = torch::linalg::svd(torch::mm(y.t(), r), false, c10::nullopt);
-        return toMatrix(torch::mm(y, torch::mm(u, vh)));
+        const double norm = y.square().sum().item<double>();
+        const double scale = norm > 0 ? s.sum().item<double>() / norm : 1.0;
+        return toMatrix(torch::mm(y, torch::mm(u, vh)) * scale);
     }
     return scores;
 }
@@ -88,7 +92,9 @@ Matrix alignLayout(const Matrix& layout, const Matrix& reference) {
     auto r = view(reference).to(torch::kFloat64);
     auto ym = y.mean(0, true), rm = r.mean(0, true);
     auto [u, s, vh] = torch::linalg::svd(torch::mm((y - ym).t(), r - rm), false, c10::nullopt);
-    return toMatrix(torch::mm(y - ym, torch::mm(u, vh)) + rm);
+    const double norm = (y - ym).square().sum().item<double>();
+    const double scale = norm > 0 ? s.sum().item<double>() / norm : 1.0;
+    return toMatrix(torch::mm(y - ym, torch::mm(u, vh)) * scale + rm);
 }
 
 double trustworthiness(const Matrix& data, const Matrix& layout, int k, const CancelToken* cancel) {

@@ -65,14 +65,22 @@ TEST_CASE("PCA aligned to the previous frame does not flip or rotate", "[analysi
     auto aligned = pca(rotated, o);
     for (std::size_t i = 0; i < reference.data.size(); ++i)
         REQUIRE(aligned.data[i] == Approx(reference.data[i]).margin(1e-3 * (1.0 + std::abs(reference.data[i]))));
+    // Data on a 20x smaller scale (features -> normalised embeddings) keeps the frame's size.
+    Matrix small = rotated;
+    for (auto& value : small.data)
+        value /= 20.0f;
+    auto smallAligned = pca(small, o);
+    for (std::size_t i = 0; i < reference.data.size(); ++i)
+        REQUIRE(smallAligned.data[i] == Approx(reference.data[i]).margin(1e-3 * (1.0 + std::abs(reference.data[i]))));
 
-    // A layout rotated by 30 degrees, flipped and shifted comes back onto the reference.
+    // A layout rotated by 30 degrees, flipped, shrunk and shifted comes back onto the reference.
     Matrix moved = reference;
     const float c = std::cos(0.5236f), s = std::sin(0.5236f);
     for (std::int64_t i = 0; i < moved.rows; ++i) {
         const float a = reference(i, 0), b = reference(i, 1);
-        moved(i, 0) = c * a - s * b + 5.0f;
-        moved(i, 1) = -(s * a + c * b) - 2.0f;
+        // ... and 30 times smaller, as when a live map's embedding gains a normalised head.
+        moved(i, 0) = (c * a - s * b) / 30.0f + 5.0f;
+        moved(i, 1) = -(s * a + c * b) / 30.0f - 2.0f;
     }
     auto back = alignLayout(moved, reference);
     for (std::size_t i = 0; i < reference.data.size(); ++i)

@@ -1,11 +1,15 @@
 #include <catch2/catch.hpp>
 
+#include <torch/torch.h>
+
 #include <cstdlib>
 #include <optional>
 #include <string>
 
 #include "core/common/error.h"
 #include "core/common/precision.h"
+#include "core/common/precision_scope.h"
+#include "core/model/checkpoint.h"
 
 using namespace vitrine::core;
 
@@ -208,5 +212,29 @@ TEST_CASE("resolvePrecision honours $VITRINE_PRECISION for auto and leaves expli
         if (!cpuFeatures().nativeBf16())
             CHECK(p == Precision::Fp32);
         CHECK(p == choosePrecision(cpuFeatures(), bf16ProbeSpeedup()));
+    }
+}
+
+TEST_CASE("every precision path gives the same embeddings within cosine 0.99", "[precision][model]") {
+    // float32 (fused blocks), bf16 autocast (batches > 2) and the bf16 fused blocks (1-2
+    // images) must agree, whichever the machine picks; on real photos-like inputs.
+    vitrine::core::model::LoadOptions lo;
+    lo.seed = 3;
+    auto vit = vitrine::core::model::loadModel("vit-tiny-16", lo).model;
+    torch::manual_seed(5);
+    const auto x = torch::randn({4, 3, 224, 224}) * 0.5;
+    torch::InferenceMode guard;
+    const auto ref = vit->embed(x);
+    for (const std::int64_t batch : {1, 4}) {
+        torch::Tensor got;
+        {
+            vitrine::core::AutocastScope bf16(vitrine::core::Precision::Bf16);
+            got = vit->embed(x.slice(0, 0, batch)).to(torch::kFloat);
+        }
+        const auto cos = torch::nn::functional::cosine_similarity(
+            got, ref.slice(0, 0, batch), torch::nn::functional::CosineSimilarityFuncOptions().dim(1));
+        INFO("batch " << batch << ": min cosine " << cos.min().item<double>());
+        CHECK(cos.min().item<double>() >= 0.99);
+        CHECK(cos.min().item<double>() < 1.0); // bf16 really ran (rounding shows)
     }
 }
