@@ -436,7 +436,7 @@ void Workspace::requestInspection(int row) {
         if (live && engine->weightsStep != liveStep)
             engine->applyWeights(*live, liveStep);
         auto result = std::make_shared<an::InspectionResult>(
-            an::inspectImage(*engine->loaded.model, core::image::decodeRgb(path), &ctx.cancel));
+            an::inspectImage(*engine->loaded.model, core::image::decodeForModel(path, engine->loaded.model->config().inputOptions()), &ctx.cancel));
         return [this, result, title] { Q_EMIT inspectionReady(result, title); };
     };
     m_pendingInspection = [this, task] { m_inspect->start(task); };
@@ -459,8 +459,8 @@ void Workspace::requestPairInspection(int rowA, int rowB) {
         engine->ensure(spec, imageSize);
         if (live && engine->weightsStep != liveStep)
             engine->applyWeights(*live, liveStep);
-        auto a = std::make_shared<an::InspectionResult>(an::inspectImage(*engine->loaded.model, core::image::decodeRgb(pathA), &ctx.cancel));
-        auto b = std::make_shared<an::InspectionResult>(an::inspectImage(*engine->loaded.model, core::image::decodeRgb(pathB), &ctx.cancel));
+        auto a = std::make_shared<an::InspectionResult>(an::inspectImage(*engine->loaded.model, core::image::decodeForModel(pathA, engine->loaded.model->config().inputOptions()), &ctx.cancel));
+        auto b = std::make_shared<an::InspectionResult>(an::inspectImage(*engine->loaded.model, core::image::decodeForModel(pathB, engine->loaded.model->config().inputOptions()), &ctx.cancel));
         return [=, this] { Q_EMIT pairInspectionReady(a, titleA, b, titleB, false); };
     };
     m_pendingInspection = [this, task] { m_inspect->start(task); };
@@ -477,7 +477,7 @@ void Workspace::requestCheckpointComparison(int row, const QString& checkpointA,
         Engine before, after;
         before.ensure(checkpointA, imageSize);
         after.ensure(checkpointB, imageSize);
-        cv::Mat rgb = core::image::decodeRgb(path);
+        cv::Mat rgb = core::image::decodeForModel(path, before.loaded.model->config().inputOptions());
         auto a = std::make_shared<an::InspectionResult>(an::inspectImage(*before.loaded.model, rgb, &ctx.cancel));
         auto b = std::make_shared<an::InspectionResult>(an::inspectImage(*after.loaded.model, rgb, &ctx.cancel));
         return [=, this] {

@@ -9,6 +9,9 @@
 int main(int argc, char** argv) {
     vitrine::core::ensureFastBlas(argc, argv);
     QApplication app(argc, argv);
+    // resources/vitrine.qrc is compiled into the static ui library, whose resources the linker
+    // drops unless they are registered by name (the window icon was missing without this).
+    Q_INIT_RESOURCE(vitrine);
     QApplication::setStyle(QStringLiteral("Fusion"));
     QApplication::setOrganizationName(QStringLiteral("Vitrine"));
     QApplication::setApplicationName(QStringLiteral("Vitrine"));

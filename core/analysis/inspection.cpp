@@ -100,8 +100,7 @@ InspectionResult Inspector::inspect(const cv::Mat& rgb, const CancelToken* cance
 }
 
 InspectionResult Inspector::inspectFile(const std::filesystem::path& file, const CancelToken* cancel) {
-    image::DecodeOptions decode;
-    return inspect(image::decodeRgb(file, decode), cancel);
+    return inspect(image::decodeForModel(file, m_impl->loaded.model->config().inputOptions()), cancel);
 }
 
 const model::VitConfig& Inspector::config() const { return m_impl->loaded.model->config(); }

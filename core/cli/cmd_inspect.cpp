@@ -17,6 +17,7 @@
 #include "core/cli/commands.h"
 #include "core/common/error.h"
 #include "core/image/decode.h"
+#include "core/image/preprocess.h"
 #include "core/model/checkpoint.h"
 
 namespace vitrine::cli {
@@ -76,6 +77,9 @@ Prepared prepare(const CommonOpts& o) {
     p.loaded = core::model::loadModel(o.model, load);
     for (const auto& w : p.loaded.warnings)
         std::cerr << "warning: " << w << '\n';
+    // Decoded again the way every model path decodes (JPEG DCT scaling included), so the maps
+    // are computed on exactly the pixels `embed` sees.
+    p.original = core::image::decodeForModel(o.image, p.loaded.model->config().inputOptions());
     p.result = analysis::inspectImage(*p.loaded.model, p.original);
     p.canvas = o.view == "model" ? p.result.input.clone() : p.original(p.result.crop).clone();
     return p;
@@ -270,7 +274,8 @@ void addPatchesCommand(CLI::App& app, CliContext& ctx) {
         auto p = prepare(o);
         const int grid = p.result.gridSize();
         if (!o.compare.empty()) {
-            const auto other = analysis::inspectImage(*p.loaded.model, core::image::decodeRgb(o.compare));
+            const auto other = analysis::inspectImage(
+                *p.loaded.model, core::image::decodeForModel(o.compare, p.loaded.model->config().inputOptions()));
             const int patches = p.result.attention.numPatches();
             if (o.patch >= patches)
                 throw core::Error("--patch " + std::to_string(o.patch) + ": the model has patches 0.." +

@@ -99,10 +99,14 @@ at::Tensor preprocessBatch(const std::vector<cv::Mat>& images, const PreprocessO
     return torch::stack(items);
 }
 
-at::Tensor loadPreprocessed(const std::filesystem::path& file, const PreprocessOptions& options) {
+cv::Mat decodeForModel(const std::filesystem::path& file, const PreprocessOptions& options) {
     DecodeOptions d;
     d.minShortSide = 2 * options.resizeSize();
-    return preprocess(decodeRgb(file, d), options);
+    return decodeRgb(file, d);
+}
+
+at::Tensor loadPreprocessed(const std::filesystem::path& file, const PreprocessOptions& options) {
+    return preprocess(decodeForModel(file, options), options);
 }
 
 cv::Mat toDisplayImage(const at::Tensor& chw, const PreprocessOptions& options) {

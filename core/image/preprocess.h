@@ -44,8 +44,12 @@ at::Tensor preprocessBatch(const std::vector<cv::Mat>& images, const PreprocessO
 /// normalised with the options' mean/std exactly as preprocess() normalises.
 at::Tensor normalizeSquares(const std::vector<cv::Mat>& squares, const PreprocessOptions& options);
 
-/// decodeRgb (with JPEG DCT downscaling down to 2 x the resize size, which the antialiased
-/// resize then finishes) + preprocess. Throws core::Error naming the file when it cannot be decoded.
+/// decodeRgb with JPEG DCT downscaling down to 2 x the resize size (which the antialiased
+/// resize then finishes): the decode every model path uses, so the Inspector, which also
+/// shows this image, sees exactly the pixels `embed` and training do. CV_8UC3 RGB.
+cv::Mat decodeForModel(const std::filesystem::path& file, const PreprocessOptions& options);
+
+/// decodeForModel + preprocess. Throws core::Error naming the file when it cannot be decoded.
 at::Tensor loadPreprocessed(const std::filesystem::path& file, const PreprocessOptions& options = {});
 
 /// Inverse of the normalisation: [3, S, S] float32 -> CV_8UC3 RGB S x S (for showing inputs).

@@ -6,10 +6,15 @@
 
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <torch/torch.h>
 
 #include "core/common/error.h"
+#include "core/analysis/inspection.h"
+#include "core/image/decode.h"
 #include "core/image/preprocess.h"
+#include "core/model/checkpoint.h"
 #include "core/image/preprocess_options.h"
 #include "core/model/vit_config.h"
 #include "../train_test_util.h"
@@ -303,4 +308,39 @@ TEST_CASE("normalizeSquares normalises training crops exactly as preprocess() do
     CHECK((batch[1] - image::preprocess(b, o)).abs().max().item<double>() <= 1e-6);
     // The options' mean/std, not ImageNet's.
     CHECK((batch - image::normalizeSquares({a, b}, PreprocessOptions{})).abs().max().item<double>() > 0.1);
+}
+
+TEST_CASE("embed, training's validation, eval and the Inspector see the same pixels of a file", "[preprocess]") {
+    // A photo large enough for JPEG DCT scaling to apply (short side >= 2 x 248).
+    TempDir dir("same-pixels");
+    const fs::path demo(VITRINE_TEST_DATA);
+    cv::Mat small = vitrine::core::image::decodeRgb(demo / "cat/Abyssinian/Abyssinian_1.jpg");
+    cv::Mat big, bgr;
+    cv::resize(small, big, cv::Size(small.cols * 8, small.rows * 8), 0, 0, cv::INTER_CUBIC);
+    cv::cvtColor(big, bgr, cv::COLOR_RGB2BGR);
+    const auto file = dir.path / "big.jpg";
+    REQUIRE(cv::imwrite(file.string(), bgr));
+
+    auto loaded = vitrine::core::model::loadModel("vit-tiny-16-augreg");
+    if (!loaded.weightsLoaded) {
+        WARN("bundled vit-tiny-16-augreg missing; skipped");
+        return;
+    }
+    const auto options = loaded.model->config().inputOptions();
+    // embed, the trainer's validation, eval and query-by-image all call loadPreprocessed.
+    const at::Tensor input = vitrine::core::image::loadPreprocessed(file, options);
+    // The Inspector decodes with decodeForModel and shows the model input it ran on.
+    const auto inspected = vitrine::core::analysis::inspectImage(
+        *loaded.model, vitrine::core::image::decodeForModel(file, options));
+    const cv::Mat expected = vitrine::core::image::toDisplayImage(input, options);
+    REQUIRE(inspected.input.size() == expected.size());
+    CHECK(cv::norm(inspected.input, expected, cv::NORM_INF) == 0);
+    // A plain full-size decode gives other values here (DCT scaling), which is why every path
+    // decodes with decodeForModel.
+    const cv::Mat full = vitrine::core::image::decodeRgb(file);
+    const cv::Mat reduced = vitrine::core::image::decodeForModel(file, options);
+    INFO("full decode " << full.cols << "x" << full.rows << ", model decode " << reduced.cols << "x" << reduced.rows);
+    CHECK(reduced.rows < full.rows);
+    const at::Tensor plain = vitrine::core::image::preprocess(full, options);
+    CHECK((plain - input).abs().max().item<double>() > 1e-4);
 }
