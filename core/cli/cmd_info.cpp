@@ -33,6 +33,7 @@ void addInfoCommand(CLI::App& app, CliContext& ctx) {
                          {"native_bf16", cpu.nativeBf16()},
                          {"precision_auto", core::precisionName(precision)},
                          {"bf16_probe_speedup", probe ? nlohmann::json(*probe) : nlohmann::json()},
+                         {"bf16_probe_cached", core::bf16ProbeCached()},
                          {"kernels", core::kernelSummary()},
                          {"threads", core::computeThreads()},
                          {"bundled_models", core::model::bundledModelNames()}};

@@ -9,7 +9,13 @@
 #include <sstream>
 #include <vector>
 
+#include <unistd.h>
+
+#include <filesystem>
+
 #include <ATen/autocast_mode.h>
+#include <nlohmann/json.hpp>
+#include <torch/version.h>
 #include <torch/torch.h>
 
 #include "core/common/error.h"
@@ -115,6 +121,65 @@ namespace {
 std::mutex g_probeMutex;
 std::optional<double> g_probe;
 bool g_probed = false;
+bool g_probeFromCache = false;
+
+// The probe's result is kept per machine (CPU model and flags, thread count, LibTorch version)
+// in $XDG_CACHE_HOME/vitrine/bf16-probe.json, so only the first program start on a machine
+// pays the ~0.3 s; VITRINE_NO_PROBE_CACHE=1 measures every time.
+std::filesystem::path probeCacheFile() {
+    if (const char* off = std::getenv("VITRINE_NO_PROBE_CACHE"); off && *off && std::string(off) != "0")
+        return {};
+    std::filesystem::path base;
+    if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
+        base = xdg;
+    else if (const char* home = std::getenv("HOME"); home && *home)
+        base = std::filesystem::path(home) / ".cache";
+    else
+        return {};
+    return base / "vitrine" / "bf16-probe.json";
+}
+
+std::string probeCacheKey() {
+    const auto& cpu = cpuFeatures();
+    return cpu.model + " | " + cpu.flagsString() + " | " + std::to_string(at::get_num_threads()) + " threads | torch " +
+           TORCH_VERSION;
+}
+
+std::optional<double> readCachedProbe(const std::filesystem::path& file, const std::string& key) {
+    std::ifstream in(file);
+    if (!in)
+        return std::nullopt;
+    const auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (j.is_object() && j.contains(key) && j[key].is_number())
+        return j[key].get<double>();
+    return std::nullopt;
+}
+
+// Best effort: a cache that cannot be written only costs the next start a probe.
+void writeCachedProbe(const std::filesystem::path& file, const std::string& key, double value) {
+    std::error_code ec;
+    std::filesystem::create_directories(file.parent_path(), ec);
+    nlohmann::json j = nlohmann::json::object();
+    {
+        std::ifstream in(file);
+        if (in) {
+            auto old = nlohmann::json::parse(in, nullptr, false);
+            if (old.is_object())
+                j = old;
+        }
+    }
+    j[key] = value;
+    const auto tmp = file.string() + ".tmp" + std::to_string(::getpid());
+    {
+        std::ofstream out(tmp, std::ios::trunc);
+        out << j.dump(2) << '\n';
+        if (!out)
+            return;
+    }
+    std::filesystem::rename(tmp, file, ec);
+    if (ec)
+        std::filesystem::remove(tmp, ec);
+}
 
 } // namespace
 
@@ -123,10 +188,24 @@ std::optional<double> bf16ProbeSpeedup() {
         return std::nullopt;
     std::lock_guard lock(g_probeMutex);
     if (!g_probed) {
-        g_probe = measureBf16Speedup();
+        const auto file = probeCacheFile();
+        const auto key = probeCacheKey();
+        if (!file.empty())
+            g_probe = readCachedProbe(file, key);
+        g_probeFromCache = g_probe.has_value();
+        if (!g_probe) {
+            g_probe = measureBf16Speedup();
+            if (!file.empty())
+                writeCachedProbe(file, key, *g_probe);
+        }
         g_probed = true;
     }
     return g_probe;
+}
+
+bool bf16ProbeCached() {
+    std::lock_guard lock(g_probeMutex);
+    return g_probeFromCache;
 }
 
 Precision resolvePrecision(Precision requested) {
@@ -157,7 +236,8 @@ std::string computeSummary() {
     if (const char* env = std::getenv("VITRINE_PRECISION"); env && *env && std::string(env) != "auto")
         out << " ($VITRINE_PRECISION=" << env << ")";
     else if (auto p = bf16ProbeSpeedup())
-        out << " (bf16 probe " << std::fixed << std::setprecision(1) << *p << "×)";
+        out << " (bf16 probe " << std::fixed << std::setprecision(1) << *p << "×" << (g_probeFromCache ? ", cached" : "")
+            << ")";
     else
         out << " (no native bf16)";
     out << " · " << kernelSummary() << " · " << at::get_num_threads() << " thread"

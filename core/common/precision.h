@@ -54,13 +54,18 @@ const CpuFeatures& cpuFeatures();
 /// which never picks bf16).
 Precision choosePrecision(const CpuFeatures& cpu, std::optional<double> bf16Speedup);
 
-/// Auto -> the machine's choice (probe run once per process, ~0.1 s, only on native-bf16
-/// CPUs; $VITRINE_PRECISION=fp32|bf16 overrides it); Fp32/Bf16 returned as they are.
+/// Auto -> the machine's choice (probe run once per machine, ~0.3 s, only on native-bf16
+/// CPUs, then read from a cache file; $VITRINE_PRECISION=fp32|bf16 overrides it);
+/// Fp32/Bf16 returned as they are.
 Precision resolvePrecision(Precision requested);
 
 /// The probe's measured fp32/bf16 speed ratio on this machine (runs it when not yet run;
 /// nullopt on CPUs without native bf16, where it is not run).
 std::optional<double> bf16ProbeSpeedup();
+
+/// Whether that figure came from the per-machine cache ($XDG_CACHE_HOME/vitrine/bf16-probe.json,
+/// keyed by CPU, threads and LibTorch version) rather than a measurement in this process.
+bool bf16ProbeCached();
 
 /// The BLAS kernel family: "OpenBLAS <OPENBLAS_CORETYPE or its own choice> + oneDNN".
 std::string kernelSummary();
