@@ -1,25 +1,20 @@
 #include "core/common/precision.h"
 
-#include <algorithm>
-#include <chrono>
+#include <unistd.h>
+
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <mutex>
 #include <sstream>
-#include <vector>
 
-#include <unistd.h>
-
-#include <filesystem>
-
-#include <ATen/autocast_mode.h>
+#include <ATen/Context.h>
+#include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
 #include <torch/version.h>
-#include <torch/torch.h>
 
 #include "core/common/error.h"
-#include "core/common/precision_scope.h"
 
 namespace vitrine::core {
 
