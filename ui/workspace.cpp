@@ -159,10 +159,15 @@ void Workspace::startEmbedding(bool live, qint64 step) {
         engine->ensure(spec, imageSize);
         if (weights)
             engine->applyWeights(*weights, step);
-        QString description = engine->describe();
-        const QString compute = QString::fromStdString(core::computeSummary());
-        description += QStringLiteral(" · ") +
-                       QString::fromLatin1(core::precisionName(core::resolvePrecision(core::Precision::Auto)));
+        // The model's description and the machine's compute summary change only with the
+        // model: not rebuilt for every live refresh while training.
+        const bool describeModel = reloaded || !live;
+        QString description, compute;
+        if (describeModel) {
+            description = engine->describe() + QStringLiteral(" · ") +
+                          QString::fromLatin1(core::precisionName(core::resolvePrecision(core::Precision::Auto)));
+            compute = QString::fromStdString(core::computeSummary());
+        }
         QStringList warnings;
         for (const auto& w : engine->loaded.warnings)
             warnings << QString::fromStdString(w);
@@ -194,7 +199,7 @@ void Workspace::startEmbedding(bool live, qint64 step) {
             for (int r = 0; r < m_rowToEmbedding.size(); ++r)
                 if (m_rowToEmbedding[r] >= 0)
                     m_embeddingToRow[m_rowToEmbedding[r]] = r;
-            if (reloaded || !live) {
+            if (describeModel) {
                 m_description = description;
                 Q_EMIT computeSummaryChanged(compute);
                 Q_EMIT modelChanged(description, warnings);
