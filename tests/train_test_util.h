@@ -8,24 +8,11 @@
 
 #include "core/model/checkpoint.h"
 #include "core/model/vit_config.h"
+#include "tests/support/temp_dir.h"
 
 namespace vitrine::testutil {
 
 namespace fs = std::filesystem;
-
-/// A fresh temporary folder, removed when the object goes away.
-struct TempDir {
-    fs::path path;
-    explicit TempDir(const std::string& name) {
-        path = fs::temp_directory_path() / ("vitrine-test-" + name + "-" + std::to_string(::getpid()));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
 
 /// Writes a 2-block, 32-wide ViT for 32×32 images (patch 8) with a 16-d head to `file`.
 inline fs::path writeTinyModel(const fs::path& file) {

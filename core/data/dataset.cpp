@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "core/common/error.h"
+#include "core/image/decode.h"
 #include "core/image/image_probe.h"
 
 namespace vitrine::core::data {
@@ -71,21 +72,32 @@ std::size_t Dataset::merge(const Dataset& other) {
 }
 
 std::string checkImageFile(const fs::path& file, const ScanOptions& options) {
+    if (options.verifyImages) {
+        // The full check is the decoder itself, so a scan and an embedding run agree on
+        // every file. JPEGs decode with DCT scaling: every coefficient is still read.
+        image::DecodeOptions d;
+        d.maxPixels = options.maxPixels;
+        d.minShortSide = 32;
+        try {
+            (void)image::decodeRgb(file, d);
+        } catch (const Error& e) {
+            return e.problem().empty() ? e.what() : e.problem();
+        }
+        return {};
+    }
     std::ifstream in(file, std::ios::binary);
     if (!in)
         return "cannot be opened (permission denied or removed)";
-    std::string bytes;
-    if (options.verifyImages) {
-        bytes.assign(std::istreambuf_iterator<char>(in), {});
-    } else {
-        bytes.resize(1 << 16);
-        in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-        bytes.resize(static_cast<std::size_t>(in.gcount()));
-    }
+    std::string bytes(1 << 16, '\0');
+    in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    bytes.resize(static_cast<std::size_t>(in.gcount()));
+    const bool whole = bytes.size() < (1u << 16) || in.peek() == std::char_traits<char>::eof();
     std::string why;
-    auto probe = image::probeImage(bytes, options.verifyImages, &why);
+    auto probe = image::probeImage(bytes, whole, &why);
     if (!probe)
         return why;
+    if (!probe->sizeKnown)
+        return {}; // the size is checked when the file is decoded
     if (probe->width * probe->height > options.maxPixels)
         return "image too large (" + std::to_string(probe->width) + "x" + std::to_string(probe->height) + " pixels)";
     if (std::max(probe->width, probe->height) > 100 * std::max<std::int64_t>(1, std::min(probe->width, probe->height)))

@@ -23,7 +23,9 @@ struct Skipped {
 };
 
 struct ScanOptions {
-    bool verifyImages = true;    ///< read each file and check its header/structure
+    /// true: decode every file (what embedding will do; scan and embed agree). false: read
+    /// each file's first 64 KiB and check its header only (fast; the GUI's folder load).
+    bool verifyImages = true;
     std::int64_t maxPixels = 64'000'000;
 };
 

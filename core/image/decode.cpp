@@ -4,6 +4,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "core/common/error.h"
+#include "core/image/codecs.h"
 #include "core/image/image_probe.h"
 #include "core/io/atomic_file.h"
 
@@ -32,11 +33,6 @@ cv::Mat decodeRgbFromMemory(std::string_view bytes, const std::filesystem::path&
     auto probe = probeImage(bytes, /*wholeFile=*/true, &why);
     if (!probe)
         throw Error(name, why);
-    // Sides first: two 32-bit sides from a crafted header overflow the product (fuzz_image).
-    if (probe->width > 1'000'000 || probe->height > 1'000'000 || probe->width * probe->height > options.maxPixels)
-        throw Error(name, "image too large (" + std::to_string(probe->width) + "x" + std::to_string(probe->height) +
-                              " pixels, limit " + std::to_string(options.maxPixels / 1'000'000) +
-                              " Mpx); it was not decoded");
     // A 100000x1 strip is small to decode, but every consumer scales the short side up to the
     // model's size (a 64-pixel short side makes it 6,400,000 pixels long: gigabytes of floats).
     // No photo is that thin; refuse it here, with the other size limits.
@@ -44,40 +40,41 @@ cv::Mat decodeRgbFromMemory(std::string_view bytes, const std::filesystem::path&
         throw Error(name, "image too thin (" + std::to_string(probe->width) + "x" + std::to_string(probe->height) +
                               " pixels; at most " + std::to_string(kMaxAspectRatio) +
                               ":1 is accepted); it was not decoded");
+    // Sides first: two 32-bit sides from a crafted header overflow the product (fuzz_image).
+    if (probe->width > 1'000'000 || probe->height > 1'000'000 || probe->width * probe->height > options.maxPixels)
+        throw Error(name, "image too large (" + std::to_string(probe->width) + "x" + std::to_string(probe->height) +
+                              " pixels, limit " + std::to_string(options.maxPixels / 1'000'000) +
+                              " Mpx); it was not decoded");
     if (!probe->complete && options.requireComplete)
         throw Error(name, std::string("truncated ") + formatName(probe->format) +
                               " (the file ends before the image data does)");
 
-    int flags = cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION;
+    LibraryDecodeOptions library;
+    library.maxPixels = options.maxPixels;
+    library.opencvFlags = cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION;
     if (probe->format == Format::Jpeg && options.minShortSide > 0) {
         const std::int64_t shortSide = std::min(probe->width, probe->height);
         if (shortSide >= 8LL * options.minShortSide)
-            flags = cv::IMREAD_REDUCED_COLOR_8;
+            library.opencvFlags = cv::IMREAD_REDUCED_COLOR_8 | cv::IMREAD_IGNORE_ORIENTATION;
         else if (shortSide >= 4LL * options.minShortSide)
-            flags = cv::IMREAD_REDUCED_COLOR_4;
+            library.opencvFlags = cv::IMREAD_REDUCED_COLOR_4 | cv::IMREAD_IGNORE_ORIENTATION;
         else if (shortSide >= 2LL * options.minShortSide)
-            flags = cv::IMREAD_REDUCED_COLOR_2;
-        flags |= cv::IMREAD_IGNORE_ORIENTATION;
+            library.opencvFlags = cv::IMREAD_REDUCED_COLOR_2 | cv::IMREAD_IGNORE_ORIENTATION;
     }
-    cv::Mat bgr;
-    try {
-        cv::Mat buf(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data()));
-        bgr = cv::imdecode(buf, flags);
-    } catch (const cv::Exception& e) {
-        throw Error(name, std::string("cannot decode ") + formatName(probe->format) + ": " + e.msg);
-    }
-    if (bgr.empty())
-        throw Error(name, std::string("cannot decode ") + formatName(probe->format) + " (corrupt data)");
-    if (bgr.depth() != CV_8U)
-        bgr.convertTo(bgr, CV_8U, bgr.depth() == CV_16U ? 1.0 / 257.0 : 1.0);
     cv::Mat rgb;
-    if (bgr.channels() == 1)
-        cv::cvtColor(bgr, rgb, cv::COLOR_GRAY2RGB);
-    else if (bgr.channels() == 4)
-        cv::cvtColor(bgr, rgb, cv::COLOR_BGRA2RGB);
-    else
-        cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
-    applyOrientation(rgb, probe->exifOrientation);
+    try {
+        rgb = decodeWithLibrary(probe->format, bytes, library);
+    } catch (const std::runtime_error& e) {
+        throw Error(name, e.what());
+    }
+    // libheif, libjxl and OpenCV's TIFF reader (libtiff) orient their output themselves;
+    // a JPEG's EXIF orientation is applied here.
+    if (probe->format == Format::Jpeg)
+        applyOrientation(rgb, probe->exifOrientation);
+    // The thinness rule again on what came out: a probe may not know the size (sizeKnown).
+    if (std::max(rgb.cols, rgb.rows) > kMaxAspectRatio * std::max(1, std::min(rgb.cols, rgb.rows)))
+        throw Error(name, "image too thin (" + std::to_string(rgb.cols) + "x" + std::to_string(rgb.rows) +
+                              " pixels; at most " + std::to_string(kMaxAspectRatio) + ":1 is accepted)");
     return rgb;
 }
 

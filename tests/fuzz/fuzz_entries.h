@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -15,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/common/error.h"
+#include "core/image/codecs.h"
 #include "core/image/decode.h"
 #include "core/image/image_probe.h"
 #include "core/io/embedding_set.h"
@@ -60,23 +62,48 @@ inline void fuzz_safetensors_matrices(std::string_view bytes) {
 }
 
 inline void fuzz_image(std::string_view bytes) {
+    // OpenCV's own pixel limit, so the unguarded library calls below stay small.
+    static const bool limited = ::setenv("OPENCV_IO_MAX_IMAGE_PIXELS", "4000000", 0) == 0;
+    (void)limited;
     std::string why;
-    const auto whole = core::image::probeImage(bytes, /*wholeFile=*/true, &why);
+    core::image::Refusal refusal = core::image::Refusal::None;
+    const auto whole = core::image::probeImage(bytes, /*wholeFile=*/true, &why, &refusal);
     const auto head = core::image::probeImage(bytes.substr(0, 4096), /*wholeFile=*/false, &why);
     if (whole && head)
         require(whole->format == head->format, "the first 4 KB and the whole file probe as the same format");
     if (whole) {
         require(whole->width >= 0 && whole->height >= 0, "probed size is not negative");
         require(whole->exifOrientation >= 1 && whole->exifOrientation <= 8, "orientation in 1..8");
+        require(whole->sizeKnown, "the whole file gives the size");
+    } else {
+        require(refusal != core::image::Refusal::None, "a refusal says its kind");
     }
     core::image::DecodeOptions options;
     options.maxPixels = 4'000'000; // keeps each run small; the limit itself is under test too
     options.minShortSide = bytes.empty() ? 0 : static_cast<unsigned char>(bytes.back()) % 3 * 32;
+    bool decoded = false;
     try {
         const cv::Mat rgb = core::image::decodeRgbFromMemory(bytes, "fuzz.img", options);
         require(!rgb.empty() && rgb.type() == CV_8UC3, "decoded image is non-empty 8-bit RGB");
         require(static_cast<std::int64_t>(rgb.total()) <= options.maxPixels, "decoded within the pixel limit");
+        decoded = true;
     } catch (const core::Error&) {
+    }
+    require(!decoded || (whole && whole->complete), "only what the probe accepts decodes");
+    // Being safe must not cost valid photos: a header the probe calls corrupt or
+    // unsupported is one the format's own library refuses too.
+    const auto format = core::image::sniffFormat(bytes);
+    if (!whole && format != core::image::Format::Unknown &&
+        (refusal == core::image::Refusal::Corrupt || refusal == core::image::Refusal::Unsupported)) {
+        core::image::LibraryDecodeOptions library;
+        library.maxPixels = options.maxPixels;
+        bool libraryReads = false;
+        try {
+            (void)core::image::decodeWithLibrary(format, bytes, library);
+            libraryReads = true;
+        } catch (const std::exception&) {
+        }
+        require(!libraryReads, "the probe refused (corrupt/unsupported) a file its library decodes");
     }
 }
 
