@@ -13,6 +13,8 @@ TARGETS=("$@")
 WORK=${WORK:-/tmp/vitrine-fuzz}
 # UBSan only prints by default; make undefined behaviour a crash libFuzzer records.
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+# Leaks inside system decoders (not Vitrine's) are listed, with why, in the suppressions.
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/fuzz/lsan.supp}
 if [ -z "${NO_BUILD:-}" ]; then
   cmake --preset fuzz >/dev/null
   nice -n 10 ninja -C build/fuzz -j2 "${TARGETS[@]}"

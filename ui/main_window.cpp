@@ -581,7 +581,7 @@ void MainWindow::openFolderDialog() {
 
 void MainWindow::addImagesDialog() {
     QStringList files = QFileDialog::getOpenFileNames(this, tr("Add images"), QString(),
-                                                      tr("Images (*.jpg *.jpeg *.png *.webp *.bmp *.tif *.tiff);;All files (*)"));
+                                                      tr("Images (*.jpg *.jpeg *.png *.webp *.bmp *.tif *.tiff *.gif *.heic *.heif *.avif *.jxl);;All files (*)"));
     if (!files.isEmpty())
         addFiles(files);
 }

@@ -7,6 +7,7 @@
 #include "core/cli/commands.h"
 #include "core/common/precision.h"
 #include "core/common/runtime.h"
+#include "core/image/codecs.h"
 #include "core/model/checkpoint.h"
 
 namespace vitrine::cli {
@@ -36,7 +37,8 @@ void addInfoCommand(CLI::App& app, CliContext& ctx) {
                          {"bf16_probe_cached", core::bf16ProbeCached()},
                          {"kernels", core::kernelSummary()},
                          {"threads", core::computeThreads()},
-                         {"bundled_models", core::model::bundledModelNames()}};
+                         {"bundled_models", core::model::bundledModelNames()},
+                         {"image_decoders", core::image::codecVersions()}};
         if (!opts->model.empty()) {
             core::model::LoadOptions lo;
             lo.preprocess = opts->pre.toJson();
@@ -58,6 +60,7 @@ void addInfoCommand(CLI::App& app, CliContext& ctx) {
             std::cout << j.dump(2) << '\n';
         } else {
             std::cout << "vitrine-cli " << VITRINE_VERSION << '\n' << core::computeSummary() << '\n';
+            std::cout << "image decoders: " << core::image::codecVersions() << '\n';
             std::cout << "bundled models:";
             for (const auto& n : j["bundled_models"])
                 std::cout << ' ' << n.get<std::string>();

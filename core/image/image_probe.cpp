@@ -85,7 +85,7 @@ std::optional<ImageProbe> probeJpeg(std::string_view bytes, bool wholeFile, cons
     ImageProbe r;
     r.format = Format::Jpeg;
     std::size_t i = 2;
-    bool haveSize = false;
+    bool haveSize = false, sawScan = false;
     while (i + 4 <= n) {
         if (p[i] != 0xFF) {
             // libjpeg skips stray bytes before a marker (with a warning), so must we.
@@ -104,8 +104,14 @@ std::optional<ImageProbe> probeJpeg(std::string_view bytes, bool wholeFile, cons
         if (m == 0xD9)
             break;
         std::size_t len = be16(p + i + 2);
-        if (len < 2)
+        if (len < 2 && ((m >= 0xE0 && m <= 0xEF) || m == 0xFE))
+            len = 2; // libjpeg skips an APPn/COM segment with a bogus length as if empty
+        if (len < 2) {
+            // After image data, libjpeg has what it needs and ignores what follows.
+            if (haveSize && sawScan)
+                goto done;
             return v.fail(Refusal::Corrupt, "corrupt JPEG (bad segment length)");
+        }
         const unsigned char* seg = p + i + 4;
         std::size_t segLen = len - 2;
         if (i + 2 + len > n) {
@@ -133,6 +139,7 @@ std::optional<ImageProbe> probeJpeg(std::string_view bytes, bool wholeFile, cons
         }
         i += 2 + len;
         if (m == 0xDA) {
+            sawScan = true;
             if (!wholeFile)
                 break;
             // Entropy-coded data: scan to the next real marker.
@@ -479,7 +486,7 @@ std::optional<ImageProbe> probeHeif(std::string_view bytes, Format format, bool 
             r.complete = false;
             break;
         }
-        if (box.type == fourcc("meta")) {
+        if (box.type == fourcc("meta") && !metaFound) { // readers use the first
             metaFound = true;
             metaCut = box.end > n;
             const std::uint64_t metaEnd = std::min<std::uint64_t>(box.end, n);

@@ -181,3 +181,59 @@ TEST_CASE("a scan can be cancelled and leaves the loaded set intact", "[ui]") {
     waitIdle(w);
     CHECK(w.datasetModel()->rowCount() == 296);
 }
+
+TEST_CASE("dropping a folder of every format loads each file and explains the rest", "[ui][formats]") {
+    QTemporaryDir settingsDir;
+    qputenv("XDG_CONFIG_HOME", settingsDir.path().toUtf8());
+    QTemporaryDir tmp;
+    REQUIRE(tmp.isValid());
+    const fs::path root = fs::path(tmp.path().toStdString()) / "formats";
+    const fs::path corpus = fs::path(VITRINE_FIXTURES) / "formats" / "corpus";
+    // One class folder per format, as the corpus manifest lists them.
+    std::ifstream manifest(corpus / "manifest.tsv");
+    REQUIRE(manifest);
+    std::string line;
+    std::getline(manifest, line);
+    int good = 0;
+    QStringList refused;
+    while (std::getline(manifest, line)) {
+        const auto tab1 = line.find('\t'), tab2 = line.find('\t', tab1 + 1), tab3 = line.find('\t', tab2 + 1);
+        const std::string file = line.substr(0, tab1), format = line.substr(tab1 + 1, tab2 - tab1 - 1);
+        const std::string expect = line.substr(tab3 + 1, line.find('\t', tab3 + 1) - tab3 - 1);
+        fs::create_directories(root / format);
+        fs::copy_file(corpus / file, root / format / file);
+        if (expect == "ok")
+            ++good;
+        else
+            refused << QString::fromStdString(file);
+    }
+    REQUIRE(good >= 95);
+
+    MainWindow w;
+    w.show();
+    drop(&w, {QUrl::fromLocalFile(QString::fromStdString(root.string()))});
+    waitIdle(w);
+    CHECK(w.datasetModel()->rowCount() == good);
+    const QString problems = problemsText(w);
+    INFO(problems.toStdString());
+    for (const auto& f : refused)
+        CHECK(problems.contains(f));
+    CHECK(w.problemsModel()->rowCount() == refused.size());
+
+    // Thumbnails come from the same decoders: a HEIC, an AVIF, a JPEG XL and a GIF show.
+    QStringList wanted;
+    for (int r = 0; r < w.datasetModel()->rowCount(); ++r) {
+        const QString path = w.datasetModel()->data(w.datasetModel()->index(r), DatasetModel::PathRole).toString();
+        if (path.endsWith("heifenc-q90.heic") || path.endsWith("heifenc-q90.avif") || path.endsWith("cjxl-lossless.jxl") ||
+            path.endsWith("pillow-named-jpg.jpg")) {
+            wanted << path;
+            (void)w.datasetModel()->data(w.datasetModel()->index(r), Qt::DecorationRole); // asks for the thumbnail
+        }
+    }
+    REQUIRE(wanted.size() == 4);
+    w.thumbnails()->waitForDone();
+    for (const auto& path : wanted) {
+        INFO(path.toStdString());
+        CHECK(vitrine::testutil::waitFor([&] { return !w.thumbnails()->get(path).isNull(); }, 10000));
+    }
+}
