@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   cmake ninja-build ccache g++ pkg-config
-  qt6-base-dev qt6-base-dev-tools libqt6opengl6-dev qt6-image-formats-plugins libgl-dev
+  qt6-base-dev qt6-base-dev-tools libqt6opengl6-dev qt6-image-formats-plugins libqt6svg6 libgl-dev
   libtorch-dev libopenblas0-pthread
   libopencv-dev
   libwebp-dev libgif-dev libheif-dev libjxl-dev

@@ -11,5 +11,7 @@ int main(int argc, char** argv) {
     if (!qEnvironmentVariableIsSet("QT_QPA_PLATFORM"))
         qputenv("QT_QPA_PLATFORM", "offscreen");
     QApplication app(argc, argv);
+    // The icons and other resources live in the static ui library (as for the app).
+    Q_INIT_RESOURCE(vitrine);
     return Catch::Session().run(argc, argv);
 }

@@ -16,7 +16,14 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
+#include <QGuiApplication>
 #include <QProgressBar>
+#include <QPushButton>
+#include <QScreen>
+#include <QStackedWidget>
+#include <QStyle>
+#include <QTabWidget>
+#include <QToolBar>
 #include <QSettings>
 #include <QStandardItemModel>
 #include <QStatusBar>
@@ -40,6 +47,7 @@
 #include "ui/scatter_view.h"
 #include "ui/thumbnail_cache.h"
 #include "ui/training_controller.h"
+#include "ui/welcome_page.h"
 #include "ui/training_panel.h"
 #include "ui/workspace.h"
 
@@ -91,7 +99,6 @@ MainWindow::MainWindow(QWidget* parent)
     setWindowIcon(QIcon(QStringLiteral(":/vitrine/icons/vitrine.svg")));
     setAcceptDrops(true);
     setDockNestingEnabled(true);
-    resize(1500, 940);
 
     m_problems->setHorizontalHeaderLabels({tr("File"), tr("Problem")});
     m_problemsView->setModel(m_problems);
@@ -141,10 +148,44 @@ MainWindow::MainWindow(QWidget* parent)
     });
     m_datasetModel->setLabelLevel(QSettings().value(QStringLiteral("dataset/labelLevel"), -1).toInt());
 
+    // Later starts restore what the user left; the first fills the screen.
     QSettings settings;
-    restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
-    restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
+    const bool restored = restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray()) &&
+                          restoreState(settings.value(QStringLiteral("window/state")).toByteArray(), kLayoutVersion);
+    if (!restored)
+        fitToScreen();
+    // Whatever the last session showed, a new one has no run to chart and no problems yet.
+    m_chartsDock->hide();
+    m_problemsDock->hide();
+    updateCentre();
     updateStatus();
+}
+
+void MainWindow::fitToScreen() {
+    const QScreen* s = screen() ? screen() : QGuiApplication::primaryScreen();
+    const QRect avail = s ? s->availableGeometry() : QRect(0, 0, 1366, 768);
+    // Nearly the whole screen (a window manager may still maximise it), never more.
+    const QSize size(std::max(640, avail.width() - std::max(0, avail.width() / 40)),
+                     std::max(480, avail.height() - std::max(0, avail.height() / 40)));
+    setGeometry(QStyle::alignedRect(Qt::LeftToRight, Qt::AlignCenter, size, avail));
+    // Docks in proportion: the map in the middle gets what is left (about half the width).
+    const int w = size.width();
+    resizeDocks({m_datasetDock, m_neighboursDock}, {std::clamp(w * 22 / 100, 280, 400), std::clamp(w * 26 / 100, 300, 520)},
+                Qt::Horizontal);
+}
+
+void MainWindow::updateCentre() {
+    const bool empty = m_datasetModel->rowCount() == 0;
+    m_centre->setCurrentWidget(empty ? static_cast<QWidget*>(m_welcome) : m_views);
+    if (!empty)
+        m_welcome->setOpening(QString());
+}
+
+void MainWindow::showMainView(int index) {
+    if (m_datasetModel->rowCount() == 0)
+        return;
+    m_views->setCurrentIndex(index);
+    m_views->currentWidget()->setFocus();
 }
 
 MainWindow::~MainWindow() = default;
@@ -159,17 +200,32 @@ QDockWidget* MainWindow::addPanel(const QString& title, const QString& objectNam
 }
 
 void MainWindow::buildDocks() {
-    auto* dataDock = addPanel(tr("Data set"), QStringLiteral("datasetDock"), m_datasetPanel, Qt::LeftDockWidgetArea);
-    dataDock->setMinimumWidth(300);
-
+    // The centre: a welcome page while no data set is open, then the map and the
+    // Inspector as the two main views (Ctrl+1 / Ctrl+2).
     m_inspector = new InspectorPanel;
-    setCentralWidget(m_inspector);
     m_map = new MapPanel(m_workspace, m_datasetModel, m_thumbnails);
-    auto* mapDock = addPanel(tr("Embedding map"), QStringLiteral("mapDock"), m_map, Qt::RightDockWidgetArea);
-    mapDock->setMinimumWidth(320);
-    m_neighbours = new NeighboursPanel(m_thumbnails);
-    auto* nbDock = addPanel(tr("Neighbours"), QStringLiteral("neighboursDock"), m_neighbours, Qt::RightDockWidgetArea);
-    splitDockWidget(mapDock, nbDock, Qt::Vertical);
+    m_views = new QTabWidget;
+    m_views->setObjectName(QStringLiteral("mainViews"));
+    m_views->setDocumentMode(true);
+    m_views->addTab(m_map, QIcon(QStringLiteral(":/vitrine/icons/map.svg")), tr("Map"));
+    m_views->addTab(m_inspector, QIcon(QStringLiteral(":/vitrine/icons/inspector.svg")), tr("Inspector"));
+    m_views->setTabToolTip(0, tr("The embedding map: every image as a point (Ctrl+1)"));
+    m_views->setTabToolTip(1, tr("Patch tokens and attention of the selected image (Ctrl+2)"));
+    m_welcome = new WelcomePage;
+    m_welcome->setDemoAvailable(!demoDataDir().isEmpty());
+    connect(m_welcome, &WelcomePage::openFolderRequested, this, &MainWindow::openFolderDialog);
+    connect(m_welcome, &WelcomePage::openDemoRequested, this, [this] { openFolder(demoDataDir()); });
+    connect(m_welcome, &WelcomePage::chooseModelRequested, this, &MainWindow::chooseModelDialog);
+    m_centre = new QStackedWidget;
+    m_centre->addWidget(m_welcome);
+    m_centre->addWidget(m_views);
+    setCentralWidget(m_centre);
+    connect(m_datasetModel, &QAbstractItemModel::modelReset, this, &MainWindow::updateCentre);
+    connect(m_datasetModel, &QAbstractItemModel::rowsInserted, this, &MainWindow::updateCentre);
+    connect(m_datasetModel, &QAbstractItemModel::rowsRemoved, this, &MainWindow::updateCentre);
+
+    // Left: the data set, and the training settings as a second tab.
+    m_datasetDock = addPanel(tr("Data set"), QStringLiteral("datasetDock"), m_datasetPanel, Qt::LeftDockWidgetArea);
     m_training = new TrainingPanel(m_thumbnails);
     {
         QStringList bundled, presets;
@@ -180,18 +236,33 @@ void MainWindow::buildDocks() {
         m_training->setModelChoices(bundled, presets);
     }
     m_trainer = new TrainingController(m_training, m_datasetModel, m_workspace, this);
-    auto* trainDock = addPanel(tr("Training"), QStringLiteral("trainingDock"), m_training, Qt::BottomDockWidgetArea);
+    m_trainingDock = addPanel(tr("Training"), QStringLiteral("trainingDock"), m_training, Qt::LeftDockWidgetArea);
+    tabifyDockWidget(m_datasetDock, m_trainingDock);
+    m_datasetDock->raise();
+
+    // Right: the neighbours of the selected image.
+    m_neighbours = new NeighboursPanel(m_thumbnails);
+    m_neighboursDock = addPanel(tr("Neighbours"), QStringLiteral("neighboursDock"), m_neighbours, Qt::RightDockWidgetArea);
+
+    // Bottom, only when there is something to show: a run's charts (from its start on) and
+    // the files that could not be used.
+    m_chartsDock = addPanel(tr("Training charts"), QStringLiteral("trainingChartsDock"), m_training->chartsWidget(),
+                            Qt::BottomDockWidgetArea);
+    m_training->chartsWidget()->show();
     m_problemsDock = addPanel(tr("Problems"), QStringLiteral("problemsDock"), m_problemsView, Qt::BottomDockWidgetArea);
-    tabifyDockWidget(trainDock, m_problemsDock);
-    trainDock->raise();
-    // Sensible first-run proportions (a saved layout replaces them).
-    resizeDocks({dataDock, mapDock}, {360, 480}, Qt::Horizontal);
-    resizeDocks({mapDock, nbDock}, {420, 260}, Qt::Vertical);
-    resizeDocks({trainDock}, {290}, Qt::Vertical);
+    tabifyDockWidget(m_chartsDock, m_problemsDock);
+    m_chartsDock->hide();
+    m_problemsDock->hide();
+    connect(m_trainer, &TrainingController::started, this, [this] {
+        m_chartsDock->show();
+        m_chartsDock->raise();
+        resizeDocks({m_chartsDock}, {std::max(220, height() / 3)}, Qt::Vertical);
+    });
 
     // One selection, followed by every panel.
     connect(this, &MainWindow::selectionChanged, this, &MainWindow::onSelection);
     connect(m_map, &MapPanel::rowActivated, m_datasetPanel, &DatasetPanel::selectRow);
+    connect(m_neighbours, &NeighboursPanel::pairActivated, this, [this] { showMainView(1); });
     connect(m_neighbours, &NeighboursPanel::pairActivated, m_workspace, &Workspace::requestPairInspection);
     connect(m_neighbours, &NeighboursPanel::imageDropped, this,
             [this](const QString& path) { m_workspace->requestNeighboursOfFile(path, m_neighbours->k(), m_neighbours->cosine()); });
@@ -237,6 +308,8 @@ void MainWindow::buildDocks() {
         m_workspace->requestCheckpointComparison(std::max(0, m_currentRow), a, b);
     });
     connect(m_training, &TrainingPanel::tripletActivated, m_workspace, &Workspace::requestPairInspection);
+    connect(m_training, &TrainingPanel::tripletActivated, this, [this] { showMainView(1); });
+    connect(m_training, &TrainingPanel::compareCheckpointsRequested, this, [this] { showMainView(1); });
     connect(m_trainer, &TrainingController::finished, this, [this](const QString& summary) {
         statusBar()->showMessage(summary, 20000);
     });
@@ -303,14 +376,81 @@ void MainWindow::buildMenus() {
         const QString name = QString::fromStdString(n);
         presets->addAction(name, this, [this, name] { m_workspace->setModel(name); });
     }
+    modelMenu->addSeparator();
     QAction* openModel = modelMenu->addAction(tr("&Open Checkpoint…"), this, &MainWindow::chooseModelDialog);
     openModel->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_M));
     openModel->setToolTip(tr("Load a .safetensors checkpoint (Vitrine, timm/DINO, Hugging Face ViTModel or torchvision)"));
     modelMenu->addAction(tr("&Recompute Map"), this, [this] { m_workspace->computeEmbeddings(); });
 
     m_viewMenu = menuBar()->addMenu(tr("&View"));
+    QAction* showMap = m_viewMenu->addAction(QIcon(QStringLiteral(":/vitrine/icons/map.svg")), tr("&Map"), this,
+                                             [this] { showMainView(0); });
+    showMap->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_1));
+    QAction* showInspector = m_viewMenu->addAction(QIcon(QStringLiteral(":/vitrine/icons/inspector.svg")),
+                                                   tr("&Inspector"), this, [this] { showMainView(1); });
+    showInspector->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_2));
+    m_focusAction = m_viewMenu->addAction(tr("&Focus on the Main View"), this, [this](bool on) {
+        // Hides every panel, giving the map or the Inspector the whole window; again restores them.
+        if (on) {
+            m_stateBeforeFocus = saveState(kLayoutVersion);
+            for (QDockWidget* dock : findChildren<QDockWidget*>())
+                dock->hide();
+        } else {
+            restoreState(m_stateBeforeFocus, kLayoutVersion);
+        }
+    });
+    m_focusAction->setCheckable(true);
+    m_focusAction->setShortcut(QKeySequence(Qt::Key_F9));
+    m_focusAction->setToolTip(tr("Hide all panels so the map or the Inspector fills the window (F9 again restores them)"));
+    m_viewMenu->addSeparator();
     for (QDockWidget* dock : findChildren<QDockWidget*>())
         m_viewMenu->addAction(dock->toggleViewAction());
+
+    // The toolbar: the common actions in the order of the work.
+    m_toolbar = addToolBar(tr("Main"));
+    m_toolbar->setObjectName(QStringLiteral("mainToolbar"));
+    m_toolbar->setIconSize(QSize(22, 22));
+    m_toolbar->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+    open->setIcon(QIcon(QStringLiteral(":/vitrine/icons/open-folder.svg")));
+    open->setIconText(tr("Open"));
+    demo->setIcon(QIcon(QStringLiteral(":/vitrine/icons/demo-photos.svg")));
+    demo->setIconText(tr("Demo"));
+    demo->setToolTip(tr("Open the bundled demo photos (296 cats and dogs, 37 breeds)"));
+    exportAct->setIcon(QIcon(QStringLiteral(":/vitrine/icons/export.svg")));
+    exportAct->setIconText(tr("Export"));
+    m_toolbar->addAction(open);
+    m_toolbar->addAction(demo);
+    auto* modelButton = new QToolButton;
+    modelButton->setObjectName(QStringLiteral("modelButton"));
+    modelButton->setText(tr("Model"));
+    modelButton->setIcon(QIcon(QStringLiteral(":/vitrine/icons/model.svg")));
+    modelButton->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+    modelButton->setPopupMode(QToolButton::InstantPopup);
+    modelButton->setMenu(modelMenu);
+    modelButton->setToolTip(tr("Choose the model: the bundled ones, a preset, or a checkpoint file (Ctrl+M)"));
+    modelButton->setAccessibleName(tr("Model"));
+    m_toolbar->addWidget(modelButton);
+    m_toolbar->addSeparator();
+    // Compute and Train press the panels' own buttons, which hold the shortcuts (F5, Ctrl+Return).
+    QAction* compute = m_toolbar->addAction(QIcon(QStringLiteral(":/vitrine/icons/map.svg")), tr("Compute Map"), this,
+                                            [this] { m_map->computeButton()->click(); });
+    compute->setObjectName(QStringLiteral("computeMapAction"));
+    compute->setToolTip(tr("Embed every image with the current model and draw the map (F5)"));
+    QAction* train = m_toolbar->addAction(QIcon(QStringLiteral(":/vitrine/icons/train.svg")), tr("Train"), this, [this] {
+        m_trainingDock->show();
+        m_trainingDock->raise();
+        if (m_training->startButton()->isEnabled())
+            m_training->startButton()->click();
+    });
+    train->setObjectName(QStringLiteral("trainAction"));
+    train->setToolTip(tr("Train the embedding with triplet loss using the Training tab's settings (Ctrl+Return)"));
+    connect(m_trainer, &TrainingController::started, train, [train] { train->setEnabled(false); });
+    connect(m_trainer, &TrainingController::finished, train, [train] { train->setEnabled(true); });
+    m_toolbar->addAction(exportAct);
+    m_toolbar->addSeparator();
+    m_toolbar->addAction(showMap);
+    m_toolbar->addAction(showInspector);
+    m_viewMenu->addAction(m_toolbar->toggleViewAction());
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About Vitrine"), this, [this] {
@@ -364,6 +504,7 @@ void MainWindow::openFolder(const QString& folder) {
     if (!confirmStopTraining(tr("Opening another data set stops the training run.")))
         return;
     const std::string path = QDir(folder).absolutePath().toStdString();
+    m_welcome->setOpening(QDir(folder).absolutePath());
     bool started = m_scanRunner->start([this, path](const JobRunner::Context& ctx) -> std::function<void()> {
         auto ds = std::make_shared<core::data::Dataset>(core::data::scanFolder(path, {}, ctx.progress, &ctx.cancel));
         return [this, ds] {
@@ -375,6 +516,11 @@ void MainWindow::openFolder(const QString& folder) {
             m_datasetModel->setDataset(std::move(*ds));
             rememberFolder(m_folder);
             setWindowTitle(tr("%1 — Vitrine").arg(QFileInfo(m_folder).fileName()));
+            if (m_datasetModel->rowCount() == 0)
+                m_welcome->setMessage(tr("%1 holds no images Vitrine can read%2. Choose the folder that holds one "
+                                         "sub-folder per class.")
+                                          .arg(m_folder.toHtmlEscaped(),
+                                               m_problems->rowCount() ? tr(" (see Problems)") : QString()));
             if (m_datasetModel->rowCount() > 0) {
                 m_datasetPanel->selectRow(0);
                 m_workspace->computeEmbeddings(); // the map and neighbours appear without asking
@@ -470,6 +616,7 @@ void MainWindow::addProblems(const std::vector<core::data::Skipped>& skipped) {
     }
     if (!skipped.empty()) {
         m_problemsView->resizeColumnToContents(0);
+        m_problemsDock->show();
         statusBar()->showMessage(tr("%n file(s) skipped; see Problems.", "", int(skipped.size())), 8000);
     }
     m_problemsDock->setWindowTitle(m_problems->rowCount() ? tr("Problems (%1)").arg(m_problems->rowCount()) : tr("Problems"));
@@ -544,7 +691,7 @@ void MainWindow::closeEvent(QCloseEvent* event) {
     }
     QSettings settings;
     settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
-    settings.setValue(QStringLiteral("window/state"), saveState());
+    settings.setValue(QStringLiteral("window/state"), saveState(kLayoutVersion));
     m_scanRunner->cancel();
     event->accept();
 }

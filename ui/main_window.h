@@ -1,8 +1,12 @@
 #pragma once
-// Vitrine's main window: docked panels that follow one selection (Data set,
-// Inspector, Training, Embedding map, Neighbours, Problems). The GUI thread only
-// paints and reacts; scanning, decoding and torch work run in JobRunners.
+// Vitrine's main window. The centre holds the main views, the embedding map and the
+// Inspector (a welcome page until a data set is open); docks around it follow the same
+// selection: Data set and Training settings (left), Neighbours (right), and at the bottom
+// the Training charts (from a run's start) and Problems (when files could not be used).
+// A toolbar holds the common actions. The GUI thread only paints and reacts; scanning,
+// decoding and torch work run in JobRunners.
 
+#include <QByteArray>
 #include <QMainWindow>
 #include <QStringList>
 
@@ -10,7 +14,11 @@
 
 #include "core/data/dataset.h"
 
+class QAction;
 class QDockWidget;
+class QStackedWidget;
+class QTabWidget;
+class QToolBar;
 class QLabel;
 class QProgressBar;
 class QToolButton;
@@ -28,6 +36,7 @@ class JobRunner;
 class MapPanel;
 class NeighboursPanel;
 class ThumbnailCache;
+class WelcomePage;
 class TrainingController;
 class TrainingPanel;
 class Workspace;
@@ -64,6 +73,15 @@ public:
     InspectorPanel* inspectorPanel() const { return m_inspector; }
     TrainingPanel* trainingPanel() const { return m_training; }
     TrainingController* trainingController() const { return m_trainer; }
+    /// The centre: the welcome page (no data set) or the Map | Inspector views.
+    QStackedWidget* centre() const { return m_centre; }
+    QTabWidget* mainViews() const { return m_views; }
+    WelcomePage* welcomePage() const { return m_welcome; }
+    QToolBar* toolbar() const { return m_toolbar; }
+    /// 0: the map, 1: the Inspector (Ctrl+1 / Ctrl+2); nothing while no data set is open.
+    void showMainView(int index);
+    /// Window geometry and dock proportions for the current screen (the first start).
+    void fitToScreen();
     /// When set, questions (stop training?) are answered with this instead of a dialog; tests.
     void setAutoAnswer(int answer) { m_autoAnswer = answer; }
 
@@ -92,6 +110,10 @@ private:
     /// Asks to stop a running training (checkpoint kept); false when the user declines.
     bool confirmStopTraining(const QString& why);
     void onSelection(int row);
+    void updateCentre();
+
+    /// Saved window layouts of other versions are ignored (the map was a dock before 2).
+    static constexpr int kLayoutVersion = 2;
 
     ThumbnailCache* m_thumbnails;
     DatasetModel* m_datasetModel;
@@ -99,6 +121,16 @@ private:
     QStandardItemModel* m_problems;
     QTableView* m_problemsView;
     QDockWidget* m_problemsDock = nullptr;
+    QDockWidget* m_datasetDock = nullptr;
+    QDockWidget* m_trainingDock = nullptr;
+    QDockWidget* m_neighboursDock = nullptr;
+    QDockWidget* m_chartsDock = nullptr;
+    QStackedWidget* m_centre = nullptr;
+    QTabWidget* m_views = nullptr;
+    WelcomePage* m_welcome = nullptr;
+    QToolBar* m_toolbar = nullptr;
+    QAction* m_focusAction = nullptr;
+    QByteArray m_stateBeforeFocus;
     JobRunner* m_scanRunner;
     QUndoStack* m_undo;
     QMenu* m_recentMenu = nullptr;

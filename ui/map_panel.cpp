@@ -8,7 +8,9 @@
 #include <QPushButton>
 #include <QSlider>
 #include <QSpinBox>
+#include <QSettings>
 #include <QSplitter>
+#include <QToolButton>
 #include <QVBoxLayout>
 
 #include <cmath>
@@ -48,11 +50,28 @@ MapPanel::MapPanel(Workspace* workspace, DatasetModel* dataset, ThumbnailCache* 
     m_timeline->setToolTip(tr("Replay how the map changed during training"));
     m_info->setWordWrap(true);
 
+    // The legend can fold away, giving the map the panel's whole width.
+    m_legendToggle = new QToolButton;
+    m_legendToggle->setText(tr("Legend"));
+    m_legendToggle->setCheckable(true);
+    m_legendToggle->setChecked(QSettings().value(QStringLiteral("map/legend"), true).toBool());
+    m_legendToggle->setToolTip(tr("Show or hide the class legend (Ctrl+L)"));
+    m_legendToggle->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_L));
+    m_legend->setVisible(m_legendToggle->isChecked());
+    connect(m_legendToggle, &QToolButton::toggled, this, [this](bool on) {
+        m_legend->setVisible(on);
+        QSettings().setValue(QStringLiteral("map/legend"), on);
+    });
+    m_method->setAccessibleName(tr("Projection method"));
+    m_colourBy->setAccessibleName(tr("Point colour"));
+    m_compute->setAccessibleName(tr("Compute map"));
+
     auto* controls = new QHBoxLayout;
     controls->addWidget(m_method);
     controls->addWidget(m_perplexity);
     controls->addWidget(m_neighbours);
     controls->addWidget(m_colourBy, 1);
+    controls->addWidget(m_legendToggle);
     controls->addWidget(m_compute);
     auto* split = new QSplitter;
     split->addWidget(m_view);

@@ -12,6 +12,7 @@ class QListWidget;
 class QPushButton;
 class QSlider;
 class QSpinBox;
+class QToolButton;
 
 namespace vitrine::ui {
 
@@ -28,6 +29,8 @@ public:
 
     ScatterView* view() const { return m_view; }
     QPushButton* computeButton() const { return m_compute; }
+    QToolButton* legendToggle() const { return m_legendToggle; }
+    QListWidget* legend() const { return m_legend; }
     QSlider* timeline() const { return m_timeline; }
     ProjectionSettings settings() const;
     /// Refreshes colours and labels from the data set model (class level changes).
@@ -54,6 +57,7 @@ private:
     QSpinBox* m_neighbours;
     QPushButton* m_compute;
     QListWidget* m_legend;
+    QToolButton* m_legendToggle = nullptr;
     QSlider* m_timeline;
     QLabel* m_timelineLabel;
     QLabel* m_info;

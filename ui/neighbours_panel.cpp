@@ -123,11 +123,14 @@ NeighboursPanel::NeighboursPanel(ThumbnailCache* thumbs, QWidget* parent)
     m_title->setWordWrap(true);
     m_title->setText(tr("Select an image, or drop one here, to see its nearest neighbours."));
 
+    // k and the metric stack beside the title, so the header fits a narrow dock.
+    auto* parameters = new QVBoxLayout;
+    parameters->addWidget(m_k);
+    parameters->addWidget(m_metric);
     auto* top = new QHBoxLayout;
     top->addWidget(m_query);
     top->addWidget(m_title, 1);
-    top->addWidget(m_k);
-    top->addWidget(m_metric);
+    top->addLayout(parameters);
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(4, 4, 4, 4);
     layout->addLayout(top);

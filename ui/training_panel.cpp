@@ -180,11 +180,15 @@ TrainingPanel::TrainingPanel(ThumbnailCache* thumbs, QWidget* parent)
     leftLayout->addWidget(m_status);
     leftLayout->addStretch(1);
     m_status->setWordWrap(true);
+    // Combo boxes elide their text instead of widening the form past a narrow dock.
+    for (QComboBox* c : left->findChildren<QComboBox*>()) {
+        c->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+        c->setMinimumContentsLength(8);
+    }
     auto* scroll = new QScrollArea;
     scroll->setWidget(left);
     scroll->setWidgetResizable(true);
-    scroll->setMinimumWidth(300);
-    scroll->setMaximumWidth(380);
+    scroll->setMinimumWidth(260);
 
     // --- charts
     m_loss->addSeries(tr("loss"), QColor(160, 190, 220));
@@ -229,16 +233,21 @@ TrainingPanel::TrainingPanel(ThumbnailCache* thumbs, QWidget* parent)
     tabs->setMinimumWidth(260);
     tabs->setObjectName(QStringLiteral("trainingTabs"));
 
+    // The charts, triplets, warnings and checkpoints of a run: a widget of their own, which
+    // the main window shows in its own dock once a run starts (chartsWidget()).
     auto* split = new QSplitter(Qt::Horizontal);
+    split->setObjectName(QStringLiteral("trainingCharts"));
     split->addWidget(charts);
     split->addWidget(tabs);
     split->setStretchFactor(0, 3);
     split->setStretchFactor(1, 1);
+    split->setParent(this);
+    split->hide();
+    m_chartsArea = split;
 
-    auto* layout = new QHBoxLayout(this);
-    layout->setContentsMargins(4, 4, 4, 4);
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(scroll);
-    layout->addWidget(split, 1);
 
     connect(m_start, &QPushButton::clicked, this, [this] {
         saveSettings();

@@ -77,6 +77,9 @@ public:
     LineChart* lossChart() const { return m_loss; }
     LineChart* validationChart() const { return m_validation; }
     QPushButton* startButton() const { return m_start; }
+    /// The run's charts, hardest triplets, warnings and checkpoints, to be placed by the
+    /// window (it starts as a hidden child of this panel).
+    QWidget* chartsWidget() const { return m_chartsArea; }
     QPushButton* pauseButton() const { return m_pause; }
     QPushButton* stopButton() const { return m_stop; }
     QListWidget* checkpointList() const { return m_checkpoints; }
@@ -111,6 +114,7 @@ private:
     QSpinBox* m_liveEvery;
     QSpinBox* m_blocks;
     QComboBox* m_precision;
+    QWidget* m_chartsArea = nullptr;
     QPushButton* m_start;
     QPushButton* m_pause;
     QPushButton* m_stop;

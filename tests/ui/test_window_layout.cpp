@@ -1,0 +1,177 @@
+// The window's layout, offscreen: the first start fits the screen; a welcome page until a
+// data set is open, then the map as the main view with the Inspector one key away; the
+// training charts and Problems appear only when they have something to show; a toolbar with
+// the common actions; and no control clipped at 1366×768 or 1920×1080.
+#include <catch2/catch.hpp>
+
+#include "../support/wait_for.h"
+
+#include <QAbstractScrollArea>
+#include <QAction>
+#include <QApplication>
+#include <QDockWidget>
+#include <QListWidget>
+#include <QMenuBar>
+#include <QPushButton>
+#include <QScreen>
+#include <QSettings>
+#include <QStackedWidget>
+#include <QTabWidget>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QToolBar>
+#include <QToolButton>
+
+#include "ui/job_runner.h"
+#include "ui/main_window.h"
+#include "ui/map_panel.h"
+#include "ui/scatter_view.h"
+#include "ui/welcome_page.h"
+
+using namespace vitrine::ui;
+
+namespace {
+
+void settle() {
+    for (int i = 0; i < 5; ++i)
+        QCoreApplication::processEvents();
+}
+
+/// Widgets drawn partly outside their parent: a control cut off by a window too small for it.
+/// Scrolled content and widgets inside scroll areas are allowed to extend past their view.
+QStringList clippedWidgets(QWidget& window) {
+    QStringList clipped;
+    for (QWidget* w : window.findChildren<QWidget*>()) {
+        if (!w->isVisible() || w->isWindow() || !w->parentWidget())
+            continue;
+        bool scrolled = false;
+        for (QWidget* a = w->parentWidget(); a && a != &window; a = a->parentWidget())
+            if (qobject_cast<QAbstractScrollArea*>(a) || a->objectName() == QLatin1String("qt_scrollarea_viewport"))
+                scrolled = true;
+        if (scrolled)
+            continue;
+        const QRect inParent = w->geometry();
+        const QRect room = w->parentWidget()->rect().adjusted(-1, -1, 1, 1);
+        // Wholly outside is how QMainWindow parks the hidden tabs of a dock group; partly
+        // outside is a control cut off.
+        if (room.intersects(inParent) && !room.contains(inParent))
+            clipped << QStringLiteral("%1 '%2' %3x%4+%5+%6 in %7 %8x%9")
+                           .arg(QString::fromLatin1(w->metaObject()->className()), w->objectName())
+                           .arg(inParent.width()).arg(inParent.height()).arg(inParent.x()).arg(inParent.y())
+                           .arg(QString::fromLatin1(w->parentWidget()->metaObject()->className()))
+                           .arg(w->parentWidget()->width()).arg(w->parentWidget()->height());
+    }
+    return clipped;
+}
+
+} // namespace
+
+TEST_CASE("the window starts with a welcome, then the map is the main view with the Inspector one key away", "[ui][layout]") {
+    QTemporaryDir settingsDir;
+    qputenv("XDG_CONFIG_HOME", settingsDir.path().toUtf8());
+    QSettings().clear(); // QSettings keeps the first test's file for the whole process: a first start
+    MainWindow w;
+    w.show();
+    settle();
+
+    // First start: sized to the screen, never larger.
+    const QRect avail = w.screen()->availableGeometry();
+    INFO("available " << avail.width() << "x" << avail.height() << "+" << avail.x() << "+" << avail.y() << ", window "
+                      << w.frameGeometry().width() << "x" << w.frameGeometry().height() << "+" << w.frameGeometry().x()
+                      << "+" << w.frameGeometry().y());
+    // (The offscreen test screen is 800x800, smaller than the window's minimum width; the
+    // 1366x768 case is the next test's.)
+    const QSize least = w.minimumSizeHint();
+    CHECK(w.width() <= std::max(avail.width(), least.width()));
+    CHECK(w.height() <= std::max(avail.height(), least.height()));
+    CHECK(w.width() >= std::min(avail.width() * 9 / 10, 1366));
+    CHECK(avail.intersects(w.frameGeometry()));
+
+    // No data set yet: the welcome page, with its three ways in.
+    CHECK(w.centre()->currentWidget() == w.welcomePage());
+    CHECK(w.welcomePage()->openButton()->isVisible());
+    CHECK(w.welcomePage()->modelButton()->isVisible());
+
+    // Nothing at the bottom until there is something to show.
+    auto* charts = w.findChild<QDockWidget*>(QStringLiteral("trainingChartsDock"));
+    auto* problems = w.findChild<QDockWidget*>(QStringLiteral("problemsDock"));
+    REQUIRE(charts);
+    REQUIRE(problems);
+    CHECK_FALSE(charts->isVisible());
+    CHECK_FALSE(problems->isVisible());
+
+    // The toolbar: the common actions, each with an icon from resources/ and a tooltip.
+    QStringList names;
+    for (QAction* a : w.toolbar()->actions()) {
+        if (a->isSeparator())
+            continue;
+        QString text = a->iconText();
+        if (auto* b = qobject_cast<QToolButton*>(w.toolbar()->widgetForAction(a)); b && b->menu())
+            text = b->text();
+        names << text;
+        INFO(text.toStdString());
+        const QIcon icon = qobject_cast<QToolButton*>(w.toolbar()->widgetForAction(a))->icon();
+        CHECK_FALSE(icon.isNull());
+        CHECK_FALSE(icon.pixmap(22, 22).isNull());
+    }
+    for (const char* wanted : {"Open", "Demo", "Model", "Compute Map", "Train", "Export", "Map", "Inspector"})
+        CHECK(names.contains(QString::fromLatin1(wanted)));
+
+    // A data set opens: the map takes the centre.
+    w.openFolder(VITRINE_TEST_DATA);
+    REQUIRE(w.scanRunner()->waitForIdle(60000));
+    settle();
+    CHECK(w.centre()->currentWidget() == w.mainViews());
+    CHECK(w.mainViews()->currentWidget() == w.mapPanel());
+    CHECK_FALSE(problems->isVisible()); // the demo photos all open
+
+    // Ctrl+2 / Ctrl+1 switch the main view.
+    w.activateWindow();
+    REQUIRE(QTest::qWaitForWindowActive(&w));
+    QTest::keyClick(&w, Qt::Key_2, Qt::ControlModifier);
+    CHECK(w.mainViews()->currentIndex() == 1);
+    QTest::keyClick(&w, Qt::Key_1, Qt::ControlModifier);
+    CHECK(w.mainViews()->currentIndex() == 0);
+    // Ctrl+L folds the legend away and gives its width to the map.
+    const int before = w.mapPanel()->view()->width();
+    // (A button's shortcut clicks it with a 100 ms animation: wait for it.)
+    QTest::keyClick(&w, Qt::Key_L, Qt::ControlModifier);
+    CHECK(vitrine::testutil::waitFor([&] { return !w.mapPanel()->legend()->isVisible(); }, 3000));
+    settle();
+    CHECK(w.mapPanel()->view()->width() > before);
+    QTest::keyClick(&w, Qt::Key_L, Qt::ControlModifier);
+    CHECK(vitrine::testutil::waitFor([&] { return w.mapPanel()->legend()->isVisible(); }, 3000));
+}
+
+TEST_CASE("no control is clipped and the map gets room at 1366x768 and 1920x1080", "[ui][layout]") {
+    QTemporaryDir settingsDir;
+    qputenv("XDG_CONFIG_HOME", settingsDir.path().toUtf8());
+    QSettings().clear(); // QSettings keeps the first test's file for the whole process: a first start
+    MainWindow w;
+    w.show();
+    w.openFolder(VITRINE_TEST_DATA);
+    REQUIRE(w.scanRunner()->waitForIdle(60000));
+    CHECK(w.minimumSizeHint().width() <= 1366);
+    CHECK(w.minimumSizeHint().height() <= 740);
+    for (const QSize size : {QSize(1366, 740), QSize(1920, 1050)}) {
+        INFO(size.width() << "x" << size.height());
+        w.resize(size);
+        settle();
+        w.fitToScreen(); // the dock proportions a first start gives (the size stays as resized here)
+        w.resize(size);
+        settle();
+        const QStringList clipped = clippedWidgets(w);
+        INFO(clipped.join('\n').toStdString());
+        CHECK(clipped.isEmpty());
+        // The map view (without its legend) gets at least a quarter of the window.
+        const QSize map = w.mapPanel()->view()->size();
+        CHECK(map.width() * map.height() >= size.width() * size.height() / 4);
+        // The Inspector, one key away, is just as large and fits too.
+        w.showMainView(1);
+        settle();
+        const QStringList clippedInspector = clippedWidgets(w);
+        INFO(clippedInspector.join('\n').toStdString());
+        CHECK(clippedInspector.isEmpty());
+        w.showMainView(0);
+    }
+}
