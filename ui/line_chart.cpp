@@ -175,7 +175,9 @@ void LineChart::paintEvent(QPaintEvent*) {
         if (box.right() > pr.right())
             box.moveRight(m_hoverX - 8);
         p.setPen(QColor(150, 150, 150));
-        p.setBrush(QColor(255, 255, 255, 235));
+        QColor fill = palette().color(QPalette::Base);
+        fill.setAlpha(235);
+        p.setBrush(fill);
         p.drawRect(box);
         p.setPen(palette().color(QPalette::Text));
         for (int i = 0; i < lines.size(); ++i)

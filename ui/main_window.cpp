@@ -1,6 +1,7 @@
 #include "ui/main_window.h"
 
 #include <QAction>
+#include <QActionGroup>
 #include <QApplication>
 #include <QCloseEvent>
 #include <QDir>
@@ -47,6 +48,7 @@
 #include "ui/scatter_view.h"
 #include "ui/thumbnail_cache.h"
 #include "ui/training_controller.h"
+#include "ui/theme.h"
 #include "ui/welcome_page.h"
 #include "ui/training_panel.h"
 #include "ui/workspace.h"
@@ -96,6 +98,8 @@ MainWindow::MainWindow(QWidget* parent)
       m_scanRunner(new JobRunner(QStringLiteral("scan"), this)), m_undo(new QUndoStack(this)),
       m_statusCounts(new QLabel), m_statusJob(new QLabel), m_progress(new QProgressBar), m_cancel(new QToolButton) {
     setWindowTitle(tr("Vitrine"));
+    if (savedTheme() != Theme::System)
+        applyTheme(savedTheme());
     setWindowIcon(QIcon(QStringLiteral(":/vitrine/icons/vitrine.svg")));
     setAcceptDrops(true);
     setDockNestingEnabled(true);
@@ -402,6 +406,16 @@ void MainWindow::buildMenus() {
     m_focusAction->setCheckable(true);
     m_focusAction->setShortcut(QKeySequence(Qt::Key_F9));
     m_focusAction->setToolTip(tr("Hide all panels so the map or the Inspector fills the window (F9 again restores them)"));
+    QMenu* themes = m_viewMenu->addMenu(tr("&Theme"));
+    auto* themeGroup = new QActionGroup(this);
+    for (const auto& [theme, label] : {std::pair{Theme::System, tr("&System")}, std::pair{Theme::Light, tr("&Light")},
+                                       std::pair{Theme::Dark, tr("&Dark")}}) {
+        QAction* a = themes->addAction(label, this, [theme] { applyTheme(theme); });
+        a->setCheckable(true);
+        a->setChecked(savedTheme() == theme);
+        a->setObjectName(QStringLiteral("theme-") + themeName(theme));
+        themeGroup->addAction(a);
+    }
     m_viewMenu->addSeparator();
     for (QDockWidget* dock : findChildren<QDockWidget*>())
         m_viewMenu->addAction(dock->toggleViewAction());

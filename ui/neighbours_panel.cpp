@@ -32,7 +32,7 @@ public:
         if (!pm.isNull())
             p->drawPixmap(img, pm);
         else
-            p->fillRect(img, QColor(230, 230, 230));
+            p->fillRect(img, opt.palette.color(QPalette::Midlight));
         const bool wrong = idx.data(NeighboursModel::WrongRole).toBool();
         if (wrong) {
             p->setPen(QPen(QColor(210, 30, 30), 3));

@@ -45,7 +45,8 @@ ScatterView::ScatterView(QWidget* parent) : QWidget(parent) {
     m_animTimer.setInterval(16);
     connect(&m_animTimer, &QTimer::timeout, this, &ScatterView::animationStep);
     setToolTip(tr("Wheel: zoom · drag: pan · Shift+drag: rectangle select · Ctrl+drag: lasso · "
-                  "click: select · F: fit · Esc: clear selection"));
+                  "click: select · +/−: zoom · arrows: pan · F: fit · Esc: clear selection"));
+    setAccessibleName(tr("Embedding map"));
 }
 
 void ScatterView::setPositions(const QVector<QPointF>& positions, bool animate, bool fitView) {
@@ -224,13 +225,15 @@ int ScatterView::pointAt(const QPointF& widgetPos, double radiusPx) const {
 }
 
 void ScatterView::paintPoints(QImage& img) {
-    img.fill(QColor(250, 250, 250));
+    img.fill(palette().color(QPalette::Base));
     const QVector<QPointF> pos = displayPositions();
     const int n = pos.size();
     if (n == 0)
         return;
-    // Dot radius shrinks as the map fills up.
-    const double radius = n > 50000 ? 1.5 : n > 10000 ? 2.0 : n > 2000 ? 2.6 : 3.6;
+    // Points are stamped in device pixels (sharp on HiDPI screens). Dot radius shrinks as
+    // the map fills up.
+    const double dpr = img.devicePixelRatio();
+    const double radius = (n > 50000 ? 1.5 : n > 10000 ? 2.0 : n > 2000 ? 2.6 : 3.6) * dpr;
     const int r = int(std::ceil(radius));
     QVector<QPoint> stamp;
     for (int dy = -r; dy <= r; ++dy)
@@ -245,7 +248,7 @@ void ScatterView::paintPoints(QImage& img) {
     const int w = img.width(), h = img.height();
     auto* bits = reinterpret_cast<QRgb*>(img.bits());
     const qsizetype stride = img.bytesPerLine() / 4;
-    const double cx = m_center.x(), cy = m_center.y(), s = m_scale, hw = w / 2.0, hh = h / 2.0;
+    const double cx = m_center.x(), cy = m_center.y(), s = m_scale * dpr, hw = w / 2.0, hh = h / 2.0;
     for (int i = 0; i < n; ++i) {
         const int cat = m_category.value(i);
         if (!m_hidden.isEmpty() && m_hidden.contains(cat))
@@ -301,7 +304,7 @@ void ScatterView::paintOverlays(QPainter& p) {
             }
     }
     if (!m_selection.isEmpty()) {
-        p.setPen(QPen(Qt::black, 1.5));
+        p.setPen(QPen(palette().color(QPalette::Text), 1.5));
         for (int i : m_selection) {
             if (i < 0 || i >= pos.size())
                 continue;
@@ -310,7 +313,7 @@ void ScatterView::paintOverlays(QPainter& p) {
         }
     }
     if (m_current >= 0 && m_current < pos.size()) {
-        p.setPen(QPen(QColor(20, 20, 20), 2.5));
+        p.setPen(QPen(palette().color(QPalette::Text), 2.5));
         p.setBrush(Qt::NoBrush);
         p.drawEllipse(toWidget(pos[m_current]), 9, 9);
     }
@@ -327,7 +330,7 @@ void ScatterView::paintOverlays(QPainter& p) {
     // Hover card: thumbnail, class and path.
     if (m_hover >= 0 && m_hover < pos.size()) {
         QPointF c = toWidget(pos[m_hover]);
-        p.setPen(QPen(Qt::black, 1.5));
+        p.setPen(QPen(palette().color(QPalette::Text), 1.5));
         p.setBrush(Qt::NoBrush);
         p.drawEllipse(c, 6, 6);
         QImage t = (m_thumbs && m_hover < m_paths.size()) ? m_thumbs->get(m_paths[m_hover]) : QImage();
@@ -347,11 +350,13 @@ void ScatterView::paintOverlays(QPainter& p) {
             at.setY(c.y() - 14 - card.height());
         card.moveTopLeft(at);
         p.setPen(QColor(120, 120, 120));
-        p.setBrush(QColor(255, 255, 255, 240));
+        QColor cardColour = palette().color(QPalette::ToolTipBase);
+        cardColour.setAlpha(240);
+        p.setBrush(cardColour);
         p.drawRoundedRect(card, 6, 6);
         if (!t.isNull())
             p.drawImage(QRectF(card.left() + 8, card.top() + 8, thumb, thumb), t);
-        p.setPen(Qt::black);
+        p.setPen(palette().color(QPalette::ToolTipText));
         for (int k = 0; k < lines.size(); ++k)
             p.drawText(QPointF(card.left() + 8, card.top() + 8 + thumb + fm.ascent() + k * fm.height() + (thumb ? 4 : 0)),
                        fm.elidedText(lines[k], Qt::ElideMiddle, 360));
@@ -364,7 +369,9 @@ void ScatterView::paintOverlays(QPainter& p) {
 }
 
 QImage ScatterView::renderToImage() {
-    QImage img(size(), QImage::Format_RGB32);
+    const qreal dpr = std::max<qreal>(1.0, devicePixelRatioF());
+    QImage img(size() * dpr, QImage::Format_RGB32);
+    img.setDevicePixelRatio(dpr);
     QElapsedTimer t;
     t.start();
     paintPoints(img);
@@ -499,6 +506,18 @@ void ScatterView::keyPressEvent(QKeyEvent* e) {
         m_scale /= 1.25;
         update();
         break;
+    case Qt::Key_Left:
+    case Qt::Key_Right:
+    case Qt::Key_Up:
+    case Qt::Key_Down: {
+        // Arrows pan by a tenth of the view.
+        const double step = 0.1 * std::min(width(), height()) / std::max(m_scale, 1e-12);
+        const int k = e->key();
+        m_center += QPointF(k == Qt::Key_Left ? -step : k == Qt::Key_Right ? step : 0.0,
+                            k == Qt::Key_Up ? step : k == Qt::Key_Down ? -step : 0.0);
+        update();
+        break;
+    }
     default:
         QWidget::keyPressEvent(e);
     }

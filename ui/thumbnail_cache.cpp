@@ -1,5 +1,6 @@
 #include "ui/thumbnail_cache.h"
 
+#include <QGuiApplication>
 #include <QMutexLocker>
 #include <QPointer>
 
@@ -73,10 +74,13 @@ void ThumbnailCache::pump() {
         }
         ++m_running;
         QPointer<ThumbnailCache> self(this);
-        const int size = m_size;
-        m_pool.start([self, path, size] {
+        // Sharp on HiDPI screens: decode at the device resolution, drawn at the logical size.
+        const qreal dpr = std::max<qreal>(1.0, qApp ? qApp->devicePixelRatio() : 1.0);
+        const int size = qRound(m_size * dpr);
+        m_pool.start([self, path, size, dpr] {
             QString error;
             QImage img = load(path, size, &error);
+            img.setDevicePixelRatio(dpr);
             QMetaObject::invokeMethod(self.data(), [self, path, img, error] {
                 if (self)
                     self->deliver(path, img, error);

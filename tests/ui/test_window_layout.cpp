@@ -175,3 +175,50 @@ TEST_CASE("no control is clipped and the map gets room at 1366x768 and 1920x1080
         w.showMainView(0);
     }
 }
+
+TEST_CASE("the dark theme recolours the window and the map, and System restores the desktop's", "[ui][layout]") {
+    QTemporaryDir settingsDir;
+    qputenv("XDG_CONFIG_HOME", settingsDir.path().toUtf8());
+    QSettings().clear();
+    const QPalette before = qApp->palette();
+    MainWindow w;
+    w.show();
+    w.openFolder(VITRINE_TEST_DATA);
+    REQUIRE(w.scanRunner()->waitForIdle(60000));
+    settle();
+    auto* dark = w.findChild<QAction*>(QStringLiteral("theme-dark"));
+    auto* system = w.findChild<QAction*>(QStringLiteral("theme-system"));
+    REQUIRE(dark);
+    REQUIRE(system);
+    dark->trigger();
+    settle();
+    CHECK(qApp->palette().color(QPalette::Window).lightness() < 80);
+    CHECK(QSettings().value(QStringLiteral("ui/theme")).toString() == QStringLiteral("dark"));
+    // The map's background follows (no data yet drawn there: the corner pixel is background).
+    const QImage map = w.mapPanel()->view()->renderToImage();
+    CHECK(map.pixelColor(1, 1) == qApp->palette().color(QPalette::Base));
+    system->trigger();
+    settle();
+    CHECK(qApp->palette().color(QPalette::Window) == before.color(QPalette::Window));
+    CHECK(w.mapPanel()->view()->renderToImage().pixelColor(1, 1) == before.color(QPalette::Base));
+}
+
+TEST_CASE("the map pans with the arrow keys and zooms with + and -", "[ui][layout]") {
+    ScatterView view;
+    view.resize(400, 300);
+    view.setPositions({QPointF(0, 0), QPointF(1, 1), QPointF(-1, 0.5)}, false, true);
+    view.show();
+    settle();
+    const QPointF start = view.toWidget(QPointF(0, 0));
+    QTest::keyClick(&view, Qt::Key_Left);
+    const QPointF left = view.toWidget(QPointF(0, 0));
+    CHECK(left.x() > start.x()); // the view moved left: the data moves right
+    CHECK(left.y() == Approx(start.y()));
+    QTest::keyClick(&view, Qt::Key_Up);
+    CHECK(view.toWidget(QPointF(0, 0)).y() > left.y());
+    const double spread = view.toWidget(QPointF(1, 1)).x() - view.toWidget(QPointF(0, 0)).x();
+    QTest::keyClick(&view, Qt::Key_Plus);
+    CHECK(view.toWidget(QPointF(1, 1)).x() - view.toWidget(QPointF(0, 0)).x() == Approx(spread * 1.25));
+    QTest::keyClick(&view, Qt::Key_Minus);
+    CHECK(view.toWidget(QPointF(1, 1)).x() - view.toWidget(QPointF(0, 0)).x() == Approx(spread));
+}
