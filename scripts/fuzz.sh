@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-300}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(fuzz_safetensors fuzz_safetensors_matrices fuzz_image fuzz_npy fuzz_row_table fuzz_checkpoint_metadata)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(fuzz_safetensors fuzz_safetensors_matrices fuzz_image fuzz_npy fuzz_row_table fuzz_checkpoint_metadata fuzz_torch_checkpoint)
 WORK=${WORK:-/tmp/vitrine-fuzz}
 # UBSan only prints by default; make undefined behaviour a crash libFuzzer records.
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}

@@ -13,7 +13,9 @@
 
 #include "core/common/error.h"
 #include "core/model/checkpoint_metadata.h"
+#include "core/io/atomic_file.h"
 #include "core/model/safetensors.h"
+#include "core/model/torch_checkpoint.h"
 
 namespace vitrine::core::model {
 
@@ -43,11 +45,25 @@ std::string shapeString(at::IntArrayRef s) {
     return out + "]";
 }
 
-[[noreturn]] void refusePickle(const fs::path& file) {
-    throw Error(file, "PyTorch pickle checkpoints (.pt/.pth/.bin) are not loaded (unpickling can run code). "
-                      "Convert it once in Python: from safetensors.torch import save_file; import torch; "
-                      "sd = torch.load('model.pth', map_location='cpu'); sd = sd.get('model', sd); "
-                      "save_file({k: v.contiguous() for k, v in sd.items()}, 'model.safetensors')");
+/// A torch.save() checkpoint read without running Python (torch_checkpoint.h): its state
+/// dict as CPU tensors, copied out of the archive.
+SafetensorsFile readTorchFile(const fs::path& file, std::vector<std::string>& notes) {
+    const std::string bytes = io::readFile(file, std::size_t(16) << 30);
+    const TorchCheckpoint ck = parseTorchCheckpoint(bytes, file);
+    static const std::map<std::string, at::ScalarType> kTypes{
+        {"F32", at::kFloat}, {"F16", at::kHalf},  {"BF16", at::kBFloat16}, {"F64", at::kDouble}, {"I64", at::kLong},
+        {"I32", at::kInt},   {"I16", at::kShort}, {"I8", at::kChar},       {"U8", at::kByte},     {"BOOL", at::kBool}};
+    SafetensorsFile out;
+    for (const auto& [name, t] : ck.tensors) {
+        const auto type = kTypes.at(t.dtype);
+        const auto numel = static_cast<std::int64_t>(t.storage.size() / torchDtypeSize(t.dtype));
+        // from_blob does not copy; clone() does, into a tensor of its own with the view's strides resolved.
+        auto storage = torch::from_blob(const_cast<char*>(t.storage.data()), {numel}, torch::TensorOptions().dtype(type));
+        out.tensors[name] = storage.as_strided(t.shape, t.stride, t.offset).clone(at::MemoryFormat::Contiguous);
+    }
+    if (!ck.wrapper.empty())
+        notes.push_back("weights read from the checkpoint's '" + ck.wrapper + "' entry");
+    return out;
 }
 
 // A Vitrine file's architecture comes from the config in its metadata, which nothing ties to
@@ -95,7 +111,8 @@ Converted convertTimm(const std::map<std::string, torch::Tensor>& src, const std
     static const std::regex kBlock(R"(blocks\.\d+\.(norm1|norm2)\.(weight|bias)|blocks\.\d+\.attn\.(qkv|proj)\.(weight|bias)|blocks\.\d+\.mlp\.(fc1|fc2)\.(weight|bias))");
     for (const auto& [full, t] : src) {
         if (full.compare(0, prefix.size(), prefix) != 0) {
-            c.unexpected.push_back(full);
+            // Beside a "backbone." (DINO's teacher/student), the self-supervised projection head.
+            (!prefix.empty() && full.rfind("head.", 0) == 0 ? c.ignored : c.unexpected).push_back(full);
             continue;
         }
         std::string n = full.substr(prefix.size());
@@ -433,8 +450,6 @@ LoadedModel loadModel(const std::string& presetOrPath, const LoadOptions& option
 
     auto ext = file.extension().string();
     std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return std::tolower(ch); });
-    if (ext == ".pt" || ext == ".pth" || ext == ".bin" || ext == ".ckpt" || ext == ".pkl")
-        refusePickle(file);
     if (!fs::exists(file, ec)) {
         std::string known;
         for (const auto& n : names)
@@ -442,22 +457,27 @@ LoadedModel loadModel(const std::string& presetOrPath, const LoadOptions& option
         throw Error(file, "no such file, and not a preset name (presets: " + known + ")");
     }
     SafetensorsFile st;
-    try {
-        st = readSafetensors(file);
-    } catch (const Error&) {
-        // A torch.save() zip or pickle under another extension: say what it is rather than
-        // "bad header". Checked only after the safetensors parse failed, because a valid
-        // header length can start with the same bytes.
-        std::ifstream in(file, std::ios::binary);
-        unsigned char magic[4] = {0, 0, 0, 0};
-        in.read(reinterpret_cast<char*>(magic), 4);
-        if ((magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4) ||
-            (magic[0] == 0x80 && magic[1] >= 2 && magic[1] <= 5))
-            refusePickle(file);
-        throw;
+    std::vector<std::string> readNotes;
+    if (ext == ".pt" || ext == ".pth" || ext == ".bin" || ext == ".ckpt" || ext == ".pkl" || ext == ".tar") {
+        st = readTorchFile(file, readNotes);
+    } else {
+        try {
+            st = readSafetensors(file);
+        } catch (const Error&) {
+            // A torch.save() file under another extension: read it as one. Checked only after
+            // the safetensors parse failed, because a valid header length can start with the
+            // same bytes.
+            std::ifstream in(file, std::ios::binary);
+            char magic[4] = {0, 0, 0, 0};
+            in.read(magic, 4);
+            if (!looksLikeTorchFile(std::string_view(magic, 4)))
+                throw;
+            st = readTorchFile(file, readNotes);
+        }
     }
     LoadedModel out;
     out.source = file.string();
+    out.warnings = readNotes;
     out.metadata = parseCheckpointMetadata(st.metadata);
     const bool isVitrine = out.metadata.contains("format") && out.metadata["format"].is_string() &&
                            out.metadata["format"].get<std::string>().rfind("vitrine", 0) == 0 &&

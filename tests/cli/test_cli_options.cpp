@@ -96,3 +96,21 @@ TEST_CASE("the bf16 probe is measured once per machine and then read from the ca
     const auto other = cli("info --json --threads 1", dir.path, env);
     CHECK_FALSE(nlohmann::json::parse(other.out)["bf16_probe_cached"].get<bool>());
 }
+
+TEST_CASE("embed and info read a PyTorch .pth state dict, and refuse one that would run code", "[cli][torch-checkpoint]") {
+    testutil::TempDir dir("cli-pth");
+    const fs::path fixtures = fs::path(VITRINE_FIXTURES) / "torch";
+    const fs::path data = fs::path(VITRINE_TEST_DATA) / "cat" / "Abyssinian";
+    const auto ok = cli("embed --model " + q(fixtures / "vit-tiny-dino-teacher.pth") + " --heads 2 --data " + q(data) +
+                            " --out " + q(dir.path / "e.npy") + " --precision fp32",
+                        dir.path);
+    INFO(ok.err);
+    CHECK(ok.code == 0);
+    CHECK(fs::exists(dir.path / "e.npy"));
+    const auto bad = cli("embed --model " + q(fixtures / "evil-os-system.pth") + " --data " + q(data) + " --out " +
+                             q(dir.path / "f.npy"),
+                         dir.path);
+    CHECK(bad.code != 0);
+    CHECK(bad.err.find("'posix.system'") != std::string::npos);
+    CHECK_FALSE(fs::exists(dir.path / "f.npy"));
+}

@@ -69,6 +69,10 @@ TEST_CASE("fuzz corpus and regressions replay: checkpoint metadata", "[fuzz-repl
     replay("fuzz_checkpoint_metadata", vitrine::fuzz::fuzz_checkpoint_metadata);
 }
 
+TEST_CASE("fuzz corpus and regressions replay: PyTorch checkpoints", "[fuzz-replay]") {
+    replay("fuzz_torch_checkpoint", vitrine::fuzz::fuzz_torch_checkpoint);
+}
+
 // Findings of the fuzzing pass that live outside the fuzz targets' reach.
 
 TEST_CASE("a tensor name too long for the layout regexes is refused by the header parser", "[fuzz-replay][model]") {

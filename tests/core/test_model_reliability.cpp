@@ -49,7 +49,7 @@ std::string loadError(const fs::path& file, const LoadOptions& options = {}) {
 
 } // namespace
 
-TEST_CASE("real PyTorch pickle files are refused, whatever their extension", "[model][reliability]") {
+TEST_CASE("LibTorch archives without a state dict and raw pickles are refused, whatever their extension", "[model][reliability]") {
     TempDir tmp;
     // torch.save()'s zip archive, as LibTorch writes it.
     torch::save(torch::randn({4, 3, 2, 2}), (tmp.path / "zip.pt").string());
@@ -62,7 +62,10 @@ TEST_CASE("real PyTorch pickle files are refused, whatever their extension", "[m
     for (const char* name : {"zip.pt", "raw.pth", "zip-renamed.safetensors", "raw-renamed.safetensors"}) {
         INFO(name);
         const auto msg = loadError(tmp.path / name);
-        CHECK_THAT(msg, Catch::Contains(name) && Catch::Contains("pickle") && Catch::Contains("save_file"));
+        INFO(msg);
+        // torch::save() of a bare tensor holds no state dict; a raw pickle stream is the legacy format.
+        CHECK_THAT(msg, Catch::Contains(name) && (Catch::Contains("no state dict found") || Catch::Contains("legacy format") ||
+                                                   Catch::Contains("TorchScript archive")));
     }
 }
 

@@ -23,6 +23,7 @@
 #include "core/io/npy.h"
 #include "core/model/checkpoint_metadata.h"
 #include "core/model/safetensors_header.h"
+#include "core/model/torch_checkpoint.h"
 #include "core/model/vit_config.h"
 
 namespace vitrine::fuzz {
@@ -104,6 +105,30 @@ inline void fuzz_image(std::string_view bytes) {
         } catch (const std::exception&) {
         }
         require(!libraryReads, "the probe refused (corrupt/unsupported) a file its library decodes");
+    }
+}
+
+inline void fuzz_torch_checkpoint(std::string_view bytes) {
+    try {
+        const auto ck = core::model::parseTorchCheckpoint(bytes, "fuzz.pth");
+        for (const auto& [name, t] : ck.tensors) {
+            const std::size_t elem = core::model::torchDtypeSize(t.dtype);
+            require(elem > 0, "a known dtype");
+            require(t.shape.size() == t.stride.size(), "one stride per dimension");
+            std::int64_t last = t.offset;
+            bool empty = false;
+            for (std::size_t d = 0; d < t.shape.size(); ++d) {
+                if (t.shape[d] == 0)
+                    empty = true;
+                else
+                    last += (t.shape[d] - 1) * t.stride[d];
+            }
+            require(empty || (last + 1) * static_cast<std::int64_t>(elem) <= static_cast<std::int64_t>(t.storage.size()),
+                    "every element lies inside its storage");
+            require(t.storage.data() >= bytes.data() && t.storage.data() + t.storage.size() <= bytes.data() + bytes.size(),
+                    "storages are views into the file");
+        }
+    } catch (const core::Error&) {
     }
 }
 
