@@ -13,7 +13,8 @@
 
 namespace vitrine::core::analysis {
 
-AttentionStack attentionStackFromTensors(const std::vector<torch::Tensor>& perLayer, std::int64_t batchIndex) {
+AttentionStack attentionStackFromTensors(const std::vector<torch::Tensor>& perLayer, std::int64_t batchIndex,
+                                         std::int64_t extraTokens) {
     TORCH_CHECK(!perLayer.empty(), "no attention maps: run the model with withAttention = true");
     const auto& first = perLayer.front();
     TORCH_CHECK(first.dim() == 4 && first.size(2) == first.size(3), "attention must be [B, H, T, T], got ",
@@ -22,14 +23,25 @@ AttentionStack attentionStackFromTensors(const std::vector<torch::Tensor>& perLa
     AttentionStack stack;
     stack.layers = static_cast<int>(perLayer.size());
     stack.heads = static_cast<int>(first.size(1));
-    stack.tokens = static_cast<int>(first.size(2));
+    TORCH_CHECK(extraTokens >= 0 && extraTokens + 1 < first.size(2), "bad extra token count ", extraTokens);
+    stack.tokens = static_cast<int>(first.size(2) - extraTokens);
+    // The class token and the patches; a distillation token's and registers' rows and
+    // columns are left out, and each row renormalised over what remains.
+    torch::Tensor keep;
+    if (extraTokens > 0)
+        keep = torch::cat({torch::zeros({1}, torch::kLong), torch::arange(1 + extraTokens, first.size(2), torch::kLong)});
     const std::size_t perLayerValues = static_cast<std::size_t>(stack.heads) * stack.tokens * stack.tokens;
     stack.values.resize(perLayerValues * perLayer.size());
     for (std::size_t l = 0; l < perLayer.size(); ++l) {
         const auto& a = perLayer[l];
         TORCH_CHECK(a.sizes() == first.sizes(), "layer ", l, " attention is ", a.sizes(), ", layer 0's is ",
                     first.sizes());
-        const auto item = a[batchIndex].to(torch::kCPU, torch::kFloat32).contiguous();
+        auto item = a[batchIndex].to(torch::kCPU, torch::kFloat32);
+        if (extraTokens > 0) {
+            item = item.index_select(1, keep).index_select(2, keep);
+            item = item / item.sum(-1, /*keepdim=*/true).clamp_min(1e-12);
+        }
+        item = item.contiguous();
         std::memcpy(stack.values.data() + l * perLayerValues, item.data_ptr<float>(), perLayerValues * sizeof(float));
     }
     stack.validate();
@@ -61,7 +73,7 @@ InspectionResult inspectImage(model::VitImpl& model, const cv::Mat& rgb, const C
 
     InspectionResult result;
     result.config = config;
-    result.attention = attentionStackFromTensors(out.attentions, 0);
+    result.attention = attentionStackFromTensors(out.attentions, 0, config.prefixTokens() - 1);
     result.patchTokens = tensorToMat(out.patches[0]);
     result.classToken = tensorToMat(out.cls[0]);
     result.embedding = tensorToMat(out.embedding[0]);

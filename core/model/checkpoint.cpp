@@ -80,7 +80,9 @@ void checkConfigMatchesTensors(const fs::path& file, const VitConfig& c,
                                   ", the config needs " + shapeString(shape) + "; the file is damaged");
     };
     expect("patch_embed.proj.weight", {c.dim, c.inChannels, c.patchSize, c.patchSize});
-    expect("pos_embed", {1, std::int64_t(c.numPatches()) + 1, c.dim});
+    expect("pos_embed", {1, std::int64_t(c.numPatches()) + c.positionedPrefix(), c.dim});
+    if (c.registers > 0)
+        expect("register_tokens", {1, c.registers, c.dim});
     const auto hidden = static_cast<std::int64_t>(std::lround(c.dim * c.mlpRatio));
     for (int b = 0; b < c.depth; ++b)
         expect("blocks." + std::to_string(b) + ".mlp.fc1.weight", {hidden, c.dim});
@@ -108,7 +110,7 @@ std::optional<std::string> prefixOf(const std::map<std::string, torch::Tensor>& 
 Converted convertTimm(const std::map<std::string, torch::Tensor>& src, const std::string& prefix, bool keepHead) {
     Converted c;
     c.layout = "timm";
-    static const std::regex kBlock(R"(blocks\.\d+\.(norm1|norm2)\.(weight|bias)|blocks\.\d+\.attn\.(qkv|proj)\.(weight|bias)|blocks\.\d+\.mlp\.(fc1|fc2)\.(weight|bias))");
+    static const std::regex kBlock(R"(blocks\.\d+\.(norm1|norm2)\.(weight|bias)|blocks\.\d+\.attn\.(qkv|proj)\.(weight|bias)|blocks\.\d+\.mlp\.(fc1|fc2)\.(weight|bias)|blocks\.\d+\.(ls1|ls2)\.gamma)");
     for (const auto& [full, t] : src) {
         if (full.compare(0, prefix.size(), prefix) != 0) {
             // Beside a "backbone." (DINO's teacher/student), the self-supervised projection head.
@@ -117,6 +119,7 @@ Converted convertTimm(const std::map<std::string, torch::Tensor>& src, const std
         }
         std::string n = full.substr(prefix.size());
         if (n == "cls_token" || n == "pos_embed" || n == "patch_embed.proj.weight" || n == "patch_embed.proj.bias" ||
+            n == "dist_token" || n == "register_tokens" ||
             n == "norm.weight" || n == "norm.bias" || std::regex_match(n, kBlock))
             c.tensors[n] = t;
         else if ((n == "head.weight" || n == "head.bias") && keepHead)
@@ -262,12 +265,21 @@ VitConfig inferConfig(const fs::path& file, const Converted& c, int headsOverrid
     cfg.patchSize = static_cast<int>(pw.size(2));
     if (pw.size(2) != pw.size(3))
         throw Error(file, "non-square patches " + shapeString(pw.sizes()) + " are not supported");
-    const auto& pe = need("pos_embed", 3); // [1, 1+N, D]
-    const auto n = pe.size(1) - 1;
+    // DeiT's distillation token (positioned), DINOv2's registers (not) and LayerScale.
+    cfg.distToken = c.tensors.count("dist_token") > 0;
+    if (auto it = c.tensors.find("register_tokens"); it != c.tensors.end()) {
+        if (it->second.dim() != 3 || it->second.size(0) != 1 || it->second.size(2) != cfg.dim)
+            throw Error(file, "register_tokens " + shapeString(it->second.sizes()) + " is not [1, R, " +
+                                  std::to_string(cfg.dim) + "]");
+        cfg.registers = static_cast<int>(it->second.size(1));
+    }
+    cfg.layerScale = c.tensors.count("blocks.0.ls1.gamma") > 0;
+    const auto& pe = need("pos_embed", 3); // [1, prefix + N, D]
+    const auto n = pe.size(1) - cfg.positionedPrefix();
     const auto g = static_cast<std::int64_t>(std::llround(std::sqrt(static_cast<double>(std::max<std::int64_t>(n, 0)))));
     if (n <= 0 || g * g != n)
-        throw Error(file, "pos_embed " + shapeString(pe.sizes()) +
-                              " is not 1 class token + a square grid of patches (register or distillation tokens are not supported)");
+        throw Error(file, "pos_embed " + shapeString(pe.sizes()) + " is not " + std::to_string(cfg.positionedPrefix()) +
+                              " prefix token(s) + a square grid of patches");
     cfg.imageSize = static_cast<int>(g) * cfg.patchSize;
     int depth = 0;
     static const std::regex kIdx(R"(blocks\.(\d+)\..*)");
@@ -354,18 +366,19 @@ torch::Device resolveDevice(const std::string& device) {
     throw Error("unknown device '" + device + "' (use cpu, cuda or auto)");
 }
 
-torch::Tensor interpolatePosEmbed(const torch::Tensor& posEmbed, int newGrid) {
-    TORCH_CHECK(posEmbed.dim() == 3 && posEmbed.size(0) == 1, "interpolatePosEmbed: expected [1, 1+N, D], got ",
+torch::Tensor interpolatePosEmbed(const torch::Tensor& posEmbed, int newGrid, int prefix) {
+    TORCH_CHECK(posEmbed.dim() == 3 && posEmbed.size(0) == 1, "interpolatePosEmbed: expected [1, prefix+N, D], got ",
                 posEmbed.sizes());
-    const auto n = posEmbed.size(1) - 1;
+    TORCH_CHECK(prefix >= 0 && prefix < posEmbed.size(1), "interpolatePosEmbed: bad prefix ", prefix);
+    const auto n = posEmbed.size(1) - prefix;
     const auto g = static_cast<std::int64_t>(std::llround(std::sqrt(static_cast<double>(n))));
     TORCH_CHECK(g * g == n, "interpolatePosEmbed: ", n, " patch positions are not a square grid");
     TORCH_CHECK(newGrid > 0, "interpolatePosEmbed: grid must be positive");
     if (g == newGrid)
         return posEmbed.clone();
     const auto d = posEmbed.size(2);
-    auto cls = posEmbed.slice(1, 0, 1);
-    auto grid = posEmbed.slice(1, 1).reshape({1, g, g, d}).permute({0, 3, 1, 2}).to(torch::kFloat);
+    auto cls = posEmbed.slice(1, 0, prefix);
+    auto grid = posEmbed.slice(1, prefix).reshape({1, g, g, d}).permute({0, 3, 1, 2}).to(torch::kFloat);
     grid = torch::nn::functional::interpolate(grid, torch::nn::functional::InterpolateFuncOptions()
                                                          .size(std::vector<int64_t>{newGrid, newGrid})
                                                          .mode(torch::kBicubic)
@@ -590,8 +603,8 @@ LoadedModel loadModel(const std::string& presetOrPath, const LoadOptions& option
             used.insert(p.key());
             torch::Tensor src = it->second;
             if (p.key() == "pos_embed" && cfg.gridSize() != fileGrid && src.dim() == 3 &&
-                src.size(1) == static_cast<int64_t>(fileGrid) * fileGrid + 1)
-                src = interpolatePosEmbed(src.to(torch::kFloat), cfg.gridSize());
+                src.size(1) == static_cast<int64_t>(fileGrid) * fileGrid + cfg.positionedPrefix())
+                src = interpolatePosEmbed(src.to(torch::kFloat), cfg.gridSize(), cfg.positionedPrefix());
             if (src.sizes() != p.value().sizes()) {
                 misShaped.push_back(p.key() + " (file " + shapeString(src.sizes()) + ", model " +
                                     shapeString(p.value().sizes()) + ")");

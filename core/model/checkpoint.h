@@ -80,7 +80,7 @@ void saveCheckpoint(const std::filesystem::path& file, VitImpl& model,
 
 /// posEmbed: [1, 1 + g*g, D] float (class token first) -> [1, 1 + newGrid^2, D], bicubic
 /// (align_corners=false, as timm's resample_abs_pos_embed). Class-token row unchanged.
-torch::Tensor interpolatePosEmbed(const torch::Tensor& posEmbed, int newGrid);
+torch::Tensor interpolatePosEmbed(const torch::Tensor& posEmbed, int newGrid, int prefix = 1);
 
 /// Resolves "cpu" / "cuda" / "auto"; throws core::Error for CUDA on a machine without it.
 torch::Device resolveDevice(const std::string& device);

@@ -107,26 +107,41 @@ struct MlpImpl : torch::nn::Module {
 };
 TORCH_MODULE(Mlp);
 
+// LayerScale: a learned per-channel gain on a residual branch ("ls1.gamma").
+struct LayerScaleImpl : torch::nn::Module {
+    explicit LayerScaleImpl(int dim) { gamma = register_parameter("gamma", torch::full({dim}, 1e-5)); }
+    torch::Tensor forward(const torch::Tensor& x) { return x * gamma.to(x.dtype()); }
+    torch::Tensor gamma;
+};
+TORCH_MODULE(LayerScale);
+
 struct BlockImpl : torch::nn::Module {
     explicit BlockImpl(const VitConfig& c) {
         auto ln = [&] { return torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.dim}).eps(c.layerNormEps)); };
         norm1 = register_module("norm1", ln());
         attn = register_module("attn", Attention(c.dim, c.heads));
+        if (c.layerScale)
+            ls1 = register_module("ls1", LayerScale(c.dim));
         norm2 = register_module("norm2", ln());
         mlp = register_module("mlp", Mlp(c.dim, static_cast<int>(std::lround(c.dim * c.mlpRatio))));
+        if (c.layerScale)
+            ls2 = register_module("ls2", LayerScale(c.dim));
     }
     torch::Tensor forward(torch::Tensor x, torch::Tensor* attnOut) {
         // Inference without attention maps: the whole pre-norm block in one ATen kernel (the
         // one nn.TransformerEncoderLayer's fast path uses; exact GELU, same maths, fewer passes
-        // over the activations and no intermediate allocations between the ops).
-        if (!attnOut && useFusedAttention(x) && useFusedBlock()) {
+        // over the activations and no intermediate allocations between the ops). It has no
+        // LayerScale, so blocks with one take the path below.
+        if (!ls1 && !attnOut && useFusedAttention(x) && useFusedBlock()) {
             return at::_transformer_encoder_layer_fwd(
                 x, x.size(2), attn->heads, attn->qkv->weight, attn->qkv->bias, attn->proj->weight, attn->proj->bias,
                 /*use_gelu=*/true, /*norm_first=*/true, norm1->options.eps(), norm1->weight, norm1->bias, norm2->weight,
                 norm2->bias, mlp->fc1->weight, mlp->fc1->bias, mlp->fc2->weight, mlp->fc2->bias);
         }
-        x = x + attn->forward(norm1->forward(x), attnOut).to(x.dtype());
-        return x + mlp->forward(norm2->forward(x)).to(x.dtype());
+        auto a = attn->forward(norm1->forward(x), attnOut);
+        x = x + (ls1 ? ls1->forward(a) : a).to(x.dtype());
+        auto m = mlp->forward(norm2->forward(x));
+        return x + (ls2 ? ls2->forward(m) : m).to(x.dtype());
     }
 
     // bf16 inference: the fused block kernel on bf16 activations with bf16 copies of the
@@ -142,6 +157,7 @@ struct BlockImpl : torch::nn::Module {
     torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
     Attention attn{nullptr};
     Mlp mlp{nullptr};
+    LayerScale ls1{nullptr}, ls2{nullptr};
 
 private:
     const std::vector<torch::Tensor>& bf16Weights() {
@@ -183,7 +199,11 @@ VitImpl::VitImpl(const VitConfig& config) : m_config(config) {
         "proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(c.inChannels, c.dim, c.patchSize).stride(c.patchSize)));
     register_module("patch_embed", holder);
     clsToken = register_parameter("cls_token", torch::zeros({1, 1, c.dim}));
-    posEmbed = register_parameter("pos_embed", torch::zeros({1, c.numPatches() + 1, c.dim}));
+    if (c.distToken)
+        distToken = register_parameter("dist_token", torch::zeros({1, 1, c.dim}));
+    if (c.registers > 0)
+        registerTokens = register_parameter("register_tokens", torch::zeros({1, c.registers, c.dim}));
+    posEmbed = register_parameter("pos_embed", torch::zeros({1, c.numPatches() + c.positionedPrefix(), c.dim}));
     blocks = register_module("blocks", torch::nn::ModuleList());
     for (int i = 0; i < c.depth; ++i)
         blocks->push_back(Block(c));
@@ -213,11 +233,18 @@ VitOutput VitImpl::forward(const torch::Tensor& images, bool withAttention) {
     // The residual stream stays float32 under bf16 autocast: LayerNorm then sees float input
     // (LibTorch 1.13's CPU autocast leaves layer_norm alone), and only matmuls run in bf16.
     auto x = patchEmbed->forward(images).flatten(2).transpose(1, 2).to(torch::kFloat); // [B, N, D]
-    x = torch::cat({clsToken.expand({b, -1, -1}).to(torch::kFloat), x}, 1);
-    x = x + posEmbed.to(torch::kFloat);
+    std::vector<torch::Tensor> tokens{clsToken.expand({b, -1, -1}).to(torch::kFloat)};
+    if (c.distToken)
+        tokens.push_back(distToken.expand({b, -1, -1}).to(torch::kFloat));
+    tokens.push_back(x);
+    x = torch::cat(tokens, 1) + posEmbed.to(torch::kFloat);
+    if (c.registers > 0) // registers go after the positioned prefix and have no position
+        x = torch::cat({x.slice(1, 0, c.positionedPrefix()), registerTokens.expand({b, -1, -1}).to(torch::kFloat),
+                        x.slice(1, c.positionedPrefix())},
+                       1);
 
     VitOutput out;
-    if (!withAttention && useBf16FastPath(x)) {
+    if (!withAttention && !c.layerScale && useBf16FastPath(x)) {
         // bf16 autocast inference without maps: the fused blocks on bf16 activations, with
         // autocast off inside them (their inputs are already bf16; see BlockImpl::forwardBf16).
         AutocastOff off;
@@ -239,7 +266,7 @@ VitOutput VitImpl::forward(const torch::Tensor& images, bool withAttention) {
     }
     x = norm->forward(x).to(torch::kFloat);
     out.cls = x.select(1, 0);
-    out.patches = x.slice(1, 1);
+    out.patches = x.slice(1, c.prefixTokens());
     const auto pooled = c.pool == "mean" ? out.patches.mean(1) : out.cls;
     if (head)
         out.embedding = torch::nn::functional::normalize(

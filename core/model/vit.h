@@ -43,7 +43,9 @@ private:
 public:
     torch::nn::Conv2d patchEmbed{nullptr}; // "patch_embed.proj"
     torch::Tensor clsToken;                // "cls_token"  [1, 1, D]
-    torch::Tensor posEmbed;                // "pos_embed"  [1, N+1, D]
+    torch::Tensor posEmbed;                // "pos_embed"  [1, N + positionedPrefix, D]
+    torch::Tensor distToken;               // "dist_token" [1, 1, D] (DeiT distilled only)
+    torch::Tensor registerTokens;          // "register_tokens" [1, R, D] (DINOv2 with registers only)
     torch::nn::ModuleList blocks{nullptr}; // "blocks"
     torch::nn::LayerNorm norm{nullptr};    // "norm"
     torch::nn::Linear head{nullptr};       // "head" (absent when embedDim == 0)

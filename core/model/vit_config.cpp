@@ -43,6 +43,7 @@ nlohmann::json VitConfig::toJson() const {
                           {"in_channels", inChannels}, {"dim", dim},       {"depth", depth},
                           {"heads", heads},     {"mlp_ratio", mlpRatio},   {"embed_dim", embedDim},
                           {"layer_norm_eps", layerNormEps}, {"pool", pool},
+                          {"registers", registers}, {"dist_token", distToken}, {"layer_scale", layerScale},
                           {"preprocess", preprocess.toJson()}};
 }
 
@@ -82,6 +83,13 @@ VitConfig VitConfig::fromJson(const nlohmann::json& j) {
             throw Error("model config: field 'pool' must be \"cls\" or \"mean\"");
         c.pool = j["pool"].get<std::string>();
     }
+    getInt("registers", c.registers, false);
+    for (const auto& [key, field] : {std::pair{"dist_token", &c.distToken}, std::pair{"layer_scale", &c.layerScale}})
+        if (j.contains(key)) {
+            if (!j[key].is_boolean())
+                throw Error(std::string("model config: field '") + key + "' must be true or false");
+            *field = j[key].get<bool>();
+        }
     if (j.contains("layer_norm_eps")) {
         if (!j["layer_norm_eps"].is_number())
             throw Error("model config: field 'layer_norm_eps' must be a number");
@@ -138,6 +146,8 @@ void VitConfig::validate() const {
         fail("embed_dim " + std::to_string(embedDim) + " out of range");
     if (!(layerNormEps > 0.0) || layerNormEps > 1.0)
         fail("layer_norm_eps out of range");
+    if (registers < 0 || registers > 64)
+        fail("registers " + std::to_string(registers) + " out of range 0..64");
 }
 
 } // namespace vitrine::core::model

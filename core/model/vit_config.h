@@ -24,6 +24,14 @@ struct VitConfig {
     /// What the projection head sees: "cls" (the class token, as timm/DINO) or "mean" (the
     /// mean of the patch tokens, which trains better from scratch on small data sets).
     std::string pool = "cls";
+    /// Register tokens (DINOv2 "with registers", Darcet et al. 2023): learned tokens after
+    /// the class token, without positional embedding, dropped at the output.
+    int registers = 0;
+    /// DeiT's distillation token, right after the class token (with positional embedding).
+    bool distToken = false;
+    /// LayerScale (CaiT, DINOv2): each residual branch multiplied by a learned per-channel
+    /// gamma (blocks.i.ls1.gamma, blocks.i.ls2.gamma).
+    bool layerScale = false;
     /// How input images are prepared for this model (mean/std, crop fraction, interpolation);
     /// its `size` is ignored: inputOptions() fills in imageSize.
     image::PreprocessOptions preprocess;
@@ -36,6 +44,10 @@ struct VitConfig {
     }
 
     int gridSize() const { return imageSize / patchSize; }
+    /// Tokens before the patches: the class token, DeiT's distillation token, registers.
+    int prefixTokens() const { return 1 + (distToken ? 1 : 0) + registers; }
+    /// Tokens with a positional embedding besides the patches (class, distillation).
+    int positionedPrefix() const { return 1 + (distToken ? 1 : 0); }
     int numPatches() const { return gridSize() * gridSize(); }
     int headDim() const { return dim / heads; }
     /// Output width of the model's embedding (E, or D when there is no head).

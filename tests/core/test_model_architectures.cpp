@@ -1,0 +1,64 @@
+// The ViT variants people hold, each against an independent float32 forward pass written in
+// plain torch (tests/fixtures/torch/make_arch_fixtures.py): DINOv2 with LayerScale, with and
+// without 4 register tokens, and DeiT's distillation token — read from .pth state dicts,
+// their class token, patch tokens and attention within 1e-4 of the reference.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+
+#include "core/analysis/inspection.h"
+#include "core/model/checkpoint.h"
+
+namespace fs = std::filesystem;
+using namespace vitrine::core;
+using namespace vitrine::core::model;
+
+namespace {
+
+double maxAbsDiff(const torch::Tensor& got, const std::vector<double>& want) {
+    const auto w = torch::tensor(want, torch::kDouble);
+    REQUIRE(got.numel() == w.numel());
+    return (got.reshape({-1}).to(torch::kDouble) - w).abs().max().item<double>();
+}
+
+} // namespace
+
+TEST_CASE("DINOv2 (LayerScale, registers) and DeiT (distillation token) match an independent reference", "[model][architectures]") {
+    for (const char* name : {"dinov2-reg", "dinov2", "deit-distilled"}) {
+        INFO(name);
+        const fs::path dir = fs::path(VITRINE_FIXTURES) / "torch";
+        std::ifstream in(dir / (std::string(name) + ".json"));
+        const auto ref = nlohmann::json::parse(in);
+        LoadOptions o;
+        o.heads = ref["config"]["heads"];
+        LoadedModel m = loadModel((dir / (std::string(name) + ".pth")).string(), o);
+        const auto& c = m.model->config();
+        CHECK(c.registers == ref["config"]["registers"].get<int>());
+        CHECK(c.distToken == ref["config"]["dist_token"].get<bool>());
+        CHECK(c.layerScale == ref["config"]["layer_scale"].get<bool>());
+        CHECK(c.imageSize == ref["config"]["image"].get<int>());
+        const auto input = torch::tensor(ref["input"].get<std::vector<float>>()).reshape({1, 3, c.imageSize, c.imageSize});
+        torch::NoGradGuard ng;
+        const auto out = m.model->forward(input, /*withAttention=*/true);
+        CHECK(maxAbsDiff(out.cls[0], ref["cls"].get<std::vector<double>>()) < 1e-4);
+        CHECK(maxAbsDiff(out.patches[0], ref["patches"].get<std::vector<double>>()) < 1e-4);
+        CHECK(out.patches.size(1) == c.numPatches());
+        CHECK(maxAbsDiff(out.attentions[0][0][0], ref["attention_layer0_head0"].get<std::vector<double>>()) < 1e-5);
+        // The inference path without maps (fused kernels where the block allows) agrees.
+        const auto fast = m.model->forward(input, false);
+        CHECK(maxAbsDiff(fast.cls[0], ref["cls"].get<std::vector<double>>()) < 1e-4);
+
+        // The Inspector's attention covers the class token and the patches; rows sum to 1.
+        cv::Mat rgb(c.imageSize, c.imageSize, CV_8UC3);
+        cv::randu(rgb, 0, 255);
+        const auto inspection = analysis::inspectImage(*m.model, rgb);
+        CHECK(inspection.attention.tokens == 1 + c.numPatches());
+        const cv::Mat a = inspection.attention.matrix(0, 0);
+        for (int r = 0; r < a.rows; ++r)
+            CHECK(cv::sum(a.row(r))[0] == Approx(1.0).margin(1e-4));
+    }
+}
