@@ -445,10 +445,12 @@ void MainWindow::buildMenus() {
     modelButton->setAccessibleName(tr("Model"));
     m_toolbar->addWidget(modelButton);
     m_toolbar->addSeparator();
-    // Compute and Train press the panels' own buttons, which hold the shortcuts (F5, Ctrl+Return).
+    // Compute and Train press the panels' own buttons; their shortcuts (F5, Ctrl+Return) live
+    // here, so they work whichever panel is in front. Both are in the Run menu too.
     QAction* compute = m_toolbar->addAction(QIcon(QStringLiteral(":/vitrine/icons/map.svg")), tr("Compute Map"), this,
                                             [this] { m_map->computeButton()->click(); });
     compute->setObjectName(QStringLiteral("computeMapAction"));
+    compute->setShortcut(QKeySequence(Qt::Key_F5));
     compute->setToolTip(tr("Embed every image with the current model and draw the map (F5)"));
     QAction* train = m_toolbar->addAction(QIcon(QStringLiteral(":/vitrine/icons/train.svg")), tr("Train"), this, [this] {
         m_trainingDock->show();
@@ -457,10 +459,14 @@ void MainWindow::buildMenus() {
             m_training->startButton()->click();
     });
     train->setObjectName(QStringLiteral("trainAction"));
+    train->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return));
     train->setToolTip(tr("Train the embedding with triplet loss using the Training tab's settings (Ctrl+Return)"));
     connect(m_trainer, &TrainingController::started, train, [train] { train->setEnabled(false); });
     connect(m_trainer, &TrainingController::finished, train, [train] { train->setEnabled(true); });
     m_toolbar->addAction(exportAct);
+    QMenu* run = menuBar()->insertMenu(m_viewMenu->menuAction(), new QMenu(tr("&Run"), this))->menu();
+    run->addAction(compute);
+    run->addAction(train);
     m_toolbar->addSeparator();
     m_toolbar->addAction(showMap);
     m_toolbar->addAction(showInspector);

@@ -43,7 +43,7 @@ MapPanel::MapPanel(Workspace* workspace, DatasetModel* dataset, ThumbnailCache* 
     m_neighbours->setPrefix(tr("neighbours "));
     m_neighbours->setToolTip(tr("UMAP n_neighbors: larger keeps more global structure"));
     m_compute->setToolTip(tr("Embed every image with the current model and project the embeddings to 2-D (F5)"));
-    m_compute->setShortcut(QKeySequence(Qt::Key_F5));
+    // F5 belongs to the window's Compute Map action (toolbar and Run menu).
     m_legend->setMaximumWidth(170);
     m_legend->setToolTip(tr("Classes: untick to hide"));
     m_timeline->setEnabled(false);

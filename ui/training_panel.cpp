@@ -161,7 +161,7 @@ TrainingPanel::TrainingPanel(ThumbnailCache* thumbs, QWidget* parent)
     form->addRow(tr("Precision"), m_precision);
 
     m_start->setToolTip(tr("Start training on the loaded data set at the chosen class level (Ctrl+Return)"));
-    m_start->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return));
+    // Ctrl+Return belongs to the window's Train action, so it works from any panel.
     m_pause->setToolTip(tr("Pause or resume after the current step (Ctrl+P)"));
     m_pause->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_P));
     m_stop->setToolTip(tr("Stop after the current step and write a checkpoint (Ctrl+.)"));
