@@ -97,6 +97,11 @@ struct Converted {
     std::vector<std::string> ignored;             // known but unused (classifier heads, poolers)
     std::string layout;
     double layerNormEps = 1e-6;
+    bool preNorm = false;   // CLIP: ln_pre
+    bool quickGelu = false; // OpenAI CLIP
+    /// The preprocessing the weights were trained with, when the layout implies it (CLIP).
+    std::optional<nlohmann::json> preprocess;
+    std::vector<std::string> notes;
 };
 
 // "prefix" + "patch_embed.proj.weight": finds the prefix (e.g. "module.backbone.") from one anchor name.
@@ -191,6 +196,62 @@ Converted convertHf(const std::map<std::string, torch::Tensor>& src, const std::
             continue;
         }
         c.tensors[name] = torch::cat({parts["query"], parts["key"], parts["value"]}, 0);
+    }
+    return c;
+}
+
+// OpenAI CLIP's visual tower (also inside a whole CLIP model, under "visual."): conv1 without
+// bias, class_embedding, positional_embedding, ln_pre, transformer.resblocks.*, ln_post and the
+// projection proj [D, E], which becomes the head (its output is CLIP's image embedding).
+Converted convertClip(const std::map<std::string, torch::Tensor>& src, const std::string& prefix) {
+    Converted c;
+    c.layout = "clip";
+    c.layerNormEps = 1e-5;
+    c.preNorm = true;
+    c.quickGelu = true;
+    c.preprocess = nlohmann::json{{"mean", {0.48145466, 0.4578275, 0.40821073}},
+                                  {"std", {0.26862954, 0.26130258, 0.27577711}},
+                                  {"crop_pct", 1.0},
+                                  {"interpolation", "bicubic"}};
+    c.notes.push_back("OpenAI CLIP layout: QuickGELU activations as in OpenAI's weights, CLIP's mean/std");
+    static const std::regex kBlock(R"(transformer\.resblocks\.(\d+)\.(.+))");
+    static const std::map<std::string, std::string> kMap = {
+        {"ln_1.weight", "norm1.weight"},           {"ln_1.bias", "norm1.bias"},
+        {"ln_2.weight", "norm2.weight"},           {"ln_2.bias", "norm2.bias"},
+        {"attn.in_proj_weight", "attn.qkv.weight"}, {"attn.in_proj_bias", "attn.qkv.bias"},
+        {"attn.out_proj.weight", "attn.proj.weight"}, {"attn.out_proj.bias", "attn.proj.bias"},
+        {"mlp.c_fc.weight", "mlp.fc1.weight"},     {"mlp.c_fc.bias", "mlp.fc1.bias"},
+        {"mlp.c_proj.weight", "mlp.fc2.weight"},   {"mlp.c_proj.bias", "mlp.fc2.bias"},
+    };
+    for (const auto& [full, t] : src) {
+        if (full.compare(0, prefix.size(), prefix) != 0) {
+            c.ignored.push_back(full); // the text tower of a whole CLIP model
+            continue;
+        }
+        const std::string n = full.substr(prefix.size());
+        std::smatch m;
+        if (n == "class_embedding")
+            c.tensors["cls_token"] = t.reshape({1, 1, -1});
+        else if (n == "positional_embedding")
+            c.tensors["pos_embed"] = t.dim() == 2 ? t.unsqueeze(0) : t;
+        else if (n == "conv1.weight") {
+            c.tensors["patch_embed.proj.weight"] = t;
+            c.tensors["patch_embed.proj.bias"] = torch::zeros({t.size(0)}, t.options());
+        } else if (n == "ln_pre.weight" || n == "ln_pre.bias")
+            c.tensors["norm_pre." + n.substr(7)] = t;
+        else if (n == "ln_post.weight" || n == "ln_post.bias")
+            c.tensors["norm." + n.substr(8)] = t;
+        else if (n == "proj" && t.dim() == 2) {
+            c.tensors["head.weight"] = t.t().contiguous();
+            c.tensors["head.bias"] = torch::zeros({t.size(1)}, t.options());
+        } else if (std::regex_match(n, m, kBlock)) {
+            auto it = kMap.find(m[2].str());
+            if (it != kMap.end())
+                c.tensors["blocks." + m[1].str() + "." + it->second] = t;
+            else
+                c.unexpected.push_back(full);
+        } else
+            c.unexpected.push_back(full);
     }
     return c;
 }
@@ -305,6 +366,8 @@ VitConfig inferConfig(const fs::path& file, const Converted& c, int headsOverrid
         throw Error(file, "the head count is not stored in " + c.layout + " checkpoints and dim " +
                               std::to_string(cfg.dim) + " is not a multiple of 64; give it explicitly (--heads)");
     cfg.layerNormEps = c.layerNormEps;
+    cfg.preNorm = c.preNorm;
+    cfg.quickGelu = c.quickGelu;
     try {
         cfg.validate();
     } catch (const Error& e) {
@@ -497,7 +560,9 @@ LoadedModel loadModel(const std::string& presetOrPath, const LoadOptions& option
                            out.metadata.contains("config");
 
     Converted conv;
-    if (auto p = prefixOf(st.tensors, "conv_proj.weight"))
+    if (auto p = prefixOf(st.tensors, "class_embedding"); p && st.tensors.count(*p + "conv1.weight"))
+        conv = convertClip(st.tensors, *p);
+    else if (auto p = prefixOf(st.tensors, "conv_proj.weight"))
         conv = convertTorchvision(st.tensors, *p);
     else if (auto p = prefixOf(st.tensors, "embeddings.patch_embeddings.projection.weight"))
         conv = convertHf(st.tensors, *p);
@@ -512,6 +577,7 @@ LoadedModel loadModel(const std::string& presetOrPath, const LoadOptions& option
                               joinLimited(some, 8));
     }
     out.layout = isVitrine ? "vitrine" : conv.layout;
+    out.warnings.insert(out.warnings.end(), conv.notes.begin(), conv.notes.end());
 
     VitConfig cfg;
     if (isVitrine) {
@@ -556,6 +622,8 @@ LoadedModel loadModel(const std::string& presetOrPath, const LoadOptions& option
         }
         if (sidecar)
             cfg.preprocess = cfg.preprocess.merged(*sidecar);
+        else if (conv.preprocess)
+            cfg.preprocess = cfg.preprocess.merged(*conv.preprocess);
         else if (options.preprocess.is_null())
             out.warnings.push_back("no config.json or preprocessor_config.json beside the weights: using ImageNet "
                                    "mean/std and a plain resize; give --mean/--std/--crop-pct/--interpolation if the "

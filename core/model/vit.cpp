@@ -97,12 +97,17 @@ struct AttentionImpl : torch::nn::Module {
 TORCH_MODULE(Attention);
 
 struct MlpImpl : torch::nn::Module {
-    MlpImpl(int dim, int hidden) {
+    MlpImpl(int dim, int hidden, bool quickGelu) : quickGelu(quickGelu) {
         fc1 = register_module("fc1", torch::nn::Linear(dim, hidden));
         fc2 = register_module("fc2", torch::nn::Linear(hidden, dim));
     }
-    // Exact (erf) GELU, as timm and torchvision use.
-    torch::Tensor forward(const torch::Tensor& x) { return linear(torch::gelu(linear(x, fc1)), fc2); }
+    // Exact (erf) GELU, as timm and torchvision use; QuickGELU for OpenAI's CLIP.
+    torch::Tensor forward(const torch::Tensor& x) {
+        auto h = linear(x, fc1);
+        h = quickGelu ? h * torch::sigmoid(1.702 * h) : torch::gelu(h);
+        return linear(h, fc2);
+    }
+    bool quickGelu;
     torch::nn::Linear fc1{nullptr}, fc2{nullptr};
 };
 TORCH_MODULE(Mlp);
@@ -123,7 +128,7 @@ struct BlockImpl : torch::nn::Module {
         if (c.layerScale)
             ls1 = register_module("ls1", LayerScale(c.dim));
         norm2 = register_module("norm2", ln());
-        mlp = register_module("mlp", Mlp(c.dim, static_cast<int>(std::lround(c.dim * c.mlpRatio))));
+        mlp = register_module("mlp", Mlp(c.dim, static_cast<int>(std::lround(c.dim * c.mlpRatio)), c.quickGelu));
         if (c.layerScale)
             ls2 = register_module("ls2", LayerScale(c.dim));
     }
@@ -132,7 +137,7 @@ struct BlockImpl : torch::nn::Module {
         // one nn.TransformerEncoderLayer's fast path uses; exact GELU, same maths, fewer passes
         // over the activations and no intermediate allocations between the ops). It has no
         // LayerScale, so blocks with one take the path below.
-        if (!ls1 && !attnOut && useFusedAttention(x) && useFusedBlock()) {
+        if (!ls1 && !mlp->quickGelu && !attnOut && useFusedAttention(x) && useFusedBlock()) {
             return at::_transformer_encoder_layer_fwd(
                 x, x.size(2), attn->heads, attn->qkv->weight, attn->qkv->bias, attn->proj->weight, attn->proj->bias,
                 /*use_gelu=*/true, /*norm_first=*/true, norm1->options.eps(), norm1->weight, norm1->bias, norm2->weight,
@@ -204,6 +209,8 @@ VitImpl::VitImpl(const VitConfig& config) : m_config(config) {
     if (c.registers > 0)
         registerTokens = register_parameter("register_tokens", torch::zeros({1, c.registers, c.dim}));
     posEmbed = register_parameter("pos_embed", torch::zeros({1, c.numPatches() + c.positionedPrefix(), c.dim}));
+    if (c.preNorm)
+        normPre = register_module("norm_pre", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.dim}).eps(c.layerNormEps)));
     blocks = register_module("blocks", torch::nn::ModuleList());
     for (int i = 0; i < c.depth; ++i)
         blocks->push_back(Block(c));
@@ -243,8 +250,11 @@ VitOutput VitImpl::forward(const torch::Tensor& images, bool withAttention) {
                         x.slice(1, c.positionedPrefix())},
                        1);
 
+    if (normPre)
+        x = normPre->forward(x);
+
     VitOutput out;
-    if (!withAttention && !c.layerScale && useBf16FastPath(x)) {
+    if (!withAttention && !c.layerScale && !c.quickGelu && useBf16FastPath(x)) {
         // bf16 autocast inference without maps: the fused blocks on bf16 activations, with
         // autocast off inside them (their inputs are already bf16; see BlockImpl::forwardBf16).
         AutocastOff off;

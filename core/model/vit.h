@@ -44,6 +44,7 @@ public:
     torch::nn::Conv2d patchEmbed{nullptr}; // "patch_embed.proj"
     torch::Tensor clsToken;                // "cls_token"  [1, 1, D]
     torch::Tensor posEmbed;                // "pos_embed"  [1, N + positionedPrefix, D]
+    torch::nn::LayerNorm normPre{nullptr}; // "norm_pre" (CLIP's ln_pre) when config().preNorm
     torch::Tensor distToken;               // "dist_token" [1, 1, D] (DeiT distilled only)
     torch::Tensor registerTokens;          // "register_tokens" [1, R, D] (DINOv2 with registers only)
     torch::nn::ModuleList blocks{nullptr}; // "blocks"

@@ -44,6 +44,7 @@ nlohmann::json VitConfig::toJson() const {
                           {"heads", heads},     {"mlp_ratio", mlpRatio},   {"embed_dim", embedDim},
                           {"layer_norm_eps", layerNormEps}, {"pool", pool},
                           {"registers", registers}, {"dist_token", distToken}, {"layer_scale", layerScale},
+                          {"pre_norm", preNorm}, {"quick_gelu", quickGelu},
                           {"preprocess", preprocess.toJson()}};
 }
 
@@ -84,7 +85,8 @@ VitConfig VitConfig::fromJson(const nlohmann::json& j) {
         c.pool = j["pool"].get<std::string>();
     }
     getInt("registers", c.registers, false);
-    for (const auto& [key, field] : {std::pair{"dist_token", &c.distToken}, std::pair{"layer_scale", &c.layerScale}})
+    for (const auto& [key, field] : {std::pair{"dist_token", &c.distToken}, std::pair{"layer_scale", &c.layerScale},
+                                     std::pair{"pre_norm", &c.preNorm}, std::pair{"quick_gelu", &c.quickGelu}})
         if (j.contains(key)) {
             if (!j[key].is_boolean())
                 throw Error(std::string("model config: field '") + key + "' must be true or false");

@@ -32,6 +32,10 @@ struct VitConfig {
     /// LayerScale (CaiT, DINOv2): each residual branch multiplied by a learned per-channel
     /// gamma (blocks.i.ls1.gamma, blocks.i.ls2.gamma).
     bool layerScale = false;
+    /// CLIP's visual tower: a LayerNorm before the blocks ("norm_pre", CLIP's ln_pre) ...
+    bool preNorm = false;
+    /// ... and QuickGELU, x * sigmoid(1.702 x), in the MLPs (OpenAI's CLIP weights).
+    bool quickGelu = false;
     /// How input images are prepared for this model (mean/std, crop fraction, interpolation);
     /// its `size` is ignored: inputOptions() fills in imageSize.
     image::PreprocessOptions preprocess;

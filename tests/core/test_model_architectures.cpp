@@ -1,7 +1,8 @@
 // The ViT variants people hold, each against an independent float32 forward pass written in
 // plain torch (tests/fixtures/torch/make_arch_fixtures.py): DINOv2 with LayerScale, with and
-// without 4 register tokens, and DeiT's distillation token — read from .pth state dicts,
-// their class token, patch tokens and attention within 1e-4 of the reference.
+// without 4 register tokens, DeiT's distillation token, and OpenAI CLIP's visual tower inside a
+// whole CLIP state dict (ln_pre, QuickGELU, ln_post, the projection) — read from .pth state
+// dicts, their class token, patch tokens, attention and embedding within 1e-4 of the reference.
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -27,8 +28,8 @@ double maxAbsDiff(const torch::Tensor& got, const std::vector<double>& want) {
 
 } // namespace
 
-TEST_CASE("DINOv2 (LayerScale, registers) and DeiT (distillation token) match an independent reference", "[model][architectures]") {
-    for (const char* name : {"dinov2-reg", "dinov2", "deit-distilled"}) {
+TEST_CASE("DINOv2 (LayerScale, registers), DeiT (distillation token) and CLIP's visual tower match an independent reference", "[model][architectures]") {
+    for (const char* name : {"dinov2-reg", "dinov2", "deit-distilled", "clip"}) {
         INFO(name);
         const fs::path dir = fs::path(VITRINE_FIXTURES) / "torch";
         std::ifstream in(dir / (std::string(name) + ".json"));
@@ -51,6 +52,11 @@ TEST_CASE("DINOv2 (LayerScale, registers) and DeiT (distillation token) match an
         // The inference path without maps (fused kernels where the block allows) agrees.
         const auto fast = m.model->forward(input, false);
         CHECK(maxAbsDiff(fast.cls[0], ref["cls"].get<std::vector<double>>()) < 1e-4);
+        if (ref.contains("embedding")) { // CLIP: the projected, normalised image embedding
+            CHECK(m.layout == "clip");
+            CHECK(maxAbsDiff(fast.embedding[0], ref["embedding"].get<std::vector<double>>()) < 1e-4);
+            CHECK(c.inputOptions().mean[0] == Approx(0.48145466));
+        }
 
         // The Inspector's attention covers the class token and the patches; rows sum to 1.
         cv::Mat rgb(c.imageSize, c.imageSize, CV_8UC3);
