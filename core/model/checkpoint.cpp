@@ -129,8 +129,9 @@ Converted convertTimm(const std::map<std::string, torch::Tensor>& src, const std
             c.tensors[n] = t;
         else if ((n == "head.weight" || n == "head.bias") && keepHead)
             c.tensors[n] = t;
-        else if (n == "mask_token" || n.rfind("head.", 0) == 0 || n.rfind("head_dist", 0) == 0)
-            c.ignored.push_back(full);
+        else if (n == "mask_token" || n.rfind("head.", 0) == 0 || n.rfind("head_dist", 0) == 0 ||
+                 n.rfind("decoder", 0) == 0 || n == "fc_norm.weight" || n == "fc_norm.bias")
+            c.ignored.push_back(full); // classifiers, and MAE's decoder (decoder_embed, decoder_blocks, ...)
         else
             c.unexpected.push_back(full);
     }

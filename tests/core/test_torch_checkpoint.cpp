@@ -80,6 +80,15 @@ TEST_CASE("state dicts inside wrappers and behind prefixes are found", "[model][
         CHECK(notes.find("'teacher'") != std::string::npos);
         CHECK(notes.find("head.mlp.0.weight") != std::string::npos); // reported as ignored
     }
+    SECTION("MAE: the encoder beside its decoder, which is set aside") {
+        LoadedModel m = load("vit-tiny-mae-pretrain.pth");
+        requireSameWeights(m, reference, 0);
+        std::string notes;
+        for (const auto& w : m.warnings)
+            notes += w + "\n";
+        INFO(notes);
+        CHECK(notes.find("decoder_") != std::string::npos);
+    }
     SECTION("{'state_dict': {'module.' + name: float16}}") {
         LoadedModel m = load("vit-tiny-module-half.pth");
         requireSameWeights(m, reference, 1e-3);
