@@ -40,6 +40,7 @@
 #include "ui/app_paths.h"
 #include "ui/dataset_model.h"
 #include "ui/dataset_panel.h"
+#include "ui/download_dialog.h"
 #include "ui/export_dialog.h"
 #include "ui/inspector_panel.h"
 #include "ui/job_runner.h"
@@ -381,9 +382,19 @@ void MainWindow::buildMenus() {
         presets->addAction(name, this, [this, name] { m_workspace->setModel(name); });
     }
     modelMenu->addSeparator();
+    QAction* download = modelMenu->addAction(tr("&Download a Model…"), this, [this] {
+        auto* dialog = new DownloadDialog(this);
+        dialog->setAttribute(Qt::WA_DeleteOnClose);
+        connect(dialog, &DownloadDialog::downloaded, this, [this](const QString&, const QString& path) {
+            m_workspace->setModel(path);
+        });
+        dialog->show();
+    });
+    download->setObjectName(QStringLiteral("downloadModelAction"));
+    download->setToolTip(tr("DINO, DINOv2 (with registers), DeiT and MAE checkpoints from their publishers"));
     QAction* openModel = modelMenu->addAction(tr("&Open Checkpoint…"), this, &MainWindow::chooseModelDialog);
     openModel->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_M));
-    openModel->setToolTip(tr("Load a .safetensors checkpoint (Vitrine, timm/DINO, Hugging Face ViTModel or torchvision)"));
+    openModel->setToolTip(tr("Load a checkpoint: .safetensors (Vitrine, timm/DINO, Hugging Face, torchvision, CLIP) or a PyTorch .pth/.pt/.bin state dict (DINO, DINOv2, DeiT, MAE, CLIP), read without running Python"));
     modelMenu->addAction(tr("&Recompute Map"), this, [this] { m_workspace->computeEmbeddings(); });
 
     m_viewMenu = menuBar()->addMenu(tr("&View"));
@@ -690,7 +701,7 @@ bool MainWindow::confirmStopTraining(const QString& why) {
 
 void MainWindow::chooseModelDialog() {
     QString file = QFileDialog::getOpenFileName(this, tr("Open a model checkpoint"), QString(),
-                                                tr("safetensors (*.safetensors);;All files (*)"));
+                                                tr("Checkpoints (*.safetensors *.pth *.pt *.bin *.ckpt);;All files (*)"));
     if (!file.isEmpty())
         m_workspace->setModel(file);
 }

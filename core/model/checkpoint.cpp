@@ -13,6 +13,7 @@
 
 #include "core/common/error.h"
 #include "core/model/checkpoint_metadata.h"
+#include "core/model/model_catalogue.h"
 #include "core/io/atomic_file.h"
 #include "core/model/safetensors.h"
 #include "core/model/torch_checkpoint.h"
@@ -524,6 +525,9 @@ LoadedModel loadModel(const std::string& presetOrPath, const LoadOptions& option
     if (!fs::exists(file, ec))
         if (auto bundled = bundledModelPath(presetOrPath); !bundled.empty())
             return loadModel(bundled.string(), options);
+    if (!fs::exists(file, ec))
+        if (auto downloaded = downloadedModelPath(presetOrPath); !downloaded.empty())
+            return loadModel(downloaded.string(), options);
 
     auto ext = file.extension().string();
     std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return std::tolower(ch); });
@@ -531,6 +535,9 @@ LoadedModel loadModel(const std::string& presetOrPath, const LoadOptions& option
         std::string known;
         for (const auto& n : names)
             known += (known.empty() ? "" : ", ") + n;
+        if (catalogueEntry(presetOrPath))
+            throw Error(file, "not downloaded yet: download it from the window (Model → Download a Model…) or "
+                              "save " + catalogueEntry(presetOrPath)->url + " in " + downloadedModelsDir().string());
         throw Error(file, "no such file, and not a preset name (presets: " + known + ")");
     }
     SafetensorsFile st;
