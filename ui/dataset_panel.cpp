@@ -79,6 +79,7 @@ DatasetPanel::DatasetPanel(DatasetModel* model, QWidget* parent)
     layout->addWidget(splitter, 1);
     layout->addWidget(m_summary);
 
+    m_search->setAccessibleName(tr("Filter by file name"));
     connect(m_search, &QLineEdit::textChanged, m_proxy, &SampleFilterProxy::setSearch);
     connect(m_level, qOverload<int>(&QComboBox::currentIndexChanged), this, [this](int i) {
         if (!m_rebuilding && i >= 0)

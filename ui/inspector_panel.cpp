@@ -49,6 +49,12 @@ InspectorPanel::InspectorPanel(QWidget* parent)
     m_view->setToolTip(tr("What to show: attention maps, every head of the chosen layer at once, the norm of each "
                           "patch token, or the first three principal components of the patch tokens as colours."));
     m_layer->setToolTip(tr("Transformer layer (1 = first). PageUp/PageDown also move it."));
+    m_layer->setAccessibleName(tr("Layer"));
+    m_opacity->setAccessibleName(tr("Heatmap opacity"));
+    m_discard->setAccessibleName(tr("Rollout discard ratio"));
+    m_maskShare->setAccessibleName(tr("DINO mask attention share"));
+    m_maskShare->setToolTip(tr("DINO mask: the share of the attention mass the kept patches hold (0.6 keeps the "
+                               "patches that together receive 60 %)"));
     m_layer->setPageStep(1);
     m_head->setToolTip(tr("One attention head, or all heads fused (mean, max, min)."));
     m_rollout->setToolTip(tr("Attention rollout (Abnar & Zuidema 2020): attention propagated through all layers up "

@@ -48,6 +48,7 @@ MapPanel::MapPanel(Workspace* workspace, DatasetModel* dataset, ThumbnailCache* 
     m_legend->setToolTip(tr("Classes: untick to hide"));
     m_timeline->setEnabled(false);
     m_timeline->setToolTip(tr("Replay how the map changed during training"));
+    m_timeline->setAccessibleName(tr("Training timeline"));
     m_info->setWordWrap(true);
 
     // The legend can fold away, giving the map the panel's whole width.

@@ -116,6 +116,8 @@ NeighboursPanel::NeighboursPanel(ThumbnailCache* thumbs, QWidget* parent)
     m_k->setValue(12);
     m_k->setPrefix(tr("k = "));
     m_k->setToolTip(tr("How many neighbours to show"));
+    m_k->setAccessibleName(tr("Number of neighbours"));
+    m_metric->setAccessibleName(tr("Distance"));
     m_metric->addItems({tr("Cosine"), tr("Euclidean")});
     m_metric->setToolTip(tr("Distance between embeddings: cosine (1 − cos θ) or Euclidean"));
     m_query->setFixedSize(56, 56);

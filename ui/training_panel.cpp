@@ -81,6 +81,7 @@ TrainingPanel::TrainingPanel(ThumbnailCache* thumbs, QWidget* parent)
     m_blocks->setRange(1, 64);
     m_blocks->setValue(2);
     m_blocks->setSuffix(tr(" blocks"));
+    m_blocks->setAccessibleName(tr("Blocks to train"));
     m_blocks->setToolTip(tr("How many of the last transformer blocks learn when fine-tuning the last blocks."));
     connect(m_mode, &QComboBox::currentIndexChanged, this,
             [this](int i) { m_blocks->setEnabled(i == kModeLastBlocks && m_start->isEnabled()); });
@@ -107,6 +108,8 @@ TrainingPanel::TrainingPanel(ThumbnailCache* thumbs, QWidget* parent)
     m_p->setRange(2, 64);
     m_p->setValue(TrainingSettings{}.classesPerBatch);
     m_p->setToolTip(tr("P: classes per batch. Each batch holds P classes × K images."));
+    m_p->setAccessibleName(tr("Classes per batch (P)"));
+    m_k->setAccessibleName(tr("Images per class (K)"));
     m_k->setRange(2, 32);
     m_k->setValue(4);
     m_k->setToolTip(tr("K: images per class in a batch (at least 2, so every anchor has a positive). "

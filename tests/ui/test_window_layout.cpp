@@ -7,6 +7,12 @@
 #include "../support/wait_for.h"
 
 #include <QAbstractScrollArea>
+#include <QAbstractSlider>
+#include <QAbstractSpinBox>
+#include <QAccessible>
+#include <QComboBox>
+#include <QLineEdit>
+#include <QScrollBar>
 #include <QAction>
 #include <QApplication>
 #include <QDockWidget>
@@ -232,4 +238,42 @@ TEST_CASE("the map pans with the arrow keys and zooms with + and -", "[ui][layou
     CHECK(view.toWidget(QPointF(1, 1)).x() - view.toWidget(QPointF(0, 0)).x() == Approx(spread * 1.25));
     QTest::keyClick(&view, Qt::Key_Minus);
     CHECK(view.toWidget(QPointF(1, 1)).x() - view.toWidget(QPointF(0, 0)).x() == Approx(spread));
+}
+
+TEST_CASE("every control has an accessible name and every setting a tooltip", "[ui][layout]") {
+    QTemporaryDir settingsDir;
+    qputenv("XDG_CONFIG_HOME", settingsDir.path().toUtf8());
+    QSettings().clear();
+    MainWindow w;
+    w.show();
+    w.openFolder(VITRINE_TEST_DATA);
+    REQUIRE(w.scanRunner()->waitForIdle(60000));
+    settle();
+    QStringList unnamed, untipped;
+    for (int view = 0; view < 2; ++view) {
+        w.showMainView(view);
+        settle();
+        for (QWidget* c : w.findChildren<QWidget*>()) {
+            const bool control = qobject_cast<QAbstractButton*>(c) || qobject_cast<QComboBox*>(c) ||
+                                 qobject_cast<QAbstractSpinBox*>(c) || qobject_cast<QAbstractSlider*>(c) ||
+                                 qobject_cast<QLineEdit*>(c);
+            if (!control || !c->isVisibleTo(&w) || qobject_cast<QScrollBar*>(c) ||
+                c->inherits("QDockWidgetTitleButton") || c->objectName().startsWith(QLatin1String("qt_")))
+                continue;
+            QAccessibleInterface* a = QAccessible::queryAccessibleInterface(c);
+            const QString id = QString::fromLatin1(c->metaObject()->className()) + " '" + c->objectName() + "' in " +
+                               QString::fromLatin1(c->parentWidget()->metaObject()->className());
+            if (!a || a->text(QAccessible::Name).trimmed().isEmpty())
+                unnamed << id;
+            const bool setting = !qobject_cast<QAbstractButton*>(c) || qobject_cast<QAbstractButton*>(c)->isCheckable();
+            if (setting && c->toolTip().isEmpty())
+                untipped << id;
+        }
+    }
+    unnamed.removeDuplicates();
+    untipped.removeDuplicates();
+    INFO("without an accessible name:\n" << unnamed.join('\n').toStdString());
+    CHECK(unnamed.isEmpty());
+    INFO("settings without a tooltip:\n" << untipped.join('\n').toStdString());
+    CHECK(untipped.isEmpty());
 }
