@@ -100,6 +100,7 @@ struct Converted {
     double layerNormEps = 1e-6;
     bool preNorm = false;   // CLIP: ln_pre
     bool quickGelu = false; // OpenAI CLIP
+    std::string pool = "cls"; // MAE encoders: the mean of the patch tokens
     /// The preprocessing the weights were trained with, when the layout implies it (CLIP).
     std::optional<nlohmann::json> preprocess;
     std::vector<std::string> notes;
@@ -132,7 +133,13 @@ Converted convertTimm(const std::map<std::string, torch::Tensor>& src, const std
             c.tensors[n] = t;
         else if (n == "mask_token" || n.rfind("head.", 0) == 0 || n.rfind("head_dist", 0) == 0 ||
                  n.rfind("decoder", 0) == 0 || n == "fc_norm.weight" || n == "fc_norm.bias")
+        {
             c.ignored.push_back(full); // classifiers, and MAE's decoder (decoder_embed, decoder_blocks, ...)
+            if (n.rfind("decoder", 0) == 0 && c.pool != "mean") {
+                c.pool = "mean"; // an MAE encoder: its features are the mean patch token
+                c.notes.push_back("MAE encoder (its decoder set aside): embedding = the mean of the patch tokens");
+            }
+        }
         else
             c.unexpected.push_back(full);
     }
@@ -369,6 +376,7 @@ VitConfig inferConfig(const fs::path& file, const Converted& c, int headsOverrid
                               std::to_string(cfg.dim) + " is not a multiple of 64; give it explicitly (--heads)");
     cfg.layerNormEps = c.layerNormEps;
     cfg.preNorm = c.preNorm;
+    cfg.pool = c.pool;
     cfg.quickGelu = c.quickGelu;
     try {
         cfg.validate();
@@ -529,6 +537,13 @@ LoadedModel loadModel(const std::string& presetOrPath, const LoadOptions& option
         if (auto downloaded = downloadedModelPath(presetOrPath); !downloaded.empty())
             return loadModel(downloaded.string(), options);
 
+    // A Hugging Face folder (config.json + model.safetensors, preprocessor_config.json beside).
+    if (fs::is_directory(file, ec)) {
+        for (const char* name : {"model.safetensors", "pytorch_model.bin", "model.pth"})
+            if (fs::is_regular_file(file / name, ec))
+                return loadModel((file / name).string(), options);
+        throw Error(file, "a folder without model.safetensors, pytorch_model.bin or model.pth");
+    }
     auto ext = file.extension().string();
     std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return std::tolower(ch); });
     if (!fs::exists(file, ec)) {

@@ -88,6 +88,7 @@ TEST_CASE("state dicts inside wrappers and behind prefixes are found", "[model][
             notes += w + "\n";
         INFO(notes);
         CHECK(notes.find("decoder_") != std::string::npos);
+        CHECK(m.model->config().pool == "mean"); // MAE's features: the mean patch token
     }
     SECTION("{'state_dict': {'module.' + name: float16}}") {
         LoadedModel m = load("vit-tiny-module-half.pth");
@@ -166,4 +167,21 @@ TEST_CASE("pickles that would run code, and files that are not state dicts, are 
         }
     }
     CHECK_FALSE(fs::exists("/tmp/vitrine-pwned")); // nothing ran
+}
+
+TEST_CASE("a model folder (model.safetensors or pytorch_model.bin inside) loads through its file", "[model][torch-checkpoint]") {
+    const fs::path dir = fs::temp_directory_path() / ("vitrine-hf-folder-" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir / "st");
+    fs::create_directories(dir / "bin");
+    fs::create_directories(dir / "empty");
+    fs::copy_file(fixture("vit-tiny-timm.safetensors"), dir / "st" / "model.safetensors");
+    fs::copy_file(fixture("vit-tiny-timm.pth"), dir / "bin" / "pytorch_model.bin");
+    LoadOptions o;
+    o.heads = 2;
+    LoadedModel a = loadModel((dir / "st").string(), o);
+    LoadedModel b = loadModel((dir / "bin").string(), o);
+    requireSameWeights(a, b, 0);
+    CHECK_THROWS_WITH(loadModel((dir / "empty").string(), o), Catch::Contains("model.safetensors"));
+    fs::remove_all(dir);
 }
