@@ -10,7 +10,9 @@
 
 #include <sys/wait.h>
 
+#include "cli_run.h"
 #include "core/image/decode.h"
+#include "tests/support/temp_dir.h"
 
 namespace fs = std::filesystem;
 
@@ -22,28 +24,14 @@ struct RunResult {
 };
 
 RunResult runCli(const std::string& args) {
-    const std::string command = std::string("'") + VITRINE_CLI_PATH + "' " + args + " 2>&1";
-    RunResult r;
-    FILE* pipe = popen(command.c_str(), "r");
-    REQUIRE(pipe != nullptr);
-    std::array<char, 4096> buf{};
-    while (fgets(buf.data(), static_cast<int>(buf.size()), pipe))
-        r.output += buf.data();
-    const int status = pclose(pipe);
-    r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return r;
+    static const vitrine::testutil::TempDir scratch("cli-attention-run");
+    const auto r = vitrine::testutil::cli(args, scratch.path);
+    return {r.code, r.out + r.err};
 }
 
 std::string quoted(const fs::path& p) { return "'" + p.string() + "'"; }
 
-struct TempDir {
-    fs::path path;
-    explicit TempDir(const std::string& name) : path(fs::temp_directory_path() / name) {
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
+using vitrine::testutil::TempDir;
 
 const fs::path kPhoto = fs::path(VITRINE_TEST_DATA) / "cat" / "Abyssinian" / "Abyssinian_1.jpg";
 

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include "cli_run.h"
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -14,17 +16,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-    int exitCode;
-    std::string out, err;
-};
-
-Run runCli(const std::string& args, const fs::path& dir) {
-    const auto out = dir / "stdout.txt", err = dir / "stderr.txt";
-    const std::string cmd = std::string(VITRINE_CLI_PATH) + " " + args + " >" + out.string() + " 2>" + err.string();
-    const int status = std::system(cmd.c_str());
-    return {WEXITSTATUS(status), io::readFile(out), io::readFile(err)};
-}
+/// The shared runner (tests/cli/cli_run.h): stdout captured, stderr through a file in `dir`.
+vitrine::testutil::CliRun runCli(const std::string& args, const fs::path& dir) { return vitrine::testutil::cli(args, dir); }
 
 // A tiny class-per-folder data set: two cats, two dogs, one broken file.
 fs::path makeData(const fs::path& root, bool withGood) {
@@ -55,7 +48,7 @@ TEST_CASE("embed writes an .npy and rows.tsv, skipping a broken image", "[cli][e
                         " --batch 2 --precision fp32 --json",
                     dir);
     INFO(r.err);
-    CHECK(r.exitCode == 0);
+    CHECK(r.code == 0);
     CHECK(r.err.find("broken.jpg") != std::string::npos);
     CHECK(r.err.find("no trained weights") != std::string::npos);
     auto m = io::readNpyMatrix(out);
@@ -70,7 +63,7 @@ TEST_CASE("embed writes an .npy and rows.tsv, skipping a broken image", "[cli][e
     CHECK(r.out.find("\"embedded\":3") != std::string::npos);
 
     auto csv = runCli("embed --model vit-micro --data " + (dir / "data").string() + " --out " + (dir / "e.csv").string(), dir);
-    CHECK(csv.exitCode == 0);
+    CHECK(csv.code == 0);
     std::ifstream in(dir / "e.csv");
     std::string line;
     int lines = 0;
@@ -79,7 +72,7 @@ TEST_CASE("embed writes an .npy and rows.tsv, skipping a broken image", "[cli][e
     CHECK(lines == 3);
 
     auto bad = runCli("embed --model vit-micro --data " + (dir / "data").string() + " --out " + (dir / "e.txt").string(), dir);
-    CHECK(bad.exitCode != 0);
+    CHECK(bad.code != 0);
     CHECK(bad.err.find(".txt") != std::string::npos);
     fs::remove_all(dir);
 }
@@ -90,7 +83,7 @@ TEST_CASE("embed exits non-zero when nothing could be embedded", "[cli][embed]")
     fs::create_directories(dir);
     makeData(dir / "data", false);
     auto r = runCli("embed --model vit-micro --data " + (dir / "data").string() + " --out " + (dir / "e.npy").string(), dir);
-    CHECK(r.exitCode != 0);
+    CHECK(r.code != 0);
     CHECK_FALSE(fs::exists(dir / "e.npy"));
     fs::remove_all(dir);
 }

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include "cli_run.h"
+
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
@@ -15,17 +17,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-    int exitCode;
-    std::string out, err;
-};
-
-Run runCli(const std::string& args, const fs::path& dir) {
-    const auto out = dir / "stdout.txt", err = dir / "stderr.txt";
-    const std::string cmd = std::string(VITRINE_CLI_PATH) + " " + args + " >" + out.string() + " 2>" + err.string();
-    const int status = std::system(cmd.c_str());
-    return {WEXITSTATUS(status), core::io::readFile(out), core::io::readFile(err)};
-}
+/// The shared runner (tests/cli/cli_run.h): stdout captured, stderr through a file in `dir`.
+vitrine::testutil::CliRun runCli(const std::string& args, const fs::path& dir) { return vitrine::testutil::cli(args, dir); }
 
 /// The last JSON line of a --json train run (the "done" event).
 nlohmann::json doneEvent(const std::string& out) {
@@ -50,7 +43,7 @@ TEST_CASE("cli train runs an epoch on a demo subset, writes a checkpoint that ev
                                model.string() + " -P 4 -K 4 --label-level -1 --lr 1e-3 --seed 3";
     auto r = runCli("train " + common + " --epochs 1 --json", tmp.path);
     INFO(r.err);
-    REQUIRE(r.exitCode == 0);
+    REQUIRE(r.code == 0);
     auto done = doneEvent(r.out);
     CHECK(done["steps"] == 2); // ceil(~19 training images / 16)
     CHECK(done["classes"] == 4);
@@ -63,7 +56,7 @@ TEST_CASE("cli train runs an epoch on a demo subset, writes a checkpoint that ev
                         " --label-level -1 --split all --json",
                     tmp.path);
     INFO(e.err);
-    REQUIRE(e.exitCode == 0);
+    REQUIRE(e.code == 0);
     auto m = nlohmann::json::parse(e.out);
     CHECK(m["images"] == 24);
     CHECK(m["classes"] == 4);
@@ -72,10 +65,10 @@ TEST_CASE("cli train runs an epoch on a demo subset, writes a checkpoint that ev
         CHECK(m[key].get<double>() <= 1.0);
     }
     auto text = runCli("eval --model " + ckpt.string() + " --data " + (tmp.path / "data").string(), tmp.path);
-    CHECK(text.exitCode == 0);
+    CHECK(text.code == 0);
     CHECK_THAT(text.out, Catch::Contains("MAP@R") && Catch::Contains("Precision@1"));
     auto px = runCli("eval --baseline pixels --split all --json --data " + (tmp.path / "data").string(), tmp.path);
-    REQUIRE(px.exitCode == 0);
+    REQUIRE(px.code == 0);
     CHECK(nlohmann::json::parse(px.out)["model"] == "pixels 16x16");
 
     // Resume: stop at step 1, then continue to the end.
@@ -83,11 +76,11 @@ TEST_CASE("cli train runs an epoch on a demo subset, writes a checkpoint that ev
     const std::string common2 = "--data " + (tmp.path / "data").string() + " --out " + ckpt2.string() +
                                 " --model " + model.string() + " -P 4 -K 4 --label-level -1 --epochs 2 --json";
     auto a = runCli("train " + common2 + " --stop-after 1", tmp.path);
-    REQUIRE(a.exitCode == 0);
+    REQUIRE(a.code == 0);
     CHECK(doneEvent(a.out)["steps"] == 1);
     auto b = runCli("train " + common2 + " --resume", tmp.path);
     INFO(b.err);
-    REQUIRE(b.exitCode == 0);
+    REQUIRE(b.code == 0);
     CHECK(doneEvent(b.out)["steps"] == 4);
     CHECK(core::model::loadModel(ckpt2.string()).metadata["training"]["step"] == 4);
 }
@@ -98,7 +91,7 @@ TEST_CASE("cli train refuses a single-class data set and explains why", "[cli][t
     auto r = runCli("train --data " + (tmp.path / "data").string() + " --out " +
                         (tmp.path / "x.safetensors").string() + " --image-size 32",
                     tmp.path);
-    CHECK(r.exitCode == 1);
+    CHECK(r.code == 1);
     CHECK_THAT(r.err, Catch::Contains("at least 2 classes") && Catch::Contains("'dog'"));
     CHECK_FALSE(fs::exists(tmp.path / "x.safetensors"));
 }
@@ -110,7 +103,7 @@ TEST_CASE("cli train stops on a non-finite loss with exit code 2", "[cli][train]
     auto r = runCli("train --data " + (tmp.path / "data").string() + " --out " + (tmp.path / "x.safetensors").string() +
                         " --model " + model.string() + " -P 4 -K 4 --label-level -1 --epochs 10 --lr 1e30 --warmup 0",
                     tmp.path);
-    CHECK(r.exitCode == 2);
+    CHECK(r.code == 2);
     CHECK_THAT(r.err, Catch::Contains("non-finite") && Catch::Contains("--lr"));
     CHECK_FALSE(fs::exists(tmp.path / "x.safetensors"));
 }

@@ -8,6 +8,8 @@
 #include <random>
 
 #include <catch2/catch.hpp>
+
+#include "tests/support/temp_dir.h"
 #include <opencv2/imgcodecs.hpp>
 
 #include "core/common/error.h"
@@ -21,18 +23,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        path = fs::temp_directory_path() / ("vitrine_export_" + std::to_string(::getpid()) + "_" + std::to_string(std::random_device{}()));
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::permissions(path, fs::perms::owner_all, fs::perm_options::add, ec);
-        fs::remove_all(path, ec);
-    }
-};
+using vitrine::testutil::TempDir; // tests/support/temp_dir.h
 
 // Paths chosen to break naive CSV/TSV writers.
 EmbeddingSet awkwardSet(std::int64_t n = 6, std::int64_t e = 5) {

@@ -3,6 +3,8 @@
 // safetensors offsets listed out of order (valid: the reader must map them right).
 #include <catch2/catch.hpp>
 
+#include "tests/support/temp_dir.h"
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -22,18 +24,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        path = fs::temp_directory_path() / ("vitrine-model-rel-" + std::to_string(::getpid()));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
+using vitrine::testutil::TempDir; // tests/support/temp_dir.h
 
 fs::path fixture(const std::string& name) { return fs::path(VITRINE_FIXTURES) / "model" / name; }
 
