@@ -62,6 +62,7 @@ QString TrainingController::runsDirectory() {
 
 bool TrainingController::running() const { return m_runner->busy(); }
 bool TrainingController::paused() const { return m_run && m_run->trainer && m_run->trainer->isPaused(); }
+bool TrainingController::holding() const { return m_run && m_run->trainer && m_run->trainer->isWaiting(); }
 
 void TrainingController::start() {
     if (m_runner->busy())

@@ -26,6 +26,8 @@ public:
 
     bool running() const;
     bool paused() const;
+    /// Paused, and the step that was in flight has landed: the thread waits for Resume.
+    bool holding() const;
     /// Starts with the panel's settings on the loaded data set at its class level.
     void start();
     void pause();

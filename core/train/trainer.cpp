@@ -430,8 +430,10 @@ TrainResult Trainer::run(TrainerListener* listener) {
         if (m_paused.load()) {
             stage("paused", step, totalSteps);
             std::unique_lock lock(m_pauseMutex);
+            m_waiting.store(true);
             while (m_paused.load() && !cancelled())
                 m_pauseCv.wait_for(lock, std::chrono::milliseconds(100));
+            m_waiting.store(false);
         }
         if (cancelled() || (o.stopAfterSteps > 0 && step >= o.stopAfterSteps)) {
             stopAt(step);

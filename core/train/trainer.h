@@ -182,6 +182,8 @@ public:
     void resume();
     void cancel();
     bool isPaused() const { return m_paused.load(); }
+    /// True while the training thread is held by a pause (the step in flight has landed).
+    bool isWaiting() const { return m_waiting.load(); }
 
     /// Deep copy (CPU float32) of the model's current parameters by timm name, taken
     /// between optimizer steps; empty before run() built the model. Cheap (a copy of
@@ -195,6 +197,7 @@ private:
     TrainOptions m_options;
     std::unique_ptr<Impl> m_impl;
     std::atomic<bool> m_paused{false};
+    std::atomic<bool> m_waiting{false};
     std::atomic<bool> m_cancelled{false};
     mutable std::mutex m_pauseMutex;
     std::condition_variable m_pauseCv;

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include "tests/support/wait_until.h"
+
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -172,17 +174,16 @@ TEST_CASE("pause, snapshot and cancel from another thread", "[train]") {
     };
     TrainResult result;
     std::thread worker([&] { result = trainer.run(&rec); });
-    while (!trainer.isPaused())
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    REQUIRE(testutil::waitUntil([&] { return trainer.isWaiting(); }, 120000));
+    // Paused means no step for as long as we look: 300 ms is many tiny-model steps.
+    CHECK_FALSE(testutil::waitUntil([&] { return lastStep.load() > 2; }, 300));
     CHECK(rec.steps.size() == 2); // waiting, not stepping
     auto snap = trainer.snapshotState();
     CHECK(snap.count("head.weight") == 1);
     CHECK(snap.at("head.weight").sizes() == torch::IntArrayRef({16, 32}));
     trainer.resume();
     // A cancel abandons the step in flight, so wait for one to complete after resuming.
-    while (lastStep.load() < 3)
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    REQUIRE(testutil::waitUntil([&] { return lastStep.load() >= 3; }, 120000));
     trainer.cancel();
     worker.join();
     CHECK(result.cancelled);

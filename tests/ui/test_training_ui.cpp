@@ -101,14 +101,11 @@ TEST_CASE("training from the panel: progress, pause, resume, stop, checkpoint, l
     QTest::mouseClick(panel->pauseButton(), Qt::LeftButton);
     CHECK(trainer->paused());
     // The step in flight still lands; after that, nothing until Resume.
-    int pausedAt = steps.count();
-    for (int i = 0; i < 20; ++i) {
-        QTest::qWait(2000);
-        if (steps.count() == pausedAt)
-            break;
-        pausedAt = steps.count();
-    }
-    QTest::qWait(3000);
+    REQUIRE(vitrine::testutil::waitFor([&] { return trainer->holding(); }, 120000));
+    QCoreApplication::processEvents(); // the last step's queued signal
+    const int pausedAt = steps.count();
+    // Held means no step for as long as we look (a step takes about a second here).
+    CHECK_FALSE(vitrine::testutil::waitFor([&] { return steps.count() > pausedAt; }, 2000));
     CHECK(steps.count() == pausedAt);
     CHECK(trainer->paused());
 
