@@ -1,6 +1,7 @@
 #include "ui/welcome_page.h"
 
 #include <QFrame>
+#include <QHBoxLayout>
 #include <QIcon>
 #include <QLabel>
 #include <QPushButton>
@@ -54,10 +55,18 @@ WelcomePage::WelcomePage(QWidget* parent)
     column->addWidget(m_status);
     auto* box = new QWidget;
     box->setLayout(column);
-    box->setMaximumWidth(520);
+    // A fixed width: word-wrapped labels in a centred box otherwise get the height of a
+    // narrower layout and cut their last lines.
+    box->setFixedWidth(520);
+    // Centred by stretches, not by an alignment flag: an aligned widget gets its size hint's
+    // height, which ignores how tall the wrapped text is at the box's width.
+    auto* row = new QHBoxLayout;
+    row->addStretch(1);
+    row->addWidget(box);
+    row->addStretch(1);
     auto* outer = new QVBoxLayout(this);
     outer->addStretch(1);
-    outer->addWidget(box, 0, Qt::AlignHCenter);
+    outer->addLayout(row);
     outer->addStretch(2);
 
     connect(m_open, &QPushButton::clicked, this, &WelcomePage::openFolderRequested);

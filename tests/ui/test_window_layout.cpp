@@ -11,6 +11,7 @@
 #include <QAbstractSpinBox>
 #include <QAccessible>
 #include <QComboBox>
+#include <QLabel>
 #include <QLineEdit>
 #include <QScrollBar>
 #include <QAction>
@@ -57,6 +58,15 @@ QStringList clippedWidgets(QWidget& window) {
                 scrolled = true;
         if (scrolled)
             continue;
+        // A word-wrapped label shorter than its text needs at its width cuts lines off.
+        if (auto* label = qobject_cast<QLabel*>(w); label && label->wordWrap() && !label->text().isEmpty() &&
+                                                    label->height() + 1 < label->heightForWidth(label->width())) {
+            clipped << QStringLiteral("QLabel '%1' %2 px high, its text needs %3")
+                           .arg(label->text().left(40))
+                           .arg(label->height())
+                           .arg(label->heightForWidth(label->width()));
+            continue;
+        }
         const QRect inParent = w->geometry();
         const QRect room = w->parentWidget()->rect().adjusted(-1, -1, 1, 1);
         // Wholly outside is how QMainWindow parks the hidden tabs of a dock group; partly
@@ -96,8 +106,15 @@ TEST_CASE("the window starts with a welcome, then the map is the main view with 
     }
     CHECK(avail.intersects(w.frameGeometry()));
 
-    // No data set yet: the welcome page, with its three ways in.
+    // No data set yet: the welcome page, with its three ways in, its text whole at both sizes.
     CHECK(w.centre()->currentWidget() == w.welcomePage());
+    for (const QSize size : {QSize(1366, 740), QSize(1920, 1050)}) {
+        w.resize(size);
+        settle();
+        const QStringList clipped = clippedWidgets(w);
+        INFO(size.width() << "x" << size.height() << ": " << clipped.join('\n').toStdString());
+        CHECK(clipped.isEmpty());
+    }
     CHECK(w.welcomePage()->openButton()->isVisible());
     CHECK(w.welcomePage()->modelButton()->isVisible());
 
