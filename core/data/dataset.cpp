@@ -98,11 +98,8 @@ std::string checkImageFile(const fs::path& file, const ScanOptions& options) {
         return why;
     if (!probe->sizeKnown)
         return {}; // the size is checked when the file is decoded
-    if (probe->width * probe->height > options.maxPixels)
-        return "image too large (" + std::to_string(probe->width) + "x" + std::to_string(probe->height) + " pixels)";
-    if (std::max(probe->width, probe->height) > 100 * std::max<std::int64_t>(1, std::min(probe->width, probe->height)))
-        return "image too thin (" + std::to_string(probe->width) + "x" + std::to_string(probe->height) +
-               " pixels; at most 100:1 is accepted, as when decoding)";
+    if (std::string problem = image::sizeProblem(probe->width, probe->height, options.maxPixels); !problem.empty())
+        return problem;
     if (!probe->complete)
         return std::string("truncated ") + image::formatName(probe->format) + " (the file ends before the image data does)";
     return {};

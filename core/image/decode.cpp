@@ -28,23 +28,26 @@ void applyOrientation(cv::Mat& m, int orientation) {
 
 } // namespace
 
+std::string sizeProblem(std::int64_t width, std::int64_t height, std::int64_t maxPixels) {
+    const std::string size = std::to_string(width) + "x" + std::to_string(height) + " pixels";
+    // A 100000x1 strip is small to decode, but every consumer scales the short side up to the
+    // model's size (a 64-pixel short side makes it 6,400,000 pixels long: gigabytes of floats).
+    // No photo is that thin.
+    if (std::max(width, height) > kMaxAspectRatio * std::max<std::int64_t>(1, std::min(width, height)))
+        return "image too thin (" + size + "; at most " + std::to_string(kMaxAspectRatio) + ":1 is accepted)";
+    // Sides first: two 32-bit sides from a crafted header overflow the product (fuzz_image).
+    if (width > 1'000'000 || height > 1'000'000 || width * height > maxPixels)
+        return "image too large (" + size + ", limit " + std::to_string(maxPixels / 1'000'000) + " Mpx)";
+    return {};
+}
+
 cv::Mat decodeRgbFromMemory(std::string_view bytes, const std::filesystem::path& name, const DecodeOptions& options) {
     std::string why;
     auto probe = probeImage(bytes, /*wholeFile=*/true, &why);
     if (!probe)
         throw Error(name, why);
-    // A 100000x1 strip is small to decode, but every consumer scales the short side up to the
-    // model's size (a 64-pixel short side makes it 6,400,000 pixels long: gigabytes of floats).
-    // No photo is that thin; refuse it here, with the other size limits.
-    if (std::max(probe->width, probe->height) > kMaxAspectRatio * std::max<std::int64_t>(1, std::min(probe->width, probe->height)))
-        throw Error(name, "image too thin (" + std::to_string(probe->width) + "x" + std::to_string(probe->height) +
-                              " pixels; at most " + std::to_string(kMaxAspectRatio) +
-                              ":1 is accepted); it was not decoded");
-    // Sides first: two 32-bit sides from a crafted header overflow the product (fuzz_image).
-    if (probe->width > 1'000'000 || probe->height > 1'000'000 || probe->width * probe->height > options.maxPixels)
-        throw Error(name, "image too large (" + std::to_string(probe->width) + "x" + std::to_string(probe->height) +
-                              " pixels, limit " + std::to_string(options.maxPixels / 1'000'000) +
-                              " Mpx); it was not decoded");
+    if (const std::string problem = sizeProblem(probe->width, probe->height, options.maxPixels); !problem.empty())
+        throw Error(name, problem + "; it was not decoded");
     if (!probe->complete && options.requireComplete)
         throw Error(name, std::string("truncated ") + formatName(probe->format) +
                               " (the file ends before the image data does)");
@@ -71,10 +74,6 @@ cv::Mat decodeRgbFromMemory(std::string_view bytes, const std::filesystem::path&
     // a JPEG's EXIF orientation is applied here.
     if (probe->format == Format::Jpeg)
         applyOrientation(rgb, probe->exifOrientation);
-    // The thinness rule again on what came out: a probe may not know the size (sizeKnown).
-    if (std::max(rgb.cols, rgb.rows) > kMaxAspectRatio * std::max(1, std::min(rgb.cols, rgb.rows)))
-        throw Error(name, "image too thin (" + std::to_string(rgb.cols) + "x" + std::to_string(rgb.rows) +
-                              " pixels; at most " + std::to_string(kMaxAspectRatio) + ":1 is accepted)");
     return rgb;
 }
 

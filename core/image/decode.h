@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <string>
 #include <string_view>
 
 #include <opencv2/core/mat.hpp>
@@ -17,6 +18,11 @@ struct DecodeOptions {
     int minShortSide = 0;
     bool requireComplete = true; ///< refuse truncated files instead of decoding grey
 };
+
+/// Why an image of `width` x `height` pixels is refused before decoding (over `maxPixels`,
+/// a side over 10^6, or thinner than 100:1), or "" when it is not. The decoder and the
+/// data set's quick check share this rule.
+std::string sizeProblem(std::int64_t width, std::int64_t height, std::int64_t maxPixels);
 
 /// Decodes `path` to CV_8UC3 RGB. Throws core::Error("<path>: <reason>") for empty,
 /// non-image, truncated, oversized or undecodable files.

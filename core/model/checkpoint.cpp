@@ -114,6 +114,21 @@ std::optional<std::string> prefixOf(const std::map<std::string, torch::Tensor>& 
     return std::nullopt;
 }
 
+// A per-block tensor of a foreign layout: `pattern` captures the block index and the rest of
+// the name, `names` maps that rest to timm's. Returns false when `n` is not a block tensor;
+// an unknown part of a block is recorded as unexpected.
+bool convertBlockTensor(Converted& c, const std::string& full, const std::string& n, const torch::Tensor& t,
+                        const std::regex& pattern, const std::map<std::string, std::string>& names) {
+    std::smatch m;
+    if (!std::regex_match(n, m, pattern))
+        return false;
+    if (auto it = names.find(m[2].str()); it != names.end())
+        c.tensors["blocks." + m[1].str() + "." + it->second] = t;
+    else
+        c.unexpected.push_back(full);
+    return true;
+}
+
 Converted convertTimm(const std::map<std::string, torch::Tensor>& src, const std::string& prefix, bool keepHead) {
     Converted c;
     c.layout = "timm";
@@ -238,7 +253,6 @@ Converted convertClip(const std::map<std::string, torch::Tensor>& src, const std
             continue;
         }
         const std::string n = full.substr(prefix.size());
-        std::smatch m;
         if (n == "class_embedding")
             c.tensors["cls_token"] = t.reshape({1, 1, -1});
         else if (n == "positional_embedding")
@@ -253,13 +267,7 @@ Converted convertClip(const std::map<std::string, torch::Tensor>& src, const std
         else if (n == "proj" && t.dim() == 2) {
             c.tensors["head.weight"] = t.t().contiguous();
             c.tensors["head.bias"] = torch::zeros({t.size(1)}, t.options());
-        } else if (std::regex_match(n, m, kBlock)) {
-            auto it = kMap.find(m[2].str());
-            if (it != kMap.end())
-                c.tensors["blocks." + m[1].str() + "." + it->second] = t;
-            else
-                c.unexpected.push_back(full);
-        } else
+        } else if (!convertBlockTensor(c, full, n, t, kBlock, kMap))
             c.unexpected.push_back(full);
     }
     return c;
@@ -293,7 +301,6 @@ Converted convertTorchvision(const std::map<std::string, torch::Tensor>& src, co
             continue;
         }
         std::string n = full.substr(prefix.size());
-        std::smatch m;
         if (n == "class_token")
             c.tensors["cls_token"] = t;
         else if (n == "encoder.pos_embedding")
@@ -304,13 +311,7 @@ Converted convertTorchvision(const std::map<std::string, torch::Tensor>& src, co
             c.tensors["norm." + n.substr(11)] = t;
         else if (n.rfind("heads.", 0) == 0)
             c.ignored.push_back(full);
-        else if (std::regex_match(n, m, kLayer)) {
-            auto it = kMap.find(m[2].str());
-            if (it != kMap.end())
-                c.tensors["blocks." + m[1].str() + "." + it->second] = t;
-            else
-                c.unexpected.push_back(full);
-        } else
+        else if (!convertBlockTensor(c, full, n, t, kLayer, kMap))
             c.unexpected.push_back(full);
     }
     return c;

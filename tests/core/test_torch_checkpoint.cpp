@@ -39,6 +39,13 @@ torch::Tensor embed(LoadedModel& m) {
     return m.model->forward(x).embedding;
 }
 
+std::string warningsOf(const LoadedModel& m) {
+    std::string notes;
+    for (const auto& w : m.warnings)
+        notes += w + "\n";
+    return notes;
+}
+
 void requireSameWeights(LoadedModel& a, LoadedModel& b, double tolerance) {
     auto pa = a.model->named_parameters();
     auto pb = b.model->named_parameters();
@@ -73,9 +80,7 @@ TEST_CASE("state dicts inside wrappers and behind prefixes are found", "[model][
     SECTION("DINO: the teacher's 'backbone.' weights, not the student's, its projection head set aside") {
         LoadedModel m = load("vit-tiny-dino-teacher.pth");
         requireSameWeights(m, reference, 0);
-        std::string notes;
-        for (const auto& w : m.warnings)
-            notes += w + "\n";
+        const std::string notes = warningsOf(m);
         INFO(notes);
         CHECK(notes.find("'teacher'") != std::string::npos);
         CHECK(notes.find("head.mlp.0.weight") != std::string::npos); // reported as ignored
@@ -83,9 +88,7 @@ TEST_CASE("state dicts inside wrappers and behind prefixes are found", "[model][
     SECTION("MAE: the encoder beside its decoder, which is set aside") {
         LoadedModel m = load("vit-tiny-mae-pretrain.pth");
         requireSameWeights(m, reference, 0);
-        std::string notes;
-        for (const auto& w : m.warnings)
-            notes += w + "\n";
+        const std::string notes = warningsOf(m);
         INFO(notes);
         CHECK(notes.find("decoder_") != std::string::npos);
         CHECK(m.model->config().pool == "mean"); // MAE's features: the mean patch token

@@ -81,12 +81,25 @@ QStringList clippedWidgets(QWidget& window) {
     return clipped;
 }
 
+/// A first start: settings from an empty folder (QSettings keeps the first test's file for
+/// the whole process, so it is cleared too).
+struct FirstStart {
+    QTemporaryDir dir;
+    FirstStart() {
+        qputenv("XDG_CONFIG_HOME", dir.path().toUtf8());
+        QSettings().clear();
+    }
+};
+
+void openDemo(MainWindow& w) {
+    w.openFolder(VITRINE_TEST_DATA);
+    REQUIRE(w.scanRunner()->waitForIdle(60000));
+}
+
 } // namespace
 
 TEST_CASE("the window starts with a welcome, then the map is the main view with the Inspector one key away", "[ui][layout]") {
-    QTemporaryDir settingsDir;
-    qputenv("XDG_CONFIG_HOME", settingsDir.path().toUtf8());
-    QSettings().clear(); // QSettings keeps the first test's file for the whole process: a first start
+    const FirstStart firstStart;
     MainWindow w;
     w.show();
     settle();
@@ -152,8 +165,7 @@ TEST_CASE("the window starts with a welcome, then the map is the main view with 
     CHECK(inMenus.contains(QStringLiteral("trainAction=Ctrl+Return")));
 
     // A data set opens: the map takes the centre.
-    w.openFolder(VITRINE_TEST_DATA);
-    REQUIRE(w.scanRunner()->waitForIdle(60000));
+    openDemo(w);
     settle();
     CHECK(w.centre()->currentWidget() == w.mainViews());
     CHECK(w.mainViews()->currentWidget() == w.mapPanel());
@@ -178,13 +190,10 @@ TEST_CASE("the window starts with a welcome, then the map is the main view with 
 }
 
 TEST_CASE("no control is clipped and the map gets room at 1366x768 and 1920x1080", "[ui][layout]") {
-    QTemporaryDir settingsDir;
-    qputenv("XDG_CONFIG_HOME", settingsDir.path().toUtf8());
-    QSettings().clear(); // QSettings keeps the first test's file for the whole process: a first start
+    const FirstStart firstStart;
     MainWindow w;
     w.show();
-    w.openFolder(VITRINE_TEST_DATA);
-    REQUIRE(w.scanRunner()->waitForIdle(60000));
+    openDemo(w);
     CHECK(w.minimumSizeHint().width() <= 1366);
     CHECK(w.minimumSizeHint().height() <= 740);
     for (const QSize size : {QSize(1366, 740), QSize(1920, 1050)}) {
@@ -211,14 +220,11 @@ TEST_CASE("no control is clipped and the map gets room at 1366x768 and 1920x1080
 }
 
 TEST_CASE("the dark theme recolours the window and the map, and System restores the desktop's", "[ui][layout]") {
-    QTemporaryDir settingsDir;
-    qputenv("XDG_CONFIG_HOME", settingsDir.path().toUtf8());
-    QSettings().clear();
+    const FirstStart firstStart;
     const QPalette before = qApp->palette();
     MainWindow w;
     w.show();
-    w.openFolder(VITRINE_TEST_DATA);
-    REQUIRE(w.scanRunner()->waitForIdle(60000));
+    openDemo(w);
     settle();
     auto* dark = w.findChild<QAction*>(QStringLiteral("theme-dark"));
     auto* system = w.findChild<QAction*>(QStringLiteral("theme-system"));
@@ -258,13 +264,10 @@ TEST_CASE("the map pans with the arrow keys and zooms with + and -", "[ui][layou
 }
 
 TEST_CASE("every control has an accessible name and every setting a tooltip", "[ui][layout]") {
-    QTemporaryDir settingsDir;
-    qputenv("XDG_CONFIG_HOME", settingsDir.path().toUtf8());
-    QSettings().clear();
+    const FirstStart firstStart;
     MainWindow w;
     w.show();
-    w.openFolder(VITRINE_TEST_DATA);
-    REQUIRE(w.scanRunner()->waitForIdle(60000));
+    openDemo(w);
     settle();
     QStringList unnamed, untipped;
     for (int view = 0; view < 2; ++view) {
