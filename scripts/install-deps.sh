@@ -9,6 +9,7 @@ PACKAGES=(
   libtorch-dev libopenblas0-pthread
   libopencv-dev
   libwebp-dev libgif-dev libheif-dev libjxl-dev
+  libcurl4-openssl-dev libssl-dev
   nlohmann-json3-dev libcli11-dev libhnswlib-dev
   catch2
   xvfb xauth

@@ -1,22 +1,18 @@
 #pragma once
 // Model → Download a Model…: the catalogue (core/model/model_catalogue.h) with sizes,
-// licences and what each is good for; one click downloads the publisher's file with a
-// progress bar, ETA and Cancel, into a temporary that becomes the file only when complete
-// and checked (the publisher's hash prefix, where its file name has one). Nothing is left
-// behind by a cancelled or failed download. The network work is Qt's, off the GUI thread.
+// licences, hash sources and what each is good for; one click downloads the publisher's file
+// with a progress bar, ETA and Cancel. The download is core's (core/model/model_download.h,
+// the same as `vitrine-cli models download`) on a JobRunner thread: the file appears only when
+// complete and its SHA-256 checked (published, or pinned at the first download); a cancelled
+// or broken download keeps only a ".part" that the next click resumes.
 
-#include <QCryptographicHash>
 #include <QDialog>
-#include <QElapsedTimer>
 #include <QString>
 
 class QLabel;
 class QListWidget;
-class QNetworkAccessManager;
-class QNetworkReply;
 class QProgressBar;
 class QPushButton;
-class QSaveFile;
 
 namespace vitrine::ui {
 
@@ -28,9 +24,9 @@ public:
 
     /// Downloads catalogue entry `name` (the Download button does this for the selection).
     void start(const QString& name);
-    /// Stops the running download; the partial file is removed.
+    /// Stops the running download; what has arrived is kept (not loadable) to resume.
     void cancel();
-    bool busy() const { return m_reply != nullptr; }
+    bool busy() const;
 
     QListWidget* list() const { return m_list; }
     QPushButton* downloadButton() const { return m_download; }
@@ -44,7 +40,8 @@ Q_SIGNALS:
 
 private:
     void refreshList();
-    void finish();
+    void showDetails(int row);
+    void setRunning(bool running);
 
     QListWidget* m_list;
     QLabel* m_details;
@@ -52,11 +49,7 @@ private:
     QProgressBar* m_progress;
     QPushButton* m_download;
     QPushButton* m_cancel;
-    QNetworkAccessManager* m_net;
-    QNetworkReply* m_reply = nullptr;
-    QSaveFile* m_file = nullptr;
-    QCryptographicHash m_hash{QCryptographicHash::Sha256};
-    QElapsedTimer m_clock;
+    class JobRunner* m_runner;
     QString m_name;
 };
 

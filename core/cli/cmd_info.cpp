@@ -16,6 +16,7 @@ void addInfoCommand(CLI::App& app, CliContext& ctx) {
     struct Opts {
         std::string model;
         bool json = false;
+        int heads = 0;
         PreprocessFlags pre;
     };
     auto opts = std::make_shared<Opts>();
@@ -23,6 +24,8 @@ void addInfoCommand(CLI::App& app, CliContext& ctx) {
                                            "architecture and preprocessing");
     cmd->add_option("--model", opts->model, "A bundled model name, preset or .safetensors file");
     cmd->add_flag("--json", opts->json, "Machine-readable output");
+    cmd->add_option("--heads", opts->heads, "Attention heads for foreign checkpoints (default dim/64)")
+        ->check(CLI::NonNegativeNumber);
     addPreprocessFlags(cmd, opts->pre);
     cmd->callback([opts, &ctx] {
         const auto& cpu = core::cpuFeatures();
@@ -41,6 +44,7 @@ void addInfoCommand(CLI::App& app, CliContext& ctx) {
                          {"image_decoders", core::image::codecVersions()}};
         if (!opts->model.empty()) {
             core::model::LoadOptions lo;
+            lo.heads = opts->heads;
             lo.preprocess = opts->pre.toJson();
             auto loaded = core::model::loadModel(opts->model, lo);
             const auto& c = loaded.model->config();

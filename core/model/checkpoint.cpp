@@ -644,8 +644,11 @@ LoadedModel loadModel(const std::string& presetOrPath, const LoadOptions& option
                 throw;
             out.warnings.push_back(std::string(e.what()) + "; using the preprocessing given instead");
         }
+        const auto catalogued = catalogueEntryForFile(file);
         if (sidecar)
             cfg.preprocess = cfg.preprocess.merged(*sidecar);
+        else if (catalogued && !catalogued->preprocess.empty())
+            cfg.preprocess = cfg.preprocess.merged(nlohmann::json::parse(catalogued->preprocess));
         else if (conv.preprocess)
             cfg.preprocess = cfg.preprocess.merged(*conv.preprocess);
         else if (options.preprocess.is_null())

@@ -15,16 +15,28 @@ struct CatalogueEntry {
     std::string title;       ///< "DINOv2 ViT-S/14 (Meta, LVD-142M)"
     std::string url;         ///< the publisher's file
     std::string file;        ///< the file name it is saved under
-    std::string sha256Prefix;///< the hash prefix the publisher puts in the file name; empty when none
+    /// The SHA-256 its publisher gives (64 hex digits), or the prefix of it that the
+    /// publisher puts in the file name; empty when none is published (the first download's
+    /// hash is then pinned: trust on first use).
+    std::string sha256;
+    std::string hashSource;  ///< where `sha256` is published; empty when unverified
     std::string licence;     ///< "Apache-2.0", ...
     std::string note;        ///< what it is good for
     int approxMegabytes = 0;
+    /// The publisher's evaluation preprocessing (PreprocessOptions JSON), used when the
+    /// file is loaded by its catalogue name or from the downloads folder.
+    std::string preprocess;
+
+    bool verified() const { return !sha256.empty(); }
 };
 
-/// The catalogue, in menu order.
+/// The catalogue, in menu order. Hashes are only ever copied from a named public source
+/// (`hashSource`); the entries without one say "unverified" everywhere they are listed.
 const std::vector<CatalogueEntry>& modelCatalogue();
 /// The entry called `name`, if any.
 std::optional<CatalogueEntry> catalogueEntry(const std::string& name);
+/// The entry whose downloaded file is `file` (by file name, in downloadedModelsDir()), if any.
+std::optional<CatalogueEntry> catalogueEntryForFile(const std::filesystem::path& file);
 
 /// Where downloads go: $VITRINE_MODEL_DIR, else $XDG_DATA_HOME/vitrine/models, else
 /// ~/.local/share/vitrine/models.

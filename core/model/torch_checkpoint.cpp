@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -21,9 +22,10 @@ std::uint64_t le64(const unsigned char* p) { return std::uint64_t(le32(p)) | (st
 
 // ---------------------------------------------------------------- zip (stored entries)
 
-/// The archive's entries by name, as views into its bytes. torch.save() stores entries
-/// uncompressed (and aligned); compressed entries are refused.
-std::map<std::string, std::string_view> readZip(std::string_view bytes, const std::filesystem::path& name) {
+/// The archive's stored entries by name, as views into its bytes. torch.save() stores every
+/// entry uncompressed (and aligned); the names of compressed entries go to `compressedEntries`.
+std::map<std::string, std::string_view> readZip(std::string_view bytes, const std::filesystem::path& name,
+                                                std::set<std::string>* compressedEntries) {
     const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
     const std::size_t n = bytes.size();
     auto fail = [&](const std::string& why) { throw Error(name, "not a valid PyTorch checkpoint archive (" + why + ")"); };
@@ -81,8 +83,12 @@ std::map<std::string, std::string_view> readZip(std::string_view bytes, const st
             x += 4 + len;
         }
         at += 46 + nameLen + extraLen + commentLen;
-        if (method != 0)
-            fail("entry '" + entryName + "' is compressed; torch.save() never compresses, re-save the file with it");
+        if (method != 0) {
+            // torch.jit.save() deflates its code/ entries, which are never read; the pickle
+            // and the storages are always stored.
+            compressedEntries->insert(entryName);
+            continue;
+        }
         if (compressed != size)
             fail("entry '" + entryName + "' has inconsistent sizes");
         if (local > n || n - local < 30 || le32(p + local) != 0x04034b50)
@@ -108,7 +114,9 @@ struct StorageRef {
 };
 
 struct Value {
-    enum class Kind { None, Bool, Int, Float, String, Bytes, Tuple, List, Dict, Global, Storage, Tensor };
+    /// Object: an instance of a TorchScript class ("__torch__.…", in `s`) — only its
+    /// attributes (in `dict`), set by BUILD; no code of it is ever run.
+    enum class Kind { None, Bool, Int, Float, String, Bytes, Tuple, List, Dict, Global, Storage, Tensor, Object };
     Kind kind = Kind::None;
     std::int64_t i = 0;
     double f = 0;
@@ -130,11 +138,23 @@ const std::map<std::string, std::string>& storageTypes() {
     return m;
 }
 
+/// TorchScript class names ("__torch__.torch.nn.modules.linear.Linear"): records of
+/// attributes to the reader, never looked up or called.
+bool isScriptClass(const std::string& g) { return g.rfind("__torch__.", 0) == 0 && g.size() > 10; }
+
+/// TorchScript's list builders: each returns its argument.
+bool isScriptListBuilder(const std::string& g) {
+    static const std::set<std::string> builders{
+        "torch.jit._pickle.build_intlist",    "torch.jit._pickle.build_doublelist", "torch.jit._pickle.build_boollist",
+        "torch.jit._pickle.build_tensorlist", "torch.jit._pickle.build_list",       "torch.jit._pickle.restore_type_tag"};
+    return builders.count(g) > 0;
+}
+
 bool allowedGlobal(const std::string& g) {
     static const std::set<std::string> callables{"collections.OrderedDict", "torch._utils._rebuild_tensor_v2",
                                                  "torch._utils._rebuild_parameter",
                                                  "torch._utils._rebuild_parameter_with_state"};
-    return callables.count(g) || storageTypes().count(g);
+    return callables.count(g) || storageTypes().count(g) || isScriptClass(g) || isScriptListBuilder(g);
 }
 
 class Unpickler {
@@ -264,9 +284,26 @@ public:
                 push(reduce(callable, args));
                 break;
             }
-            case 'b': { // BUILD: state for a dict (its _metadata) or a parameter; nothing to run
-                pop();
-                const auto k = top()->kind;
+            case 0x81: { // NEWOBJ: only a TorchScript class, with no arguments: an empty record
+                ValuePtr args = pop(), cls = pop();
+                if (cls->kind != Value::Kind::Global || !isScriptClass(cls->s) || args->kind != Value::Kind::Tuple ||
+                    !args->items.empty())
+                    fail("NEWOBJ of something other than a TorchScript class");
+                auto v = make(Value::Kind::Object);
+                v->s = cls->s;
+                push(v);
+                break;
+            }
+            case 'b': { // BUILD: state for a dict (its _metadata), a parameter, or a TorchScript
+                        // object's attributes (a dict); nothing to run
+                ValuePtr state = pop();
+                ValuePtr target = top();
+                const auto k = target->kind;
+                if (k == Value::Kind::Object) {
+                    if (state->kind == Value::Kind::Dict)
+                        target->dict.insert(target->dict.end(), state->dict.begin(), state->dict.end());
+                    break; // other states (a custom class's __getstate__) hold no weights we read
+                }
                 if (k != Value::Kind::Dict && k != Value::Kind::Tensor)
                     fail("BUILD on something that is not a dict or a tensor");
                 break;
@@ -375,10 +412,6 @@ private:
     }
     ValuePtr global(const std::string& name) {
         if (!allowedGlobal(name)) {
-            if (name.rfind("__torch__.", 0) == 0)
-                throw Error(m_name, "a TorchScript archive (torch.jit.save, or LibTorch's torch::save), not a state "
-                                    "dict: it names '" + name + "'. Save the weights with "
-                                    "torch.save(model.state_dict(), 'model.pth') instead");
             throw Error(m_name, "refused: its pickle names the Python global '" + name +
                                     "', which a file of weights never needs (loading it could run code). Only "
                                     "state dicts (tensors in dicts, lists and tuples) are read.");
@@ -422,12 +455,17 @@ private:
             t->storage = a[0]->storage;
             return t;
         }
+        if (isScriptListBuilder(g)) {
+            if (a.empty())
+                fail("'" + g + "' without an argument");
+            return a[0];
+        }
         if (g == "torch._utils._rebuild_parameter" || g == "torch._utils._rebuild_parameter_with_state") {
             if (a.empty() || a[0]->kind != Value::Kind::Tensor)
                 fail("bad _rebuild_parameter arguments");
             return a[0];
         }
-        fail("'" + g + "' cannot be called"); // storage types are not callables
+        fail("'" + g + "' cannot be called"); // storage types and TorchScript classes are not callables
     }
     ValuePtr persistent(ValuePtr pid) {
         // ('storage', <storage type>, key, location, numel)
@@ -491,7 +529,8 @@ TorchCheckpoint parseTorchCheckpoint(std::string_view bytes, const std::filesyst
                           "torch.save(torch.load(f, map_location='cpu'), 'new.pth') under PyTorch 1.6 or later");
     if (bytes.size() < 4 || bytes.substr(0, 4) != std::string_view("PK\x03\x04", 4))
         throw Error(name, "not a PyTorch checkpoint (no zip archive signature)");
-    const auto entries = readZip(bytes, name);
+    std::set<std::string> compressed;
+    const auto entries = readZip(bytes, name, &compressed);
     std::string prefix;
     std::string_view pickle;
     for (const auto& [entry, data] : entries)
@@ -500,18 +539,48 @@ TorchCheckpoint parseTorchCheckpoint(std::string_view bytes, const std::filesyst
             prefix = entry.substr(0, entry.size() - 8);
             pickle = data;
         }
-    if (pickle.empty())
+    if (pickle.empty()) {
+        for (const auto& entry : compressed)
+            if (entry.size() >= 8 && entry.compare(entry.size() - 8, 8, "data.pkl") == 0)
+                throw Error(name, "its data.pkl is compressed, which torch.save() never does; re-save the file with it");
         throw Error(name, "not a PyTorch checkpoint (the archive has no data.pkl)");
+    }
     if (auto bo = entries.find(prefix + "byteorder"); bo != entries.end() && bo->second != "little")
         throw Error(name, "saved on a big-endian machine, which is not supported");
 
     Unpickler vm(pickle, name);
     const ValuePtr root = vm.run();
 
-    // The state dict: the top level, or inside a common wrapper.
+    // The state dict: the top level, or inside a common wrapper; for a TorchScript archive
+    // (torch.jit.save: a module object), its tensors under their attribute paths, which are
+    // the names model.state_dict() gives them.
     const Value* found = nullptr;
     TorchCheckpoint out;
-    if (isStateDict(*root)) {
+    if (root->kind == Value::Kind::Object) {
+        ValuePtr flat = vm.make(Value::Kind::Dict);
+        std::set<const Value*> seen;
+        std::function<void(const Value&, const std::string&, int)> walk = [&](const Value& object,
+                                                                              const std::string& prefix, int depth) {
+            if (depth > 64 || !seen.insert(&object).second)
+                return;
+            for (const auto& [k, v] : object.dict) {
+                if (k->kind != Value::Kind::String)
+                    continue;
+                if (v->kind == Value::Kind::Tensor) {
+                    ValuePtr key = vm.make(Value::Kind::String);
+                    key->s = prefix + k->s;
+                    flat->dict.emplace_back(key, v);
+                } else if (v->kind == Value::Kind::Object) {
+                    walk(*v, prefix + k->s + ".", depth + 1);
+                }
+            }
+        };
+        walk(*root, "", 0);
+        if (flat->dict.empty())
+            throw Error(name, "a TorchScript archive of '" + root->s + "' without any tensors");
+        found = flat;
+        out.wrapper = "torchscript";
+    } else if (isStateDict(*root)) {
         found = root;
     } else if (root->kind == Value::Kind::Dict) {
         for (const char* key : {"state_dict", "model", "teacher", "model_ema", "module", "student", "net", "network"}) {
@@ -537,6 +606,8 @@ TorchCheckpoint parseTorchCheckpoint(std::string_view bytes, const std::filesyst
         PickledTensor t = v->tensor;
         const std::string storageEntry = prefix + "data/" + v->tensorStorageKey;
         auto it = entries.find(storageEntry);
+        if (it == entries.end() && compressed.count(storageEntry))
+            throw Error(name, "storage '" + v->tensorStorageKey + "' is compressed, which torch.save() never does");
         if (it == entries.end())
             throw Error(name, "tensor '" + k->s + "' points to storage '" + v->tensorStorageKey + "', which the archive lacks");
         const std::size_t elem = torchDtypeSize(t.dtype);

@@ -5,7 +5,10 @@
 // dict is made of — dicts, lists, tuples, numbers, strings, collections.OrderedDict,
 // torch._utils._rebuild_tensor_v2 / _rebuild_parameter(_with_state) and the storage types —
 // the contract of torch.load(weights_only=True). Any other global is refused by name before
-// anything is built. Torch-free: this is a fuzz target (fuzz_torch_checkpoint).
+// anything is built. TorchScript archives (torch.jit.save: OpenAI's CLIP downloads) are read
+// the same way: their "__torch__.…" classes are records of attributes whose tensors are the
+// module's state dict; none of the archive's code is read or run. Torch-free: this is a fuzz
+// target (fuzz_torch_checkpoint).
 
 #include <cstdint>
 #include <filesystem>

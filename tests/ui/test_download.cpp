@@ -129,8 +129,12 @@ TEST_CASE("a model downloads in one click, and a bad or cancelled download leave
     dialog.cancel();
     REQUIRE(vitrine::testutil::waitFor([&] { return !dialog.busy(); }, 20000));
     CHECK(dialog.statusText().contains(QStringLiteral("Cancelled")));
-    // Only the completed download is in the folder: no partial file, no temporary.
-    const QStringList left = QDir(dir.path()).entryList(QDir::Files | QDir::Hidden);
+    // The completed download, its pin, and the cancelled one's part (kept to resume; not a
+    // file any loader opens): no temporary, no half file under a model's name.
+    const QStringList left = QDir(dir.path()).entryList(QDir::Files | QDir::Hidden, QDir::Name);
     INFO(left.join(", ").toStdString());
-    CHECK(left == QStringList{QString::fromStdString(dino.file)});
+    CHECK(left == QStringList{QString::fromStdString(dino.file), QString::fromStdString(dinov2.file) + ".part",
+                              QString::fromStdString(dinov2.file) + ".part.json", QStringLiteral("pins.json")});
+    CHECK(vitrine::core::model::downloadedModelPath("dinov2-vits14").empty());
+    CHECK_THROWS(vitrine::core::model::loadModel("dinov2-vits14", {}));
 }

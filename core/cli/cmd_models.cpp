@@ -1,0 +1,199 @@
+// vitrine-cli models list | info NAME | download NAME: the model catalogue from the command
+// line, with the same downloader as the window's Model → Download… (core/model/model_download.h).
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "core/cli/commands.h"
+#include "core/cli/interrupt.h"
+#include "core/common/error.h"
+#include "core/model/model_catalogue.h"
+#include "core/model/model_download.h"
+
+namespace vitrine::cli {
+
+namespace {
+
+namespace model = core::model;
+
+nlohmann::json entryJson(const model::CatalogueEntry& e) {
+    const auto file = model::downloadedModelPath(e.name);
+    nlohmann::json j{{"name", e.name},
+                     {"title", e.title},
+                     {"url", e.url},
+                     {"file", e.file},
+                     {"licence", e.licence},
+                     {"description", e.note},
+                     {"approx_megabytes", e.approxMegabytes},
+                     {"verified", e.verified()},
+                     {"downloaded", !file.empty()},
+                     {"path", file.empty() ? (model::downloadedModelsDir() / e.file).string() : file.string()}};
+    if (e.verified()) {
+        j["sha256"] = e.sha256;
+        j["hash_source"] = e.hashSource;
+    }
+    if (const auto pin = model::pinnedSha256(e.name))
+        j["pinned_sha256"] = *pin;
+    if (const auto part = model::partialDownloadBytes(e.name); part > 0)
+        j["partial_bytes"] = part;
+    return j;
+}
+
+std::string hashLine(const model::CatalogueEntry& e) {
+    if (e.verified())
+        return std::string(e.sha256.size() == 64 ? "sha256 " : "sha256 prefix ") + e.sha256 + " (" + e.hashSource + ")";
+    if (const auto pin = model::pinnedSha256(e.name))
+        return "unverified: no published hash; pinned at its first download: " + *pin;
+    return "unverified: no published hash; the first download's hash will be pinned";
+}
+
+std::string formatSeconds(double s) {
+    if (s < 0)
+        return "--:--";
+    const long long t = static_cast<long long>(s + 0.5);
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%lld:%02lld", t / 60, t % 60);
+    return buf;
+}
+
+} // namespace
+
+void addModelsCommand(CLI::App& app, CliContext& ctx) {
+    auto* cmd = app.add_subcommand("models", "List, describe and download the catalogue's pretrained checkpoints");
+    cmd->require_subcommand(1);
+    cmd->footer("Downloads go to " + model::downloadedModelsDir().string() +
+                " ($VITRINE_MODEL_DIR); once there, --model NAME opens them.");
+
+    struct Opts {
+        bool json = false;
+        std::string name;
+    };
+    auto opts = std::make_shared<Opts>();
+
+    auto* list = cmd->add_subcommand("list", "The catalogue: name, size, licence, whether downloaded");
+    list->add_flag("--json", opts->json, "One JSON array on stdout");
+    list->callback([opts] {
+        if (opts->json) {
+            nlohmann::json all = nlohmann::json::array();
+            for (const auto& e : model::modelCatalogue())
+                all.push_back(entryJson(e));
+            std::cout << all.dump(2) << '\n';
+            return;
+        }
+        std::printf("%-20s %8s  %-13s %-11s %s\n", "NAME", "SIZE", "LICENCE", "STATE", "TITLE");
+        for (const auto& e : model::modelCatalogue()) {
+            const bool have = !model::downloadedModelPath(e.name).empty();
+            const auto part = model::partialDownloadBytes(e.name);
+            const std::string state = have ? "downloaded" : part > 0 ? "partial" : "-";
+            std::printf("%-20s %5d MB  %-13s %-11s %s%s\n", e.name.c_str(), e.approxMegabytes, e.licence.c_str(),
+                        state.c_str(), e.title.c_str(), e.verified() ? "" : " [unverified]");
+        }
+        std::printf("\nSaved in %s. [unverified]: the publisher gives no hash; the first download's is pinned.\n",
+                    model::downloadedModelsDir().string().c_str());
+    });
+
+    auto* info = cmd->add_subcommand("info", "One entry: URL, licence, hash and its source, where it is saved");
+    info->add_option("name", opts->name, "Catalogue name (see `models list`)")->required();
+    info->add_flag("--json", opts->json, "One JSON object on stdout");
+    info->callback([opts, &ctx] {
+        const auto e = model::catalogueEntry(opts->name);
+        if (!e) {
+            std::cerr << "error: unknown model '" << opts->name << "'; `vitrine-cli models list` shows the catalogue\n";
+            ctx.exitCode = 2;
+            return;
+        }
+        if (opts->json) {
+            std::cout << entryJson(*e).dump(2) << '\n';
+            return;
+        }
+        const auto j = entryJson(*e);
+        std::cout << e->name << ": " << e->title << '\n'
+                  << "  " << e->note << '\n'
+                  << "  url:      " << e->url << '\n'
+                  << "  size:     about " << e->approxMegabytes << " MB\n"
+                  << "  licence:  " << e->licence << '\n'
+                  << "  hash:     " << hashLine(*e) << '\n'
+                  << "  file:     " << j["path"].get<std::string>()
+                  << (j["downloaded"].get<bool>() ? " (downloaded)" : " (not downloaded)") << '\n';
+        if (j.contains("partial_bytes"))
+            std::cout << "  partial:  " << j["partial_bytes"].get<long long>() << " bytes kept; `models download "
+                      << e->name << "` resumes\n";
+    });
+
+    auto* download = cmd->add_subcommand("download", "Download one entry (resumes a partial download)");
+    download->add_option("name", opts->name, "Catalogue name (see `models list`)")->required();
+    download->add_flag("--json", opts->json, "JSON-lines progress and a summary object on stdout");
+    download->callback([opts, &ctx] {
+        const auto e = model::catalogueEntry(opts->name);
+        if (!e) {
+            std::cerr << "error: unknown model '" << opts->name << "'; `vitrine-cli models list` shows the catalogue\n";
+            ctx.exitCode = 2;
+            return;
+        }
+        core::CancelToken cancel;
+        InterruptScope interrupts(cancel);
+        const bool tty = ::isatty(STDERR_FILENO) == 1;
+        const auto start = std::chrono::steady_clock::now();
+        long long firstBytes = -1;
+        auto progress = [&](long long done, long long total, const std::string&) {
+            if (firstBytes < 0)
+                firstBytes = done; // a resumed part is not this run's speed
+            const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            const double rate = elapsed > 0.2 ? double(done - firstBytes) / elapsed : 0.0;
+            const double eta = rate > 0 && total > 0 ? double(total - done) / rate : -1.0;
+            if (opts->json) {
+                std::cout << nlohmann::json{{"event", "progress"}, {"done", done}, {"total", total},
+                                            {"bytes_per_second", rate}, {"eta_seconds", eta}}
+                                 .dump()
+                          << std::endl;
+            } else if (tty) {
+                constexpr int kWidth = 30;
+                const int filled = total > 0 ? static_cast<int>(kWidth * done / total) : 0;
+                std::fprintf(stderr, "\r[%s%s] %.1f/%.1f MB  %.1f MB/s  ETA %s ", std::string(filled, '#').c_str(),
+                             std::string(kWidth - filled, ' ').c_str(), done / 1e6, total / 1e6, rate / 1e6,
+                             formatSeconds(eta).c_str());
+                std::fflush(stderr);
+            }
+        };
+        if (!opts->json)
+            std::cerr << "downloading " << e->name << " from " << model::mirroredUrl(e->url) << '\n';
+        try {
+            const auto got = model::downloadCatalogueModel(e->name, progress, &cancel);
+            if (tty && !opts->json)
+                std::fputs("\r\033[K", stderr);
+            if (opts->json) {
+                std::cout << nlohmann::json{{"event", "done"},
+                                            {"name", e->name},
+                                            {"path", got.file.string()},
+                                            {"bytes", got.bytes},
+                                            {"sha256", got.sha256},
+                                            {"hash_check", model::hashCheckName(got.check)},
+                                            {"resumed_from", got.resumedFrom}}
+                                 .dump()
+                          << std::endl;
+            } else {
+                std::cout << got.file.string() << '\n'
+                          << "  " << got.bytes << " bytes"
+                          << (got.resumedFrom > 0 ? " (resumed after " + std::to_string(got.resumedFrom) + ")" : "")
+                          << ", sha256 " << got.sha256 << " (" << model::hashCheckName(got.check) << ")\n"
+                          << "  open it with --model " << e->name << '\n';
+            }
+        } catch (const core::Cancelled&) {
+            if (tty && !opts->json)
+                std::fputs("\r\033[K", stderr);
+            std::cerr << "cancelled; " << model::partialDownloadBytes(e->name)
+                      << " bytes are kept: run the same command to resume\n";
+            ctx.exitCode = 130;
+        } catch (const core::Error&) {
+            if (tty && !opts->json)
+                std::fputs("\r\033[K", stderr);
+            throw;
+        }
+    });
+}
+
+} // namespace vitrine::cli
