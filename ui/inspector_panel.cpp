@@ -45,9 +45,11 @@ InspectorPanel::InspectorPanel(QWidget* parent)
       m_classToken(new QToolButton), m_status(new QLabel), m_canvasA(new ImageCanvas), m_canvasB(new ImageCanvas),
       m_canvasDiff(new ImageCanvas) {
     m_view->addItems({tr("Attention"), tr("All heads of the layer"), tr("Token norms"), tr("Patch PCA (RGB)"),
-                      tr("Patch PCA, background removed")});
+                      tr("Patch PCA, background removed"), tr("High-norm tokens and registers")});
     m_view->setToolTip(tr("What to show: attention maps, every head of the chosen layer at once, the norm of each "
-                          "patch token, or the first three principal components of the patch tokens as colours."));
+                          "patch token, the first three principal components of the patch tokens as colours, or "
+                          "the high-norm \"artefact\" tokens (boxed) where the class token's attention piles up in "
+                          "models without registers, with the register tokens of models that have them."));
     m_layer->setToolTip(tr("Transformer layer (1 = first). PageUp/PageDown also move it."));
     m_layer->setAccessibleName(tr("Layer"));
     m_opacity->setAccessibleName(tr("Heatmap opacity"));
@@ -288,6 +290,13 @@ QImage InspectorPanel::renderAttention(const an::InspectionResult& r, cv::Mat* m
         if (mapOut)
             *mapOut = norms;
         out = an::renderHeatmap(r.input, norms, style);
+    } else if (view == View::HighNormTokens) {
+        const auto high = an::highNormTokens(r.patchTokens, g);
+        if (mapOut)
+            *mapOut = high.norms;
+        out = an::renderHeatmap(r.input, high.norms, style);
+        for (int p : high.patches)
+            an::highlightPatch(out, g, p, {255, 255, 255}, 2);
     } else if (view == View::PatchPca || view == View::PatchPcaForeground) {
         an::PcaRgbOptions o;
         o.removeBackground = view == View::PatchPcaForeground;
@@ -382,13 +391,54 @@ void InspectorPanel::render() {
                 m_canvasDiff->setImage(toQImage(an::renderHeatmap(m_a->input, d01, s)), g);
             }
         }
-        if (m_compare == Compare::None)
+        if (m_compare == Compare::None && View(m_view->currentIndex()) == View::HighNormTokens)
+            m_status->setText(highNormSummary(*m_a));
+        else if (m_compare == Compare::None)
             m_status->setText(tr("%1 — %2×%2 patches of %3 px, %4 layers × %5 heads. Click a patch to see where it "
                                  "looks; hover for values.")
                                   .arg(m_titleA).arg(g).arg(m_a->config.patchSize).arg(m_a->layers()).arg(m_a->heads()));
     } catch (const std::exception& e) {
         setError(QString::fromStdString(e.what()));
     }
+}
+
+QString InspectorPanel::highNormSummary(const an::InspectionResult& r) const {
+    const int g = r.gridSize();
+    const auto high = an::highNormTokens(r.patchTokens, g);
+    // The class token's last-layer attention (mean over heads) that the flagged patches take.
+    double share = 0;
+    for (int h = 0; h < r.heads(); ++h) {
+        const cv::Mat a = r.attention.matrix(r.layers() - 1, h);
+        for (int p : high.patches)
+            share += a.at<float>(0, 1 + p) / r.heads();
+    }
+    QString text = high.patches.empty()
+                       ? tr("No high-norm tokens: every patch token's norm is within %1 of the median %2 (the boxed "
+                            "threshold would be %3).")
+                             .arg(4.0 * high.spread, 0, 'f', 2)
+                             .arg(high.median, 0, 'f', 2)
+                             .arg(high.threshold, 0, 'f', 2)
+                       : tr("%n high-norm token(s) (boxed): norm above %1, against a median of %2; they take %3 % of "
+                            "the class token's last-layer attention over the image.",
+                            "", int(high.patches.size()))
+                             .arg(high.threshold, 0, 'f', 2)
+                             .arg(high.median, 0, 'f', 2)
+                             .arg(100.0 * share, 0, 'f', 1);
+    if (!r.registerAttention.empty()) {
+        QStringList regs;
+        double total = 0;
+        for (std::size_t k = 0; k < r.registerAttention.size(); ++k) {
+            const float norm = static_cast<float>(cv::norm(r.registerTokens.row(int(k)), cv::NORM_L2));
+            regs << tr("R%1 ‖%2‖ %3 %").arg(k + 1).arg(norm, 0, 'f', 1).arg(100.0 * r.registerAttention[k], 0, 'f', 1);
+            total += r.registerAttention[k];
+        }
+        text += tr(" %n register token(s) take %1 % of its whole attention: %2.", "", int(r.registerAttention.size()))
+                    .arg(100.0 * total, 0, 'f', 1)
+                    .arg(regs.join(QStringLiteral(", ")));
+    } else {
+        text += tr(" This model has no register tokens.");
+    }
+    return text;
 }
 
 void InspectorPanel::updateHoverText(int patch, bool onB) {
@@ -404,9 +454,12 @@ void InspectorPanel::updateHoverText(int patch, bool onB) {
         if (View(m_view->currentIndex()) == View::Attention && m_compare != Compare::Images) {
             cv::Mat map = currentMap(*r);
             text += tr(" · attention %1").arg(map.at<float>(patch / g, patch % g), 0, 'g', 3);
-        } else if (View(m_view->currentIndex()) == View::TokenNorms) {
-            cv::Mat norms = an::tokenNorms(r->patchTokens, g);
-            text += tr(" · ‖token‖ %1").arg(norms.at<float>(patch / g, patch % g), 0, 'f', 2);
+        } else if (View(m_view->currentIndex()) == View::TokenNorms ||
+                   View(m_view->currentIndex()) == View::HighNormTokens) {
+            const auto high = an::highNormTokens(r->patchTokens, g);
+            text += tr(" · ‖token‖ %1").arg(high.norms.at<float>(patch / g, patch % g), 0, 'f', 2);
+            if (std::find(high.patches.begin(), high.patches.end(), patch) != high.patches.end())
+                text += tr(" · high-norm (artefact) token");
         }
         if (m_compare == Compare::Images && onB && m_query >= 0) {
             cv::Mat sim = an::patchSimilarityMap(m_a->patchTokens, m_query, m_b->patchTokens, g);

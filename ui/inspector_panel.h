@@ -29,7 +29,7 @@ using InspectionPtr = std::shared_ptr<const core::analysis::InspectionResult>;
 class InspectorPanel : public QWidget {
     Q_OBJECT
 public:
-    enum class View { Attention, AllHeads, TokenNorms, PatchPca, PatchPcaForeground };
+    enum class View { Attention, AllHeads, TokenNorms, PatchPca, PatchPcaForeground, HighNormTokens };
     enum class Compare { None, Images, Checkpoints };
 
     explicit InspectorPanel(QWidget* parent = nullptr);
@@ -68,6 +68,9 @@ Q_SIGNALS:
 private:
     void rebuildControls();
     void render();
+    /// The High-norm tokens view's explanation: how many, their threshold, the class
+    /// token's attention they take, and the registers' norms and shares.
+    QString highNormSummary(const core::analysis::InspectionResult& r) const;
     QImage renderAttention(const core::analysis::InspectionResult& r, cv::Mat* mapOut = nullptr) const;
     cv::Mat currentMap(const core::analysis::InspectionResult& r) const;
     void updateHoverText(int patch, bool onB);

@@ -667,13 +667,20 @@ void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
 
 void MainWindow::dropEvent(QDropEvent* event) {
     QStringList folders, files;
+    QString model;
     for (const QUrl& url : event->mimeData()->urls()) {
         if (!url.isLocalFile())
             continue;
         QFileInfo info(url.toLocalFile());
-        (info.isDir() ? folders : files) << info.absoluteFilePath();
+        // A checkpoint or a Hugging Face model folder opens as the model; the rest are photos.
+        if (core::model::looksLikeModel(info.absoluteFilePath().toStdString()))
+            model = info.absoluteFilePath();
+        else
+            (info.isDir() ? folders : files) << info.absoluteFilePath();
     }
     event->acceptProposedAction();
+    if (!model.isEmpty())
+        m_workspace->setModel(model);
     if (!folders.isEmpty()) {
         if (m_datasetModel->rowCount() == 0 && folders.size() == 1)
             openFolder(folders.front());

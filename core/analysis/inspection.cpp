@@ -76,6 +76,16 @@ InspectionResult inspectImage(model::VitImpl& model, const cv::Mat& rgb, const C
     result.attention = attentionStackFromTensors(out.attentions, 0, config.prefixTokens() - 1);
     result.patchTokens = tensorToMat(out.patches[0]);
     result.classToken = tensorToMat(out.cls[0]);
+    if (config.registers > 0) {
+        const auto first = config.prefixTokens() - config.registers;
+        result.registerTokens = tensorToMat(out.prefix[0].slice(0, first));
+        if (!out.attentions.empty()) {
+            // Last layer, batch item 0, the class token's row: [H, T] -> mean over heads.
+            const auto row = out.attentions.back()[0].select(1, 0).mean(0).to(torch::kFloat).cpu();
+            for (int k = 0; k < config.registers; ++k)
+                result.registerAttention.push_back(row[first + k].item<float>());
+        }
+    }
     result.embedding = tensorToMat(out.embedding[0]);
     result.input = image::toDisplayImage(input[0], pre);
     result.originalSize = rgb.size();

@@ -37,6 +37,13 @@ struct InspectionResult {
     cv::Mat patchTokens;      ///< [N, D] CV_32F, after the final LayerNorm, row-major grid order
     cv::Mat classToken;       ///< [1, D] CV_32F, after the final LayerNorm
     cv::Mat embedding;        ///< [1, E] CV_32F, the model's (L2-normalised) embedding
+    /// [R, D] CV_32F register tokens after the final LayerNorm (DINOv2 with registers;
+    /// empty when the model has none).
+    cv::Mat registerTokens;
+    /// Per register: the share of the class token's whole attention row it receives in the
+    /// last layer (mean over heads). (The attention stack holds only the class token and the
+    /// patches, its rows renormalised over them.)
+    std::vector<float> registerAttention;
     /// S x S CV_8UC3 RGB: exactly the pixels the model saw (resized shorter side, centre
     /// crop; de-normalised from the input tensor).
     cv::Mat input;

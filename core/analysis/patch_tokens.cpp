@@ -108,6 +108,29 @@ cv::Mat tokenNorms(const cv::Mat& patchTokens, int grid) {
     return norms;
 }
 
+HighNormTokens highNormTokens(const cv::Mat& patchTokens, int grid, double robustSigmas) {
+    HighNormTokens out;
+    out.norms = tokenNorms(patchTokens, grid);
+    std::vector<float> values(out.norms.begin<float>(), out.norms.end<float>());
+    auto median = [](std::vector<float> v) {
+        const auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
+        std::nth_element(v.begin(), mid, v.end());
+        return *mid;
+    };
+    out.median = median(values);
+    std::vector<float> deviations(values.size());
+    for (std::size_t i = 0; i < values.size(); ++i)
+        deviations[i] = std::abs(values[i] - out.median);
+    out.spread = 1.4826f * median(deviations);
+    out.threshold = std::max(out.median + static_cast<float>(robustSigmas) * out.spread, 1.2f * out.median);
+    for (int p = 0; p < static_cast<int>(values.size()); ++p)
+        if (values[std::size_t(p)] > out.threshold)
+            out.patches.push_back(p);
+    std::sort(out.patches.begin(), out.patches.end(),
+              [&](int a, int b) { return values[std::size_t(a)] > values[std::size_t(b)]; });
+    return out;
+}
+
 PcaRgb pcaRgb(const cv::Mat& patchTokens, int grid, const PcaRgbOptions& options) {
     checkTokens(patchTokens, grid, "PCA colours");
     const int n = patchTokens.rows;

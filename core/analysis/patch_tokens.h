@@ -13,6 +13,22 @@ namespace vitrine::core::analysis {
 /// g x g CV_32F: the L2 norm of each patch token. `patchTokens`: [N, D] CV_32F, N = g * g.
 cv::Mat tokenNorms(const cv::Mat& patchTokens, int grid);
 
+/// Patch tokens whose norm stands far above the rest: the high-norm "artefact" tokens of
+/// "Vision Transformers Need Registers" (Darcet et al. 2024) — patches of little content
+/// that the model repurposes to hold global information, where the class token's attention
+/// piles up in models without registers.
+struct HighNormTokens {
+    cv::Mat norms;             ///< g x g CV_32F token norms
+    std::vector<int> patches;  ///< flagged patches (row-major grid index), highest norm first
+    float median = 0;          ///< median norm
+    float spread = 0;          ///< 1.4826 x the median absolute deviation (a robust standard deviation)
+    float threshold = 0;       ///< norm above which a patch is flagged
+};
+
+/// Flags the patches whose norm exceeds median + `robustSigmas` x spread (default 4: with
+/// ~200 ordinary patches a chance outlier that far out is rare) and at least 1.2 x the median.
+HighNormTokens highNormTokens(const cv::Mat& patchTokens, int grid, double robustSigmas = 4.0);
+
 struct PcaRgbOptions {
     /// Drop the background first: patches whose first principal component (min-max scaled
     /// to [0, 1]) is below `threshold` are background; the RGB components are then

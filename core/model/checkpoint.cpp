@@ -515,6 +515,33 @@ fs::path defaultModelPath() {
     return bundledModelPath("default");
 }
 
+/// num_attention_heads from a Hugging Face config.json beside `weights`; 0 when absent.
+static int headsFromConfigJson(const fs::path& weights) {
+    std::error_code ec;
+    const auto config = weights.parent_path() / "config.json";
+    if (!fs::is_regular_file(config, ec))
+        return 0;
+    try {
+        std::ifstream in(config);
+        const auto j = nlohmann::json::parse(in);
+        if (j.is_object() && j.contains("num_attention_heads") && j["num_attention_heads"].is_number_integer())
+            return std::max(0, j["num_attention_heads"].get<int>());
+    } catch (const std::exception&) {
+        // A malformed config.json is reported by the preprocessing reader.
+    }
+    return 0;
+}
+
+bool looksLikeModel(const fs::path& path) {
+    std::error_code ec;
+    if (fs::is_directory(path, ec))
+        return fs::is_regular_file(path / "config.json", ec) &&
+               (fs::is_regular_file(path / "model.safetensors", ec) || fs::is_regular_file(path / "pytorch_model.bin", ec));
+    auto ext = path.extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return std::tolower(ch); });
+    return ext == ".safetensors" || ext == ".pth" || ext == ".pt" || ext == ".bin" || ext == ".ckpt";
+}
+
 LoadedModel loadModel(const std::string& presetOrPath, const LoadOptions& options) {
     if (presetOrPath.empty() || presetOrPath == "default") {
         auto path = defaultModelPath();
@@ -629,7 +656,12 @@ LoadedModel loadModel(const std::string& presetOrPath, const LoadOptions& option
             out.extraTensors[n] = st.tensors.at(n);
         conv.unexpected.clear();
     } else {
-        cfg = inferConfig(file, conv, options.heads);
+        // The head count is not in the tensors' shapes: --heads, else a Hugging Face
+        // config.json beside the weights (num_attention_heads), else dim / 64.
+        int heads = options.heads;
+        if (heads <= 0)
+            heads = headsFromConfigJson(file);
+        cfg = inferConfig(file, conv, heads);
         if (!conv.ignored.empty())
             out.warnings.push_back("ignored " + std::to_string(conv.ignored.size()) +
                                    " classifier/pooler tensors: " + joinLimited(conv.ignored, 4));

@@ -18,4 +18,9 @@ std::filesystem::path bundledModelPath(const std::string& name);
 /// Names of the bundled models ("default", "vit-tiny-16-augreg", ...), "default" first.
 std::vector<std::string> bundledModelNames();
 
+/// A model rather than photos, for what is dropped on the window: a checkpoint file
+/// (.safetensors, .pth, .pt, .bin, .ckpt) or a Hugging Face / timm model folder (config.json
+/// beside model.safetensors or pytorch_model.bin). Looks at names only.
+bool looksLikeModel(const std::filesystem::path& path);
+
 } // namespace vitrine::core::model

@@ -277,6 +277,7 @@ VitOutput VitImpl::forward(const torch::Tensor& images, bool withAttention) {
     x = norm->forward(x).to(torch::kFloat);
     out.cls = x.select(1, 0);
     out.patches = x.slice(1, c.prefixTokens());
+    out.prefix = x.slice(1, 0, c.prefixTokens());
     // DeiT's embedding is the mean of its class and distillation tokens, as DeiT does.
     const auto pooled = c.pool == "mean" ? out.patches.mean(1)
                         : c.distToken     ? (out.cls + x.select(1, 1)) / 2

@@ -12,6 +12,8 @@
 #include <opencv2/core.hpp>
 
 #include "core/analysis/inspection.h"
+#include "core/analysis/patch_tokens.h"
+#include "core/image/preprocess.h"
 #include "core/model/checkpoint.h"
 
 namespace fs = std::filesystem;
@@ -70,5 +72,37 @@ TEST_CASE("DINOv2 (LayerScale, registers), DeiT (distillation token) and CLIP's 
         const cv::Mat a = inspection.attention.matrix(0, 0);
         for (int r = 0; r < a.rows; ++r)
             CHECK(cv::sum(a.row(r))[0] == Approx(1.0).margin(1e-4));
+        // Register tokens are kept for the Inspector's high-norm view: their tokens, and the
+        // class token's last-layer attention to each (mean over heads), from the raw maps.
+        CHECK(inspection.registerTokens.rows == c.registers);
+        REQUIRE(inspection.registerAttention.size() == std::size_t(c.registers));
+        if (c.registers > 0) {
+            const auto raw = m.model->forward(image::preprocess(rgb, c.inputOptions()).unsqueeze(0), true);
+            const auto row = raw.attentions.back()[0].select(1, 0).mean(0); // [T]
+            for (int k = 0; k < c.registers; ++k)
+                CHECK(inspection.registerAttention[std::size_t(k)] == Approx(row[1 + k].item<float>()).margin(1e-6));
+            const auto expected = raw.prefix[0][1].contiguous(); // the first register
+            const cv::Mat got = inspection.registerTokens.row(0);
+            CHECK(maxAbsDiff(expected, std::vector<double>(got.begin<float>(), got.end<float>())) < 1e-6);
+        }
+    }
+}
+
+TEST_CASE("high-norm patch tokens are flagged by a robust outlier rule, highest first", "[analysis][architectures]") {
+    const int g = 10;
+    cv::Mat tokens(g * g, 16, CV_32F);
+    cv::RNG rng(7);
+    rng.fill(tokens, cv::RNG::NORMAL, 0.0, 1.0);
+    SECTION("ordinary tokens only: nothing is flagged") {
+        const auto high = analysis::highNormTokens(tokens, g);
+        CHECK(high.patches.empty());
+        CHECK(high.threshold > high.median);
+    }
+    SECTION("two tokens with a norm several times the rest") {
+        tokens.row(37) *= 6.0;
+        tokens.row(81) *= 9.0;
+        const auto high = analysis::highNormTokens(tokens, g);
+        CHECK(high.patches == std::vector<int>{81, 37});
+        CHECK(high.norms.at<float>(8, 1) == Approx(cv::norm(tokens.row(81))));
     }
 }

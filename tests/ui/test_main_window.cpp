@@ -25,6 +25,7 @@
 #include "ui/job_runner.h"
 #include "ui/main_window.h"
 #include "ui/thumbnail_cache.h"
+#include "ui/workspace.h"
 
 using namespace vitrine::ui;
 namespace fs = std::filesystem;
@@ -236,4 +237,44 @@ TEST_CASE("dropping a folder of every format loads each file and explains the re
         INFO(path.toStdString());
         CHECK(vitrine::testutil::waitFor([&] { return !w.thumbnails()->get(path).isNull(); }, 10000));
     }
+}
+
+TEST_CASE("dropping a Hugging Face model folder opens it as the model, with its own heads and preprocessing", "[ui][model]") {
+    QTemporaryDir settingsDir;
+    qputenv("XDG_CONFIG_HOME", settingsDir.path().toUtf8());
+    QTemporaryDir tmp;
+    REQUIRE(tmp.isValid());
+    const fs::path folder = fs::path(tmp.path().toStdString()) / "vit-hf";
+    fs::create_directories(folder);
+    fs::copy_file(fs::path(VITRINE_FIXTURES) / "model" / "hf_vit.safetensors", folder / "model.safetensors");
+    std::ofstream(folder / "config.json") << R"({"model_type": "vit", "hidden_size": 32, "num_attention_heads": 2,
+                                                "num_hidden_layers": 2, "patch_size": 8, "image_size": 32})";
+    std::ofstream(folder / "preprocessor_config.json")
+        << R"({"image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5], "resample": 3,
+              "size": {"height": 32, "width": 32}})";
+
+    // A few photos to embed with it (a model runs once there is something to embed).
+    const fs::path photos = fs::path(tmp.path().toStdString()) / "photos";
+    fs::create_directories(photos / "cat");
+    fs::create_directories(photos / "dog");
+    fs::copy_file(demoPhoto("cat/Bengal"), photos / "cat" / "1.jpg");
+    fs::copy_file(demoPhoto("cat/Birman"), photos / "cat" / "2.jpg");
+    fs::copy_file(demoPhoto("dog/beagle"), photos / "dog" / "3.jpg");
+
+    MainWindow w;
+    w.show();
+    w.openFolder(QString::fromStdString(photos.string()));
+    waitIdle(w);
+    REQUIRE(w.datasetModel()->rowCount() == 3);
+    QSignalSpy changed(w.workspace(), &Workspace::modelChanged);
+    drop(&w, {QUrl::fromLocalFile(QString::fromStdString(folder.string()))});
+    REQUIRE(vitrine::testutil::waitFor([&] { return changed.count() > 0; }, 60000));
+    const QString description = changed.last().at(0).toString();
+    const QStringList warnings = changed.last().at(1).toStringList();
+    INFO(description.toStdString() << " | " << warnings.join(" / ").toStdString());
+    CHECK(w.workspace()->modelSpec() == QString::fromStdString(folder.string()));
+    CHECK(description.contains(QStringLiteral("2 heads")));        // from config.json
+    CHECK_FALSE(warnings.join(' ').contains(QStringLiteral("ImageNet"))); // its preprocessor_config.json was read
+    waitIdle(w);
+    CHECK(w.datasetModel()->rowCount() == 3);                        // not taken for a folder of photos
 }
