@@ -1,8 +1,11 @@
 #include "ui/inspector_panel.h"
 
 #include <QApplication>
+
+#include <algorithm>
 #include <QCheckBox>
 #include <QClipboard>
+#include <QSettings>
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
@@ -140,6 +143,34 @@ InspectorPanel::InspectorPanel(QWidget* parent)
     layout->addLayout(row3);
     layout->addLayout(canvases, 1);
     layout->addWidget(m_status);
+
+    // The viewing choices are remembered between sessions (not the layer or head, which
+    // depend on the model).
+    {
+        QSettings settings;
+        m_view->setCurrentIndex(std::clamp(settings.value(QStringLiteral("inspector/view"), 0).toInt(), 0, m_view->count() - 1));
+        const int cmap = m_colormap->findText(settings.value(QStringLiteral("inspector/colormap")).toString());
+        if (cmap >= 0)
+            m_colormap->setCurrentIndex(cmap);
+        m_opacity->setValue(settings.value(QStringLiteral("inspector/opacity"), m_opacity->value()).toInt());
+        m_interp->setCurrentIndex(settings.value(QStringLiteral("inspector/interpolation"), 0).toInt() == 1 ? 1 : 0);
+        m_grid->setChecked(settings.value(QStringLiteral("inspector/grid"), true).toBool());
+        m_rollout->setChecked(settings.value(QStringLiteral("inspector/rollout"), true).toBool());
+    }
+    auto remember = [this] {
+        QSettings settings;
+        settings.setValue(QStringLiteral("inspector/view"), m_view->currentIndex());
+        settings.setValue(QStringLiteral("inspector/colormap"), m_colormap->currentText());
+        settings.setValue(QStringLiteral("inspector/opacity"), m_opacity->value());
+        settings.setValue(QStringLiteral("inspector/interpolation"), m_interp->currentIndex());
+        settings.setValue(QStringLiteral("inspector/grid"), m_grid->isChecked());
+        settings.setValue(QStringLiteral("inspector/rollout"), m_rollout->isChecked());
+    };
+    for (QComboBox* box : {m_view, m_colormap, m_interp})
+        connect(box, qOverload<int>(&QComboBox::currentIndexChanged), this, remember);
+    connect(m_opacity, &QSlider::valueChanged, this, remember);
+    connect(m_grid, &QCheckBox::toggled, this, remember);
+    connect(m_rollout, &QCheckBox::toggled, this, remember);
 
     auto rerender = [this] {
         if (!m_updating)

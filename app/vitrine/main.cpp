@@ -5,6 +5,7 @@
 #include "core/common/runtime.h"
 #include "ui/app_paths.h"
 #include "ui/main_window.h"
+#include "ui/workspace.h"
 
 int main(int argc, char** argv) {
     vitrine::core::ensureFastBlas(argc, argv);
@@ -24,12 +25,19 @@ int main(int argc, char** argv) {
     QCommandLineOption threads(QStringLiteral("threads"), QStringLiteral("Compute threads (0 = all cores)."),
                                QStringLiteral("N"), QStringLiteral("0"));
     parser.addOption(threads);
+    QCommandLineOption model(QStringLiteral("model"),
+                             QStringLiteral("Model to open: a bundled or downloaded model's name, a checkpoint file or a "
+                                            "Hugging Face model folder (default: the one used last)."),
+                             QStringLiteral("MODEL"));
+    parser.addOption(model);
     parser.addPositionalArgument(QStringLiteral("folder"), QStringLiteral("Data set folder to open (default: the demo photos)."));
     parser.process(app);
     vitrine::core::setComputeThreads(parser.value(threads).toInt());
 
     vitrine::ui::MainWindow window;
     window.show();
+    if (parser.isSet(model))
+        window.workspace()->setModel(parser.value(model));
     const QStringList args = parser.positionalArguments();
     const QString folder = args.isEmpty() ? vitrine::ui::demoDataDir() : args.front();
     if (!folder.isEmpty())
