@@ -62,6 +62,7 @@ int run(int argc, char** argv) {
     addProjectCommand(app, ctx);
     addExportCommand(app, ctx);
     addConvertCommand(app, ctx);
+    addAuditCommand(app, ctx);
 
     try {
         app.parse(argc, argv);

@@ -37,6 +37,7 @@ void addPatchesCommand(CLI::App& app, CliContext& ctx);   // cmd_inspect.cpp
 void addNeighboursCommand(CLI::App& app, CliContext& ctx);
 void addProjectCommand(CLI::App& app, CliContext& ctx);
 void addExportCommand(CLI::App& app, CliContext& ctx);
+void addAuditCommand(CLI::App& app, CliContext& ctx);
 // Further commands (embed, train, eval, attention, patches, neighbours, project, export)
 // are declared here by their cmd_*.cpp files as they are added.
 
