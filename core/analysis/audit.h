@@ -21,7 +21,9 @@
 //   (many similar photos) lower it, or raise it to catch heavier edits.
 // - Exact duplicates: the members of each near-duplicate group (and only those: identical
 //   pixels give identical embeddings, so no other image can be one) are decoded at full
-//   size and hashed (width, height and RGB bytes); equal hashes are confirmed byte by byte.
+//   size and hashed (width, height and RGB bytes, 64-bit), in parallel. On 960 demo photos
+//   with 20 resized copies that is 88 decodes, 0.11 s on 2 threads, against 0.54 s to hash
+//   every image — and the gap grows with photo size, since camera photos decode 20x slower.
 // - Leakage: a duplicate group (exact or near) whose members are in both the training and
 //   the validation split, or carry different labels.
 // - Mislabel score of a row labelled L: the largest share any other label L' holds of the

@@ -182,6 +182,7 @@ void addAuditCommand(CLI::App& app, CliContext& ctx) {
             j["images"] = embeddings.rows;
             j["embeddings"] = source;
             j["seconds"] = rep.seconds;
+            j["pixel_seconds"] = rep.pixelSeconds;
             std::cout << j.dump(2) << '\n';
             ctx.exitCode = 0;
             return;
