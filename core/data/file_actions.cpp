@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <algorithm>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -497,8 +498,11 @@ FileAction FileActions::moveToClass(const std::vector<std::string>& paths, const
     FileAction a;
     a.kind = FileActionKind::Move;
     std::set<std::string> taken;
+    std::set<std::string> seen;
     for (const auto& p : paths) {
         const std::string from = insideRoot(m_root, p, true);
+        if (!seen.insert(from).second)
+            continue; // named twice
         if (fs::path(from).parent_path() == fs::path(folder))
             continue; // already in that class
         const std::string name = clashFreeName(fs::path(from).filename().string(), [&](const std::string& n) {
@@ -529,7 +533,8 @@ FileAction FileActions::trash(const std::vector<std::string>& paths) {
     a.kind = FileActionKind::Trash;
     std::vector<std::string> froms;
     for (const auto& p : paths)
-        froms.push_back(insideRoot(m_root, p, true));
+        if (auto from = insideRoot(m_root, p, true); std::find(froms.begin(), froms.end(), from) == froms.end())
+            froms.push_back(from);
     // The spec: Trash, files/ and info/ are created when missing, private to the user.
     ensureDir(trashDir, fs::perms::owner_all);
     ensureDir(trashDir / "files", fs::perms::owner_all);

@@ -83,7 +83,7 @@ TEST_CASE("moving to another class and undoing restores every file byte for byte
     const auto root = tmp / "set";
     const auto before = makeSet(root);
     FileActions files(root, {.trashDir = tmp / "Trash"});
-    auto a = files.moveToClass({"cat/a.jpg", "cat/b.jpg"}, "dog");
+    auto a = files.moveToClass({"cat/a.jpg", "cat/b.jpg", "cat/a.jpg", "dog/d.jpg"}, "dog"); // twice; already there
     REQUIRE(a.files.size() == 2);
     CHECK(a.state == "done");
     CHECK(a.files[0].to == "dog/a.jpg");
@@ -176,15 +176,21 @@ TEST_CASE("trash follows the freedesktop spec and undo brings the file back", "[
     }
 }
 
-TEST_CASE("the trash is $XDG_DATA_HOME/Trash, else ~/.local/share/Trash", "[files]") {
+TEST_CASE("the trash is XDG_DATA_HOME/Trash, else HOME/.local/share/Trash", "[files]") {
     const char* oldXdg = std::getenv("XDG_DATA_HOME");
-    const std::string saved = oldXdg ? oldXdg : "";
+    const char* oldHome = std::getenv("HOME");
+    const std::string savedXdg = oldXdg ? oldXdg : "", savedHome = oldHome ? oldHome : "";
     ::setenv("XDG_DATA_HOME", "/somewhere/data", 1);
+    ::setenv("HOME", "/home/someone", 1);
     CHECK(homeTrashDir() == fs::path("/somewhere/data/Trash"));
+    ::setenv("XDG_DATA_HOME", "relative/is/ignored", 1); // the spec: only absolute paths count
+    CHECK(homeTrashDir() == fs::path("/home/someone/.local/share/Trash"));
     ::unsetenv("XDG_DATA_HOME");
-    CHECK(homeTrashDir() == fs::path(std::getenv("HOME")) / ".local/share/Trash");
-    if (oldXdg)
-        ::setenv("XDG_DATA_HOME", saved.c_str(), 1);
+    CHECK(homeTrashDir() == fs::path("/home/someone/.local/share/Trash"));
+    ::unsetenv("HOME");
+    CHECK_THROWS_AS(homeTrashDir(), Error);
+    oldXdg ? ::setenv("XDG_DATA_HOME", savedXdg.c_str(), 1) : ::unsetenv("XDG_DATA_HOME");
+    oldHome ? ::setenv("HOME", savedHome.c_str(), 1) : ::unsetenv("HOME");
 }
 
 TEST_CASE("paths escaping the data set are refused and nothing moves", "[files]") {
