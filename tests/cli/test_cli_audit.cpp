@@ -13,6 +13,8 @@
 #include <opencv2/imgproc.hpp>
 
 #include "core/data/dataset.h"
+#include "core/io/atomic_file.h"
+#include "core/io/npy.h"
 #include "core/image/decode.h"
 #include "../support/temp_dir.h"
 
@@ -212,5 +214,14 @@ TEST_CASE("audit fails with a message on a missing folder or mismatched embeddin
     auto r = cli("audit --data " + q(tmp / "nope") + " --json", tmp.path);
     CHECK(r.code == 1);
     CHECK(r.err.find("nope") != std::string::npos);
+    CHECK(r.out.empty());
+
+    // Three embeddings, two rows of metadata.
+    fs::create_directories(tmp / "data/cat");
+    vitrine::core::io::writeNpyMatrix(tmp / "e.npy", vitrine::core::Matrix(3, 4, 1.0f));
+    vitrine::core::io::writeFileAtomically(tmp / "e.npy.rows.tsv", "path\tlabel\ncat/a.jpg\tcat\ncat/b.jpg\tcat\n");
+    r = cli("audit --data " + q(tmp / "data") + " --embeddings " + q(tmp / "e.npy") + " --json", tmp.path);
+    CHECK(r.code == 1);
+    CHECK(r.err.find("rows.tsv") != std::string::npos);
     CHECK(r.out.empty());
 }
