@@ -149,10 +149,11 @@ AuditReport audit(const Matrix& embeddings, const io::RowTable& rows, const std:
             std::clamp(kNearDuplicateFraction * medianNearest, kMinNearDuplicate, kMaxNearDuplicate);
         rep.thresholdFromData = true;
     }
+    const float linkDistance = std::max(rep.nearDuplicateDistance, kSameEmbedding);
     UnionFind uf(N);
     for (std::size_t i = 0; i < N; ++i)
         for (const auto& nb : knn[i])
-            if (nb.distance <= rep.nearDuplicateDistance)
+            if (nb.distance <= linkDistance)
                 uf.unite(i, static_cast<std::size_t>(nb.row));
     std::map<std::size_t, std::vector<std::int64_t>> components; // root -> rows, ascending
     for (std::size_t i = 0; i < N; ++i)
@@ -213,7 +214,7 @@ AuditReport audit(const Matrix& embeddings, const io::RowTable& rows, const std:
         } else { // single linkage can chain: the largest link that joined it, not every pair
             for (auto r : members)
                 for (const auto& nb : knn[static_cast<std::size_t>(r)])
-                    if (nb.distance <= rep.nearDuplicateDistance)
+                    if (nb.distance <= linkDistance)
                         d = std::max(d, nb.distance);
         }
         return d;

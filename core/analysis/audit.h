@@ -55,6 +55,9 @@ namespace vitrine::core::analysis {
 inline constexpr float kNearDuplicateFraction = 0.5f;
 inline constexpr float kMinNearDuplicate = 1e-4f;
 inline constexpr float kMaxNearDuplicate = 0.2f;
+/// Rows closer than this are the same embedding up to float rounding (a batch's arithmetic can
+/// differ by a few ulps): always grouped, so exact duplicates are found whatever the threshold.
+inline constexpr float kSameEmbedding = 1e-5f;
 
 struct AuditOptions {
     int k = 10; ///< neighbours per row for the mislabel and outlier scores and duplicate search

@@ -52,7 +52,7 @@ TEST_CASE("audit ranks planted duplicates, leakage, mislabels and outliers first
     // Duplicates (same cluster): 20 = 24 exactly, one in each split; 30 ~ 34 with another label.
     copyRow(x, 20, 24, 0.0f, rng);
     rows.rows[24][2] = "val";
-    copyRow(x, 30, 34, 0.01f, rng);
+    copyRow(x, 30, 34, 0.3f, rng);
     rows.rows[30][1] = rows.rows[34][1] == "c0" ? "c1" : "c0";
     // Mislabels: two rows carry the next cluster's label.
     for (std::int64_t r : {100, 201})
@@ -125,6 +125,7 @@ TEST_CASE("audit ranks planted duplicates, leakage, mislabels and outliers first
     CHECK_FALSE(strict.thresholdFromData);
     CHECK(strict.nearDuplicateDistance == 0.0f);
     CHECK_FALSE(hasGroup(strict, {30, 34}, false));
+    CHECK(hasGroup(strict, {20, 24}, false)); // the same embedding is always a duplicate
 }
 
 TEST_CASE("audit tells exact pixel duplicates from near ones by decoding the candidates", "[audit]") {
