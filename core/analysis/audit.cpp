@@ -175,7 +175,7 @@ AuditReport audit(const Matrix& embeddings, const io::RowTable& rows, const std:
         std::atomic<std::size_t> next{0}, done{0};
         std::atomic<bool> stop{false};
         const int workers = std::max(1, std::min<int>(threads, static_cast<int>(candidates.size())));
-        auto work = [&] {
+        auto work = [&](bool reports) {
             for (std::size_t c; !stop && (c = next++) < candidates.size();) {
                 const auto r = static_cast<std::size_t>(candidates[c]);
                 const auto file = root / rows.value(candidates[c], "path");
@@ -188,12 +188,14 @@ AuditReport audit(const Matrix& embeddings, const io::RowTable& rows, const std:
                 ++done;
                 if (cancel && cancel->cancelled())
                     stop = true;
+                if (reports) // progress from the calling thread only, as callers expect
+                    report(progress, static_cast<long long>(done), static_cast<long long>(candidates.size()), "pixels");
             }
         };
         std::vector<std::thread> pool;
         for (int w = 1; w < workers; ++w)
-            pool.emplace_back(work);
-        work(); // the calling thread decodes too
+            pool.emplace_back(work, false);
+        work(true); // the calling thread decodes too
         for (auto& t : pool)
             t.join();
         report(progress, static_cast<long long>(done), static_cast<long long>(candidates.size()), "pixels");
