@@ -68,13 +68,23 @@ dev_t deviceOf(const fs::path& p) {
     return ::stat(p.c_str(), &st) == 0 ? st.st_dev : 0;
 }
 
-/// A trash folder on another device than the temp folder, or "" when there is none.
-fs::path otherDeviceDir(const std::string& name) {
-    const fs::path shm = "/dev/shm";
-    if (!fs::is_directory(shm) || deviceOf(shm) == deviceOf(fs::temp_directory_path()) || ::access(shm.c_str(), W_OK) != 0)
-        return {};
-    return shm / ("vitrine-test-" + name + "-" + std::to_string(::getpid()));
-}
+/// A folder on another device than the temp folder (path empty when there is none), removed
+/// with everything in it when the object goes away, even when a check threw.
+struct OtherDeviceDir {
+    fs::path path;
+    explicit OtherDeviceDir(const std::string& name) {
+        const fs::path shm = "/dev/shm";
+        if (fs::is_directory(shm) && deviceOf(shm) != deviceOf(fs::temp_directory_path()) &&
+            ::access(shm.c_str(), W_OK) == 0)
+            path = shm / ("vitrine-test-" + name + "-" + std::to_string(::getpid()));
+    }
+    ~OtherDeviceDir() {
+        std::error_code ec;
+        if (!path.empty())
+            fs::remove_all(path, ec);
+    }
+    bool empty() const { return path.empty(); }
+};
 
 } // namespace
 
@@ -166,13 +176,12 @@ TEST_CASE("trash follows the freedesktop spec and undo brings the file back", "[
     };
     SECTION("on the same device") { check(tmp / "Trash"); }
     SECTION("on another device (copied, fsync'd, renamed, then deleted)") {
-        const auto other = otherDeviceDir("fa-trash");
+        const OtherDeviceDir other("fa-trash");
         if (other.empty()) {
             WARN("no second device (/dev/shm) here; cross-device trash not exercised");
             return;
         }
-        check(other / "Trash");
-        fs::remove_all(other);
+        check(other.path / "Trash");
     }
 }
 
@@ -326,10 +335,11 @@ TEST_CASE("a crash between any two steps of trashing or of its undo is finished 
     crashEverywhere("fa-crash-trash-run", tmp / "Trash", true, false);
     crashEverywhere("fa-crash-trash-undo", tmp / "Trash", true, true);
     crashEverywhere("fa-crash-move-undo", tmp / "Trash", false, true);
-    if (const auto other = otherDeviceDir("fa-crash"); !other.empty()) {
+    if (const OtherDeviceDir other("fa-crash"); !other.empty()) {
         // Across devices every file takes three steps (copy written, renamed, original deleted).
-        crashEverywhere("fa-crash-trash-xdev", other / "Trash", true, false);
-        crashEverywhere("fa-crash-trash-xdev-undo", other / "Trash", true, true);
-        fs::remove_all(other);
+        crashEverywhere("fa-crash-trash-xdev", other.path / "Trash", true, false);
+        crashEverywhere("fa-crash-trash-xdev-undo", other.path / "Trash", true, true);
+    } else {
+        WARN("no second device (/dev/shm) here; cross-device crashes not exercised");
     }
 }
