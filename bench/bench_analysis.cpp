@@ -6,6 +6,8 @@
 //   bench_analysis umap  [--n 10000]
 //   bench_analysis exact [--n 100000] [--nq 1000]          (L2-normalised Gaussian, cosine = IP)
 //   bench_analysis hnsw  [--n 100000] [--nq 1000] [--clusters 100] [--ef 0 (auto)] [--m 16]
+//   bench_analysis audit [--n 10000] [--d 384] [--clusters 37] [--k 10]   (W8: duplicates,
+//                        leakage, mislabels, outliers from embeddings; pixels not hashed)
 // Common: --threads T (0 = all), --repeats R, --seed S, --data X.npy (instead of generated
 // data; exact and hnsw also take --queries Q.npy), --trust (also report trustworthiness@10
 // for projections). Besides the detailed line, prints bench/report.py's lines
@@ -22,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/bench_common.h"
+#include "core/analysis/audit.h"
 #include "core/analysis/neighbours.h"
 #include "core/analysis/projection.h"
 #include "core/common/runtime.h"
@@ -83,7 +86,7 @@ double median(std::vector<double> v) {
 int main(int argc, char** argv) {
     ensureFastBlas(argc, argv);
     if (argc < 2) {
-        std::cerr << "usage: bench_analysis pca|tsne|umap|exact|hnsw [options]\n";
+        std::cerr << "usage: bench_analysis pca|tsne|umap|exact|hnsw|audit [options]\n";
         return 2;
     }
     const std::string workload = argv[1];
@@ -186,6 +189,40 @@ int main(int argc, char** argv) {
             out["ef"] = index.efSearch();
             out["probed_recall@10"] = index.probedRecall();
         }
+    } else if (workload == "audit") {
+        // Clustered embeddings with planted problems of each kind, labels = clusters.
+        const auto n = static_cast<std::int64_t>(num("n", 10000));
+        const int clusters = static_cast<int>(num("clusters", 37));
+        Matrix x = opt.count("data") ? io::readNpyMatrix(opt["data"])
+                                     : clustered(n, static_cast<std::int64_t>(num("d", 384)), clusters, 4.0f, seed);
+        io::RowTable rows;
+        rows.columns = {"path", "label"};
+        for (std::int64_t i = 0; i < x.rows; ++i)
+            rows.rows.push_back({"c" + std::to_string(i % clusters) + "/" + std::to_string(i) + ".jpg",
+                                 "c" + std::to_string((i % 97 == 0 ? i + 1 : i) % clusters)}); // ~1 % mislabelled
+        for (std::int64_t i = 1; i + 1 < x.rows; i += 211) // ~0.5 % duplicated
+            std::copy_n(x.row(i), x.cols, x.row(i + 1));
+        AuditOptions o;
+        o.k = static_cast<int>(num("k", 10));
+        o.checkPixels = false;
+        std::vector<double> secs;
+        AuditReport rep;
+        const double cpu0 = cpuSeconds();
+        for (int r = 0; r < std::max(1, repeats); ++r) {
+            auto t0 = std::chrono::steady_clock::now();
+            rep = audit(x, rows, "/", o);
+            secs.push_back(seconds(t0));
+        }
+        out["n"] = x.rows;
+        out["d"] = x.cols;
+        out["k"] = rep.k;
+        out["seconds"] = secs;
+        out["median_s"] = median(secs);
+        out["cpu_s_per_run"] = (cpuSeconds() - cpu0) / std::max(1, repeats);
+        out["duplicate_groups"] = rep.duplicates.size();
+        out["mislabels"] = rep.mislabels.size();
+        out["outliers"] = rep.outliers.size();
+        out["near_duplicate_distance"] = rep.nearDuplicateDistance;
     } else {
         std::cerr << "unknown workload " << workload << '\n';
         return 2;
@@ -206,6 +243,11 @@ int main(int argc, char** argv) {
         vitrine::bench::emit("W3", "hnsw M16 build " + size + "x384", out["build_s"].get<double>(), "s", false, extra({"M", "ef_construction"}));
         vitrine::bench::emit("W3", "hnsw M16 search, " + std::to_string(out["nq"].get<std::int64_t>()) + " queries", out["queries_per_s"].get<double>(), "queries/s", true,
                     extra({"recall@10", "ef", "search_s"}));
+    } else if (workload == "audit") {
+        vitrine::bench::emit("W8", "audit " + size + "x" + std::to_string(out["d"].get<std::int64_t>()) +
+                                       " (k " + std::to_string(out["k"].get<int>()) + ", no pixel hashing)",
+                             out["median_s"].get<double>(), "s", false,
+                             extra({"seconds", "cpu_s_per_run", "duplicate_groups", "mislabels", "outliers"}));
     } else {
         vitrine::bench::emit("W4", workload + " " + size + "x384", out["median_s"].get<double>(), "s", false,
                     extra({"seconds", "trustworthiness@10", "cpu_s_per_run"}));

@@ -3,7 +3,7 @@
 #
 #   bench/run.sh [--quick] [--reps N] [--no-install] [--no-build] [workloads...]
 #
-# workloads: w0 w1 w1b w2 w3 w4 w5 (default: all). For each workload the Vitrine driver
+# workloads: w0 w1 w1b w2 w3 w4 w5 w8 (default: all). For each workload the Vitrine driver
 # and its peer (bench/peers/*.py, Debian's /usr/bin/python3) run ALTERNATELY, --reps times
 # each (3, --quick: 1 with small sizes), the order flipping every repetition. Every run
 # prints one JSON line per measured case; they are collected in
@@ -24,12 +24,12 @@ while (($#)); do
     --no-install) INSTALL=0 ;;
     --no-build) BUILD=0 ;;
     -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
-    w0|w1|w1b|w2|w3|w4|w5) WL+=("$1") ;;
+    w0|w1|w1b|w2|w3|w4|w5|w8) WL+=("$1") ;;
     *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
-((${#WL[@]})) || WL=(w0 w1 w1b w2 w3 w4 w5)
+((${#WL[@]})) || WL=(w0 w1 w1b w2 w3 w4 w5 w8)
 [[ -n $REPS ]] || REPS=$((QUICK ? 1 : 3))
 # The slowest workloads (hnsw build ~1 min, t-SNE, UMAP) run at most twice each, to keep a
 # full run near 20 minutes on 2 cores.
@@ -127,6 +127,9 @@ p_w4() {
   ((rep <= SLOW_REPS)) || return 0
   for m in tsne umap; do $PY "$PEERS/w4_proj.py" $m "$DATA/proj_$N_TSNE.npy"; done
 }
+# W8: audit from precomputed embeddings (the t-SNE input: 10 clusters x 384), pixels not hashed.
+v_w8() { "$BIN/bench/bench_analysis" audit --data "$DATA/proj_$N_TSNE.npy" --clusters 10 --threads 2 --repeats 3 | grep '"side"'; }
+p_w8() { $PY "$PEERS/w8_audit.py" "$DATA/proj_$N_TSNE.npy" --clusters 10 --blocks 3; }
 v_w5() { "$BIN/bench/bench_preprocess" --dir "$PHOTOS" --n $N_W5 --passes $W5_PASSES; }
 p_w5() { $PY "$PEERS/w5_images.py" "$PHOTOS" --n $N_W5 --passes $W5_PASSES; }
 

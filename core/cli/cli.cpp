@@ -63,6 +63,8 @@ int run(int argc, char** argv) {
     addExportCommand(app, ctx);
     addConvertCommand(app, ctx);
     addModelsCommand(app, ctx);
+    addAuditCommand(app, ctx);
+    addFilesCommand(app, ctx);
 
     try {
         app.parse(argc, argv);
