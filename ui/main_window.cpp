@@ -38,6 +38,7 @@
 #include "core/model/model_paths.h"
 #include "core/model/vit_config.h"
 #include "ui/app_paths.h"
+#include "ui/audit_panel.h"
 #include "ui/dataset_model.h"
 #include "ui/dataset_panel.h"
 #include "ui/download_dialog.h"
@@ -248,6 +249,11 @@ void MainWindow::buildDocks() {
     // Right: the neighbours of the selected image.
     m_neighbours = new NeighboursPanel(m_thumbnails);
     m_neighboursDock = addPanel(tr("Neighbours"), QStringLiteral("neighboursDock"), m_neighbours, Qt::RightDockWidgetArea);
+    // Right, the tab beside it: the audit of the data set, and its fixes.
+    m_audit = new AuditPanel(m_workspace, m_datasetModel);
+    m_auditDock = addPanel(tr("Audit"), QStringLiteral("auditDock"), m_audit, Qt::RightDockWidgetArea);
+    tabifyDockWidget(m_neighboursDock, m_auditDock);
+    m_neighboursDock->raise();
 
     // Bottom, only when there is something to show: a run's charts (from its start on) and
     // the files that could not be used.
@@ -267,6 +273,13 @@ void MainWindow::buildDocks() {
     // One selection, followed by every panel.
     connect(this, &MainWindow::selectionChanged, this, &MainWindow::onSelection);
     connect(m_map, &MapPanel::rowActivated, m_datasetPanel, &DatasetPanel::selectRow);
+    connect(m_audit, &AuditPanel::rowActivated, m_datasetPanel, &DatasetPanel::selectRow);
+    connect(m_audit, &AuditPanel::scoresReady, m_map, &MapPanel::setRowScores);
+    // Files moved or trashed by a fix: read the data set again (it is on disk that changed).
+    connect(m_audit, &AuditPanel::filesChanged, this, [this] {
+        if (!m_folder.isEmpty())
+            openFolder(m_folder);
+    });
     connect(m_neighbours, &NeighboursPanel::pairActivated, this, [this] { showMainView(1); });
     connect(m_neighbours, &NeighboursPanel::pairActivated, m_workspace, &Workspace::requestPairInspection);
     connect(m_neighbours, &NeighboursPanel::imageDropped, this,
@@ -478,6 +491,13 @@ void MainWindow::buildMenus() {
     QMenu* run = menuBar()->insertMenu(m_viewMenu->menuAction(), new QMenu(tr("&Run"), this))->menu();
     run->addAction(compute);
     run->addAction(train);
+    QAction* auditAct = run->addAction(tr("&Audit Data Set"), this, [this] {
+        m_auditDock->show();
+        m_auditDock->raise();
+        m_audit->runAudit();
+    });
+    auditAct->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_A));
+    auditAct->setToolTip(tr("Find duplicates, leakage, likely mislabels and outliers in the data set (Ctrl+Shift+A)"));
     m_toolbar->addSeparator();
     m_toolbar->addAction(showMap);
     m_toolbar->addAction(showInspector);

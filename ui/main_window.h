@@ -29,6 +29,8 @@ class QMenu;
 
 namespace vitrine::ui {
 
+class AuditPanel;
+
 class DatasetModel;
 class DatasetPanel;
 class InspectorPanel;
@@ -69,6 +71,7 @@ public:
     QString currentFolder() const { return m_folder; }
     Workspace* workspace() const { return m_workspace; }
     MapPanel* mapPanel() const { return m_map; }
+    AuditPanel* auditPanel() const { return m_audit; }
     NeighboursPanel* neighboursPanel() const { return m_neighbours; }
     InspectorPanel* inspectorPanel() const { return m_inspector; }
     TrainingPanel* trainingPanel() const { return m_training; }
@@ -113,7 +116,7 @@ private:
     void updateCentre();
 
     /// Saved window layouts of other versions are ignored (the map was a dock before 2).
-    static constexpr int kLayoutVersion = 2;
+    static constexpr int kLayoutVersion = 3; // 3: the Audit panel
 
     ThumbnailCache* m_thumbnails;
     DatasetModel* m_datasetModel;
@@ -124,6 +127,7 @@ private:
     QDockWidget* m_datasetDock = nullptr;
     QDockWidget* m_trainingDock = nullptr;
     QDockWidget* m_neighboursDock = nullptr;
+    QDockWidget* m_auditDock = nullptr;
     QDockWidget* m_chartsDock = nullptr;
     QStackedWidget* m_centre = nullptr;
     QTabWidget* m_views = nullptr;
@@ -144,6 +148,7 @@ private:
     Workspace* m_workspace = nullptr;
     MapPanel* m_map = nullptr;
     NeighboursPanel* m_neighbours = nullptr;
+    AuditPanel* m_audit = nullptr;
     InspectorPanel* m_inspector = nullptr;
     TrainingPanel* m_training = nullptr;
     TrainingController* m_trainer = nullptr;

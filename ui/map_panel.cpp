@@ -1,5 +1,7 @@
 #include "ui/map_panel.h"
 
+#include <algorithm>
+
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QHBoxLayout>
@@ -147,7 +149,16 @@ void MapPanel::refreshColours() {
     }
     QStringList names;
     QVector<QColor> palette;
-    if (m_colourBy->currentIndex() == 1 && m_workspace->nearestSameClass().size() == n) {
+    const QString scoreName = m_colourBy->currentData().toString();
+    if (!scoreName.isEmpty() && m_scores.value(scoreName).size() == n) {
+        // Five bands of the score, low (dark blue) to high (yellow), as in viridis.
+        const auto& score = m_scores[scoreName];
+        palette = {QColor(68, 1, 84), QColor(59, 82, 139), QColor(33, 145, 140), QColor(94, 201, 98), QColor(253, 231, 37)};
+        for (int b = 0; b < 5; ++b)
+            names << tr("%1 %2–%3").arg(scoreName).arg(b * 0.2, 0, 'f', 1).arg((b + 1) * 0.2, 0, 'f', 1);
+        for (int r = 0; r < n; ++r)
+            cats[r] = std::clamp(int(score[r] * 5.0f), 0, 4);
+    } else if (m_colourBy->currentIndex() == 1 && m_workspace->nearestSameClass().size() == n) {
         names = {tr("nearest neighbour: same class"), tr("nearest neighbour: other class")};
         palette = {QColor(60, 160, 80), QColor(210, 40, 40)};
         for (int r = 0; r < n; ++r)
@@ -184,6 +195,14 @@ void MapPanel::refreshColours() {
         m_legend->addItem(item);
     }
     m_legend->blockSignals(false);
+}
+
+void MapPanel::setRowScores(const QString& name, const QVector<float>& perRow) {
+    m_scores[name] = perRow;
+    if (m_colourBy->findData(name) < 0)
+        m_colourBy->addItem(tr("Colour: %1").arg(name), name);
+    if (m_colourBy->currentData().toString() == name)
+        refreshColours();
 }
 
 void MapPanel::showLayout(bool animate) {

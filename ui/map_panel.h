@@ -1,4 +1,6 @@
 #pragma once
+#include <QMap>
+#include <QVector>
 // The Embedding map panel: the scatter view, its legend (toggle classes), colouring
 // (class at any level, or whether the nearest neighbour shares the class), projection
 // choice and parameters, a Compute button with progress, and the training timeline.
@@ -35,6 +37,10 @@ public:
     ProjectionSettings settings() const;
     /// Refreshes colours and labels from the data set model (class level changes).
     void refreshColours();
+    /// A score per data set row in [0, 1] (the audit's mislabel and outlier scores) that the
+    /// map can be coloured by ("Colour: <name>"), in five bands whose legend entries filter.
+    void setRowScores(const QString& name, const QVector<float>& perRow);
+    QComboBox* colourBy() const { return m_colourBy; }
 
 Q_SIGNALS:
     void rowActivated(int row);
@@ -53,6 +59,7 @@ private:
     ScatterView* m_view;
     QComboBox* m_method;
     QComboBox* m_colourBy;
+    QMap<QString, QVector<float>> m_scores;
     QDoubleSpinBox* m_perplexity;
     QSpinBox* m_neighbours;
     QPushButton* m_compute;
