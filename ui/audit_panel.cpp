@@ -71,6 +71,7 @@ AuditPanel::AuditPanel(Workspace* workspace, DatasetModel* dataset, QWidget* par
     m_tree->setSelectionMode(QAbstractItemView::ExtendedSelection);
     m_tree->setAccessibleName(tr("Audit results"));
     m_tree->setUniformRowHeights(true);
+    m_tree->setTextElideMode(Qt::ElideMiddle); // keep the class folder and the file name
     m_status->setWordWrap(true);
     m_status->setText(tr("Audit the data set once its map is computed: duplicates, leakage, likely mislabels and "
                          "outliers, with fixes that can be undone."));
@@ -185,6 +186,7 @@ QTreeWidgetItem* AuditPanel::addRowItem(QTreeWidgetItem* parent, int row, const 
     item->setText(0, idx.data(DatasetModel::RelativePathRole).toString());
     item->setToolTip(0, idx.data(DatasetModel::PathRole).toString());
     item->setText(1, detail);
+    item->setToolTip(1, detail);
     item->setData(0, kRowRole, row);
     return item;
 }

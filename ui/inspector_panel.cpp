@@ -460,11 +460,11 @@ QString InspectorPanel::highNormSummary(const an::InspectionResult& r) const {
         double total = 0;
         for (std::size_t k = 0; k < r.registerAttention.size(); ++k) {
             const float norm = static_cast<float>(cv::norm(r.registerTokens.row(int(k)), cv::NORM_L2));
-            regs << tr("R%1 ‖%2‖ %3 %").arg(k + 1).arg(norm, 0, 'f', 1).arg(100.0 * r.registerAttention[k], 0, 'f', 1);
+            regs << tr("R%1 ‖%2‖ %3 %").arg(k + 1).arg(norm, 0, 'f', 1).arg(100.0 * r.registerAttention[k], 0, 'f', 2);
             total += r.registerAttention[k];
         }
         text += tr(" %n register token(s) take %1 % of its whole attention: %2.", "", int(r.registerAttention.size()))
-                    .arg(100.0 * total, 0, 'f', 1)
+                    .arg(100.0 * total, 0, 'f', 2)
                     .arg(regs.join(QStringLiteral(", ")));
     } else {
         text += tr(" This model has no register tokens.");

@@ -702,11 +702,17 @@ LoadedModel loadModel(const std::string& presetOrPath, const LoadOptions& option
         cfg.embedDim = cfg.dim;
     out.metadata["config"] = cfg.toJson();
     const int fileGrid = cfg.gridSize();
-    if (options.imageSize > 0 && options.imageSize != cfg.imageSize) {
-        if (options.imageSize % cfg.patchSize != 0)
-            throw Error(file, "image size " + std::to_string(options.imageSize) + " is not a multiple of the patch size " +
+    // The input size: asked for, else the publisher's evaluation size for a catalogue
+    // download (DINOv2 files carry a 518 px position grid but are evaluated at 224), else the file's.
+    int imageSize = options.imageSize;
+    if (imageSize <= 0 && !isVitrine)
+        if (const auto catalogued = catalogueEntryForFile(file); catalogued && catalogued->imageSize > 0)
+            imageSize = catalogued->imageSize;
+    if (imageSize > 0 && imageSize != cfg.imageSize) {
+        if (imageSize % cfg.patchSize != 0)
+            throw Error(file, "image size " + std::to_string(imageSize) + " is not a multiple of the patch size " +
                                   std::to_string(cfg.patchSize));
-        cfg.imageSize = options.imageSize;
+        cfg.imageSize = imageSize;
     }
     cfg.validate();
 

@@ -26,6 +26,9 @@ struct CatalogueEntry {
     /// The publisher's evaluation preprocessing (PreprocessOptions JSON), used when the
     /// file is loaded by its catalogue name or from the downloads folder.
     std::string preprocess;
+    /// The input side the publisher evaluates at, when it differs from the file's position
+    /// grid (DINOv2: 518 px grid, 224 px evaluation); 0 = the file's.
+    int imageSize = 0;
 
     bool verified() const { return !sha256.empty(); }
 };

@@ -2,6 +2,7 @@
 // publishers: the file appears only when complete and its hash checked; a truncated or reset
 // transfer keeps a part that the next download resumes with a range request; a server that
 // ignores ranges restarts it; a wrong hash, a 404 or a cancel leave nothing that could load.
+#include "core/model/checkpoint.h"
 #include "core/model/model_download.h"
 
 #include <catch2/catch.hpp>
@@ -15,6 +16,7 @@
 #include "../support/temp_dir.h"
 #include "core/common/error.h"
 #include "core/io/atomic_file.h"
+#include "core/model/checkpoint.h"
 #include "core/model/model_catalogue.h"
 
 namespace fs = std::filesystem;
@@ -161,6 +163,17 @@ TEST_CASE("a truncated or reset download resumes where it stopped", "[model][dow
     CHECK(core::io::readFile(got.file) == body);
     CHECK(got.sha256 == core::model::sha256OfFile(got.file)); // the resumed hash covers the whole file
     CHECK(filesIn(env.dir.path) == std::set<std::string>{entry.file, "pins.json"});
+
+    // Opened by name, it runs at the publisher's evaluation size and preprocessing (DINOv2:
+    // 224 px, bicubic, crop 0.875, ImageNet mean/std), not at its file's position grid.
+    core::model::LoadOptions o;
+    o.heads = 2;
+    const auto loaded = core::model::loadModel("dinov2-vits14-reg4", o);
+    const auto& c = loaded.model->config();
+    CHECK(c.imageSize == 224);
+    CHECK(c.registers == 4);
+    CHECK(c.inputOptions().interpolation == core::image::Interpolation::Bicubic);
+    CHECK(c.inputOptions().cropPct == Approx(0.875));
 }
 
 TEST_CASE("a server that ignores ranges restarts the download from the start", "[model][download]") {
