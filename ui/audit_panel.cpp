@@ -57,7 +57,6 @@ AuditPanel::AuditPanel(Workspace* workspace, DatasetModel* dataset, QWidget* par
     m_threshold->setDecimals(4);
     m_threshold->setSingleStep(0.005);
     m_threshold->setSpecialValueText(tr("auto"));
-    m_threshold->setPrefix(tr("near duplicate ≤ "));
     m_threshold->setToolTip(tr("Cosine distance under which two images count as near duplicates. auto: half the "
                                "median distance from an image to its nearest neighbour (shown after an audit)."));
     m_threshold->setAccessibleName(tr("Near-duplicate distance"));
@@ -76,19 +75,29 @@ AuditPanel::AuditPanel(Workspace* workspace, DatasetModel* dataset, QWidget* par
     m_status->setText(tr("Audit the data set once its map is computed: duplicates, leakage, likely mislabels and "
                          "outliers, with fixes that can be undone."));
 
+    // Narrow rows: the panel shares the right dock with Neighbours and must not widen it.
     auto* top = new QHBoxLayout;
     top->addWidget(m_run);
     top->addWidget(m_cancel);
-    top->addWidget(m_threshold, 1);
+    top->addStretch(1);
+    auto* thresholdRow = new QHBoxLayout;
+    auto* thresholdLabel = new QLabel(tr("Near duplicates ≤"));
+    thresholdLabel->setBuddy(m_threshold);
+    thresholdRow->addWidget(thresholdLabel);
+    thresholdRow->addWidget(m_threshold, 1);
     auto* fixes = new QHBoxLayout;
     fixes->addWidget(m_moveSuggested);
-    fixes->addWidget(m_trash);
-    fixes->addWidget(m_undoFix);
     fixes->addStretch(1);
+    auto* fixes2 = new QHBoxLayout;
+    fixes2->addWidget(m_trash);
+    fixes2->addWidget(m_undoFix);
+    fixes2->addStretch(1);
     auto* layout = new QVBoxLayout(this);
     layout->addLayout(top);
+    layout->addLayout(thresholdRow);
     layout->addWidget(m_tree, 1);
     layout->addLayout(fixes);
+    layout->addLayout(fixes2);
     layout->addWidget(m_status);
 
     connect(m_run, &QPushButton::clicked, this, &AuditPanel::runAudit);
