@@ -9,7 +9,10 @@
 #include <QTreeWidget>
 #include <QVBoxLayout>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "core/analysis/audit.h"
@@ -176,9 +179,43 @@ void AuditPanel::runAudit() {
                                              -> std::function<void()> {
         auto report = std::make_shared<core::analysis::AuditReport>(
             core::analysis::audit(*embeddings, *table, fs::path(), options, ctx.progress, &ctx.cancel));
-        return [this, report, toDataset] {
+        // Cosine distance of each image to its class's mean direction.
+        const auto n = embeddings->rows, dim = embeddings->cols;
+        std::map<std::string, std::vector<double>> centre;
+        std::vector<std::vector<float>> unit(static_cast<std::size_t>(n), std::vector<float>(static_cast<std::size_t>(dim)));
+        for (std::int64_t i = 0; i < n; ++i) {
+            double norm = 0;
+            for (std::int64_t j = 0; j < dim; ++j)
+                norm += double(embeddings->row(i)[j]) * embeddings->row(i)[j];
+            norm = std::max(std::sqrt(norm), 1e-12);
+            auto& c = centre[table->rows[std::size_t(i)][1]];
+            c.resize(std::size_t(dim), 0.0);
+            for (std::int64_t j = 0; j < dim; ++j) {
+                unit[std::size_t(i)][std::size_t(j)] = float(embeddings->row(i)[j] / norm);
+                c[std::size_t(j)] += unit[std::size_t(i)][std::size_t(j)];
+            }
+        }
+        for (auto& [label, c] : centre) {
+            double norm = 0;
+            for (double v : c)
+                norm += v * v;
+            norm = std::max(std::sqrt(norm), 1e-12);
+            for (double& v : c)
+                v /= norm;
+        }
+        QVector<float> distance(toDataset.isEmpty() ? 0 : *std::max_element(toDataset.begin(), toDataset.end()) + 1, 0.0f);
+        for (std::int64_t i = 0; i < n; ++i) {
+            const auto& c = centre[table->rows[std::size_t(i)][1]];
+            double dot = 0;
+            for (std::int64_t j = 0; j < dim; ++j)
+                dot += unit[std::size_t(i)][std::size_t(j)] * c[std::size_t(j)];
+            distance[toDataset[int(i)]] = float(1.0 - dot);
+        }
+        return [this, report, toDataset, distance] {
             m_report = report;
             m_auditRowToDataset = toDataset;
+            m_classDistance = distance;
+            m_classDistance.resize(m_dataset->rowCount());
             showReport();
         };
     });
@@ -266,8 +303,19 @@ void AuditPanel::showReport() {
             outlier[row] = r.outlierScore[i];
         }
     }
+    // How many copies each image has (0: none), from the duplicate groups.
+    QVector<float> copies(m_dataset->rowCount(), 0.0f);
+    for (const auto& g : r.duplicates)
+        for (auto row : g.rows) {
+            const int d = datasetRow(row);
+            if (d >= 0 && d < copies.size())
+                copies[d] = std::max(copies[d], float(g.rows.size() - 1));
+        }
     Q_EMIT scoresReady(tr("mislabel score"), mislabel);
     Q_EMIT scoresReady(tr("outlier score"), outlier);
+    Q_EMIT scoresReady(tr("duplicates"), copies);
+    if (!m_classDistance.isEmpty())
+        Q_EMIT scoresReady(tr("distance to class centre"), m_classDistance);
     m_status->setText(summary());
     if (!r.unreadable.empty())
         m_status->setText(m_status->text() + tr(" %n duplicate candidate(s) could not be read.", "", int(r.unreadable.size())));

@@ -152,12 +152,17 @@ void MapPanel::refreshColours() {
     const QString scoreName = m_colourBy->currentData().toString();
     if (!scoreName.isEmpty() && m_scores.value(scoreName).size() == n) {
         // Five bands of the score, low (dark blue) to high (yellow), as in viridis.
+        // Equal-width bands over the score's range (scores in [0, 1] keep that range).
         const auto& score = m_scores[scoreName];
+        const auto [lo, hi] = std::minmax_element(score.begin(), score.end());
+        const float low = std::min(0.0f, *lo), high = std::max({1.0f, *hi, low + 1e-6f});
         palette = {QColor(68, 1, 84), QColor(59, 82, 139), QColor(33, 145, 140), QColor(94, 201, 98), QColor(253, 231, 37)};
+        const float step = (high - low) / 5.0f;
+        const int digits = step >= 1.0f ? 0 : 2;
         for (int b = 0; b < 5; ++b)
-            names << tr("%1 %2–%3").arg(scoreName).arg(b * 0.2, 0, 'f', 1).arg((b + 1) * 0.2, 0, 'f', 1);
+            names << tr("%1 %2–%3").arg(scoreName).arg(low + b * step, 0, 'f', digits).arg(low + (b + 1) * step, 0, 'f', digits);
         for (int r = 0; r < n; ++r)
-            cats[r] = std::clamp(int(score[r] * 5.0f), 0, 4);
+            cats[r] = std::clamp(int((score[r] - low) / step), 0, 4);
     } else if (m_colourBy->currentIndex() == 1 && m_workspace->nearestSameClass().size() == n) {
         names = {tr("nearest neighbour: same class"), tr("nearest neighbour: other class")};
         palette = {QColor(60, 160, 80), QColor(210, 40, 40)};

@@ -37,8 +37,10 @@ public:
     ProjectionSettings settings() const;
     /// Refreshes colours and labels from the data set model (class level changes).
     void refreshColours();
-    /// A score per data set row in [0, 1] (the audit's mislabel and outlier scores) that the
-    /// map can be coloured by ("Colour: <name>"), in five bands whose legend entries filter.
+    /// A score per data set row (the audit's mislabel and outlier scores in [0, 1], duplicate
+    /// counts, distances to the class centre) that the map can be coloured by
+    /// ("Colour: <name>"), in five equal bands over [min(0, lowest), max(1, highest)] whose
+    /// legend entries filter the points.
     void setRowScores(const QString& name, const QVector<float>& perRow);
     QComboBox* colourBy() const { return m_colourBy; }
 

@@ -7,6 +7,7 @@
 #include "../support/wait_for.h"
 
 #include <QComboBox>
+#include <QListWidget>
 #include <QTemporaryDir>
 #include <QTreeWidget>
 
@@ -92,6 +93,18 @@ TEST_CASE("the Audit panel finds a planted mislabel and duplicate, and its fix c
     // The map can be coloured by the scores.
     CHECK(w.mapPanel()->colourBy()->findData(QStringLiteral("mislabel score")) >= 0);
     CHECK(w.mapPanel()->colourBy()->findData(QStringLiteral("outlier score")) >= 0);
+    CHECK(w.mapPanel()->colourBy()->findData(QStringLiteral("duplicates")) >= 0);
+    const int byCentre = w.mapPanel()->colourBy()->findData(QStringLiteral("distance to class centre"));
+    REQUIRE(byCentre >= 0);
+    // Coloured by it, the legend has the five bands, and their counts cover every image.
+    w.mapPanel()->colourBy()->setCurrentIndex(byCentre);
+    REQUIRE(w.mapPanel()->legend()->count() == 5);
+    int counted = 0;
+    for (int b = 0; b < 5; ++b) {
+        const QString text = w.mapPanel()->legend()->item(b)->text();
+        counted += text.mid(text.lastIndexOf('(') + 1).chopped(1).toInt();
+    }
+    CHECK(counted == 26);
 
     // The fix: move it to the suggested class; the data set is read again.
     audit->tree()->clearSelection();
