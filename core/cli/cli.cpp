@@ -63,6 +63,7 @@ int run(int argc, char** argv) {
     addExportCommand(app, ctx);
     addConvertCommand(app, ctx);
     addModelsCommand(app, ctx);
+    addMergeCommand(app, ctx);
     addAuditCommand(app, ctx);
     addFilesCommand(app, ctx);
 

@@ -12,6 +12,8 @@
 #include "core/cli/progress.h"
 #include "core/common/error.h"
 #include "core/data/dataset.h"
+#include "core/data/shard.h"
+#include "core/io/atomic_file.h"
 #include "core/io/embedding_io.h"
 #include "core/io/embedding_stream.h"
 #include "core/model/checkpoint.h"
@@ -30,6 +32,7 @@ void addEmbedCommand(CLI::App& app, CliContext& ctx) {
         std::string precision = "auto";
         int labelLevel = -1;
         bool json = false;
+        std::string shard;
         PreprocessFlags pre;
     };
     auto opts = std::make_shared<Opts>();
@@ -49,6 +52,9 @@ void addEmbedCommand(CLI::App& app, CliContext& ctx) {
     cmd->add_option("--label-level", opts->labelLevel, "Label level written to rows.tsv (0 = top folder, -1 = deepest)")
         ->capture_default_str();
     cmd->add_flag("--json", opts->json, "JSON-lines progress and summary on stdout");
+    cmd->add_option("--shard", opts->shard,
+                    "Embed only shard I of N (I/N, I from 0; files chosen by a hash of their path): run N of these "
+                    "(a Slurm array, a Kubernetes indexed Job) and join them with `vitrine-cli merge`");
     addPreprocessFlags(cmd, opts->pre);
     cmd->callback([opts, &ctx] {
         const std::filesystem::path out(opts->out);
@@ -71,6 +77,12 @@ void addEmbedCommand(CLI::App& app, CliContext& ctx) {
         auto ds = core::data::scanFolder(opts->data, so);
         for (const auto& s : ds.skipped)
             std::cerr << "skipped " << s.path << ": " << s.reason << '\n';
+        // A shard: this process's share of the files, recorded beside the output for merge.
+        const auto shard = opts->shard.empty() ? core::data::ShardSpec{} : core::data::parseShard(opts->shard);
+        const std::string fileList = core::data::fileListFingerprint(ds);
+        const std::size_t allFiles = ds.samples.size();
+        if (!shard.whole())
+            std::erase_if(ds.samples, [&](const core::data::Sample& s) { return !core::data::inShard(s.relativePath, shard); });
 
         core::model::EmbedOptions eo;
         eo.batchSize = opts->batch;
@@ -117,8 +129,25 @@ void addEmbedCommand(CLI::App& app, CliContext& ctx) {
             return;
         }
         const auto n = static_cast<std::int64_t>(writer.rows());
-        if (n > 0)
+        if (n > 0 || !shard.whole())
             writer.commit(); // else the writer's destructor removes its temporaries: nothing is written
+        if (!shard.whole()) {
+            // What merge checks: the same model, preprocessing, precision, label level and file list.
+            core::io::writeFileAtomically(
+                core::data::shardSidecarPath(out),
+                nlohmann::json{{"shard", shard.index},
+                                {"of", shard.count},
+                                {"model", std::filesystem::path(loaded.source).filename().string()},
+                                {"config", cfg.toJson()},
+                                {"precision", core::precisionName(eo.precision)},
+                                {"label_level", opts->labelLevel},
+                                {"file_list", fileList},
+                                {"files", allFiles},
+                                {"rows", n},
+                                {"skipped", summary.skipped.size()}}
+                        .dump(2) +
+                    "\n");
+        }
         const auto skipped = summary.skipped.size() + ds.skipped.size();
         const double rate = summary.seconds > 0 ? summary.embedded / summary.seconds : 0.0;
         if (opts->json) {
@@ -140,7 +169,7 @@ void addEmbedCommand(CLI::App& app, CliContext& ctx) {
         std::fprintf(stderr, "embedded %zu images (%d dims) in %.1f s, %.1f img/s; %zu skipped%s\n", summary.embedded,
                      dim, summary.seconds, rate, skipped,
                      n > 0 ? (" -> " + out.string()).c_str() : "; nothing written");
-        ctx.exitCode = summary.embedded > 0 ? 0 : 1;
+        ctx.exitCode = summary.embedded > 0 || (!shard.whole() && summary.skipped.empty()) ? 0 : 1;
     });
 }
 

@@ -38,6 +38,7 @@ void addNeighboursCommand(CLI::App& app, CliContext& ctx);
 void addProjectCommand(CLI::App& app, CliContext& ctx);
 void addExportCommand(CLI::App& app, CliContext& ctx);
 void addModelsCommand(CLI::App& app, CliContext& ctx); // cmd_models.cpp
+void addMergeCommand(CLI::App& app, CliContext& ctx);  // cmd_merge.cpp
 void addAuditCommand(CLI::App& app, CliContext& ctx);
 void addFilesCommand(CLI::App& app, CliContext& ctx);
 // Further commands (embed, train, eval, attention, patches, neighbours, project, export)
