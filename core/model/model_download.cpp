@@ -257,7 +257,7 @@ Attempt transfer(const DownloadRequest& request, std::int64_t offset, Sha256& sh
             throw Error(request.url, what + ", after " + megabytes(have) +
                                          (expected > 0 ? " of " + megabytes(offset + expected) : std::string()) +
                                          "; download again to resume from there");
-        throw Error(request.url, what);
+        throw Error(request.url, what + "; check the network connection (or $VITRINE_MODEL_MIRROR) and try again");
     }
     return Attempt::Done;
 }
