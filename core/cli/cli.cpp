@@ -65,6 +65,8 @@ int run(int argc, char** argv) {
     addModelsCommand(app, ctx);
     addAuditCommand(app, ctx);
     addFilesCommand(app, ctx);
+    addCompareCommand(app, ctx);
+    addSelectCommand(app, ctx);
 
     try {
         app.parse(argc, argv);
