@@ -3,6 +3,7 @@
 #include "cli_run.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <numeric>
 #include <set>
