@@ -6,6 +6,8 @@
 
 #include <torch/torch.h>
 
+#include "core/analysis/compare.h"
+
 namespace vitrine::core::analysis {
 
 namespace {
@@ -86,15 +88,7 @@ Matrix pca(const Matrix& data, const PcaOptions& options, const ProgressFn& prog
 }
 
 Matrix alignLayout(const Matrix& layout, const Matrix& reference) {
-    TORCH_CHECK(layout.rows == reference.rows && layout.cols == reference.cols, "alignLayout: shapes differ");
-    torch::NoGradGuard noGrad;
-    auto y = view(layout).to(torch::kFloat64);
-    auto r = view(reference).to(torch::kFloat64);
-    auto ym = y.mean(0, true), rm = r.mean(0, true);
-    auto [u, s, vh] = torch::linalg::svd(torch::mm((y - ym).t(), r - rm), false, c10::nullopt);
-    const double norm = (y - ym).square().sum().item<double>();
-    const double scale = norm > 0 ? s.sum().item<double>() / norm : 1.0;
-    return toMatrix(torch::mm(y - ym, torch::mm(u, vh)) * scale + rm);
+    return procrustes(layout, reference).aligned; // one Procrustes, in compare.cpp
 }
 
 double trustworthiness(const Matrix& data, const Matrix& layout, int k, const CancelToken* cancel) {

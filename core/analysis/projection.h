@@ -36,9 +36,11 @@ struct PcaOptions {
 Matrix pca(const Matrix& data, const PcaOptions& options = {}, const ProgressFn& progress = {},
            const CancelToken* cancel = nullptr);
 
-/// The orthogonal matrix R (rotation or reflection, [C, C]) minimising ||(layout - mean) R -
-/// (reference - mean')||; returns layout rotated by R about its mean and moved onto the
-/// reference's mean. Both [N, C] float32 with the same N.
+/// The orthogonal matrix R (rotation or reflection, [C, C]) and uniform scale s minimising
+/// ||s (layout - mean) R - (reference - mean')||; returns layout rotated by R and scaled about its
+/// mean and moved onto the reference's mean. Both [N, C] float32 with the same N; throws
+/// core::Error when the shapes differ. procrustes() (compare.h) also gives the transform and
+/// the residual.
 Matrix alignLayout(const Matrix& layout, const Matrix& reference);
 
 struct TsneOptions {

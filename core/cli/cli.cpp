@@ -66,6 +66,8 @@ int run(int argc, char** argv) {
     addMergeCommand(app, ctx);
     addAuditCommand(app, ctx);
     addFilesCommand(app, ctx);
+    addCompareCommand(app, ctx);
+    addSelectCommand(app, ctx);
 
     try {
         app.parse(argc, argv);

@@ -10,29 +10,14 @@
 
 #include "core/analysis/audit.h"
 #include "core/cli/commands.h"
+#include "core/cli/embed_rows.h"
 #include "core/cli/interrupt.h"
 #include "core/cli/progress.h"
 #include "core/common/error.h"
-#include "core/common/precision.h"
-#include "core/data/dataset.h"
-#include "core/io/embedding_set.h"
-#include "core/model/checkpoint.h"
-#include "core/model/embedder.h"
 
 namespace vitrine::cli {
 
 namespace {
-
-/// The label at `level` of a row whose path is relative to the data set's root, from its
-/// folders (as a scan would give it); "" for a file at the top.
-std::string labelFromPath(const std::string& path, int level) {
-    core::data::Sample s;
-    const std::filesystem::path p(path);
-    for (const auto& part : p.parent_path())
-        if (part != "/" && !part.empty())
-            s.labels.push_back(part.string());
-    return s.labels.empty() ? std::string() : core::data::Dataset::labelAt(s, level);
-}
 
 std::string fixed(double v, int digits) {
     std::ostringstream o;
@@ -81,59 +66,17 @@ void addAuditCommand(CLI::App& app, CliContext& ctx) {
         ProgressPrinter printer(false); // --json prints one object: progress only as a bar on a terminal
         auto progress = [&](long long d, long long t, const std::string&) { printer(d, t); };
 
-        core::Matrix embeddings;
-        core::io::RowTable rows;
-        rows.columns = {"path", "label"};
-        std::string source;
+        EmbeddedRows er;
         if (!opts->embeddings.empty()) {
-            auto set = core::io::loadEmbeddingSet(opts->embeddings);
-            embeddings = std::move(set.embeddings);
-            rows = std::move(set.rows);
-            source = opts->embeddings;
-            if (cmd->count("--label-level") > 0 && rows.column("label") >= 0) {
-                const auto lc = static_cast<std::size_t>(rows.column("label"));
-                for (auto& r : rows.rows)
-                    if (auto l = labelFromPath(r[static_cast<std::size_t>(rows.column("path"))], opts->labelLevel);
-                        !l.empty())
-                        r[lc] = l;
-            }
+            er = loadEmbeddingRows(opts->embeddings,
+                                   cmd->count("--label-level") > 0 ? std::optional<int>(opts->labelLevel) : std::nullopt);
         } else {
-            auto loaded = core::model::loadModel(opts->model);
-            for (const auto& w : loaded.warnings)
-                std::cerr << "warning: " << w << '\n';
-            source = loaded.source;
-            core::data::ScanOptions so;
-            so.verifyImages = false; // the embedder decodes every file and reports failures
-            auto ds = core::data::scanFolder(opts->data, so, {}, &token);
-            for (const auto& s : ds.skipped)
-                std::cerr << "skipped " << s.path << ": " << s.reason << '\n';
-            core::model::EmbedOptions eo;
-            eo.batchSize = opts->batch;
-            eo.precision = core::resolvePrecision(core::parsePrecision(opts->precision));
-            std::vector<float> data;
-            int dim = 0;
-            auto summary = core::model::embedDataset(
-                *loaded.model, ds, eo,
-                [&](const core::model::EmbeddedBatch& b) {
-                    if (!b.skipped.empty())
-                        printer.breakLine();
-                    for (const auto& s : b.skipped)
-                        std::cerr << "skipped " << s.path << ": " << s.reason << '\n';
-                    dim = b.dim;
-                    data.insert(data.end(), b.rows, b.rows + b.indices.size() * static_cast<std::size_t>(b.dim));
-                    for (auto i : b.indices) {
-                        const auto& s = ds.samples[i];
-                        rows.rows.push_back({s.relativePath, s.labels.empty() ? std::string()
-                                                                               : core::data::Dataset::labelAt(s, opts->labelLevel)});
-                    }
-                },
-                progress, &token);
-            embeddings.rows = static_cast<std::int64_t>(rows.rows.size());
-            embeddings.cols = dim;
-            embeddings.data = std::move(data);
-            printer.breakLine();
-            std::fprintf(stderr, "embedded %zu images in %.1f s\n", summary.embedded, summary.seconds);
+            const auto ds = scanForEmbedding(root, token);
+            er = embedRows(opts->model, ds, opts->labelLevel, opts->batch, opts->precision, printer, token);
         }
+        const core::Matrix& embeddings = er.embeddings;
+        const core::io::RowTable& rows = er.rows;
+        const std::string& source = er.source;
         if (embeddings.rows == 0)
             throw core::Error(root, "no images to audit");
 

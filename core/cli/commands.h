@@ -41,6 +41,8 @@ void addModelsCommand(CLI::App& app, CliContext& ctx); // cmd_models.cpp
 void addMergeCommand(CLI::App& app, CliContext& ctx);  // cmd_merge.cpp
 void addAuditCommand(CLI::App& app, CliContext& ctx);
 void addFilesCommand(CLI::App& app, CliContext& ctx);
+void addCompareCommand(CLI::App& app, CliContext& ctx);
+void addSelectCommand(CLI::App& app, CliContext& ctx);
 // Further commands (embed, train, eval, attention, patches, neighbours, project, export)
 // are declared here by their cmd_*.cpp files as they are added.
 

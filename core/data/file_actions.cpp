@@ -66,19 +66,6 @@ std::string percentEncode(const std::string& s) {
     return out;
 }
 
-/// "x.jpg" -> "x (2).jpg", "x (3).jpg", ...: the first name that `free` accepts.
-std::string clashFreeName(const std::string& name, const std::function<bool(const std::string&)>& free) {
-    if (free(name))
-        return name;
-    const fs::path p(name);
-    const std::string stem = p.stem().string(), ext = p.extension().string();
-    for (int n = 2;; ++n) {
-        std::string candidate = stem + " (" + std::to_string(n) + ")" + ext;
-        if (free(candidate))
-            return candidate;
-    }
-}
-
 bool sameBytes(const fs::path& a, const fs::path& b) {
     std::error_code ea, eb;
     const auto sa = fs::file_size(a, ea), sb = fs::file_size(b, eb);
@@ -448,6 +435,18 @@ FileAction finish(const fs::path& root, const FileActionOptions& options, Journa
 }
 
 } // namespace
+
+std::string clashFreeName(const std::string& name, const std::function<bool(const std::string&)>& free) {
+    if (free(name))
+        return name;
+    const fs::path p(name);
+    const std::string stem = p.stem().string(), ext = p.extension().string();
+    for (int n = 2;; ++n) {
+        std::string candidate = stem + " (" + std::to_string(n) + ")" + ext;
+        if (free(candidate))
+            return candidate;
+    }
+}
 
 fs::path homeTrashDir() {
     if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x && fs::path(x).is_absolute())

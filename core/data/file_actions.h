@@ -77,6 +77,10 @@ struct FileActionOptions {
     std::function<void(int step)> afterStep;
 };
 
+/// "x.jpg" -> "x (2).jpg", "x (3).jpg", ...: the first name that `free` accepts (`name`
+/// itself when free). The one rule for a name clash, shared by every writer of user files.
+std::string clashFreeName(const std::string& name, const std::function<bool(const std::string&)>& free);
+
 /// The freedesktop home trash: $XDG_DATA_HOME/Trash, else $HOME/.local/share/Trash.
 std::filesystem::path homeTrashDir();
 
