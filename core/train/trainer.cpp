@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include "core/common/error.h"
+#include "core/common/precision_scope.h"
 #include "core/data/dataset.h"
 #include "core/image/preprocess.h"
 #include "core/model/checkpoint.h"
