@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "core/common/error.h"
+#include "core/common/files.h"
 #include "core/io/atomic_file.h"
 #include "core/io/embedding_io.h"
 #include "core/io/npy.h"
@@ -25,7 +26,7 @@ TEST_CASE("npy files round-trip and carry a NumPy-readable header", "[io][embedd
     vitrine::core::Matrix in(2, 3);
     in.data = data;
     io::writeNpyMatrix(f, in);
-    auto bytes = io::readFile(f);
+    auto bytes = readFile(f);
     CHECK(bytes.compare(0, 6, "\x93NUMPY") == 0);
     CHECK(bytes.find("'shape': (2, 3)") != std::string::npos);
     CHECK((bytes.size() - data.size() * 4) % 64 == 0); // data aligned as numpy writes it
@@ -53,7 +54,7 @@ TEST_CASE("rows.tsv escapes backslash, tab and newline", "[io][embedding_io]") {
     auto f = tmp("e.npy");
     io::writeRowsTsv(io::rowsTsvPath(f), rows);
     CHECK(io::rowsTsvPath(f).filename() == "e.npy.rows.tsv");
-    auto text = io::readFile(io::rowsTsvPath(f));
+    auto text = readFile(io::rowsTsvPath(f));
     CHECK(text.rfind("path\tlabel\n", 0) == 0);
     CHECK(text.find("odd\\tname\\\\x\\nz.jpg\tla\\tbel\n") != std::string::npos);
     auto back = io::readRowsTsv(io::rowsTsvPath(f));

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/common/error.h"
+#include "core/common/files.h"
 #include "core/io/atomic_file.h"
 #include "core/io/embedding_set.h"
 #include "core/io/embedding_stream.h"

@@ -2,6 +2,7 @@
 // publishers: the file appears only when complete and its hash checked; a truncated or reset
 // transfer keeps a part that the next download resumes with a range request; a server that
 // ignores ranges restarts it; a wrong hash, a 404 or a cancel leave nothing that could load.
+#include "core/common/files.h"
 #include "core/model/model_download.h"
 
 #include <catch2/catch.hpp>
@@ -23,7 +24,7 @@ using vitrine::testutil::HttpServer;
 
 namespace {
 
-std::string fixture(const char* name) { return core::io::readFile(fs::path(VITRINE_FIXTURES) / "torch" / name); }
+std::string fixture(const char* name) { return core::readFile(fs::path(VITRINE_FIXTURES) / "torch" / name); }
 
 std::string pathOf(const std::string& url) { return url.substr(url.find('/', url.find("://") + 3)); }
 
@@ -77,7 +78,7 @@ TEST_CASE("a catalogue model downloads, is pinned on first use, and a changed fi
     CHECK(got.bytes == std::int64_t(body.size()));
     CHECK(lastDone == std::int64_t(body.size()));
     CHECK(lastTotal == std::int64_t(body.size()));
-    CHECK(core::io::readFile(got.file) == body);
+    CHECK(core::readFile(got.file) == body);
     CHECK(got.sha256 == core::model::sha256OfFile(got.file));
     CHECK(core::model::pinnedSha256("dino-vits16") == got.sha256);
     CHECK(filesIn(env.dir.path) == std::set<std::string>{dino.file, "pins.json"});
@@ -121,7 +122,7 @@ TEST_CASE("a published hash or hash prefix decides whether the file is kept", "[
     request.target = env.dir / "full.pth";
     request.expectedSha256 = sha;
     CHECK(core::model::downloadFile(request).check == core::model::HashCheck::Published);
-    CHECK(core::io::readFile(request.target) == body);
+    CHECK(core::readFile(request.target) == body);
     fs::remove(request.target);
     std::string flipped = body;
     flipped.back() ^= 0x80;
@@ -158,7 +159,7 @@ TEST_CASE("a truncated or reset download resumes where it stopped", "[model][dow
     const auto got = core::model::downloadCatalogueModel("dinov2-vits14-reg4");
     CHECK(got.resumedFrom == kept);
     CHECK(env.server.ranges().back() == "bytes=" + std::to_string(kept) + "-");
-    CHECK(core::io::readFile(got.file) == body);
+    CHECK(core::readFile(got.file) == body);
     CHECK(got.sha256 == core::model::sha256OfFile(got.file)); // the resumed hash covers the whole file
     CHECK(filesIn(env.dir.path) == std::set<std::string>{entry.file, "pins.json"});
 }
@@ -173,7 +174,7 @@ TEST_CASE("a server that ignores ranges restarts the download from the start", "
     env.server.setMode(pathOf(entry.url), HttpServer::Mode::IgnoreRange);
     const auto got = core::model::downloadCatalogueModel("dinov2-vits14");
     CHECK(got.resumedFrom == 0);
-    CHECK(core::io::readFile(got.file) == body);
+    CHECK(core::readFile(got.file) == body);
 }
 
 TEST_CASE("a cancelled slow download keeps its part, and the next one finishes it", "[model][download]") {
@@ -201,7 +202,7 @@ TEST_CASE("a cancelled slow download keeps its part, and the next one finishes i
     env.server.setMode(pathOf(entry.url), HttpServer::Mode::Normal);
     const auto got = core::model::downloadCatalogueModel("dino-vitb16");
     CHECK(got.resumedFrom == kept);
-    CHECK(core::io::readFile(got.file) == body);
+    CHECK(core::readFile(got.file) == body);
 }
 
 TEST_CASE("a part left by a download from another address is not resumed", "[model][download]") {
@@ -214,5 +215,5 @@ TEST_CASE("a part left by a download from another address is not resumed", "[mod
     core::io::writeFileAtomically(env.dir / (entry.file + ".part.json"), R"({"url": "http://elsewhere/file"})");
     const auto got = core::model::downloadCatalogueModel("dino-vits8");
     CHECK(got.resumedFrom == 0);
-    CHECK(core::io::readFile(got.file) == body);
+    CHECK(core::readFile(got.file) == body);
 }
