@@ -12,8 +12,8 @@
 #include "core/cli/progress.h"
 #include "core/common/error.h"
 #include "core/data/dataset.h"
-#include "core/io/embedding_io.h"
 #include "core/io/embedding_stream.h"
+#include "core/io/row_table.h"
 #include "core/model/checkpoint.h"
 #include "core/model/embedder.h"
 
@@ -129,7 +129,7 @@ void addEmbedCommand(CLI::App& app, CliContext& ctx) {
                                         {"seconds", summary.seconds},
                                         {"images_per_second", rate},
                                         {"out", n > 0 ? out.string() : ""},
-                                        {"rows", n > 0 ? core::io::rowsTsvPath(out).string() : ""},
+                                        {"rows", n > 0 ? core::io::rowsSidecarPath(out).string() : ""},
                                         {"model", loaded.source},
                                         {"layout", loaded.layout},
                                         {"weights_loaded", loaded.weightsLoaded},

@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/common/files.h"
+#include "core/io/csv.h"
 #include "core/io/embedding_set.h"
 #include "core/io/npy.h"
 #include "cli_run.h"
