@@ -200,7 +200,7 @@ TEST_CASE("bf16 autocast training follows the fp32 loss", "[train]") {
     o.checkpointPath.clear();
     Recorder f32, b16;
     Trainer(o).run(&f32);
-    o.precision = Precision::Bf16;
+    o.precision = core::Precision::Bf16;
     Trainer(o).run(&b16);
     REQUIRE(f32.steps.size() == b16.steps.size());
     for (std::size_t i = 0; i < f32.steps.size(); ++i)
