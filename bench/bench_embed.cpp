@@ -6,11 +6,11 @@
 // A "call" at batch 1 is a block of 5 forward passes. One JSON line per (preset, batch):
 // value = images/s of the fastest precision whose embeddings stay within cosine 0.99 of fp32.
 // VITRINE_PROFILE=prefix writes a profiler trace of one bf16 call.
-#include <ATen/autocast_mode.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
 
 #include "bench/bench_common.h"
+#include "core/common/precision_scope.h"
 #include "core/common/runtime.h"
 #include "core/model/checkpoint.h"
 
@@ -49,16 +49,16 @@ int main(int argc, char** argv) {
             std::string bestName;
             for (bool bf16 : {false, true}) {
                 torch::InferenceMode guard;
-                at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-                at::autocast::set_cpu_enabled(bf16);
-                auto fn = [&] { out = vit->embed(x); };
-                auto secs = bench::timeBlocks(fn, bf16 ? calls : fp32Calls, inner);
-                if (bf16 && std::getenv("VITRINE_PROFILE")) {
-                    torch::autograd::profiler::RecordProfile rp(std::string(std::getenv("VITRINE_PROFILE")) + ".json");
-                    fn();
+                std::vector<double> secs;
+                {
+                    core::AutocastScope autocast(bf16 ? core::Precision::Bf16 : core::Precision::Fp32);
+                    auto fn = [&] { out = vit->embed(x); };
+                    secs = bench::timeBlocks(fn, bf16 ? calls : fp32Calls, inner);
+                    if (bf16 && std::getenv("VITRINE_PROFILE")) {
+                        torch::autograd::profiler::RecordProfile rp(std::string(std::getenv("VITRINE_PROFILE")) + ".json");
+                        fn();
+                    }
                 }
-                at::autocast::set_cpu_enabled(false);
-                at::autocast::clear_cache();
                 std::vector<double> rates;
                 for (double t : secs)
                     rates.push_back(batch / t);

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "core/common/precision_scope.h"
 #include "core/common/runtime.h"
 #include "core/model/vit.h"
 #include "core/train/embed_batch.h"

@@ -5,10 +5,10 @@
 //                    [--fp32-steps 2] [--threads 2]
 // One JSON line per size: value = images/s of the faster precision; the losses of the
 // first steps of both precisions (same initial weights, same batch) show they agree.
-#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
 #include "bench/bench_common.h"
+#include "core/common/precision_scope.h"
 #include "core/common/runtime.h"
 #include "core/model/checkpoint.h"
 #include "core/train/triplet.h"
@@ -49,11 +49,11 @@ int main(int argc, char** argv) {
             auto& losses = bf16 ? lossesBf16 : lossesFp32;
             auto step = [&] {
                 opt.zero_grad();
-                at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-                at::autocast::set_cpu_enabled(bf16);
-                auto e = vit->embed(x);
-                at::autocast::set_cpu_enabled(false);
-                at::autocast::clear_cache();
+                torch::Tensor e;
+                {
+                    core::AutocastScope autocast(bf16 ? core::Precision::Bf16 : core::Precision::Fp32);
+                    e = vit->embed(x);
+                }
                 auto r = core::train::tripletLoss(e.to(torch::kFloat32), labels, lossOptions);
                 r.loss.backward();
                 opt.step();

@@ -14,8 +14,8 @@
 #include "core/data/dataset.h"
 #include "core/data/shard.h"
 #include "core/io/atomic_file.h"
-#include "core/io/embedding_io.h"
 #include "core/io/embedding_stream.h"
+#include "core/io/row_table.h"
 #include "core/model/checkpoint.h"
 #include "core/model/embedder.h"
 
@@ -158,7 +158,7 @@ void addEmbedCommand(CLI::App& app, CliContext& ctx) {
                                         {"seconds", summary.seconds},
                                         {"images_per_second", rate},
                                         {"out", n > 0 ? out.string() : ""},
-                                        {"rows", n > 0 ? core::io::rowsTsvPath(out).string() : ""},
+                                        {"rows", n > 0 ? core::io::rowsSidecarPath(out).string() : ""},
                                         {"model", loaded.source},
                                         {"layout", loaded.layout},
                                         {"weights_loaded", loaded.weightsLoaded},

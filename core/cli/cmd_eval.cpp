@@ -48,14 +48,15 @@ void addEvalCommand(CLI::App& app, CliContext& ctx) {
                                               : core::train::evaluateModel(opts->model, opts->data, e);
         const auto& m = rep.metrics;
         if (opts->json) {
-            nlohmann::json j{{"model", rep.source},        {"split", opts->split},
-                             {"label_level", e.labelLevel}, {"images", rep.images},
-                             {"classes", rep.classes},     {"queries", m.queries},
-                             {"precision_at_1", m.precisionAt1}, {"r_precision", m.rPrecision},
-                             {"map_at_r", m.mapAtR},       {"knn_accuracy", m.knnAccuracy},
-                             {"knn_k", m.knnK},            {"seconds", rep.seconds},
-                             {"precision", core::precisionName(core::resolvePrecision(e.precision))},
-                             {"warnings", rep.warnings}};
+            auto j = core::train::retrievalMetricsJson(m);
+            j.update({{"model", rep.source},
+                      {"split", opts->split},
+                      {"label_level", e.labelLevel},
+                      {"images", rep.images},
+                      {"classes", rep.classes},
+                      {"seconds", rep.seconds},
+                      {"precision", core::precisionName(core::resolvePrecision(e.precision))},
+                      {"warnings", rep.warnings}});
             std::cout << j.dump(2) << '\n';
         } else {
             for (const auto& w : rep.warnings)

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <numeric>
 
+#include "core/common/files.h"
 #include "core/cli/commands.h"
 #include "core/common/error.h"
 #include "core/data/shard.h"
@@ -47,7 +48,7 @@ void addMergeCommand(CLI::App& app, CliContext& ctx) {
                 throw core::Error(s.file, "has no " + sidecar.filename().string() +
                                               ": not written by `vitrine-cli embed --shard I/N`");
             try {
-                s.info = nlohmann::json::parse(core::io::readFile(sidecar, 1 << 24));
+                s.info = nlohmann::json::parse(core::readFile(sidecar, 1 << 24));
             } catch (const nlohmann::json::exception& e) {
                 throw core::Error(sidecar, std::string("is not valid JSON: ") + e.what());
             }

@@ -7,6 +7,7 @@
 #include "core/cli/commands.h"
 #include "core/common/error.h"
 #include "core/io/atomic_file.h"
+#include "core/io/csv.h"
 #include "core/io/embedding_set.h"
 #include "core/io/npy.h"
 

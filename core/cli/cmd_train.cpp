@@ -31,9 +31,9 @@ std::string duration(double s) {
 }
 
 nlohmann::json metricsJson(const core::train::RetrievalMetrics& m) {
-    return {{"precision_at_1", m.precisionAt1}, {"r_precision", m.rPrecision}, {"map_at_r", m.mapAtR},
-            {"knn_accuracy", m.knnAccuracy},    {"knn_k", m.knnK},            {"queries", m.queries},
-            {"images", m.rows}};
+    auto j = core::train::retrievalMetricsJson(m);
+    j["images"] = m.rows;
+    return j;
 }
 
 class CliListener : public core::train::TrainerListener {

@@ -1,8 +1,8 @@
 #pragma once
-// RAII bfloat16 autocast for the current thread (CPU or CUDA), restoring what was there.
-// Clears the cast cache on exit, as Python's torch.autocast does, so weights updated by an
-// optimizer are cast afresh next time. A no-op for Precision::Fp32. Pass a resolved
-// precision (resolvePrecision); Auto is resolved here if given.
+// The one home for switching autocast in a scope (RAII, current thread, restoring what was
+// there): AutocastScope turns bf16 autocast on where the precision asks for it,
+// AutocastOffScope turns CPU autocast off inside code that must stay float32 or that casts
+// for itself.
 
 #include <ATen/autocast_mode.h>
 
@@ -10,6 +10,10 @@
 
 namespace vitrine::core {
 
+/// bfloat16 autocast (CPU or CUDA). Clears the cast cache on exit, as Python's
+/// torch.autocast does, so weights updated by an optimizer are cast afresh next time. A no-op
+/// for Precision::Fp32. Pass a resolved precision (resolvePrecision); Auto is resolved here
+/// if given.
 class AutocastScope {
 public:
     explicit AutocastScope(Precision precision, bool cuda = false) : m_cuda(cuda) {
@@ -48,6 +52,19 @@ public:
 private:
     bool m_active = false, m_cuda = false, m_prevEnabled = false;
     at::ScalarType m_prevType = at::kBFloat16;
+};
+
+/// CPU autocast off for a scope (the triplet loss, whose distances bf16 cannot resolve; the
+/// ViT's fused bf16 blocks, whose inputs are already bf16).
+class AutocastOffScope {
+public:
+    AutocastOffScope() : m_was(at::autocast::is_cpu_enabled()) { at::autocast::set_cpu_enabled(false); }
+    ~AutocastOffScope() { at::autocast::set_cpu_enabled(m_was); }
+    AutocastOffScope(const AutocastOffScope&) = delete;
+    AutocastOffScope& operator=(const AutocastOffScope&) = delete;
+
+private:
+    bool m_was;
 };
 
 } // namespace vitrine::core

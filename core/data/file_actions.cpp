@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/common/error.h"
+#include "core/common/files.h"
 #include "core/io/atomic_file.h"
 
 namespace fs = std::filesystem;
@@ -118,7 +119,7 @@ struct Journal {
             return j;
         nlohmann::json doc;
         try {
-            doc = nlohmann::json::parse(io::readFile(j.file));
+            doc = nlohmann::json::parse(readFile(j.file));
             for (const auto& a : doc.at("actions")) {
                 FileAction fa;
                 fa.id = a.at("id").get<std::uint64_t>();

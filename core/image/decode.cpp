@@ -4,9 +4,9 @@
 #include <opencv2/imgproc.hpp>
 
 #include "core/common/error.h"
+#include "core/common/files.h"
 #include "core/image/codecs.h"
 #include "core/image/image_probe.h"
-#include "core/io/atomic_file.h"
 
 namespace vitrine::core::image {
 namespace {
@@ -79,7 +79,7 @@ cv::Mat decodeRgbFromMemory(std::string_view bytes, const std::filesystem::path&
 
 cv::Mat decodeRgb(const std::filesystem::path& path, const DecodeOptions& options) {
     // Files larger than any plausible photo are refused before reading them.
-    std::string bytes = io::readFile(path, std::size_t(1) << 30);
+    std::string bytes = readFile(path, std::size_t(1) << 30);
     return decodeRgbFromMemory(bytes, path, options);
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 // The one way Vitrine writes files: into a temporary file in the target folder,
 // flushed and fsync'ed, then renamed over the target. A failed or cancelled write
-// leaves any earlier file untouched and no temporary file behind.
+// leaves any earlier file untouched and no temporary file behind. (Reading a whole file:
+// readFile in core/common/files.h.)
 
 #include <cstddef>
 #include <cstdint>
@@ -69,8 +70,5 @@ void writeFileAtomically(const std::filesystem::path& target,
 
 /// Convenience for content already in memory.
 void writeFileAtomically(const std::filesystem::path& target, std::string_view bytes);
-
-/// Reads a whole file; throws core::Error naming the file on failure.
-std::string readFile(const std::filesystem::path& file, std::size_t maxBytes = std::size_t(1) << 34);
 
 } // namespace vitrine::core::io

@@ -13,7 +13,9 @@
 #include "core/common/error.h"
 #include "core/image/decode.h"
 #include "core/io/atomic_file.h"
+#include "core/io/csv.h"
 #include "core/io/npy.h"
+#include "core/io/safetensors_format.h"
 
 namespace vitrine::core::io {
 

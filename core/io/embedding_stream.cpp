@@ -9,6 +9,7 @@
 
 #include "core/common/error.h"
 #include "core/io/atomic_file.h"
+#include "core/io/csv.h"
 #include "core/io/npy.h"
 
 namespace vitrine::core::io {
@@ -55,7 +56,7 @@ EmbeddingStreamWriter::EmbeddingStreamWriter(const fs::path& out, int dim, std::
         throw Error(out, "too many rows for one file: " + std::to_string(maxRows) + " x " + std::to_string(dim));
 
     m_data = std::make_unique<AtomicFileWriter>(out);
-    m_rowsTsv = std::make_unique<AtomicFileWriter>(rowsTsvPath(out));
+    m_rowsTsv = std::make_unique<AtomicFileWriter>(rowsSidecarPath(out));
     // Headers written now hold the largest row count there can be; commit() rewrites them in
     // place, padded to the same size, with the real count.
     std::string header;
@@ -101,7 +102,7 @@ void EmbeddingStreamWriter::append(const float* row, const RowInfo& info) {
         // .npy and safetensors both store little-endian float32, which is this machine's layout.
         out.write(reinterpret_cast<const char*>(row), static_cast<std::streamsize>(m_dim * sizeof(float)));
     }
-    m_rowsTsv->stream() << tsvEscape(info.path) << '\t' << tsvEscape(info.label) << '\n';
+    m_rowsTsv->stream() << escapeTsvField(info.path) << '\t' << escapeTsvField(info.label) << '\n';
     ++m_rows;
     // A full disk stops the run at the next buffer flush rather than after the last image.
     m_data->checkWrites();

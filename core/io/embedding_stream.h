@@ -11,7 +11,7 @@
 #include <memory>
 #include <string>
 
-#include "core/io/embedding_io.h"
+#include "core/io/row_table.h"
 
 namespace vitrine::core::io {
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/common/error.h"
+#include "core/common/files.h"
 #include "core/io/atomic_file.h"
 
 namespace vitrine::core::io {

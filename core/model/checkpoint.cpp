@@ -12,9 +12,9 @@
 #include <set>
 
 #include "core/common/error.h"
+#include "core/common/files.h"
 #include "core/model/checkpoint_metadata.h"
 #include "core/model/model_catalogue.h"
-#include "core/io/atomic_file.h"
 #include "core/model/safetensors.h"
 #include "core/model/torch_checkpoint.h"
 
@@ -49,7 +49,7 @@ std::string shapeString(at::IntArrayRef s) {
 /// A torch.save() checkpoint read without running Python (torch_checkpoint.h): its state
 /// dict as CPU tensors, copied out of the archive.
 SafetensorsFile readTorchFile(const fs::path& file, std::vector<std::string>& notes) {
-    const std::string bytes = io::readFile(file, std::size_t(16) << 30);
+    const std::string bytes = readFile(file, std::size_t(16) << 30);
     const TorchCheckpoint ck = parseTorchCheckpoint(bytes, file);
     static const std::map<std::string, at::ScalarType> kTypes{
         {"F32", at::kFloat}, {"F16", at::kHalf},  {"BF16", at::kBFloat16}, {"F64", at::kDouble}, {"I64", at::kLong},

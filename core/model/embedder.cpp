@@ -9,7 +9,6 @@
 #include <optional>
 #include <thread>
 
-#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
 #include "core/common/error.h"

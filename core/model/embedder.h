@@ -23,8 +23,6 @@ namespace vitrine::core::model {
 
 class VitImpl;
 
-using core::Precision;
-
 struct EmbedOptions {
     int batchSize = 32;
     /// Auto: bf16 autocast where the CPU multiplies bf16 natively and it measured faster

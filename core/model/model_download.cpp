@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/common/error.h"
+#include "core/common/files.h"
 #include "core/io/atomic_file.h"
 #include "core/model/model_catalogue.h"
 
@@ -151,7 +152,7 @@ std::int64_t resumableBytes(const fs::path& target, const std::string& url) {
     if (!fs::is_regular_file(part, ec))
         return 0;
     try {
-        const auto info = nlohmann::json::parse(io::readFile(partInfoPath(target), 1 << 16));
+        const auto info = nlohmann::json::parse(readFile(partInfoPath(target), 1 << 16));
         if (info.value("url", std::string()) == url)
             return std::int64_t(fs::file_size(part, ec));
     } catch (const std::exception&) {
@@ -165,7 +166,7 @@ nlohmann::json readPins(const fs::path& pinsFile) {
     if (!fs::exists(pinsFile, ec))
         return nlohmann::json::object();
     try {
-        auto j = nlohmann::json::parse(io::readFile(pinsFile, 1 << 20));
+        auto j = nlohmann::json::parse(readFile(pinsFile, 1 << 20));
         if (j.is_object())
             return j;
     } catch (const std::exception& e) {

@@ -4,7 +4,6 @@
 #include <cstring>
 #include <fstream>
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include "core/common/error.h"
@@ -17,13 +16,11 @@ namespace {
 struct DtypeInfo {
     const char* name;
     at::ScalarType type;
-    std::uint64_t size;
 };
 
 constexpr DtypeInfo kDtypes[] = {
-    {"F32", at::kFloat, 4}, {"F16", at::kHalf, 2},  {"BF16", at::kBFloat16, 2}, {"F64", at::kDouble, 8},
-    {"I64", at::kLong, 8},  {"I32", at::kInt, 4},   {"I16", at::kShort, 2},     {"I8", at::kChar, 1},
-    {"U8", at::kByte, 1},   {"BOOL", at::kBool, 1},
+    {"F32", at::kFloat}, {"F16", at::kHalf}, {"BF16", at::kBFloat16}, {"F64", at::kDouble}, {"I64", at::kLong},
+    {"I32", at::kInt},   {"I16", at::kShort}, {"I8", at::kChar},        {"U8", at::kByte},    {"BOOL", at::kBool},
 };
 
 const DtypeInfo* findDtype(const std::string& name) {
@@ -40,20 +37,20 @@ const DtypeInfo* findDtype(at::ScalarType t) {
     return nullptr;
 }
 
-SafetensorsHeader parseHeader(const std::filesystem::path& file, std::ifstream& in, std::uint64_t fileSize,
-                              const SafetensorsReadOptions& options) {
+io::SafetensorsHeader parseHeader(const std::filesystem::path& file, std::ifstream& in, std::uint64_t fileSize,
+                                  const io::SafetensorsReadOptions& options) {
     std::string prefix(8, '\0');
     if (fileSize >= 8) {
         in.read(prefix.data(), 8);
         if (!in)
             throw Error(file, "cannot read the header length");
     }
-    const auto prefixSize = safetensorsPrefixSize(prefix, fileSize, file, options);
+    const auto prefixSize = io::safetensorsPrefixSize(prefix, fileSize, file, options);
     prefix.resize(static_cast<std::size_t>(prefixSize));
     in.read(prefix.data() + 8, static_cast<std::streamsize>(prefixSize - 8));
     if (!in)
         throw Error(file, "cannot read the header");
-    return parseSafetensorsHeader(prefix, fileSize, file, options);
+    return io::parseSafetensorsHeader(prefix, fileSize, file, options);
 }
 
 std::uint64_t fileSizeOf(const std::filesystem::path& file) {
@@ -70,7 +67,7 @@ std::uint64_t fileSizeOf(const std::filesystem::path& file) {
 
 } // namespace
 
-SafetensorsHeader readSafetensorsHeader(const std::filesystem::path& file, const SafetensorsReadOptions& options) {
+io::SafetensorsHeader readSafetensorsHeader(const std::filesystem::path& file, const io::SafetensorsReadOptions& options) {
     const auto size = fileSizeOf(file);
     std::ifstream in(file, std::ios::binary);
     if (!in)
@@ -78,7 +75,7 @@ SafetensorsHeader readSafetensorsHeader(const std::filesystem::path& file, const
     return parseHeader(file, in, size, options);
 }
 
-SafetensorsFile readSafetensors(const std::filesystem::path& file, const SafetensorsReadOptions& options) {
+SafetensorsFile readSafetensors(const std::filesystem::path& file, const io::SafetensorsReadOptions& options) {
     const auto size = fileSizeOf(file);
     std::ifstream in(file, std::ios::binary);
     if (!in)
@@ -89,7 +86,10 @@ SafetensorsFile readSafetensors(const std::filesystem::path& file, const Safeten
     in.seekg(static_cast<std::streamoff>(h.dataStart));
     for (const auto& e : h.entries) {
         // Entries are contiguous and sorted, so one sequential read per tensor.
-        auto t = torch::empty(e.shape, torch::TensorOptions().dtype(findDtype(e.dtype)->type));
+        const auto* dt = findDtype(e.dtype);
+        if (!dt) // only where options.anyFormatDtype let the header through
+            throw Error(file, "tensor '" + e.name + "' has dtype " + e.dtype + ", which cannot be read as a tensor here");
+        auto t = torch::empty(e.shape, torch::TensorOptions().dtype(dt->type));
         const auto n = static_cast<std::streamsize>(e.end - e.begin);
         if (n > 0) {
             in.read(static_cast<char*>(t.data_ptr()), n);
@@ -103,15 +103,8 @@ SafetensorsFile readSafetensors(const std::filesystem::path& file, const Safeten
 
 void writeSafetensors(const std::filesystem::path& file, const std::map<std::string, at::Tensor>& tensors,
                       const std::map<std::string, std::string>& metadata) {
-    std::vector<std::pair<std::string, at::Tensor>> ordered;
-    nlohmann::json header = nlohmann::json::object();
-    if (!metadata.empty()) {
-        nlohmann::json m = nlohmann::json::object();
-        for (const auto& [k, v] : metadata)
-            m[k] = v;
-        header["__metadata__"] = m;
-    }
-    std::uint64_t offset = 0;
+    std::vector<io::SafetensorsEntry> entries;
+    std::vector<at::Tensor> data;
     for (const auto& [name, tensor] : tensors) {
         if (name == "__metadata__")
             throw Error(file, "a tensor cannot be named __metadata__");
@@ -121,22 +114,14 @@ void writeSafetensors(const std::filesystem::path& file, const std::map<std::str
         if (!dt)
             throw Error(file, "tensor '" + name + "' has a dtype safetensors cannot store here (" +
                                   std::string(c10::toString(t.scalar_type())) + ")");
-        const auto bytes = static_cast<std::uint64_t>(t.numel()) * dt->size;
-        header[name] = {{"dtype", dt->name}, {"shape", t.sizes().vec()}, {"data_offsets", {offset, offset + bytes}}};
-        offset += bytes;
-        ordered.emplace_back(name, std::move(t));
+        entries.push_back({name, dt->name, t.sizes().vec()});
+        data.push_back(std::move(t));
     }
-    std::string text = header.dump();
-    text.append((8 - text.size() % 8) % 8, ' ');
+    const std::string prefix = io::formatSafetensorsPrefix(entries, metadata);
     io::writeFileAtomically(file, [&](std::ostream& out) {
-        unsigned char len[8];
-        std::uint64_t n = text.size();
-        for (int i = 0; i < 8; ++i)
-            len[i] = static_cast<unsigned char>((n >> (8 * i)) & 0xff);
-        out.write(reinterpret_cast<const char*>(len), 8);
-        out.write(text.data(), static_cast<std::streamsize>(text.size()));
-        // Same order as the offsets: std::map iteration is sorted, and nlohmann sorts keys too.
-        for (const auto& [name, t] : ordered)
+        out.write(prefix.data(), static_cast<std::streamsize>(prefix.size()));
+        // Same order as the offsets (std::map iteration is sorted).
+        for (const auto& t : data)
             out.write(static_cast<const char*>(t.data_ptr()), static_cast<std::streamsize>(t.nbytes()));
     });
 }

@@ -1,9 +1,8 @@
 #pragma once
-// Reading and writing the safetensors format (8-byte little-endian header length,
-// a JSON header naming every tensor's dtype, shape and byte range, then the raw data).
-// The reader validates everything before it allocates (the header parser, torch-free, is
-// in safetensors_header.h): a crafted or truncated file is an Error naming the file and
-// the problem, never a crash or a huge allocation.
+// Safetensors files as at::Tensor maps (model checkpoints and imported weights). The format
+// itself (header parser and writer, torch-free) is core/io/safetensors_format.h; this adds
+// the tensors. A crafted or truncated file is an Error naming the file and the problem,
+// never a crash or a huge allocation.
 
 #include <cstdint>
 #include <filesystem>
@@ -13,13 +12,13 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "core/model/safetensors_header.h"
+#include "core/io/safetensors_format.h"
 
 namespace vitrine::core::model {
 
 /// Reads and validates only the header (cheap: for inspecting/detecting layouts).
-SafetensorsHeader readSafetensorsHeader(const std::filesystem::path& file,
-                                        const SafetensorsReadOptions& options = {});
+io::SafetensorsHeader readSafetensorsHeader(const std::filesystem::path& file,
+                                        const io::SafetensorsReadOptions& options = {});
 
 struct SafetensorsFile {
     std::map<std::string, at::Tensor> tensors;   ///< CPU, contiguous, dtype per the header
@@ -27,7 +26,7 @@ struct SafetensorsFile {
 };
 
 /// Reads and validates the whole file. Throws core::Error("<file>: <problem>").
-SafetensorsFile readSafetensors(const std::filesystem::path& file, const SafetensorsReadOptions& options = {});
+SafetensorsFile readSafetensors(const std::filesystem::path& file, const io::SafetensorsReadOptions& options = {});
 
 /// Writes `tensors` (any device/layout; copied to contiguous CPU) atomically, sorted by
 /// name, header padded to 8 bytes. Throws core::Error for unsupported dtypes or I/O failures.

@@ -8,6 +8,8 @@
 
 #include <ATen/autocast_mode.h>
 
+#include "core/common/precision_scope.h"
+
 namespace vitrine::core::model {
 
 namespace {
@@ -50,13 +52,6 @@ bool useBf16FastPath(const torch::Tensor& x) {
            at::autocast::get_autocast_cpu_dtype() == at::kBFloat16 &&
            !torch::GradMode::is_enabled() && x.device().is_cpu() && x.scalar_type() == torch::kFloat;
 }
-
-// Turns CPU autocast off for a scope (restoring it after).
-struct AutocastOff {
-    AutocastOff() : was(at::autocast::is_cpu_enabled()) { at::autocast::set_cpu_enabled(false); }
-    ~AutocastOff() { at::autocast::set_cpu_enabled(was); }
-    bool was;
-};
 
 // timm's Attention: one fused qkv projection (with bias), heads split after it.
 struct AttentionImpl : torch::nn::Module {
@@ -257,7 +252,7 @@ VitOutput VitImpl::forward(const torch::Tensor& images, bool withAttention) {
     if (!withAttention && !c.layerScale && !c.quickGelu && useBf16FastPath(x)) {
         // bf16 autocast inference without maps: the fused blocks on bf16 activations, with
         // autocast off inside them (their inputs are already bf16; see BlockImpl::forwardBf16).
-        AutocastOff off;
+        AutocastOffScope off;
         auto xb = x.to(torch::kBFloat16);
         for (const auto& m : *blocks)
             xb = m->as<BlockImpl>()->forwardBf16(xb);

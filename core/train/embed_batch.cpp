@@ -5,6 +5,7 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "core/common/precision_scope.h"
 #include "core/image/decode.h"
 
 namespace vitrine::core::train {

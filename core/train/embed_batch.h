@@ -8,7 +8,7 @@
 #include <opencv2/core/mat.hpp>
 #include <torch/torch.h>
 
-#include "core/common/precision_scope.h"
+#include "core/common/precision.h"
 #include "core/model/vit.h"
 #include "core/train/trainer.h"
 

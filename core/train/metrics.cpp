@@ -6,6 +6,8 @@
 #include <numeric>
 #include <stdexcept>
 
+#include <nlohmann/json.hpp>
+
 namespace vitrine::core::train {
 
 RetrievalMetrics retrievalMetricsFromRanking(const std::vector<std::vector<int>>& neighbours,
@@ -103,6 +105,18 @@ RetrievalMetrics retrievalMetrics(const std::vector<float>& rows, std::size_t di
         std::stable_sort(nb.begin(), nb.end(), [&](int a, int b) { return dist[std::size_t(a)] < dist[std::size_t(b)]; });
     }
     return retrievalMetricsFromRanking(neighbours, labels, knnK);
+}
+
+nlohmann::json retrievalMetricsJson(const RetrievalMetrics& m, bool withCounts) {
+    nlohmann::json j = {{"precision_at_1", m.precisionAt1},
+                        {"r_precision", m.rPrecision},
+                        {"map_at_r", m.mapAtR},
+                        {"knn_accuracy", m.knnAccuracy}};
+    if (withCounts) {
+        j["knn_k"] = m.knnK;
+        j["queries"] = m.queries;
+    }
+    return j;
 }
 
 } // namespace vitrine::core::train

@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace vitrine::core::train {
 
 struct RetrievalMetrics {
@@ -37,5 +39,10 @@ RetrievalMetrics retrievalMetrics(const std::vector<float>& rows, std::size_t di
 /// nearest first (at least max(R, k) of them; all n-1 is always enough).
 RetrievalMetrics retrievalMetricsFromRanking(const std::vector<std::vector<int>>& neighbours,
                                              const std::vector<int>& labels, int knnK = 5);
+
+/// The metrics as JSON, under the keys every output uses (checkpoint metadata, `eval --json`,
+/// `train --json`): "precision_at_1", "r_precision", "map_at_r", "knn_accuracy", and with
+/// `withCounts` also "knn_k" and "queries". Callers add their own context keys.
+nlohmann::json retrievalMetricsJson(const RetrievalMetrics& m, bool withCounts = true);
 
 } // namespace vitrine::core::train

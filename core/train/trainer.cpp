@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include "core/common/error.h"
+#include "core/common/precision_scope.h"
 #include "core/data/dataset.h"
 #include "core/image/preprocess.h"
 #include "core/model/checkpoint.h"
@@ -387,10 +388,7 @@ TrainResult Trainer::run(TrainerListener* listener) {
         };
         nlohmann::json meta = {{"training", training}, {"class_names", classNames}, {"label_level", o.labelLevel}};
         if (metrics)
-            meta["validation"] = {{"precision_at_1", metrics->precisionAt1},
-                                  {"r_precision", metrics->rPrecision},
-                                  {"map_at_r", metrics->mapAtR},
-                                  {"knn_accuracy", metrics->knnAccuracy}};
+            meta["validation"] = retrievalMetricsJson(*metrics, /*withCounts=*/false);
         std::lock_guard lock(m_impl->weightsMutex);
         model::saveCheckpoint(o.checkpointPath, model, meta, extras);
         result.checkpointWritten = true;

@@ -43,10 +43,6 @@ class Dataset;
 
 namespace vitrine::core::train {
 
-/// Forward under bf16 autocast where chosen (Auto: see core/common/precision.h); loss,
-/// gradients and weights stay float32.
-using core::Precision;
-
 /// Points inside a run, in order within a step, at which TrainOptions::phaseHook is called.
 enum class TrainPhase {
     LoadingImage,      ///< before each image of the preload
@@ -82,6 +78,8 @@ struct TrainOptions {
     double warmupFraction = 0.1;            ///< of all steps, linear from ~0
     double minLearningRateFactor = 0.01;    ///< cosine ends at this fraction of the peak
     double gradClipNorm = 1.0;              ///< 0 = off
+    /// Forward under bf16 autocast where chosen (Auto: see core/common/precision.h); loss,
+    /// gradients and weights stay float32.
     Precision precision = Precision::Auto;
     image::AugmentOptions augment;
     std::uint64_t seed = 0;

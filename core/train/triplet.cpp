@@ -1,8 +1,8 @@
 #include "core/train/triplet.h"
 
-#include <ATen/autocast_mode.h>
 
 #include "core/common/error.h"
+#include "core/common/precision_scope.h"
 
 namespace vitrine::core::train {
 
@@ -44,19 +44,6 @@ std::string distanceName(Distance distance) {
 
 namespace {
 
-// The loss must stay in float32 even when the model runs under bf16 autocast:
-// distances between unit vectors differ in the 3rd digit, which bf16 cannot resolve.
-class AutocastOff {
-public:
-    AutocastOff() : m_was(at::autocast::is_cpu_enabled()) { at::autocast::set_cpu_enabled(false); }
-    ~AutocastOff() { at::autocast::set_cpu_enabled(m_was); }
-    AutocastOff(const AutocastOff&) = delete;
-    AutocastOff& operator=(const AutocastOff&) = delete;
-
-private:
-    bool m_was;
-};
-
 double maskedMean(const torch::Tensor& values, const torch::Tensor& mask) {
     auto n = mask.sum().item<std::int64_t>();
     return n > 0 ? values.masked_select(mask).sum().item<double>() / double(n) : 0.0;
@@ -66,7 +53,9 @@ double maskedMean(const torch::Tensor& values, const torch::Tensor& mask) {
 
 torch::Tensor pairwiseDistances(const torch::Tensor& embeddings, Distance distance) {
     TORCH_CHECK(embeddings.dim() == 2, "embeddings must be [B, E], got ", embeddings.sizes());
-    AutocastOff noAutocast;
+    // Float32 even when the model runs under bf16 autocast: distances between unit vectors
+    // differ in the 3rd digit, which bf16 cannot resolve.
+    AutocastOffScope noAutocast;
     auto e = F::normalize(embeddings.to(torch::kFloat32), F::NormalizeFuncOptions().dim(1).eps(1e-12));
     auto gram = torch::matmul(e, e.t());
     if (distance == Distance::Cosine)
@@ -83,7 +72,9 @@ TripletLossResult tripletLoss(const torch::Tensor& embeddings, const torch::Tens
     TORCH_CHECK(embeddings.dim() == 2, "embeddings must be [B, E], got ", embeddings.sizes());
     TORCH_CHECK(labels.dim() == 1 && labels.size(0) == embeddings.size(0),
                 "labels must be [B] matching embeddings, got ", labels.sizes());
-    AutocastOff noAutocast;
+    // Float32 even when the model runs under bf16 autocast: distances between unit vectors
+    // differ in the 3rd digit, which bf16 cannot resolve.
+    AutocastOffScope noAutocast;
     const auto b = embeddings.size(0);
     const double margin = options.margin;
     auto d = pairwiseDistances(embeddings, options.distance);

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <string>
 
-#include "core/io/atomic_file.h"
+#include "core/common/files.h"
 
 namespace vitrine::testutil {
 
@@ -27,7 +27,7 @@ inline CliRun cli(const std::string& args, const std::filesystem::path& dir, con
     for (std::size_t n; (n = std::fread(buf.data(), 1, buf.size(), p)) > 0;)
         out.append(buf.data(), n);
     const int status = ::pclose(p);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out, core::io::readFile(errFile)};
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out, core::readFile(errFile)};
 }
 
 /// Single-quoted for the shell (only for the tests' own simple paths).

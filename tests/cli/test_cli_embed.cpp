@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "core/io/atomic_file.h"
-#include "core/io/embedding_io.h"
+#include "core/io/row_table.h"
 #include "core/io/npy.h"
 
 using namespace vitrine::core;
@@ -54,11 +54,11 @@ TEST_CASE("embed writes an .npy and rows.tsv, skipping a broken image", "[cli][e
     auto m = io::readNpyMatrix(out);
     CHECK(m.rows == 3);
     CHECK(m.cols == 128);
-    auto rows = io::readRowsTsv(io::rowsTsvPath(out));
+    auto rows = io::readRowTable(io::rowsSidecarPath(out));
     REQUIRE(rows.size() == 3);
-    CHECK(rows[0].path == "cat/a1.jpg");
-    CHECK(rows[0].label == "cat");
-    CHECK(rows[2].label == "dog");
+    CHECK(rows.value(0, "path") == "cat/a1.jpg");
+    CHECK(rows.value(0, "label") == "cat");
+    CHECK(rows.value(2, "label") == "dog");
     CHECK(r.out.find("\"event\":\"done\"") != std::string::npos);
     CHECK(r.out.find("\"embedded\":3") != std::string::npos);
 

@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/io/atomic_file.h"
+#include "core/common/files.h"
 #include "../support/temp_dir.h"
 
 using vitrine::testutil::cli;
@@ -23,8 +23,8 @@ TEST_CASE("files move, trash, history and undo on the command line, byte for byt
     fs::create_directories(root / "cat");
     fs::copy_file(demo / "cat/Abyssinian/Abyssinian_1.jpg", root / "cat/a.jpg");
     fs::copy_file(demo / "cat/Abyssinian/Abyssinian_2.jpg", root / "cat/b.jpg");
-    const auto a = vitrine::core::io::readFile(root / "cat/a.jpg");
-    const auto b = vitrine::core::io::readFile(root / "cat/b.jpg");
+    const auto a = vitrine::core::readFile(root / "cat/a.jpg");
+    const auto b = vitrine::core::readFile(root / "cat/b.jpg");
     const std::string env = "XDG_DATA_HOME=" + q(tmp / "xdg") + " ";
 
     auto r = cli("files --data " + q(root) + " move --to dog cat/a.jpg --json", tmp.path, env);
@@ -33,11 +33,11 @@ TEST_CASE("files move, trash, history and undo on the command line, byte for byt
     auto j = nlohmann::json::parse(r.out);
     CHECK(j.at("state") == "done");
     CHECK(j.at("files")[0].at("to") == "dog/a.jpg");
-    CHECK(vitrine::core::io::readFile(root / "dog/a.jpg") == a);
+    CHECK(vitrine::core::readFile(root / "dog/a.jpg") == a);
 
     r = cli("files --data " + q(root) + " trash cat/b.jpg --json", tmp.path, env);
     REQUIRE(r.code == 0);
-    CHECK(vitrine::core::io::readFile(tmp / "xdg/Trash/files/b.jpg") == b);
+    CHECK(vitrine::core::readFile(tmp / "xdg/Trash/files/b.jpg") == b);
     CHECK(fs::exists(tmp / "xdg/Trash/info/b.jpg.trashinfo"));
 
     r = cli("files --data " + q(root) + " history --json", tmp.path, env);
@@ -50,10 +50,10 @@ TEST_CASE("files move, trash, history and undo on the command line, byte for byt
 
     // Undo without a number: the last action done, then the one before.
     REQUIRE(cli("files --data " + q(root) + " undo", tmp.path, env).code == 0);
-    CHECK(vitrine::core::io::readFile(root / "cat/b.jpg") == b);
+    CHECK(vitrine::core::readFile(root / "cat/b.jpg") == b);
     CHECK_FALSE(fs::exists(tmp / "xdg/Trash/info/b.jpg.trashinfo"));
     REQUIRE(cli("files --data " + q(root) + " undo", tmp.path, env).code == 0);
-    CHECK(vitrine::core::io::readFile(root / "cat/a.jpg") == a);
+    CHECK(vitrine::core::readFile(root / "cat/a.jpg") == a);
     CHECK_FALSE(fs::exists(root / "dog/a.jpg"));
     r = cli("files --data " + q(root) + " undo", tmp.path, env);
     CHECK(r.code == 1);

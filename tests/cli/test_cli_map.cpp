@@ -10,7 +10,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "core/io/atomic_file.h"
+#include "core/common/files.h"
+#include "core/io/csv.h"
 #include "core/io/embedding_set.h"
 #include "core/io/npy.h"
 #include "cli_run.h"
@@ -86,7 +87,7 @@ TEST_CASE("vitrine-cli neighbours prints rank, row, path, label, distance", "[cl
     REQUIRE(cli("neighbours --embeddings " + q(f.npy) + " --query 60 -k 3", f.dir).code != 0);
     auto img = cli("neighbours --embeddings " + q(f.npy) + " --query some.jpg -k 3", f.dir);
     REQUIRE(img.code != 0);
-    REQUIRE(io::readFile(f.dir / "stderr.txt").find("model") != std::string::npos);
+    REQUIRE(readFile(f.dir / "stderr.txt").find("model") != std::string::npos);
 }
 
 TEST_CASE("vitrine-cli project writes [N, 2] coordinates", "[cli][map]") {
@@ -99,7 +100,7 @@ TEST_CASE("vitrine-cli project writes [N, 2] coordinates", "[cli][map]") {
                     q(f.dir / "t.csv"),
                 f.dir)
                 .code == 0);
-    auto csv = io::parseCsv(io::readFile(f.dir / "t.csv"), "t.csv");
+    auto csv = io::parseCsv(readFile(f.dir / "t.csv"), "t.csv");
     REQUIRE(csv.size() == 61);
     REQUIRE(csv[0] == std::vector<std::string>{"path", "label", "x", "y"});
     REQUIRE(csv[1][0] == "class0/img, 0.jpg");
@@ -127,6 +128,6 @@ TEST_CASE("vitrine-cli export writes every format", "[cli][map]") {
     REQUIRE(r.code == 0);
     for (const char* name : {"tensors.tsv", "metadata.tsv", "sprite.png", "projector_config.pbtxt"})
         REQUIRE(fs::exists(f.dir / "bundle" / name));
-    REQUIRE(io::readFile(f.dir / "stderr.txt").find("60 images could not be read") != std::string::npos);
+    REQUIRE(readFile(f.dir / "stderr.txt").find("60 images could not be read") != std::string::npos);
     REQUIRE(cli("export --embeddings " + q(f.npy) + " --format parquet --out " + q(f.dir / "x"), f.dir).code != 0);
 }

@@ -12,7 +12,7 @@
 #include "../support/http_server.h"
 #include "../support/temp_dir.h"
 #include "cli_run.h"
-#include "core/io/atomic_file.h"
+#include "core/common/files.h"
 #include "core/model/model_catalogue.h"
 
 namespace fs = std::filesystem;
@@ -39,7 +39,7 @@ TEST_CASE("vitrine-cli models lists, describes and downloads the catalogue", "[c
     }
 
     const auto dino = *core::model::catalogueEntry("dino-vits16");
-    const std::string body = core::io::readFile(fs::path(VITRINE_FIXTURES) / "torch" / "vit-tiny-dino-teacher.pth");
+    const std::string body = core::readFile(fs::path(VITRINE_FIXTURES) / "torch" / "vit-tiny-dino-teacher.pth");
     const std::string path = dino.url.substr(dino.url.find('/', dino.url.find("://") + 3));
     server.serve(path, body);
     auto got = cli("models download dino-vits16 --json", dir.path, env);
@@ -48,7 +48,7 @@ TEST_CASE("vitrine-cli models lists, describes and downloads the catalogue", "[c
     const auto last = nlohmann::json::parse(got.out.substr(got.out.rfind('{')));
     CHECK(last["event"] == "done");
     CHECK(last["hash_check"] == "pinned now (first use)");
-    CHECK(core::io::readFile(models / dino.file) == body);
+    CHECK(core::readFile(models / dino.file) == body);
 
     auto info = cli("models info dino-vits16 --json", dir.path, env);
     REQUIRE(info.code == 0);
@@ -75,7 +75,7 @@ TEST_CASE("Ctrl-C stops vitrine-cli models download, and the same command resume
     const fs::path models = dir / "models";
     const std::string env = "VITRINE_MODEL_DIR='" + models.string() + "' VITRINE_MODEL_MIRROR=" + server.base() + " ";
     const auto entry = *core::model::catalogueEntry("dinov2-vits14");
-    const std::string body = core::io::readFile(fs::path(VITRINE_FIXTURES) / "torch" / "clip.pth");
+    const std::string body = core::readFile(fs::path(VITRINE_FIXTURES) / "torch" / "clip.pth");
     const std::string path = entry.url.substr(entry.url.find('/', entry.url.find("://") + 3));
     server.serve(path, body, HttpServer::Mode::Slow);
 
@@ -97,5 +97,5 @@ TEST_CASE("Ctrl-C stops vitrine-cli models download, and the same command resume
     REQUIRE(resumed.code == 0);
     const auto last = nlohmann::json::parse(resumed.out.substr(resumed.out.rfind('{')));
     CHECK(last["resumed_from"].get<long long>() > 0);
-    CHECK(core::io::readFile(models / entry.file) == body);
+    CHECK(core::readFile(models / entry.file) == body);
 }

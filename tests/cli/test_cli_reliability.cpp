@@ -18,6 +18,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "core/common/files.h"
 #include "core/io/atomic_file.h"
 #include "core/io/embedding_set.h"
 #include "core/io/npy.h"
@@ -126,7 +127,7 @@ TEST_CASE("embed skips broken, thin and vanished images by name and embeds the r
     fs::copy_file(demo / "cat/Abyssinian/Abyssinian_2.jpg", data / "dog/good.jpg");
     std::ofstream(data / "cat/zero.jpg").close();
     std::ofstream(data / "cat/page.jpg") << "<!DOCTYPE html><html>404</html>";
-    const std::string jpeg = io::readFile(demo / "cat/Abyssinian/Abyssinian_3.jpg");
+    const std::string jpeg = readFile(demo / "cat/Abyssinian/Abyssinian_3.jpg");
     std::ofstream(data / "cat/half.jpg", std::ios::binary) << jpeg.substr(0, jpeg.size() / 2);
     testutil::writeGreyPng(data / "dog/strip.png", 2'000'000, 1);
     testutil::writeGreyPng(data / "dog/thin.png", 5000, 20);
@@ -185,7 +186,7 @@ TEST_CASE("a failed export keeps the earlier file byte for byte and leaves no te
         CHECK_THAT(r.err, Catch::Contains("permission denied"));
         CHECK_FALSE(fs::exists("/sys/vitrine-readonly-test.csv"));
     }
-    CHECK(io::readFile(out / "prev.csv") == earlier);
+    CHECK(readFile(out / "prev.csv") == earlier);
     CHECK(temporaries(out) == 0);
     CHECK(temporaries(tmp.path) == 0);
 }
@@ -200,8 +201,8 @@ TEST_CASE("an embed that fills the disk stops there and keeps the earlier output
                          q(tmp.path / "e.csv"),
                      tmp.path);
     REQUIRE(first.code == 0);
-    const auto earlier = io::readFile(tmp.path / "e.csv");
-    const auto earlierRows = io::readFile(tmp.path / "e.csv.rows.tsv");
+    const auto earlier = readFile(tmp.path / "e.csv");
+    const auto earlierRows = readFile(tmp.path / "e.csv.rows.tsv");
 
     auto r = cli("embed --model vit-micro --precision fp32 --batch 4 --json --data " + q(data) + " --out " +
                      q(tmp.path / "e.csv"),
@@ -219,8 +220,8 @@ TEST_CASE("an embed that fills the disk stops there and keeps the earlier output
         }
     CHECK(lastDone > 0);
     CHECK(lastDone < 200);
-    CHECK(io::readFile(tmp.path / "e.csv") == earlier);
-    CHECK(io::readFile(tmp.path / "e.csv.rows.tsv") == earlierRows);
+    CHECK(readFile(tmp.path / "e.csv") == earlier);
+    CHECK(readFile(tmp.path / "e.csv.rows.tsv") == earlierRows);
     CHECK(temporaries(tmp.path) == 0);
 }
 
@@ -236,7 +237,7 @@ TEST_CASE("the launcher runs the program from libexec and says so when it is mis
     const auto errFile = tmp.path / "launcher-err.txt";
     const int status = std::system(((tmp.path / "vitrine-cli").string() + " --version 2>'" + errFile.string() + "'").c_str());
     CHECK(WEXITSTATUS(status) == 127);
-    CHECK_THAT(io::readFile(errFile), Catch::Contains("the program itself is missing") && Catch::Contains("libexec"));
+    CHECK_THAT(readFile(errFile), Catch::Contains("the program itself is missing") && Catch::Contains("libexec"));
 }
 
 TEST_CASE("Ctrl-C during an embed keeps the earlier output and leaves no temporary", "[cli][reliability]") {
@@ -276,13 +277,13 @@ TEST_CASE("Ctrl-C during an embed keeps the earlier output and leaves no tempora
     std::fclose(progress);
     int status = 0;
     ::waitpid(pid, &status, 0);
-    INFO(all << io::readFile(tmp.path / "stderr.txt"));
+    INFO(all << readFile(tmp.path / "stderr.txt"));
     REQUIRE(interrupted);
     REQUIRE(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 130);
     CHECK_THAT(all, Catch::Contains("\"event\":\"cancelled\""));
-    CHECK_THAT(io::readFile(tmp.path / "stderr.txt"), Catch::Contains("nothing written"));
-    CHECK(io::readFile(tmp.path / "e.npy") == earlier);
-    CHECK(io::readFile(tmp.path / "e.npy.rows.tsv") == earlier);
+    CHECK_THAT(readFile(tmp.path / "stderr.txt"), Catch::Contains("nothing written"));
+    CHECK(readFile(tmp.path / "e.npy") == earlier);
+    CHECK(readFile(tmp.path / "e.npy.rows.tsv") == earlier);
     CHECK(temporaries(tmp.path) == 0);
 }

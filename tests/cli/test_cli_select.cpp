@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/common/files.h"
 #include "core/image/decode.h"
 #include "core/io/atomic_file.h"
 #include "core/io/selection_export.h"
@@ -52,10 +53,10 @@ TEST_CASE("select writes a CSV, an ImageFolder copy and a montage from a list of
                  tmp.path);
     INFO(r.err);
     REQUIRE(r.code == 0);
-    CHECK(vitrine::core::io::readFile(tmp / "sel.csv") ==
+    CHECK(vitrine::core::readFile(tmp / "sel.csv") ==
           "path,label\r\n\"cat/Birman, the 1st.jpg\",cat\r\ndog/beagle_1.jpg,dog\r\ncat/Bengal_1.jpg,cat\r\n");
     for (const auto* rel : {"cat/Birman, the 1st.jpg", "dog/beagle_1.jpg", "cat/Bengal_1.jpg"})
-        CHECK(vitrine::core::io::readFile(tmp / "out" / rel) == vitrine::core::io::readFile(data / rel));
+        CHECK(vitrine::core::readFile(tmp / "out" / rel) == vitrine::core::readFile(data / rel));
     const auto m = vitrine::core::image::decodeRgb(tmp / "m.png");
     CHECK(m.cols == 2 * 64 + 3 * 4);
     CHECK(m.rows == 2 * 64 + 3 * 4);
@@ -66,8 +67,8 @@ TEST_CASE("select writes a CSV, an ImageFolder copy and a montage from a list of
     INFO(again.err);
     REQUIRE(again.code == 0);
     CHECK(again.out.find("beagle_1 (2).jpg") != std::string::npos);
-    CHECK(vitrine::core::io::readFile(tmp / "out/dog/beagle_1 (2).jpg") ==
-          vitrine::core::io::readFile(data / "dog/beagle_1.jpg"));
+    CHECK(vitrine::core::readFile(tmp / "out/dog/beagle_1 (2).jpg") ==
+          vitrine::core::readFile(data / "dog/beagle_1.jpg"));
 
     // A whole class.
     auto cats = cli("select --data " + q(data) + " --label cat --csv " + q(tmp / "cats.csv"), tmp.path);

@@ -7,6 +7,7 @@
 
 #include "../support/temp_dir.h"
 #include "cli_run.h"
+#include "core/common/files.h"
 #include "core/io/atomic_file.h"
 
 namespace fs = std::filesystem;
@@ -47,8 +48,8 @@ TEST_CASE("embed --shard I/N and merge give what one embed gives, and merge chec
                       dir.path);
     INFO(merged.err);
     REQUIRE(merged.code == 0);
-    CHECK(core::io::readFile(dir / "merged.npy") == core::io::readFile(dir / "whole.npy"));
-    CHECK(core::io::readFile(dir / "merged.npy.rows.tsv") == core::io::readFile(dir / "whole.npy.rows.tsv"));
+    CHECK(core::readFile(dir / "merged.npy") == core::readFile(dir / "whole.npy"));
+    CHECK(core::readFile(dir / "merged.npy.rows.tsv") == core::readFile(dir / "whole.npy.rows.tsv"));
     CHECK(merged.err.find("merged 3 shards: " + std::to_string(copied) + " rows") != std::string::npos);
 
     auto missing = cli("merge --out " + q(dir / "m.npy") + " " + q(dir / "s0.npy") + " " + q(dir / "s2.npy"), dir.path);

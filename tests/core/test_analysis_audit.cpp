@@ -11,7 +11,7 @@
 #include "analysis_test_data.h"
 #include "core/analysis/audit.h"
 #include "core/common/error.h"
-#include "core/io/atomic_file.h"
+#include "core/common/files.h"
 #include "../support/temp_dir.h"
 
 using namespace vitrine::core;
@@ -141,7 +141,7 @@ TEST_CASE("audit tells exact pixel duplicates from near ones by decoding the can
     cv::Mat small;
     cv::resize(img, small, {48, 32}, 0, 0, cv::INTER_AREA);
     REQUIRE(cv::imwrite((tmp / "set/a/small.png").string(), small));
-    REQUIRE(io::readFile(tmp / "set/a/one.png") != io::readFile(tmp / "set/a/two.png"));
+    REQUIRE(readFile(tmp / "set/a/one.png") != readFile(tmp / "set/a/two.png"));
     CHECK(pixelHash(tmp / "set/a/one.png") == pixelHash(tmp / "set/a/two.png"));
     CHECK(pixelHash(tmp / "set/a/one.png") != pixelHash(tmp / "set/a/small.png"));
 

@@ -13,8 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/common/error.h"
+#include "core/common/files.h"
 #include "core/data/file_actions.h"
-#include "core/io/atomic_file.h"
 #include "../support/temp_dir.h"
 
 using namespace vitrine::core;
@@ -42,7 +42,7 @@ std::map<std::string, std::string> makeSet(const fs::path& root) {
                 break;
             }
         fs::copy_file(from, root / rel);
-        bytes[rel] = io::readFile(root / rel);
+        bytes[rel] = readFile(root / rel);
     }
     return bytes;
 }
@@ -58,7 +58,7 @@ std::map<std::string, std::string> contents(const fs::path& dir) {
             continue;
         }
         if (it->is_regular_file())
-            out[it->path().lexically_relative(dir).generic_string()] = io::readFile(it->path());
+            out[it->path().lexically_relative(dir).generic_string()] = readFile(it->path());
     }
     return out;
 }
@@ -97,14 +97,14 @@ TEST_CASE("moving to another class and undoing restores every file byte for byte
     REQUIRE(a.files.size() == 2);
     CHECK(a.state == "done");
     CHECK(a.files[0].to == "dog/a.jpg");
-    CHECK(io::readFile(root / "dog/a.jpg") == before.at("cat/a.jpg"));
+    CHECK(readFile(root / "dog/a.jpg") == before.at("cat/a.jpg"));
     CHECK_FALSE(fs::exists(root / "cat/a.jpg"));
     CHECK(fs::exists(journalPath(root)));
     CHECK(files.history().back().state == "done");
 
     // A new class folder (nested label) is created inside the root.
     auto b = files.moveToClass({"cat/c.jpg"}, "bird/parrot");
-    CHECK(io::readFile(root / "bird/parrot/c.jpg") == before.at("cat/c.jpg"));
+    CHECK(readFile(root / "bird/parrot/c.jpg") == before.at("cat/c.jpg"));
 
     files.undo(b.id);
     files.undo(a.id);
@@ -113,7 +113,7 @@ TEST_CASE("moving to another class and undoing restores every file byte for byte
     CHECK_THROWS_AS(files.undo(a.id), Error); // not done any more
 
     files.redo(a.id);
-    CHECK(io::readFile(root / "dog/b.jpg") == before.at("cat/b.jpg"));
+    CHECK(readFile(root / "dog/b.jpg") == before.at("cat/b.jpg"));
     files.undo(a.id);
     CHECK(contents(root) == before);
 }
@@ -132,17 +132,17 @@ TEST_CASE("a name clash never overwrites: the file gets a numbered name", "[file
     REQUIRE(a.files.size() == 2);
     CHECK(a.files[0].to == "dog/a (2).jpg");
     CHECK(a.files[1].to == "dog/a (3).jpg");
-    CHECK(io::readFile(root / "dog/a.jpg") == before.at("dog/a.jpg"));
-    CHECK(io::readFile(root / "dog/a (2).jpg") == before.at("cat/a.jpg"));
-    CHECK(io::readFile(root / "dog/a (3).jpg") == before.at("cat/more/a.jpg"));
+    CHECK(readFile(root / "dog/a.jpg") == before.at("dog/a.jpg"));
+    CHECK(readFile(root / "dog/a (2).jpg") == before.at("cat/a.jpg"));
+    CHECK(readFile(root / "dog/a (3).jpg") == before.at("cat/more/a.jpg"));
 
     // While it was away, a new cat/a.jpg appeared: undo keeps both.
     std::ofstream(root / "cat/a.jpg") << "new";
     auto u = files.undo(a.id);
     CHECK(u.files[0].from == "cat/a (2).jpg");
-    CHECK(io::readFile(root / "cat/a.jpg") == "new");
-    CHECK(io::readFile(root / "cat/a (2).jpg") == before.at("cat/a.jpg"));
-    CHECK(io::readFile(root / "cat/more/a.jpg") == before.at("cat/more/a.jpg"));
+    CHECK(readFile(root / "cat/a.jpg") == "new");
+    CHECK(readFile(root / "cat/a (2).jpg") == before.at("cat/a.jpg"));
+    CHECK(readFile(root / "cat/more/a.jpg") == before.at("cat/more/a.jpg"));
 }
 
 TEST_CASE("trash follows the freedesktop spec and undo brings the file back", "[files]") {
@@ -158,14 +158,14 @@ TEST_CASE("trash follows the freedesktop spec and undo brings the file back", "[
         REQUIRE(a.files.size() == 2);
         CHECK_FALSE(fs::exists(root / "cat/a.jpg"));
         CHECK(a.files[0].to == (trashDir / "files/a (2).jpg").string());
-        CHECK(io::readFile(a.files[0].to) == before.at("cat/a.jpg"));
-        CHECK(io::readFile(trashDir / "files/a.jpg") == "someone else's");
-        const auto info = io::readFile(a.files[0].info);
+        CHECK(readFile(a.files[0].to) == before.at("cat/a.jpg"));
+        CHECK(readFile(trashDir / "files/a.jpg") == "someone else's");
+        const auto info = readFile(a.files[0].info);
         CHECK(a.files[0].info == (trashDir / "info/a (2).jpg.trashinfo").string());
         CHECK(info.rfind("[Trash Info]\n", 0) == 0);
         CHECK(info.find("\nPath=" + (fs::canonical(root) / "cat/a.jpg").string() + "\n") != std::string::npos);
         CHECK(info.find("\nDeletionDate=20") != std::string::npos);
-        CHECK(io::readFile(a.files[1].info).find("Path=" + (fs::canonical(root) / "dog/d.jpg").string()) !=
+        CHECK(readFile(a.files[1].info).find("Path=" + (fs::canonical(root) / "dog/d.jpg").string()) !=
               std::string::npos);
         CHECK(contents(trashDir / "files").size() == 3); // no temporaries left
         files.undo(a.id);
@@ -232,7 +232,7 @@ TEST_CASE("paths escaping the data set are refused and nothing moves", "[files]"
         names += rel + " ";
     INFO(names);
     CHECK(contentsNow == before);
-    CHECK(io::readFile(tmp / "outside.jpg") == "not yours");
+    CHECK(readFile(tmp / "outside.jpg") == "not yours");
     CHECK(fs::is_empty(tmp / "elsewhere"));
     CHECK(fs::exists(journalPath(root)) == journal); // refused before anything was journaled
     auto ok = files.moveToClass({(fs::canonical(root) / "cat/a.jpg").string()}, "dog");

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "core/io/embedding_set.h"
+#include "core/io/safetensors_format.h"
 #include "core/model/checkpoint.h"
 #include "tests/fuzz/fuzz_entries.h"
 #include "tests/train_test_util.h"

@@ -9,9 +9,9 @@
 #include <opencv2/imgproc.hpp>
 
 #include "core/common/error.h"
+#include "core/common/files.h"
 #include "core/image/decode.h"
 #include "core/image/image_probe.h"
-#include "core/io/atomic_file.h"
 
 namespace fs = std::filesystem;
 using vitrine::core::Error;
@@ -133,7 +133,7 @@ TEST_CASE("JPEG DCT scaling keeps the short side above the requested size", "[im
 
 TEST_CASE("broken files are refused with the path and the reason", "[image]") {
     const auto dir = scratchDir();
-    const std::string photo = vitrine::core::io::readFile(fixture("exif_1.jpg"));
+    const std::string photo = vitrine::core::readFile(fixture("exif_1.jpg"));
 
     SECTION("zero-byte file") {
         writeBytes(dir / "zero.jpg", "");
@@ -170,7 +170,7 @@ TEST_CASE("broken files are refused with the path and the reason", "[image]") {
         CHECK_THAT(decodeError(dir / "huge.png"), Catch::Contains("too large") && Catch::Contains("30000x30000"));
     }
     SECTION("a 2,000,000 x 1 strip") {
-        std::string bytes = vitrine::core::io::readFile(fixture("one_pixel.png"));
+        std::string bytes = vitrine::core::readFile(fixture("one_pixel.png"));
         auto put32 = [&](std::size_t off, std::uint32_t v) {
             bytes[off] = char(v >> 24), bytes[off + 1] = char(v >> 16), bytes[off + 2] = char(v >> 8), bytes[off + 3] = char(v);
         };
@@ -194,14 +194,14 @@ TEST_CASE("broken files are refused with the path and the reason", "[image]") {
 
 TEST_CASE("the header probe reads sizes without decoding", "[image]") {
     std::string why;
-    auto p = probeImage(vitrine::core::io::readFile(fixture("exif_6.jpg")), true, &why);
+    auto p = probeImage(vitrine::core::readFile(fixture("exif_6.jpg")), true, &why);
     REQUIRE(p);
     CHECK(p->format == Format::Jpeg);
     CHECK(p->exifOrientation == 6);
     CHECK(p->width == 32); // stored rotated
     CHECK(p->height == 48);
     CHECK(p->complete);
-    auto w = probeImage(vitrine::core::io::readFile(fixture("rgb.webp")), true, &why);
+    auto w = probeImage(vitrine::core::readFile(fixture("rgb.webp")), true, &why);
     REQUIRE(w);
     CHECK(w->width == 48);
     CHECK(w->height == 32);

@@ -18,6 +18,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "core/common/error.h"
+#include "core/common/files.h"
 #include "core/data/dataset.h"
 #include "core/image/codecs.h"
 #include "core/image/decode.h"
@@ -134,7 +135,7 @@ TEST_CASE("probe, quick scan, full scan and decoder agree on every corpus file",
     for (const auto& e : manifest()) {
         INFO(e.file);
         const fs::path path = kCorpus / e.file;
-        const std::string bytes = io::readFile(path);
+        const std::string bytes = readFile(path);
         bool decoded = true;
         try {
             (void)decodeRgb(path);
@@ -188,7 +189,7 @@ TEST_CASE("files larger than the quick check reads are judged by what it can see
     const fs::path bmpFile = dir / "opencv.bmp";
     REQUIRE(cv::imwrite(bmpFile.string(), big));
     REQUIRE(fs::file_size(bmpFile) > (1u << 16));
-    const std::string bmp = io::readFile(bmpFile);
+    const std::string bmp = readFile(bmpFile);
     // Pillow puts a TIFF's directory after the pixels: make one the same way.
     std::string tiff("II*\0\0\0\0\0", 8);
     const std::uint32_t w = 300, h = 400, pixels = w * h * 3, ifd = 8 + pixels;

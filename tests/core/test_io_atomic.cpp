@@ -9,10 +9,12 @@
 #include <filesystem>
 
 #include "core/common/error.h"
+#include "core/common/files.h"
 #include "core/io/atomic_file.h"
 
 namespace fs = std::filesystem;
 using namespace vitrine::core::io;
+using vitrine::core::readFile;
 
 namespace {
 fs::path freshDir(const std::string& name) {

@@ -4,9 +4,11 @@
 #include <fstream>
 
 #include "core/common/error.h"
+#include "core/common/files.h"
 #include "core/io/atomic_file.h"
-#include "core/io/embedding_io.h"
+#include "core/io/csv.h"
 #include "core/io/npy.h"
+#include "core/io/row_table.h"
 
 using namespace vitrine::core;
 namespace fs = std::filesystem;
@@ -25,7 +27,7 @@ TEST_CASE("npy files round-trip and carry a NumPy-readable header", "[io][embedd
     vitrine::core::Matrix in(2, 3);
     in.data = data;
     io::writeNpyMatrix(f, in);
-    auto bytes = io::readFile(f);
+    auto bytes = readFile(f);
     CHECK(bytes.compare(0, 6, "\x93NUMPY") == 0);
     CHECK(bytes.find("'shape': (2, 3)") != std::string::npos);
     CHECK((bytes.size() - data.size() * 4) % 64 == 0); // data aligned as numpy writes it
@@ -49,17 +51,19 @@ TEST_CASE("csv rows round-trip floats exactly", "[io][embedding_io]") {
 }
 
 TEST_CASE("rows.tsv escapes backslash, tab and newline", "[io][embedding_io]") {
-    std::vector<io::RowInfo> rows = {{"cat/a b.jpg", "cat"}, {"odd\tname\\x\nz.jpg", "la\tbel"}, {"plain.jpg", ""}};
+    io::RowTable rows;
+    rows.columns = {"path", "label"};
+    rows.rows = {{"cat/a b.jpg", "cat"}, {"odd\tname\\x\nz.jpg", "la\tbel"}, {"plain.jpg", ""}};
     auto f = tmp("e.npy");
-    io::writeRowsTsv(io::rowsTsvPath(f), rows);
-    CHECK(io::rowsTsvPath(f).filename() == "e.npy.rows.tsv");
-    auto text = io::readFile(io::rowsTsvPath(f));
+    io::writeRowTable(io::rowsSidecarPath(f), rows);
+    CHECK(io::rowsSidecarPath(f).filename() == "e.npy.rows.tsv");
+    auto text = readFile(io::rowsSidecarPath(f));
     CHECK(text.rfind("path\tlabel\n", 0) == 0);
     CHECK(text.find("odd\\tname\\\\x\\nz.jpg\tla\\tbel\n") != std::string::npos);
-    auto back = io::readRowsTsv(io::rowsTsvPath(f));
+    auto back = io::readRowTable(io::rowsSidecarPath(f));
     REQUIRE(back.size() == 3);
-    for (std::size_t i = 0; i < 3; ++i) {
-        CHECK(back[i].path == rows[i].path);
-        CHECK(back[i].label == rows[i].label);
+    for (std::int64_t i = 0; i < 3; ++i) {
+        CHECK(back.value(i, "path") == rows.value(i, "path"));
+        CHECK(back.value(i, "label") == rows.value(i, "label"));
     }
 }

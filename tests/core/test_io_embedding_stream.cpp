@@ -9,10 +9,12 @@
 #include <sstream>
 
 #include "core/common/error.h"
+#include "core/common/files.h"
 #include "core/io/atomic_file.h"
 #include "core/io/embedding_set.h"
 #include "core/io/embedding_stream.h"
 #include "core/io/npy.h"
+#include "core/io/safetensors_format.h"
 
 namespace fs = std::filesystem;
 using namespace vitrine::core;
@@ -115,7 +117,7 @@ TEST_CASE("streamed .csv has one line per row with round-trip floats", "[io][str
     }
     CHECK(lines == n);
     CHECK(i == rows.size());
-    CHECK(readRowTable(rowsTsvPath(dir / "e.csv")).size() == n);
+    CHECK(readRowTable(rowsSidecarPath(dir / "e.csv")).size() == n);
 }
 
 TEST_CASE("an unfinished stream leaves the earlier files byte for byte and no temporary", "[io][stream]") {
@@ -123,7 +125,7 @@ TEST_CASE("an unfinished stream leaves the earlier files byte for byte and no te
     const auto dir = freshDir("abandon");
     const auto out = dir / "e.npy";
     stream(out, sampleRows(3, dim), sampleInfo(3), dim, 3);
-    const auto before = readFile(out), beforeRows = readFile(rowsTsvPath(out));
+    const auto before = readFile(out), beforeRows = readFile(rowsSidecarPath(out));
 
     const auto rows = sampleRows(50, dim);
     const auto info = sampleInfo(50);
@@ -136,7 +138,7 @@ TEST_CASE("an unfinished stream leaves the earlier files byte for byte and no te
         }(),
         Catch::Contains("cancelled"));
     CHECK(readFile(out) == before);
-    CHECK(readFile(rowsTsvPath(out)) == beforeRows);
+    CHECK(readFile(rowsSidecarPath(out)) == beforeRows);
     CHECK(entries(dir) == 2);
 
     // More rows than announced is a programming error, reported, with nothing written.

@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "core/common/files.h"
 #include "tests/support/temp_dir.h"
 #include <opencv2/imgcodecs.hpp>
 

@@ -3,6 +3,7 @@
 // transfer keeps a part that the next download resumes with a range request; a server that
 // ignores ranges restarts it; a wrong hash, a 404 or a cancel leave nothing that could load.
 #include "core/model/checkpoint.h"
+#include "core/common/files.h"
 #include "core/model/model_download.h"
 
 #include <catch2/catch.hpp>
@@ -25,7 +26,7 @@ using vitrine::testutil::HttpServer;
 
 namespace {
 
-std::string fixture(const char* name) { return core::io::readFile(fs::path(VITRINE_FIXTURES) / "torch" / name); }
+std::string fixture(const char* name) { return core::readFile(fs::path(VITRINE_FIXTURES) / "torch" / name); }
 
 std::string pathOf(const std::string& url) { return url.substr(url.find('/', url.find("://") + 3)); }
 
@@ -79,7 +80,7 @@ TEST_CASE("a catalogue model downloads, is pinned on first use, and a changed fi
     CHECK(got.bytes == std::int64_t(body.size()));
     CHECK(lastDone == std::int64_t(body.size()));
     CHECK(lastTotal == std::int64_t(body.size()));
-    CHECK(core::io::readFile(got.file) == body);
+    CHECK(core::readFile(got.file) == body);
     CHECK(got.sha256 == core::model::sha256OfFile(got.file));
     CHECK(core::model::pinnedSha256("dino-vits16") == got.sha256);
     CHECK(filesIn(env.dir.path) == std::set<std::string>{dino.file, "pins.json"});
@@ -123,7 +124,7 @@ TEST_CASE("a published hash or hash prefix decides whether the file is kept", "[
     request.target = env.dir / "full.pth";
     request.expectedSha256 = sha;
     CHECK(core::model::downloadFile(request).check == core::model::HashCheck::Published);
-    CHECK(core::io::readFile(request.target) == body);
+    CHECK(core::readFile(request.target) == body);
     fs::remove(request.target);
     std::string flipped = body;
     flipped.back() ^= 0x80;
@@ -160,7 +161,7 @@ TEST_CASE("a truncated or reset download resumes where it stopped", "[model][dow
     const auto got = core::model::downloadCatalogueModel("dinov2-vits14-reg4");
     CHECK(got.resumedFrom == kept);
     CHECK(env.server.ranges().back() == "bytes=" + std::to_string(kept) + "-");
-    CHECK(core::io::readFile(got.file) == body);
+    CHECK(core::readFile(got.file) == body);
     CHECK(got.sha256 == core::model::sha256OfFile(got.file)); // the resumed hash covers the whole file
     CHECK(filesIn(env.dir.path) == std::set<std::string>{entry.file, "pins.json"});
 
@@ -186,7 +187,7 @@ TEST_CASE("a server that ignores ranges restarts the download from the start", "
     env.server.setMode(pathOf(entry.url), HttpServer::Mode::IgnoreRange);
     const auto got = core::model::downloadCatalogueModel("dinov2-vits14");
     CHECK(got.resumedFrom == 0);
-    CHECK(core::io::readFile(got.file) == body);
+    CHECK(core::readFile(got.file) == body);
 }
 
 TEST_CASE("a cancelled slow download keeps its part, and the next one finishes it", "[model][download]") {
@@ -214,7 +215,7 @@ TEST_CASE("a cancelled slow download keeps its part, and the next one finishes i
     env.server.setMode(pathOf(entry.url), HttpServer::Mode::Normal);
     const auto got = core::model::downloadCatalogueModel("dino-vitb16");
     CHECK(got.resumedFrom == kept);
-    CHECK(core::io::readFile(got.file) == body);
+    CHECK(core::readFile(got.file) == body);
 }
 
 TEST_CASE("a part left by a download from another address is not resumed", "[model][download]") {
@@ -227,5 +228,5 @@ TEST_CASE("a part left by a download from another address is not resumed", "[mod
     core::io::writeFileAtomically(env.dir / (entry.file + ".part.json"), R"({"url": "http://elsewhere/file"})");
     const auto got = core::model::downloadCatalogueModel("dino-vits8");
     CHECK(got.resumedFrom == 0);
-    CHECK(core::io::readFile(got.file) == body);
+    CHECK(core::readFile(got.file) == body);
 }

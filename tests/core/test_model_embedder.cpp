@@ -194,7 +194,7 @@ TEST_CASE("embedding thousands of images keeps memory flat after the first batch
     writer.commit();
     const long peakRss = procStatusKiB("VmHWM");
     fs::remove(out);
-    fs::remove(io::rowsTsvPath(out));
+    fs::remove(io::rowsSidecarPath(out));
     REQUIRE(summary.embedded == files.size());
     if (vitrine::testutil::kAddressSanitizer) {
         WARN("AddressSanitizer build: the embedding ran, memory is not judged (quarantine, shadow memory)");

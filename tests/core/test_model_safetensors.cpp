@@ -7,6 +7,8 @@
 #include <torch/torch.h>
 
 #include "core/common/error.h"
+#include "core/common/files.h"
+#include "core/io/safetensors_format.h"
 #include "core/model/safetensors.h"
 
 using namespace vitrine::core;
@@ -115,4 +117,45 @@ TEST_CASE("crafted safetensors files are rejected with the problem named", "[mod
     expectError(craft("fields.safetensors", R"({"w":{"dtype":"F32","shape":[2]}})", 8), "data_offsets");
     expectError(craft("meta.safetensors", R"({"__metadata__":{"a":1}})", 0), "not a string");
     CHECK_THROWS_WITH(readSafetensors(tempFile("missing.safetensors")), Catch::Contains("no such file"));
+}
+
+TEST_CASE("one safetensors codec: the tensor writer and the matrix writer give the same bytes",
+          "[model][safetensors][io]") {
+    Matrix m(3, 2);
+    for (std::size_t i = 0; i < m.data.size(); ++i)
+        m.data[i] = 0.25f * static_cast<float>(i) - 1.0f;
+    Matrix coords(3, 1, 7.0f);
+    const std::map<std::string, std::string> meta = {{"rows", "{}"}, {"by", "test"}};
+    // The matrix writer keeps its order for the data; the tensor writer sorts by name: give
+    // both the sorted order so the files must agree byte for byte.
+    const std::string fromMatrices = io::formatSafetensors({{"coords", &coords}, {"embeddings", &m}}, meta);
+    const auto file = tempFile("same_bytes.safetensors");
+    writeSafetensors(file,
+                     {{"embeddings", torch::from_blob(m.data.data(), {3, 2}, torch::kFloat32)},
+                      {"coords", torch::from_blob(coords.data.data(), {3, 1}, torch::kFloat32)}},
+                     meta);
+    CHECK(readFile(file) == fromMatrices);
+
+    std::map<std::string, std::string> readMeta;
+    const auto back = io::parseSafetensorsMatrices(fromMatrices, "same_bytes.safetensors", &readMeta);
+    CHECK(readMeta == meta);
+    REQUIRE(back.count("embeddings") == 1);
+    CHECK(back.at("embeddings").data == m.data);
+    CHECK(back.at("embeddings").rows == 3);
+    CHECK(back.at("coords").cols == 1);
+}
+
+TEST_CASE("the matrix reader skips tensors of other dtypes, the tensor reader names them", "[model][safetensors][io]") {
+    const std::string header =
+        R"({"e":{"dtype":"F32","shape":[1,2],"data_offsets":[0,8]},"ids":{"dtype":"U32","shape":[1],"data_offsets":[8,12]}})";
+    const auto file = craft("u32.safetensors", header, 12);
+    const auto mats = io::readSafetensorsMatrices(file);
+    CHECK(mats.size() == 1);
+    CHECK(mats.count("e") == 1);
+    expectError(file, "unsupported dtype 'U32'");
+    // Both readers share the header validation: a gap is refused by either.
+    const auto gap = craft("gap_matrices.safetensors",
+                           R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
+                           12);
+    CHECK_THROWS_WITH(io::readSafetensorsMatrices(gap), Catch::Contains("gap") && Catch::Contains("gap_matrices.safetensors"));
 }

@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/common/error.h"
-#include "core/io/atomic_file.h"
+#include "core/common/files.h"
 #include "core/model/checkpoint.h"
 #include "core/model/torch_checkpoint.h"
 
@@ -100,7 +100,7 @@ TEST_CASE("state dicts inside wrappers and behind prefixes are found", "[model][
 }
 
 TEST_CASE("views, Parameters, bfloat16 and int64 tensors keep their strides, offsets and values", "[model][torch-checkpoint]") {
-    const std::string bytes = io::readFile(fixture("views.pth"));
+    const std::string bytes = readFile(fixture("views.pth"));
     const TorchCheckpoint ck = parseTorchCheckpoint(bytes, "views.pth");
     std::ifstream in(fixture("views.json"));
     const auto expected = nlohmann::json::parse(in);

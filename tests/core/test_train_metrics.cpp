@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include <nlohmann/json.hpp>
+
 #include "core/train/metrics.h"
 
 using namespace vitrine::core::train;
@@ -56,4 +58,15 @@ TEST_CASE("metrics from rows rank by angle and reach 1 for separated classes", "
     auto worse = retrievalMetrics(rows, 2, {0, 1, 0, 0, 1}, 5);
     CHECK(worse.mapAtR < 0.9);
     CHECK_THROWS(retrievalMetrics(rows, 3, {0, 0, 0, 1, 1}));
+}
+
+TEST_CASE("metrics become JSON under one fixed set of keys", "[train][metrics]") {
+    // Pinned: checkpoints' "validation" metadata, `eval --json` and `train --json` all come
+    // from retrievalMetricsJson, and scripts read these keys.
+    const RetrievalMetrics m{
+        .precisionAt1 = 0.5, .rPrecision = 0.25, .mapAtR = 0.125, .knnAccuracy = 0.75, .knnK = 3, .queries = 7, .rows = 9};
+    CHECK(retrievalMetricsJson(m).dump() ==
+          R"({"knn_accuracy":0.75,"knn_k":3,"map_at_r":0.125,"precision_at_1":0.5,"queries":7,"r_precision":0.25})");
+    CHECK(retrievalMetricsJson(m, /*withCounts=*/false).dump() ==
+          R"({"knn_accuracy":0.75,"map_at_r":0.125,"precision_at_1":0.5,"r_precision":0.25})");
 }

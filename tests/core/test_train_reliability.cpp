@@ -12,8 +12,8 @@
 
 #include "../train_test_util.h"
 #include "core/common/error.h"
+#include "core/common/files.h"
 #include "core/data/dataset.h"
-#include "core/io/atomic_file.h"
 #include "core/model/checkpoint.h"
 #include "core/model/safetensors.h"
 #include "core/train/trainer.h"
@@ -126,7 +126,7 @@ TEST_CASE("cancelling at each phase leaves a checkpoint of exactly the completed
         INFO("cancel during load");
         auto o = base;
         o.checkpointPath = tmp.path / "ref2.safetensors";
-        const std::string before = core::io::readFile(o.checkpointPath);
+        const std::string before = core::readFile(o.checkpointPath);
         Trainer* self = nullptr;
         int loads = 0;
         o.phaseHook = [&](TrainPhase p, std::int64_t) {
@@ -141,7 +141,7 @@ TEST_CASE("cancelling at each phase leaves a checkpoint of exactly the completed
         CHECK(r.steps == 0);
         CHECK_FALSE(r.checkpointWritten);
         CHECK_THAT(r.message, Catch::Contains("loading"));
-        CHECK(core::io::readFile(o.checkpointPath) == before);
+        CHECK(core::readFile(o.checkpointPath) == before);
         CHECK(temporaries(tmp.path) == 0);
     }
 }
@@ -153,7 +153,7 @@ TEST_CASE("a checkpoint write that fails mid-file (disk full) keeps the last goo
     o.checkpointPath = tmp.path / "run.safetensors";
     o.epochs = 1;
     REQUIRE(Trainer(o).run().checkpointWritten);
-    const std::string before = core::io::readFile(o.checkpointPath);
+    const std::string before = core::readFile(o.checkpointPath);
     REQUIRE(before.size() > 64 * 1024);
 
     // RLIMIT_FSIZE makes write() fail with EFBIG past the limit, as a full disk does with
@@ -174,7 +174,7 @@ TEST_CASE("a checkpoint write that fails mid-file (disk full) keeps the last goo
     ::setrlimit(RLIMIT_FSIZE, &old);
     std::signal(SIGXFSZ, previous);
     CHECK_THAT(error, Catch::Contains("run.safetensors") && Catch::Contains("unchanged"));
-    CHECK(core::io::readFile(o.checkpointPath) == before);
+    CHECK(core::readFile(o.checkpointPath) == before);
     CHECK(temporaries(tmp.path) == 0);
 }
 

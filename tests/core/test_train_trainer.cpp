@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "core/common/files.h"
 #include "tests/support/wait_until.h"
 
 #include <atomic>
@@ -10,7 +11,6 @@
 
 #include "../train_test_util.h"
 #include "core/common/error.h"
-#include "core/io/atomic_file.h"
 #include "core/model/checkpoint.h"
 #include "core/train/trainer.h"
 
@@ -143,7 +143,7 @@ TEST_CASE("a huge learning rate stops after 5 non-finite steps and keeps the las
     auto o = tinyOptions(tmp.path, tmp.path / "data");
     o.epochs = 4;
     REQUIRE(Trainer(o).run().checkpointWritten);
-    const auto before = core::io::readFile(o.checkpointPath);
+    const auto before = core::readFile(o.checkpointPath);
     o.learningRate = 1e30;
     o.warmupFraction = 0;
     o.gradClipNorm = 0;
@@ -153,7 +153,7 @@ TEST_CASE("a huge learning rate stops after 5 non-finite steps and keeps the las
     CHECK(r.skippedSteps == 5);
     CHECK_THAT(r.message, Catch::Contains("learning rate"));
     CHECK_FALSE(r.checkpointWritten);
-    CHECK(core::io::readFile(o.checkpointPath) == before);
+    CHECK(core::readFile(o.checkpointPath) == before);
     REQUIRE(rec.steps.size() >= 5);
     for (std::size_t i = rec.steps.size() - 5; i < rec.steps.size(); ++i)
         CHECK(rec.steps[i].skipped);
@@ -200,7 +200,7 @@ TEST_CASE("bf16 autocast training follows the fp32 loss", "[train]") {
     o.checkpointPath.clear();
     Recorder f32, b16;
     Trainer(o).run(&f32);
-    o.precision = Precision::Bf16;
+    o.precision = core::Precision::Bf16;
     Trainer(o).run(&b16);
     REQUIRE(f32.steps.size() == b16.steps.size());
     for (std::size_t i = 0; i < f32.steps.size(); ++i)

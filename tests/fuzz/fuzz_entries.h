@@ -19,10 +19,11 @@
 #include "core/image/codecs.h"
 #include "core/image/decode.h"
 #include "core/image/image_probe.h"
-#include "core/io/embedding_set.h"
+#include "core/io/csv.h"
 #include "core/io/npy.h"
+#include "core/io/row_table.h"
+#include "core/io/safetensors_format.h"
 #include "core/model/checkpoint_metadata.h"
-#include "core/model/safetensors_header.h"
 #include "core/model/torch_checkpoint.h"
 #include "core/model/vit_config.h"
 
@@ -35,13 +36,13 @@ inline void require(bool ok, const char* what) {
 
 inline void fuzz_safetensors(std::string_view bytes) {
     try {
-        core::model::SafetensorsReadOptions options;
+        core::io::SafetensorsReadOptions options;
         options.maxHeaderBytes = 1 << 20;
-        const auto h = core::model::parseSafetensorsHeader(bytes, "fuzz.safetensors", options);
+        const auto h = core::io::parseSafetensorsHeader(bytes, "fuzz.safetensors", options);
         std::uint64_t pos = 0;
         for (const auto& e : h.entries) {
             require(e.begin == pos && e.end >= e.begin, "entries are contiguous");
-            std::uint64_t n = core::model::safetensorsDtypeSize(e.dtype);
+            std::uint64_t n = core::io::safetensorsDtypeSize(e.dtype);
             for (auto d : e.shape)
                 n *= static_cast<std::uint64_t>(d);
             require(n == e.end - e.begin, "byte range matches shape x dtype");

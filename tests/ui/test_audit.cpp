@@ -14,7 +14,7 @@
 #include <filesystem>
 
 #include "core/analysis/audit.h"
-#include "core/io/atomic_file.h"
+#include "core/common/files.h"
 #include "ui/audit_panel.h"
 #include "ui/dataset_model.h"
 #include "ui/job_runner.h"
@@ -64,7 +64,7 @@ TEST_CASE("the Audit panel finds a planted mislabel and duplicate, and its fix c
     const fs::path planted = root / "cat" / "planted.jpg"; // a dog, filed as a cat
     fs::copy_file(demoPhotos("dog/beagle", 4).back(), planted);
     fs::copy_file(root / "dog" / "d12.jpg", root / "dog" / "copy of d12.jpg");
-    const std::string plantedBytes = vitrine::core::io::readFile(planted);
+    const std::string plantedBytes = vitrine::core::readFile(planted);
 
     MainWindow w;
     w.show();
@@ -113,7 +113,7 @@ TEST_CASE("the Audit panel finds a planted mislabel and duplicate, and its fix c
     REQUIRE(vitrine::testutil::waitFor([&] { return !audit->busy(); }, 60000));
     REQUIRE(w.scanRunner()->waitForIdle(60000));
     CHECK_FALSE(fs::exists(planted));
-    CHECK(vitrine::core::io::readFile(root / "dog" / "planted.jpg") == plantedBytes);
+    CHECK(vitrine::core::readFile(root / "dog" / "planted.jpg") == plantedBytes);
     REQUIRE(vitrine::testutil::waitFor([&] { return w.datasetModel()->rowCount() == 26; }, 60000));
     bool foundAsDog = false;
     for (int r = 0; r < w.datasetModel()->rowCount(); ++r) {
@@ -126,6 +126,6 @@ TEST_CASE("the Audit panel finds a planted mislabel and duplicate, and its fix c
     // Undo Fix: back where it was, byte for byte.
     audit->undoLastFix();
     REQUIRE(vitrine::testutil::waitFor([&] { return !audit->busy(); }, 60000));
-    CHECK(vitrine::core::io::readFile(planted) == plantedBytes);
+    CHECK(vitrine::core::readFile(planted) == plantedBytes);
     CHECK_FALSE(fs::exists(root / "dog" / "planted.jpg"));
 }

@@ -1,13 +1,15 @@
-#include "core/model/safetensors_header.h"
+#include "core/io/safetensors_format.h"
 
 #include <algorithm>
+#include <cstring>
 #include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "core/common/error.h"
+#include "core/common/files.h"
 
-namespace vitrine::core::model {
+namespace vitrine::core::io {
 
 namespace {
 
@@ -17,17 +19,30 @@ Error invalid(const std::filesystem::path& file, const std::string& problem) {
     return Error(file, "not a valid safetensors file: " + problem);
 }
 
+struct DtypeSize {
+    std::string_view name;
+    std::uint64_t size;
+    bool tensorReadable; ///< core/model/safetensors.cpp has an at::ScalarType for it
+};
+
+constexpr DtypeSize kDtypes[] = {
+    {"F32", 4, true},  {"F16", 2, true},  {"BF16", 2, true}, {"F64", 8, true},      {"I64", 8, true},
+    {"I32", 4, true},  {"I16", 2, true},  {"I8", 1, true},   {"U8", 1, true},       {"BOOL", 1, true},
+    {"U16", 2, false}, {"U32", 4, false}, {"U64", 8, false}, {"F8_E4M3", 1, false}, {"F8_E5M2", 1, false},
+};
+
+const DtypeSize* findDtype(std::string_view dtype) {
+    for (const auto& d : kDtypes)
+        if (dtype == d.name)
+            return &d;
+    return nullptr;
+}
+
 } // namespace
 
 std::uint64_t safetensorsDtypeSize(std::string_view dtype) {
-    static constexpr std::pair<std::string_view, std::uint64_t> kSizes[] = {
-        {"F32", 4}, {"F16", 2}, {"BF16", 2}, {"F64", 8}, {"I64", 8},
-        {"I32", 4}, {"I16", 2}, {"I8", 1},   {"U8", 1},  {"BOOL", 1},
-    };
-    for (const auto& [name, size] : kSizes)
-        if (dtype == name)
-            return size;
-    return 0;
+    const auto* d = findDtype(dtype);
+    return d ? d->size : 0;
 }
 
 std::uint64_t safetensorsPrefixSize(std::string_view first8, std::uint64_t fileSize,
@@ -107,7 +122,8 @@ SafetensorsHeader parseSafetensorsHeader(std::string_view prefix, std::uint64_t 
         SafetensorsEntry e;
         e.name = name;
         e.dtype = v["dtype"].get<std::string>();
-        const std::uint64_t itemSize = safetensorsDtypeSize(e.dtype);
+        const auto* dtype = findDtype(e.dtype);
+        const std::uint64_t itemSize = dtype && (dtype->tensorReadable || options.anyFormatDtype) ? dtype->size : 0;
         if (itemSize == 0)
             throw bad("unsupported dtype '" + e.dtype + "' (supported: F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL)");
         if (!v["shape"].is_array() || v["shape"].size() > 16)
@@ -153,4 +169,79 @@ SafetensorsHeader parseSafetensorsHeader(std::string_view prefix, std::uint64_t 
     return h;
 }
 
-} // namespace vitrine::core::model
+std::string formatSafetensorsPrefix(std::vector<SafetensorsEntry>& entries,
+                                    const std::map<std::string, std::string>& metadata) {
+    nlohmann::json header = nlohmann::json::object();
+    if (!metadata.empty())
+        header["__metadata__"] = metadata;
+    std::uint64_t offset = 0;
+    for (auto& e : entries) {
+        std::uint64_t bytes = safetensorsDtypeSize(e.dtype);
+        for (const auto d : e.shape)
+            bytes *= static_cast<std::uint64_t>(d);
+        e.begin = offset;
+        e.end = offset + bytes;
+        header[e.name] = {{"dtype", e.dtype}, {"shape", e.shape}, {"data_offsets", {e.begin, e.end}}};
+        offset = e.end;
+    }
+    std::string text = header.dump();
+    text.append((8 - text.size() % 8) % 8, ' ');
+    std::string out(8, '\0');
+    const std::uint64_t len = text.size();
+    for (int i = 0; i < 8; ++i)
+        out[static_cast<std::size_t>(i)] = static_cast<char>((len >> (8 * i)) & 0xff);
+    return out + text;
+}
+
+std::string formatSafetensors(const std::vector<NamedMatrix>& tensors, const std::map<std::string, std::string>& metadata) {
+    std::vector<SafetensorsEntry> entries;
+    entries.reserve(tensors.size());
+    for (const auto& t : tensors)
+        entries.push_back({t.name, "F32", {t.matrix->rows, t.matrix->cols}});
+    std::string out = formatSafetensorsPrefix(entries, metadata);
+    out.reserve(out.size() + (entries.empty() ? 0 : entries.back().end));
+    for (const auto& t : tensors)
+        out.append(reinterpret_cast<const char*>(t.matrix->data.data()), t.matrix->data.size() * sizeof(float));
+    return out;
+}
+
+std::map<std::string, core::Matrix> readSafetensorsMatrices(const std::filesystem::path& file,
+                                                            std::map<std::string, std::string>* metadata) {
+    return parseSafetensorsMatrices(readFile(file), file, metadata);
+}
+
+std::map<std::string, core::Matrix> parseSafetensorsMatrices(std::string_view bytes, const std::filesystem::path& file,
+                                                             std::map<std::string, std::string>* metadata) {
+    SafetensorsReadOptions options;
+    options.anyFormatDtype = true; // other tensors beside the embeddings (labels as U32, ...) are skipped
+    const auto header = parseSafetensorsHeader(bytes, file, options);
+    if (metadata)
+        for (const auto& [key, value] : header.metadata)
+            (*metadata)[key] = value;
+    std::map<std::string, core::Matrix> out;
+    for (const auto& e : header.entries) {
+        if ((e.dtype != "F32" && e.dtype != "F64") || e.shape.empty() || e.shape.size() > 2)
+            continue;
+        // The header parser has checked rows x cols x item against the byte range (no overflow).
+        const std::int64_t rows = e.shape[0], cols = e.shape.size() == 2 ? e.shape[1] : 1;
+        // [N, 0] with N > 0 holds nothing but would make loaders build N row names.
+        if (cols == 0 && rows > 0)
+            throw Error(file, "tensor '" + e.name + "' has " + std::to_string(rows) + " rows of zero width");
+        core::Matrix m(rows, cols);
+        const char* src = bytes.data() + header.dataStart + e.begin;
+        if (e.dtype == "F32") {
+            if (!m.data.empty())
+                std::memcpy(m.data.data(), src, m.data.size() * sizeof(float));
+        } else {
+            for (std::size_t i = 0; i < m.data.size(); ++i) {
+                double d;
+                std::memcpy(&d, src + 8 * i, 8);
+                m.data[i] = static_cast<float>(d);
+            }
+        }
+        out.emplace(e.name, std::move(m));
+    }
+    return out;
+}
+
+} // namespace vitrine::core::io
