@@ -1,5 +1,5 @@
 // vitrine-cli select --data DIR --paths-from LIST.txt --csv F | --copy-to DIR | --montage F.png:
-// a selection of images turned into a result (core/io/selection_export.h).
+// a selection of images turned into a result (core/analysis/selection_export.h).
 #include <fstream>
 #include <iostream>
 #include <set>
@@ -9,7 +9,7 @@
 #include "core/cli/interrupt.h"
 #include "core/common/error.h"
 #include "core/data/dataset.h"
-#include "core/io/selection_export.h"
+#include "core/analysis/selection_export.h"
 
 namespace vitrine::cli {
 
@@ -18,9 +18,9 @@ namespace {
 namespace fs = std::filesystem;
 
 /// One path per line (blank lines skipped, CR-LF accepted), relative to `root` or absolute.
-std::vector<core::io::SelectedImage> readPathList(std::istream& in, const std::string& listName, const fs::path& root,
+std::vector<core::analysis::SelectedImage> readPathList(std::istream& in, const std::string& listName, const fs::path& root,
                                                   int labelLevel) {
-    std::vector<core::io::SelectedImage> out;
+    std::vector<core::analysis::SelectedImage> out;
     std::string line;
     for (int n = 1; std::getline(in, line); ++n) {
         if (!line.empty() && line.back() == '\r')
@@ -85,7 +85,7 @@ void addSelectCommand(CLI::App& app, CliContext& ctx) {
         core::CancelToken token;
         InterruptScope interrupt(token);
 
-        std::vector<core::io::SelectedImage> images;
+        std::vector<core::analysis::SelectedImage> images;
         if (opts->pathsFrom == "-") {
             images = readPathList(std::cin, "stdin", root, opts->labelLevel);
         } else if (!opts->pathsFrom.empty()) {
@@ -111,11 +111,11 @@ void addSelectCommand(CLI::App& app, CliContext& ctx) {
             throw core::Error(opts->pathsFrom == "-" ? "stdin" : opts->pathsFrom, "lists no images");
 
         if (!opts->csv.empty()) {
-            core::io::writeSelectionCsv(opts->csv, images);
+            core::analysis::writeSelectionCsv(opts->csv, images);
             std::cout << "wrote " << opts->csv << " (" << images.size() << " images)\n";
         }
         if (!opts->copyTo.empty()) {
-            const auto copied = core::io::copyAsImageFolder(root, images, opts->copyTo, {}, &token);
+            const auto copied = core::analysis::copyAsImageFolder(root, images, opts->copyTo, {}, &token);
             std::cout << "copied " << copied.size() << " images to " << opts->copyTo << '\n';
             for (const auto& c : copied)
                 if (c.destination.filename() != c.source.filename())
@@ -123,15 +123,15 @@ void addSelectCommand(CLI::App& app, CliContext& ctx) {
                               << " (the name was taken)\n";
         }
         if (!opts->montage.empty()) {
-            core::io::MontageOptions mo;
+            core::analysis::MontageOptions mo;
             mo.columns = opts->columns;
             mo.cell = opts->cell;
-            using C = core::io::MontageOptions::Caption;
+            using C = core::analysis::MontageOptions::Caption;
             mo.caption = opts->caption == "none"    ? C::None
                          : opts->caption == "label" ? C::Label
                          : opts->caption == "both"  ? C::Both
                                                     : C::FileName;
-            const auto m = core::io::writeMontage(opts->montage, root, images, mo, {}, {}, &token);
+            const auto m = core::analysis::writeMontage(opts->montage, root, images, mo, {}, {}, &token);
             for (const auto& w : m.warnings)
                 std::cerr << "warning: " << w << " (a placeholder in the montage)\n";
             std::cout << "wrote " << opts->montage << " (" << m.image.cols << " x " << m.image.rows << ", "

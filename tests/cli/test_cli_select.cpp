@@ -10,7 +10,7 @@
 #include "core/common/files.h"
 #include "core/image/decode.h"
 #include "core/io/atomic_file.h"
-#include "core/io/selection_export.h"
+#include "core/analysis/selection_export.h"
 #include "../support/temp_dir.h"
 
 using vitrine::testutil::cli;
@@ -73,7 +73,7 @@ TEST_CASE("select writes a CSV, an ImageFolder copy and a montage from a list of
     // A whole class.
     auto cats = cli("select --data " + q(data) + " --label cat --csv " + q(tmp / "cats.csv"), tmp.path);
     REQUIRE(cats.code == 0);
-    const auto list = vitrine::core::io::readSelectionCsv(tmp / "cats.csv");
+    const auto list = vitrine::core::analysis::readSelectionCsv(tmp / "cats.csv");
     REQUIRE(list.size() == 2);
     CHECK(std::all_of(list.begin(), list.end(), [](const auto& s) { return s.label == "cat"; }));
 }

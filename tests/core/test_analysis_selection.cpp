@@ -11,14 +11,16 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "core/common/files.h"
 #include "core/common/error.h"
 #include "core/image/decode.h"
 #include "core/io/atomic_file.h"
-#include "core/io/selection_export.h"
+#include "core/analysis/selection_export.h"
 #include "../support/temp_dir.h"
 
 using namespace vitrine::core;
 using namespace vitrine::core::io;
+using namespace vitrine::core::analysis;
 using vitrine::testutil::TempDir;
 namespace fs = std::filesystem;
 

@@ -1,4 +1,4 @@
-#include "core/io/selection_export.h"
+#include "core/analysis/selection_export.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -15,14 +15,20 @@
 #include <opencv2/imgproc.hpp>
 
 #include "core/common/error.h"
+#include "core/common/files.h"
 #include "core/data/file_actions.h"
 #include "core/image/decode.h"
 #include "core/io/atomic_file.h"
+#include "core/io/csv.h"
 #include "core/io/embedding_set.h"
 
 namespace fs = std::filesystem;
 
-namespace vitrine::core::io {
+namespace vitrine::core::analysis {
+
+using io::csvField;
+using io::parseCsv;
+using io::writeFileAtomically;
 
 namespace {
 
@@ -324,4 +330,4 @@ MontageResult writeMontage(const fs::path& file, const fs::path& root, const std
     return res;
 }
 
-} // namespace vitrine::core::io
+} // namespace vitrine::core::analysis

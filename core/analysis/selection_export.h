@@ -33,7 +33,7 @@
 #include "core/analysis/heatmap.h"
 #include "core/common/job.h"
 
-namespace vitrine::core::io {
+namespace vitrine::core::analysis {
 
 struct SelectedImage {
     std::string path;  ///< relative to the data set folder ('/'-separated), or absolute
@@ -113,4 +113,4 @@ MontageResult writeMontage(const std::filesystem::path& file, const std::filesys
                            const std::vector<cv::Mat>& maps = {}, const ProgressFn& progress = {},
                            const CancelToken* cancel = nullptr);
 
-} // namespace vitrine::core::io
+} // namespace vitrine::core::analysis
