@@ -40,7 +40,7 @@ TEST_CASE("shards partition the files by path, whatever their order, and are bal
     CHECK(data::fileListFingerprint(a) != data::fileListFingerprint(b));
 }
 
-TEST_CASE("--shard is I/N counted from 0, and mistakes say what to write", "[data][shard]") {
+TEST_CASE("a shard is I/N counted from 0, and mistakes say what to write", "[data][shard]") {
     const auto s = data::parseShard("3/8");
     CHECK(s.index == 3);
     CHECK(s.count == 8);
