@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "core/cli/commands.h"
 #include "core/cli/interrupt.h"
@@ -60,6 +61,16 @@ std::string formatSeconds(double s) {
     return buf;
 }
 
+/// The catalogue entry `name`; for an unknown name, says so and sets exit code 2 (usage).
+std::optional<model::CatalogueEntry> knownEntry(const std::string& name, CliContext& ctx) {
+    auto e = model::catalogueEntry(name);
+    if (!e) {
+        std::cerr << "error: unknown model '" << name << "'; `vitrine-cli models list` shows the catalogue\n";
+        ctx.exitCode = 2;
+    }
+    return e;
+}
+
 } // namespace
 
 void addModelsCommand(CLI::App& app, CliContext& ctx) {
@@ -100,12 +111,9 @@ void addModelsCommand(CLI::App& app, CliContext& ctx) {
     info->add_option("name", opts->name, "Catalogue name (see `models list`)")->required();
     info->add_flag("--json", opts->json, "One JSON object on stdout");
     info->callback([opts, &ctx] {
-        const auto e = model::catalogueEntry(opts->name);
-        if (!e) {
-            std::cerr << "error: unknown model '" << opts->name << "'; `vitrine-cli models list` shows the catalogue\n";
-            ctx.exitCode = 2;
+        const auto e = knownEntry(opts->name, ctx);
+        if (!e)
             return;
-        }
         if (opts->json) {
             std::cout << entryJson(*e).dump(2) << '\n';
             return;
@@ -128,12 +136,9 @@ void addModelsCommand(CLI::App& app, CliContext& ctx) {
     download->add_option("name", opts->name, "Catalogue name (see `models list`)")->required();
     download->add_flag("--json", opts->json, "JSON-lines progress and a summary object on stdout");
     download->callback([opts, &ctx] {
-        const auto e = model::catalogueEntry(opts->name);
-        if (!e) {
-            std::cerr << "error: unknown model '" << opts->name << "'; `vitrine-cli models list` shows the catalogue\n";
-            ctx.exitCode = 2;
+        const auto e = knownEntry(opts->name, ctx);
+        if (!e)
             return;
-        }
         core::CancelToken cancel;
         InterruptScope interrupts(cancel);
         const bool tty = ::isatty(STDERR_FILENO) == 1;
