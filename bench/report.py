@@ -99,9 +99,11 @@ def rows(groups):
             notes.append(f"Vitrine {vv} vs peer {pv}")
         elif vv or pv:
             notes.append(f"{'Vitrine' if vv else 'peer'} {vv or pv}")
-        cos = common(v, "min_cosine_bf16_vs_fp32")
+        cos = common(v, "min_cosine_vs_fp32")
+        if cos is None:
+            cos = common(v, "min_cosine_bf16_vs_fp32")  # records from before int8
         if cos is not None and w == "W1":
-            notes.append(f"min cosine bf16/fp32 {cos:.4f}")
+            notes.append(f"min cosine to fp32 {cos:.4f}")
         for side, rr in (("Vitrine", v), ("peer", p)):
             ag = common(rr, "achieved_gflops")
             if ag is not None and w0_bf16.get("vitrine"):
@@ -186,6 +188,11 @@ def machine(reps, slow_reps, quick):
         f"- CPU: {model} (family {family}, model {cpu_model}), "
         f"{os.cpu_count()} cores; {flags.strip()}",
         f"- Memory: {mem} GiB; load average when the report was written: {load}",
+        *([f"- **Emulated AVX2-only CPU** (`bench/run.sh --isa avx2`): DNNL_MAX_CPU_ISA={os.environ['DNNL_MAX_CPU_ISA']}, "
+           f"ATEN_CPU_CAPABILITY={os.environ.get('ATEN_CPU_CAPABILITY', 'unset')} on both sides: oneDNN, ATen's "
+           "vector kernels and OpenBLAS use AVX2 code only, so no AVX-512, VNNI or native bf16; bf16 variants "
+           "are not available to either side (oneDNN has no AVX2 bf16 kernels; a real AVX2 CPU would emulate them, "
+           "~30x slower)"] if os.environ.get("DNNL_MAX_CPU_ISA") else []),
         f"- OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')} on both sides (Vitrine's programs choose it "
         "for the CPU themselves; bench/run.sh exports the same for the peers); 2 compute threads on both sides "
         "(torch.set_num_threads(2) / setComputeThreads(2)); W5 one thread",
@@ -212,6 +219,11 @@ def cpu_family_key():
                 break
     isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "SSE"
     bf16 = "AMX-BF16" if "amx_bf16" in flags else "AVX512_BF16 (no AMX)" if "avx512_bf16" in flags else "no native bf16"
+    cap = os.environ.get("DNNL_MAX_CPU_ISA", "")
+    if cap.upper().startswith("AVX2"):
+        # bench/run.sh --isa avx2: an AVX2-only CPU emulated on this one (oneDNN, ATen and
+        # OpenBLAS all capped to AVX2); its own section, never mixed with the uncapped one.
+        return f"{model} capped to AVX2 (emulated AVX2-only CPU) · AVX2 · no native bf16"
     return f"{model} · {isa} · {bf16}"
 
 

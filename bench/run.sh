@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Vitrine vs its Python peers, same machine, same run (issue 9).
 #
-#   bench/run.sh [--quick] [--reps N] [--no-install] [--no-build] [workloads...]
+#   bench/run.sh [--quick] [--reps N] [--no-install] [--no-build] [--isa avx2] [workloads...]
 #
 # workloads: w0 w1 w1b w2 w3 w4 w5 w8 (default: all). For each workload the Vitrine driver
 # and its peer (bench/peers/*.py, Debian's /usr/bin/python3) run ALTERNATELY, --reps times
@@ -12,7 +12,9 @@
 # Both sides run with the OPENBLAS_CORETYPE Vitrine's programs select for this CPU
 # (core/common/compute_env.h: COOPERLAKE with AVX512_BF16, SKYLAKEX with AVX-512, HASWELL with
 # AVX2) and 2 compute threads. VITRINE_BENCH_BUILD=dev uses build/dev instead of building the
-# release preset (same -O2 code; saves a full build).
+# release preset (same -O2 code; saves a full build). --isa avx2 measures an AVX2-only CPU on a
+# newer one: both sides run with oneDNN, ATen and OpenBLAS capped to AVX2 (DNNL_MAX_CPU_ISA,
+# ATEN_CPU_CAPABILITY, OPENBLAS_CORETYPE=HASWELL); RESULTS.md gets its own section for it.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,7 +25,9 @@ while (($#)); do
     --reps) REPS=$2; shift ;;
     --no-install) INSTALL=0 ;;
     --no-build) BUILD=0 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --isa) [[ $2 == avx2 ]] || { echo "run.sh: --isa takes avx2" >&2; exit 2; }
+      export DNNL_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 OPENBLAS_CORETYPE=HASWELL; shift ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     w0|w1|w1b|w2|w3|w4|w5|w8) WL+=("$1") ;;
     *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac

@@ -164,8 +164,7 @@ void Workspace::startEmbedding(bool live, qint64 step) {
         const bool describeModel = reloaded || !live;
         QString description, compute;
         if (describeModel) {
-            description = engine->describe() + QStringLiteral(" · ") +
-                          QString::fromLatin1(core::precisionName(core::resolvePrecision(core::Precision::Auto)));
+            description = engine->describe(); // the precision that ran is appended below
             compute = QString::fromStdString(core::computeSummary());
         }
         QStringList warnings;
@@ -177,7 +176,7 @@ void Workspace::startEmbedding(bool live, qint64 step) {
         std::vector<float> rows;
         std::vector<std::size_t> order;
         core::model::EmbedOptions eo;
-        core::model::embedDataset(
+        const auto summary = core::model::embedDataset(
             *engine->loaded.model, *dataset, eo,
             [&](const core::model::EmbeddedBatch& b) {
                 dim = b.dim;
@@ -190,6 +189,13 @@ void Workspace::startEmbedding(bool live, qint64 step) {
         result->data = std::move(rows);
         for (std::size_t i = 0; i < order.size(); ++i)
             (*rowOf)[int(order[i])] = int(i);
+        if (describeModel) {
+            description += QStringLiteral(" · ") + QString::fromLatin1(core::precisionName(summary.precision));
+            if (summary.precision == core::Precision::Int8)
+                description += tr(" (cosine %1 to float32)").arg(summary.int8MinCosine, 0, 'f', 3);
+            else if (summary.int8MinCosine >= 0)
+                description += tr(" (int8 cosine %1 < 0.99: float32 used)").arg(summary.int8MinCosine, 0, 'f', 3);
+        }
         return [=, this] {
             if (m_dataset->rowCount() != rowOf->size())
                 return; // the data set changed meanwhile; a new job follows

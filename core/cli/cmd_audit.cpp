@@ -53,8 +53,8 @@ void addAuditCommand(CLI::App& app, CliContext& ctx) {
         ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
     cmd->add_option("--batch", opts->batch, "Images per forward pass")->check(CLI::Range(1, 4096))->capture_default_str();
-    cmd->add_option("--precision", opts->precision, "auto, fp32 or bf16")
-        ->check(CLI::IsMember({"auto", "fp32", "bf16"}))
+    cmd->add_option("--precision", opts->precision, "auto, fp32, bf16 or int8 (int8 Linear layers, inference only)")
+        ->check(CLI::IsMember({"auto", "fp32", "bf16", "int8"}))
         ->capture_default_str();
     cmd->add_flag("--json", opts->json, "One JSON object on stdout");
     cmd->callback([opts, cmd, &ctx] {

@@ -37,7 +37,7 @@ EmbeddedRows embedRows(const std::string& model, const core::data::Dataset& ds, 
     out.rows.columns = {"path", "label"};
     core::model::EmbedOptions eo;
     eo.batchSize = batch;
-    eo.precision = core::resolvePrecision(core::parsePrecision(precision));
+    eo.precision = core::parsePrecision(precision);
     std::vector<float> data;
     int dim = 0;
     auto summary = core::model::embedDataset(

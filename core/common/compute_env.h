@@ -5,6 +5,8 @@
 
 #include <cstdlib>
 
+#include <strings.h>
+
 namespace vitrine::core {
 
 /// Sets, where the user has not set them:
@@ -22,8 +24,16 @@ inline bool prepareComputeEnvironment() {
 #if defined(__x86_64__)
     if (!std::getenv("OPENBLAS_CORETYPE")) {
         __builtin_cpu_init();
+        // A oneDNN cap to AVX2 (how an AVX2-only CPU is emulated on a newer one) caps the
+        // BLAS kernels too.
+        const char* cap = std::getenv("ONEDNN_MAX_CPU_ISA");
+        if (!cap || !*cap)
+            cap = std::getenv("DNNL_MAX_CPU_ISA");
+        const bool avx2Cap = cap && ::strncasecmp(cap, "AVX2", 4) == 0;
         const char* core = nullptr;
-        if (__builtin_cpu_supports("avx512bf16"))
+        if (avx2Cap)
+            core = "HASWELL";
+        else if (__builtin_cpu_supports("avx512bf16"))
             core = "COOPERLAKE";
         else if (__builtin_cpu_supports("avx512f"))
             core = "SKYLAKEX";

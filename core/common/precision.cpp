@@ -2,12 +2,15 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <mutex>
 #include <sstream>
+#include <utility>
 
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
@@ -18,8 +21,12 @@
 
 namespace vitrine::core {
 
-// core/model/precision_probe.cpp: times the real model path both ways.
-double measureBf16Speedup();
+// core/model/precision_probe.cpp: times the real model path in float32 and in each candidate
+// (fp32 time / candidate time; nullopt for a candidate not timed).
+struct ProbeSpeedups {
+    std::optional<double> bf16, int8;
+};
+ProbeSpeedups measurePrecisionSpeedups(bool bf16, bool int8);
 
 Precision parsePrecision(const std::string& name) {
     if (name == "auto")
@@ -28,7 +35,9 @@ Precision parsePrecision(const std::string& name) {
         return Precision::Fp32;
     if (name == "bf16" || name == "bfloat16")
         return Precision::Bf16;
-    throw Error("unknown precision '" + name + "' (use auto, fp32 or bf16)");
+    if (name == "int8" || name == "qint8")
+        return Precision::Int8;
+    throw Error("unknown precision '" + name + "' (use auto, fp32, bf16 or int8)");
 }
 
 const char* precisionName(Precision p) {
@@ -36,6 +45,7 @@ const char* precisionName(Precision p) {
     case Precision::Auto: return "auto";
     case Precision::Fp32: return "fp32";
     case Precision::Bf16: return "bf16";
+    case Precision::Int8: return "int8";
     }
     return "auto";
 }
@@ -53,7 +63,11 @@ std::string CpuFeatures::flagsString() const {
     add(avx512bf16, "AVX512_BF16");
     add(amxBf16, "AMX_BF16");
     add(amxInt8, "AMX_INT8");
-    return s.empty() ? "no AVX2" : s;
+    if (s.empty())
+        s = "no AVX2";
+    if (!capped.empty())
+        s += " (oneDNN capped to " + capped + ")";
+    return s;
 }
 
 CpuFeatures parseCpuInfo(const std::string& text) {
@@ -94,12 +108,44 @@ CpuFeatures parseCpuInfo(const std::string& text) {
     return f;
 }
 
+CpuFeatures applyIsaCap(CpuFeatures cpu, const std::string& cap) {
+    std::string c;
+    for (char ch : cap)
+        c += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    if (c.empty() || c == "ALL")
+        return cpu;
+    const bool known = c == "SSE41" || c == "AVX" || c == "AVX2" || c == "AVX2_VNNI" || c == "AVX2_VNNI_2" ||
+                       c.rfind("AVX512", 0) == 0;
+    if (!known)
+        return cpu;
+    cpu.capped = c;
+    const bool avx512 = c.rfind("AVX512", 0) == 0;
+    const bool bf16 = c.find("BF16") != std::string::npos || c.find("AMX") != std::string::npos;
+    const bool amx = c.find("AMX") != std::string::npos;
+    if (!avx512) {
+        cpu.avx512f = cpu.avx512vnni = false;
+        if (c == "SSE41" || c == "AVX")
+            cpu.avx2 = cpu.fma = false;
+    }
+    if (!bf16)
+        cpu.avx512bf16 = false;
+    if (!amx)
+        cpu.amxBf16 = cpu.amxInt8 = false;
+    if (c == "AVX512_CORE")
+        cpu.avx512vnni = false;
+    return cpu;
+}
+
 const CpuFeatures& cpuFeatures() {
     static const CpuFeatures features = [] {
         std::ifstream in("/proc/cpuinfo");
         std::stringstream ss;
         ss << in.rdbuf();
-        return parseCpuInfo(ss.str());
+        std::string cap;
+        for (const char* name : {"ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"})
+            if (const char* v = std::getenv(name); v && *v && cap.empty())
+                cap = v;
+        return applyIsaCap(parseCpuInfo(ss.str()), cap);
     }();
     return features;
 }
@@ -111,16 +157,26 @@ Precision choosePrecision(const CpuFeatures& cpu, std::optional<double> bf16Spee
     return Precision::Fp32;
 }
 
+Precision chooseInferencePrecision(const CpuFeatures& cpu, std::optional<double> bf16Speedup,
+                                   std::optional<double> int8Speedup) {
+    constexpr double kMinSpeedup = 1.15;
+    const Precision training = choosePrecision(cpu, bf16Speedup);
+    const double base = training == Precision::Bf16 ? *bf16Speedup : 1.0;
+    if (int8Speedup && *int8Speedup >= kMinSpeedup && *int8Speedup >= base * kMinSpeedup)
+        return Precision::Int8;
+    return training;
+}
+
 namespace {
 
 std::mutex g_probeMutex;
-std::optional<double> g_probe;
+ProbeSpeedups g_probe;
 bool g_probed = false;
 bool g_probeFromCache = false;
 
 // The probe's result is kept per machine (CPU model and flags, thread count, LibTorch version)
-// in $XDG_CACHE_HOME/vitrine/bf16-probe.json, so only the first program start on a machine
-// pays the ~0.3 s; VITRINE_NO_PROBE_CACHE=1 measures every time.
+// in $XDG_CACHE_HOME/vitrine/precision-probe.json, so only the first program start on a
+// machine pays the ~0.5 s; VITRINE_NO_PROBE_CACHE=1 measures every time.
 std::filesystem::path probeCacheFile() {
     if (const char* off = std::getenv("VITRINE_NO_PROBE_CACHE"); off && *off && std::string(off) != "0")
         return {};
@@ -131,7 +187,7 @@ std::filesystem::path probeCacheFile() {
         base = std::filesystem::path(home) / ".cache";
     else
         return {};
-    return base / "vitrine" / "bf16-probe.json";
+    return base / "vitrine" / "precision-probe.json";
 }
 
 std::string probeCacheKey() {
@@ -140,18 +196,24 @@ std::string probeCacheKey() {
            TORCH_VERSION;
 }
 
-std::optional<double> readCachedProbe(const std::filesystem::path& file, const std::string& key) {
+std::optional<ProbeSpeedups> readCachedProbe(const std::filesystem::path& file, const std::string& key) {
     std::ifstream in(file);
     if (!in)
         return std::nullopt;
     const auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-    if (j.is_object() && j.contains(key) && j[key].is_number())
-        return j[key].get<double>();
-    return std::nullopt;
+    if (!j.is_object() || !j.contains(key) || !j[key].is_object())
+        return std::nullopt;
+    ProbeSpeedups p;
+    const auto& e = j[key];
+    if (e.contains("bf16") && e["bf16"].is_number())
+        p.bf16 = e["bf16"].get<double>();
+    if (e.contains("int8") && e["int8"].is_number())
+        p.int8 = e["int8"].get<double>();
+    return p;
 }
 
 // Best effort: a cache that cannot be written only costs the next start a probe.
-void writeCachedProbe(const std::filesystem::path& file, const std::string& key, double value) {
+void writeCachedProbe(const std::filesystem::path& file, const std::string& key, const ProbeSpeedups& value) {
     std::error_code ec;
     std::filesystem::create_directories(file.parent_path(), ec);
     nlohmann::json j = nlohmann::json::object();
@@ -163,7 +225,12 @@ void writeCachedProbe(const std::filesystem::path& file, const std::string& key,
                 j = old;
         }
     }
-    j[key] = value;
+    nlohmann::json e = nlohmann::json::object();
+    if (value.bf16)
+        e["bf16"] = *value.bf16;
+    if (value.int8)
+        e["int8"] = *value.int8;
+    j[key] = e;
     const auto tmp = file.string() + ".tmp" + std::to_string(::getpid());
     {
         std::ofstream out(tmp, std::ios::trunc);
@@ -176,26 +243,51 @@ void writeCachedProbe(const std::filesystem::path& file, const std::string& key,
         std::filesystem::remove(tmp, ec);
 }
 
+const ProbeSpeedups& probe() {
+    std::lock_guard lock(g_probeMutex);
+    if (!g_probed) {
+        const bool bf16 = cpuFeatures().nativeBf16(), int8 = int8Available();
+        const auto file = probeCacheFile();
+        const auto key = probeCacheKey();
+        std::optional<ProbeSpeedups> cached;
+        if (!file.empty() && (bf16 || int8))
+            cached = readCachedProbe(file, key);
+        g_probeFromCache = cached.has_value();
+        if (cached) {
+            g_probe = *cached;
+        } else if (bf16 || int8) {
+            g_probe = measurePrecisionSpeedups(bf16, int8);
+            if (!file.empty())
+                writeCachedProbe(file, key, g_probe);
+        }
+        g_probed = true;
+    }
+    return g_probe;
+}
+
+std::optional<Precision> precisionFromEnvironment() {
+    if (const char* env = std::getenv("VITRINE_PRECISION"); env && *env && std::string(env) != "auto") {
+        try {
+            return parsePrecision(env);
+        } catch (const Error&) {
+            // A typo in the environment must not stop the program: fall back to the automatic choice.
+        }
+    }
+    return std::nullopt;
+}
+
 } // namespace
 
 std::optional<double> bf16ProbeSpeedup() {
     if (!cpuFeatures().nativeBf16())
         return std::nullopt;
-    std::lock_guard lock(g_probeMutex);
-    if (!g_probed) {
-        const auto file = probeCacheFile();
-        const auto key = probeCacheKey();
-        if (!file.empty())
-            g_probe = readCachedProbe(file, key);
-        g_probeFromCache = g_probe.has_value();
-        if (!g_probe) {
-            g_probe = measureBf16Speedup();
-            if (!file.empty())
-                writeCachedProbe(file, key, *g_probe);
-        }
-        g_probed = true;
-    }
-    return g_probe;
+    return probe().bf16;
+}
+
+std::optional<double> int8ProbeSpeedup() {
+    if (!int8Available())
+        return std::nullopt;
+    return probe().int8;
 }
 
 bool bf16ProbeCached() {
@@ -204,17 +296,38 @@ bool bf16ProbeCached() {
 }
 
 Precision resolvePrecision(Precision requested) {
+    if (requested == Precision::Int8)
+        return Precision::Fp32;
     if (requested != Precision::Auto)
         return requested;
-    if (const char* env = std::getenv("VITRINE_PRECISION"); env && *env && std::string(env) != "auto") {
-        try {
-            return parsePrecision(env);
-        } catch (const Error&) {
-            // A typo in the environment must not stop the program: fall back to the automatic choice.
-        }
-    }
+    if (auto env = precisionFromEnvironment())
+        return *env == Precision::Int8 ? Precision::Fp32 : *env;
     return choosePrecision(cpuFeatures(), bf16ProbeSpeedup());
 }
+
+Precision resolveInferencePrecision(Precision requested) {
+    if (requested != Precision::Auto)
+        return requested;
+    if (auto env = precisionFromEnvironment())
+        return *env;
+    return chooseInferencePrecision(cpuFeatures(), bf16ProbeSpeedup(), int8ProbeSpeedup());
+}
+
+bool int8Available() {
+    static const bool available = [] {
+        const auto& engines = at::globalContext().supportedQEngines();
+        return std::find(engines.begin(), engines.end(), at::QEngine::ONEDNN) != engines.end();
+    }();
+    return available;
+}
+
+namespace {
+thread_local bool t_int8Linears = false;
+}
+
+bool int8LinearsEnabled() { return t_int8Linears; }
+
+bool setInt8LinearsEnabled(bool on) { return std::exchange(t_int8Linears, on); }
 
 std::string kernelSummary() {
     const char* core = std::getenv("OPENBLAS_CORETYPE");
@@ -227,14 +340,21 @@ std::string kernelSummary() {
 std::string computeSummary() {
     const auto& cpu = cpuFeatures();
     std::ostringstream out;
-    out << cpu.model << " · " << cpu.flagsString() << " · auto → " << precisionName(resolvePrecision(Precision::Auto));
-    if (const char* env = std::getenv("VITRINE_PRECISION"); env && *env && std::string(env) != "auto")
+    out << cpu.model << " · " << cpu.flagsString() << " · auto → " << precisionName(resolvePrecision(Precision::Auto))
+        << ", inference " << precisionName(resolveInferencePrecision(Precision::Auto));
+    if (const char* env = std::getenv("VITRINE_PRECISION"); env && *env && std::string(env) != "auto") {
         out << " ($VITRINE_PRECISION=" << env << ")";
-    else if (auto p = bf16ProbeSpeedup())
-        out << " (bf16 probe " << std::fixed << std::setprecision(1) << *p << "×" << (g_probeFromCache ? ", cached" : "")
-            << ")";
-    else
-        out << " (no native bf16)";
+    } else {
+        const auto b = bf16ProbeSpeedup(), i = int8ProbeSpeedup();
+        out << std::fixed << std::setprecision(1) << " (";
+        if (b)
+            out << "probe bf16 " << *b << "×";
+        else
+            out << "no native bf16";
+        if (i)
+            out << ", int8 " << *i << "×";
+        out << (bf16ProbeCached() ? ", cached" : "") << ")";
+    }
     out << " · " << kernelSummary() << " · " << at::get_num_threads() << " thread"
         << (at::get_num_threads() == 1 ? "" : "s");
     return out.str();

@@ -21,11 +21,16 @@ enum class Precision {
     Auto, ///< resolve with resolvePrecision(): bf16 where native and measured faster, else fp32
     Fp32, ///< float32 throughout
     Bf16, ///< bfloat16 autocast for matmuls/convolutions; residual stream, loss and outputs float32
+    /// int8 dynamic quantisation of the transformer's Linear layers but the MLP's second (oneDNN:
+    /// weights int8 per output channel, packed once; activations quantised per call), float32
+    /// elsewhere.
+    /// Inference only (embed, eval, the window's map): with gradients on it runs float32.
+    Int8,
 };
 
-/// "auto", "fp32"/"float32", "bf16"/"bfloat16"; throws core::Error naming the choices otherwise.
+/// "auto", "fp32"/"float32", "bf16"/"bfloat16", "int8"; throws core::Error naming the choices otherwise.
 Precision parsePrecision(const std::string& name);
-/// "auto", "fp32" or "bf16".
+/// "auto", "fp32", "bf16" or "int8".
 const char* precisionName(Precision p);
 
 /// What the CPU can do, read from /proc/cpuinfo (model name, flags) at run time.
@@ -38,6 +43,7 @@ struct CpuFeatures {
     bool amxBf16 = false;    ///< AMX tiles with bf16
     bool amxInt8 = false;
     bool avx512vnni = false;
+    std::string capped;      ///< the oneDNN ISA cap applied ("" = none)
     bool nativeBf16() const { return avx512bf16 || amxBf16; }
     /// "AVX2 FMA AVX512F AVX512_BF16 AMX_BF16" (only those present).
     std::string flagsString() const;
@@ -45,33 +51,66 @@ struct CpuFeatures {
 
 /// Parses /proc/cpuinfo text (model name and flags of the first processor).
 CpuFeatures parseCpuInfo(const std::string& procCpuinfo);
-/// The running machine's features (read once, cached).
+/// The features left once oneDNN is capped to an instruction set (`DNNL_MAX_CPU_ISA` /
+/// `ONEDNN_MAX_CPU_ISA`: SSE41, AVX, AVX2, AVX2_VNNI, AVX512_CORE, AVX512_CORE_VNNI,
+/// AVX512_CORE_BF16, AVX512_CORE_AMX, ALL): a cap below bf16 removes native bf16, one below
+/// AVX-512 removes AVX-512. Unknown or empty caps change nothing. `capped` names the cap.
+CpuFeatures applyIsaCap(CpuFeatures cpu, const std::string& cap);
+/// The running machine's features (read once, cached), with the environment's oneDNN cap
+/// applied (a cap there makes the machine behave as an older CPU, which is how an AVX2-only
+/// CPU is measured on a newer one).
 const CpuFeatures& cpuFeatures();
 
 /// The decision, separated from the measurement so both branches are testable anywhere:
 /// bf16 only when the CPU multiplies bf16 natively and the probe measured bf16 at least
 /// 1.15x faster than float32 (`bf16Speedup` = fp32 time / bf16 time; nullopt = not probed,
-/// which never picks bf16).
+/// which never picks bf16). This is the choice for training (gradients on).
 Precision choosePrecision(const CpuFeatures& cpu, std::optional<double> bf16Speedup);
 
-/// Auto -> the machine's choice (probe run once per machine, ~0.3 s, only on native-bf16
-/// CPUs, then read from a cache file; $VITRINE_PRECISION=fp32|bf16 overrides it);
-/// Fp32/Bf16 returned as they are.
+/// The choice for inference (embedding without gradients), where int8 Linear layers are a
+/// candidate too: the fastest of float32, bf16 (native only) and int8, each needing at least
+/// 1.15x over float32, and int8 at least 1.15x over bf16 besides (bf16 is the more exact).
+/// `int8Speedup` = fp32 time / int8 time; nullopt = not probed or unavailable. The embedder
+/// still checks int8 on the first batch of real data and falls back to float32 there when its
+/// embeddings are not within cosine 0.99 of float32 (EmbedSummary::int8MinCosine).
+Precision chooseInferencePrecision(const CpuFeatures& cpu, std::optional<double> bf16Speedup,
+                                   std::optional<double> int8Speedup);
+
+/// Auto -> the machine's choice for training (probe run once per machine, ~0.5 s, then read
+/// from a cache file; $VITRINE_PRECISION=fp32|bf16 overrides it; an override of int8 means
+/// float32 here, as int8 has no gradients). Fp32/Bf16 returned as they are; Int8 -> Fp32.
 Precision resolvePrecision(Precision requested);
 
-/// The probe's measured fp32/bf16 speed ratio on this machine (runs it when not yet run;
-/// nullopt on CPUs without native bf16, where it is not run).
-std::optional<double> bf16ProbeSpeedup();
+/// Auto -> the machine's choice for inference (chooseInferencePrecision over the same probe;
+/// $VITRINE_PRECISION=fp32|bf16|int8 overrides it). Others returned as they are.
+Precision resolveInferencePrecision(Precision requested);
 
-/// Whether that figure came from the per-machine cache ($XDG_CACHE_HOME/vitrine/bf16-probe.json,
-/// keyed by CPU, threads and LibTorch version) rather than a measurement in this process.
+/// The probe's measured fp32/bf16 speed ratio on this machine (runs it when not yet run;
+/// nullopt on CPUs without native bf16, where bf16 is not timed).
+std::optional<double> bf16ProbeSpeedup();
+/// The same for int8 Linear layers (nullopt where the oneDNN quantised engine is missing).
+std::optional<double> int8ProbeSpeedup();
+
+/// Whether those figures came from the per-machine cache
+/// ($XDG_CACHE_HOME/vitrine/precision-probe.json, keyed by CPU, threads and LibTorch version)
+/// rather than a measurement in this process.
 bool bf16ProbeCached();
+
+/// Whether this LibTorch has the oneDNN quantised engine Precision::Int8 runs on.
+bool int8Available();
+
+/// Whether the current thread's ViT forward passes run their Linear layers in int8 (set by
+/// AutocastScope(Precision::Int8); only honoured where gradients are off).
+bool int8LinearsEnabled();
+/// Sets it for the current thread; returns the previous value (AutocastScope restores it).
+bool setInt8LinearsEnabled(bool on);
 
 /// The BLAS kernel family: "OpenBLAS <OPENBLAS_CORETYPE or its own choice> + oneDNN".
 std::string kernelSummary();
 
 /// One line for the status bar, `--version`, `vitrine-cli info` and benchmark records:
-/// "AMD EPYC 9R14 · AVX2 FMA AVX512F AVX512_BF16 · auto → bf16 (probe 1.6×) · OpenBLAS SKYLAKEX + oneDNN · 2 threads".
+/// "AMD EPYC 9R14 · AVX2 FMA AVX512F AVX512_BF16 · auto → bf16, inference bf16 (probe bf16 1.6×,
+/// int8 1.3×) · OpenBLAS SKYLAKEX + oneDNN · 2 threads".
 std::string computeSummary();
 
 } // namespace vitrine::core

@@ -12,12 +12,20 @@ namespace vitrine::core {
 
 /// bfloat16 autocast (CPU or CUDA). Clears the cast cache on exit, as Python's
 /// torch.autocast does, so weights updated by an optimizer are cast afresh next time. A no-op
-/// for Precision::Fp32. Pass a resolved precision (resolvePrecision); Auto is resolved here
-/// if given.
+/// for Precision::Fp32. Precision::Int8 turns on int8 Linear layers for the current thread
+/// instead (CPU, oneDNN; float32 where that engine is missing). Pass a resolved precision
+/// (resolveInferencePrecision for inference); Auto is resolved here with resolvePrecision
+/// (the training choice) if given.
 class AutocastScope {
 public:
     explicit AutocastScope(Precision precision, bool cuda = false) : m_cuda(cuda) {
-        if (resolvePrecision(precision) != Precision::Bf16)
+        const Precision p = precision == Precision::Int8 ? precision : resolvePrecision(precision);
+        if (p == Precision::Int8 && !cuda && int8Available()) {
+            m_int8 = true;
+            m_prevInt8 = setInt8LinearsEnabled(true);
+            return;
+        }
+        if (p != Precision::Bf16)
             return;
         m_active = true;
         if (cuda) {
@@ -33,6 +41,8 @@ public:
         }
     }
     ~AutocastScope() {
+        if (m_int8)
+            setInt8LinearsEnabled(m_prevInt8);
         if (!m_active)
             return;
         if (m_cuda) {
@@ -51,6 +61,7 @@ public:
 
 private:
     bool m_active = false, m_cuda = false, m_prevEnabled = false;
+    bool m_int8 = false, m_prevInt8 = false;
     at::ScalarType m_prevType = at::kBFloat16;
 };
 

@@ -71,6 +71,14 @@ EmbeddingStreamWriter::EmbeddingStreamWriter(const fs::path& out, int dim, std::
 
 EmbeddingStreamWriter::~EmbeddingStreamWriter() = default; // uncommitted writers remove their temporaries
 
+void EmbeddingStreamWriter::setMetadata(const std::string& key, const std::string& value) {
+    auto it = m_metadata.find(key);
+    const std::size_t before = it == m_metadata.end() ? 0 : it->second.size();
+    if (value.size() > before)
+        throw Error("embedding metadata '" + key + "' cannot grow after the header's space was kept");
+    m_metadata[key] = value;
+}
+
 std::string EmbeddingStreamWriter::safetensorsHeader(std::uint64_t rows, std::size_t size) const {
     nlohmann::json header = nlohmann::json::object();
     if (!m_metadata.empty())

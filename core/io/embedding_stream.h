@@ -32,6 +32,11 @@ public:
     void append(const float* row, const RowInfo& info);
     std::uint64_t rows() const { return m_rows; }
 
+    /// Changes a metadata value before commit() (e.g. the precision that actually ran). The
+    /// header's space was kept at construction: the new value may not be longer than the old
+    /// (core::Error otherwise).
+    void setMetadata(const std::string& key, const std::string& value);
+
     /// Completes the headers, writes both files out, then moves both into place (matrix
     /// first, then rows.tsv).
     void commit();

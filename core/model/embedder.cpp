@@ -139,7 +139,11 @@ EmbedSummary run(VitImpl& model, const Inputs& files, const EmbedOptions& option
         // One autocast scope for the whole run so its cache keeps the bf16 weight copies
         // between batches instead of converting every weight again for every batch.
         torch::InferenceMode guard;
-        AutocastScope autocast(options.precision, device.is_cuda());
+        Precision precision = device.is_cuda() ? resolvePrecision(options.precision)
+                                               : resolveInferencePrecision(options.precision);
+        std::optional<AutocastScope> scope;
+        scope.emplace(precision, device.is_cuda());
+        summary.precision = precision;
         report(progress, 0, static_cast<long long>(files.size()), "images");
         while (auto b = queue.pop()) {
             if (cancel)
@@ -148,6 +152,27 @@ EmbedSummary run(VitImpl& model, const Inputs& files, const EmbedOptions& option
             torch::Tensor rows;
             if (b->images.defined()) {
                 rows = model.embed(b->images.to(device)).to(torch::kCPU, torch::kFloat).contiguous();
+                if (precision == Precision::Int8 && summary.int8MinCosine < 0) {
+                    // int8 is checked on real data: the first batch's first images again in
+                    // float32. Chosen automatically, it gives way to float32 for the run when
+                    // its embeddings are not within cosine 0.99 (asked for, it stays and the
+                    // figure is reported).
+                    const auto n = std::min<std::int64_t>(8, b->images.size(0));
+                    torch::Tensor ref;
+                    {
+                        const bool was = setInt8LinearsEnabled(false);
+                        ref = model.embed(b->images.slice(0, 0, n).to(device)).to(torch::kCPU, torch::kFloat);
+                        setInt8LinearsEnabled(was);
+                    }
+                    summary.int8MinCosine =
+                        torch::cosine_similarity(rows.slice(0, 0, n), ref, 1).min().item<double>();
+                    if (summary.int8MinCosine < kInt8MinCosine && options.precision == Precision::Auto) {
+                        precision = summary.precision = resolvePrecision(Precision::Auto);
+                        scope.reset();
+                        scope.emplace(precision, false);
+                        rows = model.embed(b->images.to(device)).to(torch::kCPU, torch::kFloat).contiguous();
+                    }
+                }
                 out.rows = rows.data_ptr<float>();
                 out.dim = static_cast<int>(rows.size(1));
             } else {

@@ -25,9 +25,11 @@ class VitImpl;
 
 struct EmbedOptions {
     int batchSize = 32;
-    /// Auto: bf16 autocast where the CPU multiplies bf16 natively and it measured faster
-    /// (a ViT-S/16's bf16 embeddings have mean cosine 0.99997 to fp32 on pet photos, with the
-    /// same nearest neighbours), float32 elsewhere (see core/common/precision.h).
+    /// Auto: resolveInferencePrecision — bf16 autocast where the CPU multiplies bf16 natively
+    /// and it measured faster (a ViT-S/16's bf16 embeddings have mean cosine 0.99997 to fp32 on
+    /// pet photos, with the same nearest neighbours), int8 Linear layers where those measured
+    /// faster still and stay within cosine kInt8MinCosine of float32 on the first batch,
+    /// float32 elsewhere (see core/common/precision.h).
     Precision precision = Precision::Auto;
     int queueDepth = 2;       ///< preprocessed batches allowed to wait (memory bound)
     /// Preprocessing input side; 0 = the model's image size (anything else must equal it:
@@ -43,10 +45,18 @@ struct EmbeddedBatch {
     std::vector<data::Skipped> skipped;    ///< inputs of this batch that could not be used
 };
 
+/// int8 embeddings must stay within this cosine of float32 to be used automatically.
+inline constexpr double kInt8MinCosine = 0.99;
+
 struct EmbedSummary {
     std::size_t embedded = 0;
     std::vector<data::Skipped> skipped;
     double seconds = 0.0;
+    Precision precision = Precision::Fp32; ///< what ran (Auto resolved; after any int8 fallback)
+    /// int8 runs: the least cosine between int8 and float32 embeddings of the first batch's
+    /// first images (-1 when int8 did not run). Below kInt8MinCosine an automatic choice fell
+    /// back to float32 (then `precision` says so).
+    double int8MinCosine = -1.0;
 };
 
 using EmbedBatchFn = std::function<void(const EmbeddedBatch&)>;

@@ -1,10 +1,11 @@
 // The probe behind Precision::Auto: a small ViT (ViT-Ti width, 2 blocks, 197 tokens, batch 8)
-// run the way the embedder runs it, in float32 (fused block kernel, BLAS GEMMs) and under
-// bf16 autocast (oneDNN), best of a few runs each. A bare GEMM is not enough: on some CPUs
+// run the way the embedder runs it, in float32 (fused block kernel, BLAS GEMMs), under bf16
+// autocast (oneDNN) and with int8 Linear layers (oneDNN), best of a few runs each. A bare GEMM is not enough: on some CPUs
 // the float32 model loses most of its time between the BLAS and OpenMP thread pools, which
 // only the whole path shows (AMD EPYC Zen 4: GEMM alone 1.1x, the model 2.5x).
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include <torch/torch.h>
 
@@ -13,7 +14,11 @@
 
 namespace vitrine::core {
 
-double measureBf16Speedup() {
+struct ProbeSpeedups {
+    std::optional<double> bf16, int8;
+};
+
+ProbeSpeedups measurePrecisionSpeedups(bool withBf16, bool withInt8) {
     model::VitConfig c = model::VitConfig::preset("vit-tiny-16");
     c.depth = 2;
     c.embedDim = 0;
@@ -38,8 +43,12 @@ double measureBf16Speedup() {
         return fastest;
     };
     const double fp32 = best(Precision::Fp32);
-    const double bf16 = best(Precision::Bf16);
-    return bf16 > 0 ? fp32 / bf16 : 0.0;
+    ProbeSpeedups r;
+    if (withBf16)
+        r.bf16 = fp32 / std::max(best(Precision::Bf16), 1e-9);
+    if (withInt8)
+        r.int8 = fp32 / std::max(best(Precision::Int8), 1e-9);
+    return r;
 }
 
 } // namespace vitrine::core

@@ -2,6 +2,8 @@
 
 #include "cli_run.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -85,5 +87,51 @@ TEST_CASE("embed exits non-zero when nothing could be embedded", "[cli][embed]")
     auto r = runCli("embed --model vit-micro --data " + (dir / "data").string() + " --out " + (dir / "e.npy").string(), dir);
     CHECK(r.code != 0);
     CHECK_FALSE(fs::exists(dir / "e.npy"));
+    fs::remove_all(dir);
+}
+
+TEST_CASE("embed --precision int8 stays within cosine 0.99 of float32, with and without VNNI", "[cli][embed][precision]") {
+    // The pretrained default on real photos. The capped run (oneDNN limited to AVX2, as on a CPU
+    // without VNNI) takes the 7-bit activation path; uncapped, this machine's own.
+    const auto dir = fs::temp_directory_path() / ("vitrine_cli_int8_" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    makeData(dir / "data", true);
+    fs::remove(dir / "data/dog/broken.jpg");
+    const std::string data = " --data " + (dir / "data").string();
+    auto ref = runCli("embed --model default" + data + " --out " + (dir / "fp32.npy").string() + " --precision fp32", dir);
+    REQUIRE(ref.code == 0);
+    const auto f = io::readNpyMatrix(dir / "fp32.npy");
+    for (const char* prefix : {"", "DNNL_MAX_CPU_ISA=AVX2 "}) {
+        INFO("environment: " << prefix);
+        const auto out = dir / "int8.npy";
+        // Options after the subcommand, as people type them.
+        auto r = vitrine::testutil::cli("embed --model default" + data + " --out " + out.string() +
+                                            " --precision int8 --json --threads 2",
+                                        dir, prefix);
+        INFO(r.err);
+        REQUIRE(r.code == 0);
+        CHECK(r.out.find("\"precision\":\"int8\"") != std::string::npos);
+        CHECK(r.err.find("int8: least cosine to float32") != std::string::npos);
+        const auto q = io::readNpyMatrix(out);
+        REQUIRE(q.rows == f.rows);
+        REQUIRE(q.cols == f.cols);
+        double least = 1.0;
+        bool differs = false;
+        for (std::int64_t i = 0; i < f.rows; ++i) {
+            double dot = 0, a = 0, b = 0;
+            for (std::int64_t j = 0; j < f.cols; ++j) {
+                const double x = f.data[std::size_t(i * f.cols + j)], y = q.data[std::size_t(i * f.cols + j)];
+                dot += x * y;
+                a += x * x;
+                b += y * y;
+                differs = differs || x != y;
+            }
+            least = std::min(least, dot / std::sqrt(a * b));
+        }
+        INFO("least cosine " << least);
+        CHECK(least >= 0.99);
+        CHECK(differs); // int8 really ran
+    }
     fs::remove_all(dir);
 }

@@ -2,14 +2,19 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <optional>
+#include <vector>
 #include <string>
 
 #include "core/common/error.h"
 #include "core/common/precision.h"
 #include "core/common/precision_scope.h"
 #include "core/model/checkpoint.h"
+#include "core/model/embedder.h"
+#include "core/model/vit.h"
 
 using namespace vitrine::core;
 
@@ -170,9 +175,72 @@ TEST_CASE("choosePrecision picks bf16 only on native-bf16 CPUs measured at least
     }
 }
 
+TEST_CASE("chooseInferencePrecision adds int8 where it measured faster than the best of float32 and bf16",
+          "[precision]") {
+    SECTION("AVX2 only: int8 at 1.15x over float32 or more, else float32; bf16 never") {
+        const auto cpu = parseCpuInfo(kEpycAvx2);
+        CHECK(chooseInferencePrecision(cpu, std::nullopt, std::nullopt) == Precision::Fp32);
+        CHECK(chooseInferencePrecision(cpu, std::nullopt, 1.1) == Precision::Fp32);
+        CHECK(chooseInferencePrecision(cpu, std::nullopt, 1.15) == Precision::Int8);
+        CHECK(chooseInferencePrecision(cpu, 3.0, 1.6) == Precision::Int8); // a bf16 figure here is emulation
+        CHECK(chooseInferencePrecision(cpu, 3.0, 1.0) == Precision::Fp32);
+    }
+    for (const char* text : {kZen4Bf16, kSapphireRapids}) {
+        const auto cpu = parseCpuInfo(text);
+        INFO(cpu.model);
+        // bf16 is the more exact: int8 must beat it by 1.15x as well.
+        CHECK(chooseInferencePrecision(cpu, 2.0, 1.9) == Precision::Bf16);
+        CHECK(chooseInferencePrecision(cpu, 2.0, 2.29) == Precision::Bf16);
+        CHECK(chooseInferencePrecision(cpu, 2.0, 2.3) == Precision::Int8);
+        CHECK(chooseInferencePrecision(cpu, 1.0, 1.5) == Precision::Int8); // bf16 not faster: against float32
+        CHECK(chooseInferencePrecision(cpu, 1.0, 1.1) == Precision::Fp32);
+        CHECK(chooseInferencePrecision(cpu, 1.6, std::nullopt) == Precision::Bf16);
+        // Training never picks int8 (no gradients through it).
+        CHECK(choosePrecision(cpu, 1.0) == Precision::Fp32);
+    }
+}
+
+TEST_CASE("a oneDNN ISA cap makes the machine an older CPU for the decision", "[precision]") {
+    const auto zen4 = parseCpuInfo(kZen4Bf16);
+    const auto spr = parseCpuInfo(kSapphireRapids);
+    SECTION("AVX2: no AVX-512, no native bf16, no VNNI") {
+        for (const char* cap : {"AVX2", "avx2"}) {
+            const auto c = applyIsaCap(zen4, cap);
+            CHECK(c.avx2);
+            CHECK_FALSE(c.avx512f);
+            CHECK_FALSE(c.avx512vnni);
+            CHECK_FALSE(c.nativeBf16());
+            CHECK(c.capped == "AVX2");
+            CHECK_THAT(c.flagsString(), Catch::Contains("capped to AVX2"));
+            CHECK(choosePrecision(c, 2.0) == Precision::Fp32);
+        }
+        CHECK_FALSE(applyIsaCap(spr, "AVX2").amxBf16);
+    }
+    SECTION("AVX512_CORE_VNNI keeps AVX-512 and VNNI, drops bf16") {
+        const auto c = applyIsaCap(spr, "AVX512_CORE_VNNI");
+        CHECK(c.avx512f);
+        CHECK(c.avx512vnni);
+        CHECK_FALSE(c.nativeBf16());
+    }
+    SECTION("AVX512_CORE_BF16 keeps bf16 but not AMX") {
+        const auto c = applyIsaCap(spr, "AVX512_CORE_BF16");
+        CHECK(c.avx512bf16);
+        CHECK_FALSE(c.amxBf16);
+        CHECK(c.nativeBf16());
+    }
+    SECTION("no cap, ALL or an unknown name change nothing") {
+        for (const char* cap : {"", "ALL", "NEON"}) {
+            const auto c = applyIsaCap(zen4, cap);
+            CHECK(c.capped.empty());
+            CHECK(c.flagsString() == zen4.flagsString());
+        }
+    }
+}
+
 TEST_CASE("precision names round-trip and unknown names are refused with the choices", "[precision]") {
-    for (const auto p : {Precision::Auto, Precision::Fp32, Precision::Bf16})
+    for (const auto p : {Precision::Auto, Precision::Fp32, Precision::Bf16, Precision::Int8})
         CHECK(parsePrecision(precisionName(p)) == p);
+    CHECK(std::string(precisionName(Precision::Int8)) == "int8");
     CHECK(std::string(precisionName(Precision::Auto)) == "auto");
     CHECK(std::string(precisionName(Precision::Fp32)) == "fp32");
     CHECK(std::string(precisionName(Precision::Bf16)) == "bf16");
@@ -180,7 +248,7 @@ TEST_CASE("precision names round-trip and unknown names are refused with the cho
     CHECK(parsePrecision("bfloat16") == Precision::Bf16);
 
     CHECK_THROWS_AS(parsePrecision("fp16"), Error);
-    CHECK_THROWS_WITH(parsePrecision("fp16"), Catch::Contains("'fp16'") && Catch::Contains("auto, fp32 or bf16"));
+    CHECK_THROWS_WITH(parsePrecision("fp16"), Catch::Contains("'fp16'") && Catch::Contains("auto, fp32, bf16 or int8"));
     CHECK_THROWS_AS(parsePrecision(""), Error);
     CHECK_THROWS_AS(parsePrecision("FP32"), Error); // names are lower case, as the CLI documents them
 }
@@ -213,6 +281,59 @@ TEST_CASE("resolvePrecision honours $VITRINE_PRECISION for auto and leaves expli
             CHECK(p == Precision::Fp32);
         CHECK(p == choosePrecision(cpuFeatures(), bf16ProbeSpeedup()));
     }
+}
+
+TEST_CASE("int8 Linear layers give the pretrained model's embeddings within cosine 0.99 on real photos",
+          "[precision][model]") {
+    REQUIRE(int8Available()); // Debian's LibTorch has it; a build without would fall back to float32
+    // The bundled default (ViT-Ti/16 AugReg + head) on real pet photos, through the embedder
+    // as the CLI and the window run it: float32 against int8.
+    std::vector<std::filesystem::path> all, files;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(VITRINE_TEST_DATA))
+        if (e.is_regular_file() && e.path().extension() == ".jpg")
+            all.push_back(e.path());
+    std::sort(all.begin(), all.end());
+    for (std::size_t i = 0; i < all.size() && files.size() < 12; i += 24) // across the breeds
+        files.push_back(all[i]);
+    REQUIRE(files.size() == 12);
+    auto loaded = vitrine::core::model::loadModel("default");
+    auto run = [&](Precision p, vitrine::core::model::EmbedSummary* summary) {
+        vitrine::core::model::EmbedOptions eo;
+        eo.precision = p;
+        eo.batchSize = 12;
+        std::vector<float> rows;
+        int dim = 0;
+        *summary = vitrine::core::model::embedFiles(*loaded.model, files, eo, [&](const auto& b) {
+            dim = b.dim;
+            rows.insert(rows.end(), b.rows, b.rows + b.indices.size() * std::size_t(b.dim));
+        });
+        return torch::from_blob(rows.data(), {std::int64_t(rows.size()) / dim, dim}).clone();
+    };
+    vitrine::core::model::EmbedSummary fp32Summary, int8Summary;
+    const auto ref = run(Precision::Fp32, &fp32Summary);
+    const auto got = run(Precision::Int8, &int8Summary);
+    CHECK(fp32Summary.precision == Precision::Fp32);
+    CHECK(fp32Summary.int8MinCosine < 0); // not checked: int8 did not run
+    CHECK(int8Summary.precision == Precision::Int8);
+    const double cos = torch::cosine_similarity(got, ref, 1).min().item<double>();
+    INFO("least cosine int8 vs float32: " << cos << "; the embedder's own check: " << int8Summary.int8MinCosine);
+    CHECK(cos >= 0.99);
+    CHECK(cos < 0.99999); // int8 really ran (quantisation shows)
+    CHECK(int8Summary.int8MinCosine >= 0.99);
+    // Its check covers the first batch's first 8 images, the same figure as here for those.
+    CHECK(int8Summary.int8MinCosine == Approx(torch::cosine_similarity(got.slice(0, 0, 8), ref.slice(0, 0, 8), 1)
+                                                  .min()
+                                                  .item<double>())
+                                           .margin(1e-4));
+    // With gradients on (training), the same scope runs float32: int8 has no backward.
+    {
+        AutocastScope int8(Precision::Int8);
+        CHECK(int8LinearsEnabled());
+        torch::Tensor x = torch::randn({2, 3, 224, 224});
+        auto y = loaded.model->embed(x);
+        CHECK(y.requires_grad());
+    }
+    CHECK_FALSE(int8LinearsEnabled());
 }
 
 TEST_CASE("every precision path gives the same embeddings within cosine 0.99", "[precision][model]") {
