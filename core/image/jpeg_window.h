@@ -7,15 +7,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <opencv2/core/mat.hpp>
 #include <optional>
 #include <string_view>
-
-#include <opencv2/core/mat.hpp>
 
 namespace vitrine::core::image {
 
 struct JpegWindow {
-    cv::Mat rgb;              ///< CV_8UC3 RGB; at least the rectangle asked for
+    cv::Mat rgb;               ///< CV_8UC3 RGB; at least the rectangle asked for
     int width = 0, height = 0; ///< the whole (DCT-scaled) image
     int x = 0, y = 0;          ///< where rgb's top-left pixel lies in the whole image
 };
@@ -24,7 +23,8 @@ struct JpegWindow {
 /// scaled image size and returns the rectangle needed (clipped to the image). Returns nullopt
 /// for colour spaces this path leaves to OpenCV (CMYK, YCCK). Throws std::runtime_error(reason)
 /// when libjpeg refuses the data or the image has more than `maxPixels` pixels.
-std::optional<JpegWindow> decodeJpegWindow(std::string_view bytes, int scaleDenom, std::int64_t maxPixels,
-                                           const std::function<cv::Rect(int width, int height)>& window);
+std::optional<JpegWindow>
+decodeJpegWindow(std::string_view bytes, int scaleDenom, std::int64_t maxPixels,
+                 const std::function<cv::Rect(int width, int height)>& window);
 
 } // namespace vitrine::core::image
