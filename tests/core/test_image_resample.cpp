@@ -134,21 +134,21 @@ TEST_CASE("a JPEG window holds the pixels of the whole decode, DCT-scaled, wide 
         cv::Mat img = src;
         if (tall)
             img = src.t();
-        // Colour (4:2:0, whose upsampler reads across the window's edges) and grey (one
-        // component, expanded to RGB by libjpeg).
-        for (const bool grey : {false, true}) {
-            const auto file =
-                dir.path / ("w" + std::to_string(tall) + std::to_string(grey) + ".jpg");
+        // Colour (4:2:0, whose upsampler reads across the window's edges), grey (one
+        // component, expanded to RGB by libjpeg) and progressive colour.
+        for (const int kind : {0, 1, 2}) {
+            const bool grey = kind == 1;
+            const auto file = dir.path / ("w" + std::to_string(tall) + std::to_string(kind) + ".jpg");
             cv::Mat written;
             if (grey)
                 cv::cvtColor(img, written, cv::COLOR_BGR2GRAY);
             else
                 written = img;
-            REQUIRE(cv::imwrite(file.string(), written));
-            // DCT scale 1 (900 < 2 x 2 x 448), 1/2 (900 >= 2 x 2 x 224) and 1/4 (900 >= 4 x 2 x
-            // 96).
+            REQUIRE(cv::imwrite(file.string(), written, {cv::IMWRITE_JPEG_PROGRESSIVE, kind == 2}));
+            // DCT scale 1 (900 < 2 x 2 x 448), 1/2 (900 >= 2 x 2 x 224), 1/4 (900 >= 4 x 2 x 96).
             for (const int size : {448, 224, 96}) {
-                INFO((tall ? "tall " : "wide ") << (grey ? "grey" : "colour") << " size " << size);
+                INFO((tall ? "tall " : "wide ") << (grey ? "grey" : kind == 2 ? "progressive" : "colour")
+                                                << " size " << size);
                 image::PreprocessOptions o;
                 o.size = size;
                 const cv::Mat whole = image::decodeForModel(file, o);
