@@ -8,7 +8,7 @@ PACKAGES=(
   qt6-base-dev qt6-base-dev-tools libqt6opengl6-dev qt6-image-formats-plugins libqt6svg6 libgl-dev
   libtorch-dev libopenblas0-pthread
   libopencv-dev
-  libwebp-dev libgif-dev libheif-dev libjxl-dev
+  libwebp-dev libgif-dev libheif-dev libjxl-dev libjpeg62-turbo-dev
   libcurl4-openssl-dev libssl-dev
   nlohmann-json3-dev libcli11-dev libhnswlib-dev
   catch2

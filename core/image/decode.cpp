@@ -1,5 +1,7 @@
 #include "core/image/decode.h"
 
+#include <optional>
+
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -7,6 +9,7 @@
 #include "core/common/files.h"
 #include "core/image/codecs.h"
 #include "core/image/image_probe.h"
+#include "core/image/jpeg_window.h"
 
 namespace vitrine::core::image {
 namespace {
@@ -41,7 +44,9 @@ std::string sizeProblem(std::int64_t width, std::int64_t height, std::int64_t ma
     return {};
 }
 
-cv::Mat decodeRgbFromMemory(std::string_view bytes, const std::filesystem::path& name, const DecodeOptions& options) {
+namespace {
+
+ImageProbe checkedProbe(std::string_view bytes, const std::filesystem::path& name, const DecodeOptions& options) {
     std::string why;
     auto probe = probeImage(bytes, /*wholeFile=*/true, &why);
     if (!probe)
@@ -51,30 +56,67 @@ cv::Mat decodeRgbFromMemory(std::string_view bytes, const std::filesystem::path&
     if (!probe->complete && options.requireComplete)
         throw Error(name, std::string("truncated ") + formatName(probe->format) +
                               " (the file ends before the image data does)");
+    return *probe;
+}
 
+// The DCT scale 1/denominator options.minShortSide allows (1 for other formats).
+int jpegScaleDenominator(const ImageProbe& probe, const DecodeOptions& options) {
+    if (probe.format != Format::Jpeg || options.minShortSide <= 0)
+        return 1;
+    const std::int64_t shortSide = std::min(probe.width, probe.height);
+    for (int d : {8, 4, 2})
+        if (shortSide >= d * static_cast<std::int64_t>(options.minShortSide))
+            return d;
+    return 1;
+}
+
+} // namespace
+
+cv::Mat decodeRgbFromMemory(std::string_view bytes, const std::filesystem::path& name, const DecodeOptions& options) {
+    const ImageProbe probe = checkedProbe(bytes, name, options);
     LibraryDecodeOptions library;
     library.maxPixels = options.maxPixels;
     library.opencvFlags = cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION;
-    if (probe->format == Format::Jpeg && options.minShortSide > 0) {
-        const std::int64_t shortSide = std::min(probe->width, probe->height);
-        if (shortSide >= 8LL * options.minShortSide)
-            library.opencvFlags = cv::IMREAD_REDUCED_COLOR_8 | cv::IMREAD_IGNORE_ORIENTATION;
-        else if (shortSide >= 4LL * options.minShortSide)
-            library.opencvFlags = cv::IMREAD_REDUCED_COLOR_4 | cv::IMREAD_IGNORE_ORIENTATION;
-        else if (shortSide >= 2LL * options.minShortSide)
-            library.opencvFlags = cv::IMREAD_REDUCED_COLOR_2 | cv::IMREAD_IGNORE_ORIENTATION;
+    switch (jpegScaleDenominator(probe, options)) {
+    case 8: library.opencvFlags = cv::IMREAD_REDUCED_COLOR_8 | cv::IMREAD_IGNORE_ORIENTATION; break;
+    case 4: library.opencvFlags = cv::IMREAD_REDUCED_COLOR_4 | cv::IMREAD_IGNORE_ORIENTATION; break;
+    case 2: library.opencvFlags = cv::IMREAD_REDUCED_COLOR_2 | cv::IMREAD_IGNORE_ORIENTATION; break;
+    default: break;
     }
     cv::Mat rgb;
     try {
-        rgb = decodeWithLibrary(probe->format, bytes, library);
+        rgb = decodeWithLibrary(probe.format, bytes, library);
     } catch (const std::runtime_error& e) {
         throw Error(name, e.what());
     }
     // libheif, libjxl and OpenCV's TIFF reader (libtiff) orient their output themselves;
     // a JPEG's EXIF orientation is applied here.
-    if (probe->format == Format::Jpeg)
-        applyOrientation(rgb, probe->exifOrientation);
+    if (probe.format == Format::Jpeg)
+        applyOrientation(rgb, probe.exifOrientation);
     return rgb;
+}
+
+DecodedRegion decodeRgbRegion(const std::filesystem::path& path, const DecodeOptions& options,
+                              const std::function<cv::Rect(int, int)>& window) {
+    const std::string bytes = readFile(path, std::size_t(1) << 30);
+    const ImageProbe probe = checkedProbe(bytes, path, options);
+    // A rotated JPEG's window lies elsewhere in the stored image; those decode whole.
+    if (probe.format == Format::Jpeg && probe.exifOrientation == 1) {
+        std::optional<JpegWindow> part;
+        try {
+            part = decodeJpegWindow(bytes, jpegScaleDenominator(probe, options), options.maxPixels, window);
+        } catch (const std::runtime_error& e) {
+            throw Error(path, e.what());
+        }
+        if (part)
+            return {std::move(part->rgb), part->width, part->height, part->x, part->y};
+        // CMYK / YCCK: OpenCV's conversion below.
+    }
+    DecodedRegion whole;
+    whole.rgb = decodeRgbFromMemory(bytes, path, options);
+    whole.width = whole.rgb.cols;
+    whole.height = whole.rgb.rows;
+    return whole;
 }
 
 cv::Mat decodeRgb(const std::filesystem::path& path, const DecodeOptions& options) {

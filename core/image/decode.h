@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -31,5 +32,19 @@ cv::Mat decodeRgb(const std::filesystem::path& path, const DecodeOptions& option
 /// Same from bytes already in memory; `nameForErrors` is used in messages.
 cv::Mat decodeRgbFromMemory(std::string_view bytes, const std::filesystem::path& nameForErrors,
                             const DecodeOptions& options = {});
+
+/// Part of a decoded image: `rgb` holds the pixels from (x, y) of the whole width x height
+/// image (after DCT scaling and EXIF orientation), at least the rectangle asked for.
+struct DecodedRegion {
+    cv::Mat rgb; ///< CV_8UC3 RGB
+    int width = 0, height = 0;
+    int x = 0, y = 0;
+};
+
+/// decodeRgb, decoding only what `window(width, height)` asks for where the format allows
+/// (an unrotated JPEG: the rows and, to whole blocks, the columns of the window) and the
+/// whole image otherwise. The pixels are those decodeRgb gives at the same places.
+DecodedRegion decodeRgbRegion(const std::filesystem::path& path, const DecodeOptions& options,
+                              const std::function<cv::Rect(int width, int height)>& window);
 
 } // namespace vitrine::core::image

@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include "core/image/decode.h"
+#include "core/image/resample.h"
 
 namespace vitrine::core::image {
 
@@ -49,30 +50,53 @@ at::Tensor normalize(const at::Tensor& t, const PreprocessOptions& options) {
     auto sd = torch::tensor({options.stddev[0], options.stddev[1], options.stddev[2]}).view({3, 1, 1});
     return (t - mean) / sd;
 }
+
+ResampleCrop resampleCropFor(int width, int height, const PreprocessOptions& options) {
+    const auto g = cropGeometry(width, height, options);
+    ResampleCrop c;
+    c.resizedWidth = g.resizedWidth;
+    c.resizedHeight = g.resizedHeight;
+    c.cropX = g.cropX;
+    c.cropY = g.cropY;
+    c.size = g.size;
+    c.cubic = options.interpolation == Interpolation::Bicubic;
+    c.mean = options.mean;
+    c.stddev = options.stddev;
+    return c;
+}
+
+// One set of filter taps and row buffers per thread (embed, training and the UI's workers
+// preprocess concurrently); a data set's images mostly share a size, so the taps are reused.
+ResampleScratch& threadScratch() {
+    thread_local ResampleScratch scratch;
+    return scratch;
+}
+
+at::Tensor resampled(const RgbView& view, const PreprocessOptions& options) {
+    const ResampleCrop c = resampleCropFor(view.width, view.height, options);
+    auto out = torch::empty({3, options.size, options.size}, torch::kFloat32);
+    resampleCrop(view, c, out.data_ptr<float>(), threadScratch());
+    return out;
+}
+
+DecodeOptions modelDecodeOptions(const PreprocessOptions& options) {
+    DecodeOptions d;
+    d.minShortSide = 2 * options.resizeSize();
+    return d;
+}
 } // namespace
 
 at::Tensor preprocess(const cv::Mat& rgb, const PreprocessOptions& options) {
     TORCH_CHECK(!rgb.empty() && rgb.type() == CV_8UC3, "preprocess: expected a CV_8UC3 RGB image");
-    const int s = options.size;
-    TORCH_CHECK(s > 0, "preprocess: size must be positive");
-    cv::Mat src = rgb.isContinuous() ? rgb : rgb.clone();
-    // [H, W, 3] uint8 -> [1, 3, H, W] float in [0, 1]
-    auto t = torch::from_blob(src.data, {src.rows, src.cols, 3}, torch::kUInt8)
-                 .permute({2, 0, 1})
-                 .unsqueeze(0)
-                 .to(torch::kFloat)
-                 .div_(255.0f);
-    const auto g = cropGeometry(src.cols, src.rows, options);
-    if (g.resizedWidth != src.cols || g.resizedHeight != src.rows) {
-        const std::vector<int64_t> out{g.resizedHeight, g.resizedWidth};
-        if (options.interpolation == Interpolation::Bicubic)
-            // Antialiased bicubic overshoots like PIL's: clamp to the valid range as ToTensor would see.
-            t = at::_upsample_bicubic2d_aa(t, out, /*align_corners=*/false).clamp_(0.0f, 1.0f);
-        else
-            t = at::_upsample_bilinear2d_aa(t, out, /*align_corners=*/false);
-    }
-    t = t.slice(2, g.cropY, g.cropY + s).slice(3, g.cropX, g.cropX + s).squeeze(0);
-    return normalize(t, options).contiguous();
+    TORCH_CHECK(options.size > 0, "preprocess: size must be positive");
+    // resampleCrop computes ToTensor -> _upsample_{bilinear,bicubic}2d_aa -> CenterCrop ->
+    // Normalize in one pass over the pixels the crop reads (see resample.h for how close).
+    RgbView view;
+    view.data = rgb.data;
+    view.stride = rgb.step;
+    view.width = rgb.cols;
+    view.height = rgb.rows;
+    return resampled(view, options);
 }
 
 at::Tensor normalizeSquares(const std::vector<cv::Mat>& squares, const PreprocessOptions& options) {
@@ -100,13 +124,25 @@ at::Tensor preprocessBatch(const std::vector<cv::Mat>& images, const PreprocessO
 }
 
 cv::Mat decodeForModel(const std::filesystem::path& file, const PreprocessOptions& options) {
-    DecodeOptions d;
-    d.minShortSide = 2 * options.resizeSize();
-    return decodeRgb(file, d);
+    // The same decoder loadPreprocessed uses, asked for the whole image.
+    return decodeRgbRegion(file, modelDecodeOptions(options), [](int w, int h) { return cv::Rect(0, 0, w, h); }).rgb;
 }
 
 at::Tensor loadPreprocessed(const std::filesystem::path& file, const PreprocessOptions& options) {
-    return preprocess(decodeForModel(file, options), options);
+    TORCH_CHECK(options.size > 0, "loadPreprocessed: size must be positive");
+    // Only the rows and columns the centre crop's filter reads are decoded.
+    const auto region = decodeRgbRegion(file, modelDecodeOptions(options), [&](int w, int h) {
+        const auto win = resampleWindow(w, h, resampleCropFor(w, h, options));
+        return cv::Rect(win.x, win.y, win.width, win.height);
+    });
+    RgbView view;
+    view.data = region.rgb.data;
+    view.stride = region.rgb.step;
+    view.width = region.width;
+    view.height = region.height;
+    view.x0 = region.x;
+    view.y0 = region.y;
+    return resampled(view, options);
 }
 
 cv::Mat toDisplayImage(const at::Tensor& chw, const PreprocessOptions& options) {
