@@ -135,7 +135,9 @@ SelectionExportDialog::SelectionExportDialog(const QString& root, std::vector<co
     pathRow->addWidget(browse);
     auto* form = new QFormLayout;
     form->addRow(tr("&Format"), m_format);
-    form->addRow(tr("&Save to"), pathRow);
+    auto* pathLabel = new QLabel(tr("&Save to"));
+    pathLabel->setBuddy(m_path);
+    form->addRow(pathLabel, pathRow);
     auto* what = new QLabel(tr("%n image(s): %1", "", int(m_images.size())).arg(labelSummary(m_images)));
     what->setWordWrap(true);
     m_progress->setVisible(false);
