@@ -1,6 +1,7 @@
 #include "ui/compare_panel.h"
 
 #include <QDir>
+#include <QElapsedTimer>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHBoxLayout>
@@ -190,6 +191,8 @@ void ComparePanel::compareWith(const QString& file) {
     const int datasetRows = m_dataset->rowCount();
     const bool started = m_runner->start([this, file, current, table, toDataset, k, datasetRows](
                                              const JobRunner::Context& ctx) -> std::function<void()> {
+        QElapsedTimer clock; // the whole job (reading the file, PCA, both neighbour searches)
+        clock.start();
         const fs::path path = file.toStdString();
         auto other = core::io::loadEmbeddingSet(path);
         const auto match = core::analysis::matchRowsByPath(*table, other.rows);
@@ -225,7 +228,7 @@ void ComparePanel::compareWith(const QString& file) {
         view->onlyOther = int(other.rows.size() - std::int64_t(rowsA.size()));
         view->meanOverlap = rep.meanOverlap;
         view->procrustesResidual = rep.procrustes ? rep.procrustes->residual : 0.0;
-        view->seconds = rep.seconds;
+        view->seconds = double(clock.elapsed()) / 1000.0;
         view->overlap = QVector<float>(datasetRows, std::numeric_limits<float>::quiet_NaN());
         auto datasetRow = [&](std::int64_t comparedRow) { return toDataset[int(rowsA[std::size_t(comparedRow)])]; };
         for (std::size_t i = 0; i < rep.overlap.size(); ++i)
@@ -328,8 +331,8 @@ void ComparePanel::showResult() {
     for (int i = 0; i < r.overlap.size(); ++i)
         change[i] = std::isnan(r.overlap[i]) ? 0.0f : 1.0f - r.overlap[i];
     Q_EMIT scoresReady(scoreName(), change);
-    QString status = tr("Map coloured by neighbourhood change (1 − overlap): yellow points moved most. Select an image "
-                        "to see it on the map.");
+    QString status = tr("The map is coloured by neighbourhood change (1 − overlap, in five bands from 0 to 1): the "
+                        "brighter a point, the more of its neighbours changed. Select an image to see it on the map.");
     if (r.onlyCurrent > 0 || r.onlyOther > 0)
         status += QLatin1Char(' ') + tr("Not compared: %1 image(s) missing from the file, %2 in the file but not in the "
                                         "open data set.")
