@@ -42,7 +42,8 @@ shoot() {
     xdotool windowfocus \$id; sleep 1
     if [ -n '${AUDIT:-}' ]; then xdotool key --window \$id ctrl+shift+a; sleep 8; import -window root '${prefix}-audit.png'; fi
     if [ -n '${COMPARE:-}' ]; then
-      xdotool key --window \$id ctrl+shift+k; sleep 3
+      # keydown/keyup: 'key --window' repeated the k into the file dialog at 1920x1080
+      xdotool keydown ctrl keydown shift key k keyup shift keyup ctrl; sleep 4
       xdotool type --delay 20 '${COMPARE:-}'; xdotool key Return; sleep 25
       import -window root '${prefix}-compare.png'
     fi
