@@ -7,6 +7,8 @@
 #   docs/training.png          40 s into a training run started with Ctrl+Return
 #   docs/dark.png              the dark theme
 #   docs/audit.png             the Audit panel after Run → Audit Data Set (Ctrl+Shift+A)
+#   docs/compare.png           Run → Compare With… (Ctrl+Shift+K) against the demo photos embedded
+#                              by the AugReg ViT-Ti/16 before fine-tuning (vitrine-cli embed)
 # With --check DIR it also writes the same views at 1366x768 and at a scale of 2
 # (3840x2160) into DIR, for looking at, not for README.
 #   scripts/screenshots.sh [--check DIR]
@@ -39,6 +41,12 @@ shoot() {
     id=\$(xdotool search --name Vitrine | tail -1)
     xdotool windowfocus \$id; sleep 1
     if [ -n '${AUDIT:-}' ]; then xdotool key --window \$id ctrl+shift+a; sleep 8; import -window root '${prefix}-audit.png'; fi
+    if [ -n '${COMPARE:-}' ]; then
+      # keydown/keyup: 'key --window' repeated the k into the file dialog at 1920x1080
+      xdotool keydown ctrl keydown shift key k keyup shift keyup ctrl; sleep 4
+      xdotool type --delay 20 '${COMPARE:-}'; xdotool key Return; sleep 25
+      import -window root '${prefix}-compare.png'
+    fi
     xdotool key --window \$id ctrl+2; sleep 6
     import -window root '${prefix}-inspector.png'
     xdotool key --window \$id ctrl+1; sleep 1
@@ -51,14 +59,17 @@ shoot() {
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/empty"
+# What the Compare view compares with: the demo photos under the model before fine-tuning.
+"$(dirname "$APP")/vitrine-cli" embed --model vit-tiny-16-augreg --data resources/demo --out "$tmp/augreg.npy" >/dev/null
 AUDIT=1 TRAIN=1 shoot 1920x1080 "$tmp/light" system
+COMPARE="$tmp/augreg.npy" shoot 1920x1080 "$tmp/compare" system
 shoot 1920x1080 "$tmp/dark" dark
 WAIT=5 shoot 1920x1080 "$tmp/welcome" system "$tmp/empty"
 # README's pictures, at 1600 pixels wide (readable, and small in the repository).
-for pair in "light-map:screenshot" "light-inspector:inspector" "light-training:training" "dark-map:dark" "welcome-map:welcome" "light-audit:audit"; do
+for pair in "light-map:screenshot" "light-inspector:inspector" "light-training:training" "dark-map:dark" "welcome-map:welcome" "light-audit:audit" "compare-compare:compare"; do
   convert "$tmp/${pair%%:*}.png" -resize 1600x "docs/${pair##*:}.png"
 done
-echo "screenshots: wrote docs/screenshot.png docs/inspector.png docs/training.png docs/dark.png docs/welcome.png docs/audit.png"
+echo "screenshots: wrote docs/screenshot.png docs/inspector.png docs/training.png docs/dark.png docs/welcome.png docs/audit.png docs/compare.png"
 if [ -n "$CHECK_DIR" ]; then
   shoot 1366x768 "$CHECK_DIR/1366x768" system
   shoot 3840x2160 "$CHECK_DIR/3840x2160-scale2" system "" 2

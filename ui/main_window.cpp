@@ -39,6 +39,7 @@
 #include "core/model/vit_config.h"
 #include "ui/app_paths.h"
 #include "ui/audit_panel.h"
+#include "ui/compare_panel.h"
 #include "ui/dataset_model.h"
 #include "ui/dataset_panel.h"
 #include "ui/download_dialog.h"
@@ -48,6 +49,7 @@
 #include "ui/map_panel.h"
 #include "ui/neighbours_panel.h"
 #include "ui/scatter_view.h"
+#include "ui/selection_export_dialog.h"
 #include "ui/thumbnail_cache.h"
 #include "ui/training_controller.h"
 #include "ui/theme.h"
@@ -253,6 +255,10 @@ void MainWindow::buildDocks() {
     m_audit = new AuditPanel(m_workspace, m_datasetModel);
     m_auditDock = addPanel(tr("Audit"), QStringLiteral("auditDock"), m_audit, Qt::RightDockWidgetArea);
     tabifyDockWidget(m_neighboursDock, m_auditDock);
+    // And the comparison with another embeddings file.
+    m_compare = new ComparePanel(m_workspace, m_datasetModel);
+    m_compareDock = addPanel(tr("Compare"), QStringLiteral("compareDock"), m_compare, Qt::RightDockWidgetArea);
+    tabifyDockWidget(m_auditDock, m_compareDock);
     m_neighboursDock->raise();
 
     // Bottom, only when there is something to show: a run's charts (from its start on) and
@@ -275,6 +281,12 @@ void MainWindow::buildDocks() {
     connect(m_map, &MapPanel::rowActivated, m_datasetPanel, &DatasetPanel::selectRow);
     connect(m_audit, &AuditPanel::rowActivated, m_datasetPanel, &DatasetPanel::selectRow);
     connect(m_audit, &AuditPanel::scoresReady, m_map, &MapPanel::setRowScores);
+    connect(m_compare, &ComparePanel::rowActivated, m_datasetPanel, &DatasetPanel::selectRow);
+    // A comparison is read on the map: colour it by how much each image's neighbourhood moved.
+    connect(m_compare, &ComparePanel::scoresReady, m_map, [this](const QString& name, const QVector<float>& perRow) {
+        m_map->setRowScores(name, perRow);
+        m_map->showScores(name);
+    });
     // Files moved or trashed by a fix: read the data set again (it is on disk that changed).
     connect(m_audit, &AuditPanel::filesChanged, this, [this] {
         if (!m_folder.isEmpty())
@@ -365,6 +377,12 @@ void MainWindow::buildMenus() {
     exportAct->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
     exportAct->setToolTip(tr("Write the embeddings with their paths and labels as .npy, .csv, .safetensors or a "
                              "TensorBoard Projector bundle"));
+    m_exportSelectionAction = file->addAction(tr("Export &Selection…"), this, &MainWindow::exportSelectionDialog);
+    m_exportSelectionAction->setObjectName(QStringLiteral("exportSelectionAction"));
+    m_exportSelectionAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_E));
+    m_exportSelectionAction->setToolTip(tr("Save the images selected on the map as a CSV list, a copy as an ImageFolder "
+                                           "tree, or a montage PNG (Ctrl+Shift+E)"));
+    m_exportSelectionAction->setStatusTip(m_exportSelectionAction->toolTip());
     file->addSeparator();
     QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence::Quit);
@@ -498,6 +516,17 @@ void MainWindow::buildMenus() {
     });
     auditAct->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_A));
     auditAct->setToolTip(tr("Find duplicates, leakage, likely mislabels and outliers in the data set (Ctrl+Shift+A)"));
+    m_compareAction = run->addAction(tr("&Compare With…"), this, [this] {
+        m_compareDock->show();
+        m_compareDock->raise();
+        m_compare->chooseAndCompare();
+    });
+    m_compareAction->setObjectName(QStringLiteral("compareAction"));
+    m_compareAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_K));
+    m_compareAction->setToolTip(tr("Compare the current embeddings with an embeddings file of the same images (another "
+                                   "model, an earlier export): which images' neighbours changed (Ctrl+Shift+K)"));
+    m_compareAction->setStatusTip(m_compareAction->toolTip());
+    m_map->setContextActions({m_exportSelectionAction, m_compareAction});
     m_toolbar->addSeparator();
     m_toolbar->addAction(showMap);
     m_toolbar->addAction(showInspector);
@@ -515,6 +544,41 @@ void MainWindow::buildMenus() {
                               "<p><b>This machine.</b> %2</p>")
                                .arg(QStringLiteral(VITRINE_VERSION), m_computeSummary.toHtmlEscaped()));
     });
+}
+
+void MainWindow::exportSelectionDialog() {
+    QList<int> rows(m_map->view()->selection().begin(), m_map->view()->selection().end());
+    std::sort(rows.begin(), rows.end());
+    const auto& ds = m_datasetModel->dataset();
+    rows.erase(std::remove_if(rows.begin(), rows.end(), [&](int r) { return r < 0 || r >= int(ds.samples.size()); }),
+               rows.end());
+    if (rows.isEmpty()) {
+        statusBar()->showMessage(tr("Nothing is selected on the map: Shift+drag a rectangle or Ctrl+drag a lasso around "
+                                    "points (or click one), then Export Selection again."),
+                                 15000);
+        return;
+    }
+    // Paths relative to the data set's folder where they are inside it (as the CLI's select
+    // takes them), absolute for images added from elsewhere; the score the map is coloured by
+    // goes into the CSV.
+    const QString scoreName = m_map->currentScoreName();
+    const QVector<float> score = scoreName.isEmpty() ? QVector<float>{} : m_map->scores(scoreName);
+    std::vector<core::analysis::SelectedImage> images;
+    for (int r : rows) {
+        const auto& s = ds.samples[std::size_t(r)];
+        std::error_code ec;
+        const auto rel = std::filesystem::relative(s.path, ds.root, ec);
+        const std::string text = rel.generic_string();
+        core::analysis::SelectedImage image;
+        image.path = ec || text.empty() || text.rfind("..", 0) == 0 ? s.path.string() : text;
+        image.label = m_datasetModel->index(r).data(DatasetModel::ClassRole).toString().toStdString();
+        if (r < score.size())
+            image.score = score[r];
+        images.push_back(std::move(image));
+    }
+    auto* dialog = new SelectionExportDialog(QString::fromStdString(ds.root.string()), std::move(images), this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    dialog->open();
 }
 
 void MainWindow::showJobProgress(JobRunner* runner) {

@@ -30,6 +30,7 @@ class QMenu;
 namespace vitrine::ui {
 
 class AuditPanel;
+class ComparePanel;
 
 class DatasetModel;
 class DatasetPanel;
@@ -72,6 +73,14 @@ public:
     Workspace* workspace() const { return m_workspace; }
     MapPanel* mapPanel() const { return m_map; }
     AuditPanel* auditPanel() const { return m_audit; }
+    ComparePanel* comparePanel() const { return m_compare; }
+    /// File > Export Selection… (Ctrl+Shift+E; also in the map's context menu).
+    QAction* exportSelectionAction() const { return m_exportSelectionAction; }
+    /// Run > Compare With… (Ctrl+Shift+K; also in the map's context menu).
+    QAction* compareAction() const { return m_compareAction; }
+    /// Opens the Export Selection dialog for the images selected on the map (a message in the
+    /// status bar when none is).
+    void exportSelectionDialog();
     NeighboursPanel* neighboursPanel() const { return m_neighbours; }
     InspectorPanel* inspectorPanel() const { return m_inspector; }
     TrainingPanel* trainingPanel() const { return m_training; }
@@ -116,7 +125,7 @@ private:
     void updateCentre();
 
     /// Saved window layouts of other versions are ignored (the map was a dock before 2).
-    static constexpr int kLayoutVersion = 3; // 3: the Audit panel
+    static constexpr int kLayoutVersion = 4; // 3: the Audit panel, 4: the Compare panel
 
     ThumbnailCache* m_thumbnails;
     DatasetModel* m_datasetModel;
@@ -128,6 +137,9 @@ private:
     QDockWidget* m_trainingDock = nullptr;
     QDockWidget* m_neighboursDock = nullptr;
     QDockWidget* m_auditDock = nullptr;
+    QDockWidget* m_compareDock = nullptr;
+    QAction* m_exportSelectionAction = nullptr;
+    QAction* m_compareAction = nullptr;
     QDockWidget* m_chartsDock = nullptr;
     QStackedWidget* m_centre = nullptr;
     QTabWidget* m_views = nullptr;
@@ -149,6 +161,7 @@ private:
     MapPanel* m_map = nullptr;
     NeighboursPanel* m_neighbours = nullptr;
     AuditPanel* m_audit = nullptr;
+    ComparePanel* m_compare = nullptr;
     InspectorPanel* m_inspector = nullptr;
     TrainingPanel* m_training = nullptr;
     TrainingController* m_trainer = nullptr;

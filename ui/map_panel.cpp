@@ -6,6 +6,7 @@
 #include <QDoubleSpinBox>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QMenu>
 #include <QListWidget>
 #include <QPushButton>
 #include <QSlider>
@@ -116,6 +117,8 @@ MapPanel::MapPanel(Workspace* workspace, DatasetModel* dataset, ThumbnailCache* 
         m_view->setCategoryVisible(item->data(Qt::UserRole).toInt(), item->checkState() == Qt::Checked);
     });
     connect(m_view, &ScatterView::pointClicked, this, &MapPanel::rowActivated);
+    m_view->setContextMenuPolicy(Qt::CustomContextMenu);
+    connect(m_view, &QWidget::customContextMenuRequested, this, &MapPanel::showContextMenu);
     connect(m_view, &ScatterView::selectionChanged, this, [this](const QSet<int>& sel) {
         QList<int> rows(sel.begin(), sel.end());
         std::sort(rows.begin(), rows.end());
@@ -208,6 +211,37 @@ void MapPanel::setRowScores(const QString& name, const QVector<float>& perRow) {
         m_colourBy->addItem(tr("Colour: %1").arg(name), name);
     if (m_colourBy->currentData().toString() == name)
         refreshColours();
+}
+
+void MapPanel::showScores(const QString& name) {
+    const int index = m_colourBy->findData(name);
+    if (index >= 0)
+        m_colourBy->setCurrentIndex(index);
+}
+
+QString MapPanel::currentScoreName() const {
+    const QString name = m_colourBy->currentData().toString();
+    return m_scores.contains(name) ? name : QString();
+}
+
+void MapPanel::showContextMenu(const QPoint& pos) {
+    // A right click on a point outside the selection selects it first, as file managers do,
+    // so the menu's actions apply to what is under the pointer.
+    const int point = m_view->pointAt(pos);
+    if (point >= 0 && !m_view->selection().contains(point)) {
+        m_view->setSelection({point}, true);
+        Q_EMIT rowActivated(point);
+    }
+    QMenu menu(this);
+    for (QAction* a : m_contextActions)
+        menu.addAction(a);
+    if (!m_contextActions.isEmpty())
+        menu.addSeparator();
+    QAction* none = menu.addAction(tr("Select &None"), this, [this] { m_view->setSelection({}, true); });
+    none->setEnabled(!m_view->selection().isEmpty());
+    QAction* fit = menu.addAction(tr("&Fit to Data"), m_view, &ScatterView::fitToData);
+    fit->setShortcut(QKeySequence(Qt::Key_F)); // shown only: the view handles F itself
+    menu.exec(m_view->mapToGlobal(pos));
 }
 
 void MapPanel::showLayout(bool animate) {

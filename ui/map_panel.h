@@ -7,6 +7,7 @@
 
 #include <QWidget>
 
+class QAction;
 class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
@@ -43,6 +44,14 @@ public:
     /// legend entries filter the points.
     void setRowScores(const QString& name, const QVector<float>& perRow);
     QComboBox* colourBy() const { return m_colourBy; }
+    /// Colours the map by the score called `name` (one given to setRowScores).
+    void showScores(const QString& name);
+    /// The score the map is coloured by ("" when coloured by class) and its values per row.
+    QString currentScoreName() const;
+    QVector<float> scores(const QString& name) const { return m_scores.value(name); }
+    /// Actions offered by the map's context menu (right click), before its own.
+    void setContextActions(const QList<QAction*>& actions) { m_contextActions = actions; }
+    const QList<QAction*>& contextActions() const { return m_contextActions; }
 
 Q_SIGNALS:
     void rowActivated(int row);
@@ -54,6 +63,7 @@ public:
 
 private:
     void showHistory(int index);
+    void showContextMenu(const QPoint& pos);
 
     Workspace* m_workspace;
     DatasetModel* m_dataset;
@@ -71,6 +81,7 @@ private:
     QLabel* m_timelineLabel;
     QLabel* m_info;
     bool m_followLive = true;
+    QList<QAction*> m_contextActions;
 };
 
 } // namespace vitrine::ui
