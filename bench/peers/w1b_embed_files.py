@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """W1b peer: embed a folder of JPEGs (one sub-folder per class) to an .npy file the way a
 PyTorch user would: ImageFolder + Resize(224)/CenterCrop(224)/ToTensor/Normalize in a
-DataLoader with 2 workers, batch 32, torchvision ViT-S/16 (heads = Identity) under bf16
-autocast (the fastest W1 variant). bench/run.sh times the whole command.
+DataLoader with 2 workers, batch 32, torchvision ViT-S/16 (heads = Identity) in the fastest W1
+variant for the CPU: bf16 autocast where bf16 is native, else int8 dynamic quantisation of the
+Linear layers (oneDNN; W1's fastest on AVX2 at batch 32). bench/run.sh times the whole command.
 Usage: w1b_embed_files.py DATA_DIR OUT.npy"""
+import os
 import sys
 import time
 
@@ -29,11 +31,20 @@ def main():
     model = VisionTransformer(image_size=224, patch_size=16, num_layers=12, num_heads=6,
                               hidden_dim=384, mlp_dim=1536).eval()
     model.heads = nn.Identity()
-    for mod in model.modules():  # see w1_embed.py: MHA fast path vs CPU autocast in 1.13
-        if isinstance(mod, nn.MultiheadAttention):
-            mod.train()
+    flags = open("/proc/cpuinfo").read().split("flags", 1)[1].split("\n", 1)[0].split()
+    capped = os.environ.get("DNNL_MAX_CPU_ISA", "").upper().startswith("AVX2")
+    bf16 = not capped and ("avx512_bf16" in flags or "amx_bf16" in flags)
+    if bf16:
+        for mod in model.modules():  # see w1_embed.py: MHA fast path vs CPU autocast in 1.13
+            if isinstance(mod, nn.MultiheadAttention):
+                mod.train()
+    else:
+        engines = torch.backends.quantized.supported_engines
+        torch.backends.quantized.engine = next(e for e in ("fbgemm", "onednn", "x86", "qnnpack") if e in engines)
+        model = torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
+    log(f"variant: {'bf16 autocast' if bf16 else 'int8 dynamic'}")
     rows = []
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         for x, _ in loader:
             rows.append(model(x).float().numpy())
     emb = np.concatenate(rows)
