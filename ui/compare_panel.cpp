@@ -331,8 +331,9 @@ void ComparePanel::showResult() {
     for (int i = 0; i < r.overlap.size(); ++i)
         change[i] = std::isnan(r.overlap[i]) ? 0.0f : 1.0f - r.overlap[i];
     Q_EMIT scoresReady(scoreName(), change);
-    QString status = tr("The map is coloured by neighbourhood change (1 − overlap, in five bands from 0 to 1): the "
-                        "brighter a point, the more of its neighbours changed. Select an image to see it on the map.");
+    QString status = tr("The map is coloured by neighbourhood change (1 − overlap, in five bands from the least to the "
+                        "most change seen): the brighter a point, the more of its neighbours changed. Select an image "
+                        "to see it on the map.");
     if (r.onlyCurrent > 0 || r.onlyOther > 0)
         status += QLatin1Char(' ') + tr("Not compared: %1 image(s) missing from the file, %2 in the file but not in the "
                                         "open data set.")

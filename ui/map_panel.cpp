@@ -154,16 +154,18 @@ void MapPanel::refreshColours() {
     QVector<QColor> palette;
     const QString scoreName = m_colourBy->currentData().toString();
     if (!scoreName.isEmpty() && m_scores.value(scoreName).size() == n) {
-        // Five bands of the score, low (dark blue) to high (yellow), as in viridis.
-        // Equal-width bands over the score's range (scores in [0, 1] keep that range).
+        // Five bands of the score, low (dark blue) to high (yellow), as in viridis, of equal
+        // width over the range the scores actually take: a score that only reaches 0.4 (a
+        // neighbourhood change, say) still uses every colour. The combo box names the score,
+        // so the legend shows only each band's range (it is 170 px wide).
         const auto& score = m_scores[scoreName];
         const auto [lo, hi] = std::minmax_element(score.begin(), score.end());
-        const float low = std::min(0.0f, *lo), high = std::max({1.0f, *hi, low + 1e-6f});
+        const float low = *lo, high = std::max(*hi, low + 1e-6f);
         palette = {QColor(68, 1, 84), QColor(59, 82, 139), QColor(33, 145, 140), QColor(94, 201, 98), QColor(253, 231, 37)};
         const float step = (high - low) / 5.0f;
-        const int digits = step >= 1.0f ? 0 : 2;
+        const int digits = step >= 1.0f ? 0 : step >= 0.01f ? 2 : 3;
         for (int b = 0; b < 5; ++b)
-            names << tr("%1 %2–%3").arg(scoreName).arg(low + b * step, 0, 'f', digits).arg(low + (b + 1) * step, 0, 'f', digits);
+            names << tr("%1–%2").arg(low + b * step, 0, 'f', digits).arg(low + (b + 1) * step, 0, 'f', digits);
         for (int r = 0; r < n; ++r)
             cats[r] = std::clamp(int((score[r] - low) / step), 0, 4);
     } else if (m_colourBy->currentIndex() == 1 && m_workspace->nearestSameClass().size() == n) {

@@ -72,26 +72,31 @@ TEST_CASE("info --model shows the preprocessing, and refuses impossible override
     CHECK(crop.err.find("outside (0, 1]") != std::string::npos);
 }
 
-TEST_CASE("the bf16 probe is measured once per machine and then read from the cache", "[cli][options]") {
+TEST_CASE("the precision probe is measured once per machine and then read from the cache", "[cli][options]") {
     testutil::TempDir dir("cli-probe-cache");
     const std::string env = "XDG_CACHE_HOME=" + q(dir.path / "cache") + " ";
+    const auto cacheFile = dir.path / "cache" / "vitrine" / "precision-probe.json";
     const auto first = cli("info --json", dir.path, env);
     REQUIRE(first.code == 0);
     const auto a = nlohmann::json::parse(first.out);
-    if (!a["native_bf16"].get<bool>()) {
-        // No native bf16: no probe runs at all, so there is nothing to cache.
-        CHECK(a["bf16_probe_speedup"].is_null());
-        CHECK_FALSE(fs::exists(dir.path / "cache" / "vitrine" / "bf16-probe.json"));
+    if (!a["native_bf16"].get<bool>())
+        CHECK(a["bf16_probe_speedup"].is_null()); // bf16 is not timed where it is emulated
+    if (!a["native_bf16"].get<bool>() && !a["int8_available"].get<bool>()) {
+        // Nothing but float32 to choose from: no probe runs at all, so there is nothing to cache.
+        CHECK(a["int8_probe_speedup"].is_null());
+        CHECK_FALSE(fs::exists(cacheFile));
         return;
     }
     CHECK_FALSE(a["bf16_probe_cached"].get<bool>());
-    REQUIRE(fs::exists(dir.path / "cache" / "vitrine" / "bf16-probe.json"));
+    REQUIRE(fs::exists(cacheFile));
     const auto second = cli("info --json", dir.path, env);
     REQUIRE(second.code == 0);
     const auto b = nlohmann::json::parse(second.out);
     CHECK(b["bf16_probe_cached"].get<bool>());
-    CHECK(b["bf16_probe_speedup"].get<double>() == a["bf16_probe_speedup"].get<double>());
+    CHECK(b["bf16_probe_speedup"] == a["bf16_probe_speedup"]);
+    CHECK(b["int8_probe_speedup"] == a["int8_probe_speedup"]);
     CHECK(b["precision_auto"] == a["precision_auto"]);
+    CHECK(b["precision_auto_inference"] == a["precision_auto_inference"]);
     // Another thread count is another key: measured again.
     const auto other = cli("info --json --threads 1", dir.path, env);
     CHECK_FALSE(nlohmann::json::parse(other.out)["bf16_probe_cached"].get<bool>());
