@@ -68,8 +68,8 @@ const CpuFeatures& cpuFeatures();
 Precision choosePrecision(const CpuFeatures& cpu, std::optional<double> bf16Speedup);
 
 /// The choice for inference (embedding without gradients), where int8 Linear layers are a
-/// candidate too: the fastest of float32, bf16 (native only) and int8, each needing at least
-/// 1.15x over float32, and int8 at least 1.15x over bf16 besides (bf16 is the more exact).
+/// candidate too: bf16 as choosePrecision decides, and int8 only where it measured at least
+/// 1.5x faster than that choice (int8 is the least exact, and its probe figure is noisy).
 /// `int8Speedup` = fp32 time / int8 time; nullopt = not probed or unavailable. The embedder
 /// still checks int8 on the first batch of real data and falls back to float32 there when its
 /// embeddings are not within cosine 0.99 of float32 (EmbedSummary::int8MinCosine).

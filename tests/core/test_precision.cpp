@@ -175,25 +175,26 @@ TEST_CASE("choosePrecision picks bf16 only on native-bf16 CPUs measured at least
     }
 }
 
-TEST_CASE("chooseInferencePrecision adds int8 where it measured faster than the best of float32 and bf16",
+TEST_CASE("chooseInferencePrecision adds int8 only where it measured 1.5x faster than the training choice",
           "[precision]") {
-    SECTION("AVX2 only: int8 at 1.15x over float32 or more, else float32; bf16 never") {
+    SECTION("AVX2 only: int8 at 1.5x over float32 or more, else float32; bf16 never") {
         const auto cpu = parseCpuInfo(kEpycAvx2);
         CHECK(chooseInferencePrecision(cpu, std::nullopt, std::nullopt) == Precision::Fp32);
-        CHECK(chooseInferencePrecision(cpu, std::nullopt, 1.1) == Precision::Fp32);
-        CHECK(chooseInferencePrecision(cpu, std::nullopt, 1.15) == Precision::Int8);
+        CHECK(chooseInferencePrecision(cpu, std::nullopt, 1.2) == Precision::Fp32); // probe noise seen here
+        CHECK(chooseInferencePrecision(cpu, std::nullopt, 1.49) == Precision::Fp32);
+        CHECK(chooseInferencePrecision(cpu, std::nullopt, 1.5) == Precision::Int8);
         CHECK(chooseInferencePrecision(cpu, 3.0, 1.6) == Precision::Int8); // a bf16 figure here is emulation
         CHECK(chooseInferencePrecision(cpu, 3.0, 1.0) == Precision::Fp32);
     }
     for (const char* text : {kZen4Bf16, kSapphireRapids}) {
         const auto cpu = parseCpuInfo(text);
         INFO(cpu.model);
-        // bf16 is the more exact: int8 must beat it by 1.15x as well.
+        // Against bf16 where bf16 is chosen: 1.5x over it.
         CHECK(chooseInferencePrecision(cpu, 2.0, 1.9) == Precision::Bf16);
-        CHECK(chooseInferencePrecision(cpu, 2.0, 2.29) == Precision::Bf16);
-        CHECK(chooseInferencePrecision(cpu, 2.0, 2.3) == Precision::Int8);
+        CHECK(chooseInferencePrecision(cpu, 2.0, 2.99) == Precision::Bf16);
+        CHECK(chooseInferencePrecision(cpu, 2.0, 3.0) == Precision::Int8);
         CHECK(chooseInferencePrecision(cpu, 1.0, 1.5) == Precision::Int8); // bf16 not faster: against float32
-        CHECK(chooseInferencePrecision(cpu, 1.0, 1.1) == Precision::Fp32);
+        CHECK(chooseInferencePrecision(cpu, 1.0, 1.2) == Precision::Fp32);
         CHECK(chooseInferencePrecision(cpu, 1.6, std::nullopt) == Precision::Bf16);
         // Training never picks int8 (no gradients through it).
         CHECK(choosePrecision(cpu, 1.0) == Precision::Fp32);
