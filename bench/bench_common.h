@@ -15,6 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/common/precision.h"
+
 namespace vitrine::bench {
 
 /// "--key value" / "--flag" pairs after the positional arguments.
@@ -91,6 +93,9 @@ inline void emit(const std::string& workload, const std::string& caseName, doubl
     extra["higher_is_better"] = higherIsBetter;
     if (const char* core = std::getenv("OPENBLAS_CORETYPE"))
         extra["openblas_coretype"] = core;
+    // Every record says which CPU, precision choice, kernels and threads it holds on.
+    if (!extra.contains("cpu"))
+        extra["cpu"] = core::computeSummary();
     std::cout << extra.dump() << std::endl;
 }
 
