@@ -40,10 +40,29 @@ def median(v):
     return statistics.median(v)
 
 
+def cpu_summary():
+    """'AMD EPYC · avx2 avx512f avx512_bf16 · DNNL_MAX_CPU_ISA=AVX2': the CPU a record holds on."""
+    model, flags = "?", []
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name") and model == "?":
+                    model = line.split(":", 1)[1].strip()
+                elif line.startswith("flags"):
+                    have = set(line.split(":", 1)[1].split())
+                    flags = [x for x in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+                             if x in have]
+                    break
+    except OSError:
+        pass
+    cap = os.environ.get("DNNL_MAX_CPU_ISA")
+    return " · ".join([model, " ".join(flags)] + ([f"DNNL_MAX_CPU_ISA={cap}"] if cap else []))
+
+
 def emit(workload, case, value, unit, higher_is_better, **extra):
     rec = dict(extra, workload=workload, case=case, side="peer", value=value, unit=unit,
                higher_is_better=higher_is_better,
-               openblas_coretype=os.environ.get("OPENBLAS_CORETYPE"))
+               openblas_coretype=os.environ.get("OPENBLAS_CORETYPE"), cpu=cpu_summary())
     if "torch" in sys.modules:
         rec["torch_threads"] = sys.modules["torch"].get_num_threads()
     print(json.dumps(rec), flush=True)
