@@ -552,6 +552,10 @@ void MainWindow::exportSelectionDialog() {
     const auto& ds = m_datasetModel->dataset();
     rows.erase(std::remove_if(rows.begin(), rows.end(), [&](int r) { return r < 0 || r >= int(ds.samples.size()); }),
                rows.end());
+    // Nothing selected but an image in view (picked in the data set, Audit, Compare or
+    // Neighbours lists: the ringed point): that image is what the user means.
+    if (rows.isEmpty() && m_map->view()->current() >= 0 && m_map->view()->current() < int(ds.samples.size()))
+        rows = {m_map->view()->current()};
     if (rows.isEmpty()) {
         statusBar()->showMessage(tr("Nothing is selected on the map: Shift+drag a rectangle or Ctrl+drag a lasso around "
                                     "points (or click one), then Export Selection again."),

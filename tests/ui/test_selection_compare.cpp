@@ -116,12 +116,23 @@ TEST_CASE("Export Selection writes the map's selection as CSV, ImageFolder copy 
     w.show();
     openAndEmbed(w, root, 16);
 
-    // Nothing selected: the action explains how to select instead of opening an empty dialog.
+    // Nothing selected and no image in view: the action explains how to select instead of
+    // opening an empty dialog.
     w.mapPanel()->view()->setSelection({}, true);
+    w.mapPanel()->view()->setCurrent(-1);
     w.exportSelectionAction()->trigger();
     QCoreApplication::processEvents();
     CHECK(w.findChild<SelectionExportDialog*>() == nullptr);
     CHECK(w.statusBar()->currentMessage().contains("Shift+drag"));
+    // Nothing selected but one image in view (picked from a list: the ringed point): that one.
+    w.mapPanel()->view()->setCurrent(4);
+    {
+        SelectionExportDialog* one = openExportDialog(w);
+        REQUIRE(one);
+        CHECK(one->windowTitle().contains("1"));
+        delete one;
+    }
+    w.mapPanel()->view()->setCurrent(-1);
     // The map's context menu offers the action.
     CHECK(w.mapPanel()->contextActions().contains(w.exportSelectionAction()));
 
