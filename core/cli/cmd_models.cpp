@@ -11,6 +11,7 @@
 
 #include "core/cli/commands.h"
 #include "core/cli/interrupt.h"
+#include "core/cli/progress.h"
 #include "core/common/error.h"
 #include "core/model/model_catalogue.h"
 #include "core/model/model_download.h"
@@ -50,15 +51,6 @@ std::string hashLine(const model::CatalogueEntry& e) {
     if (const auto pin = model::pinnedSha256(e.name))
         return "unverified: no published hash; pinned at its first download: " + *pin;
     return "unverified: no published hash; the first download's hash will be pinned";
-}
-
-std::string formatSeconds(double s) {
-    if (s < 0)
-        return "--:--";
-    const long long t = static_cast<long long>(s + 0.5);
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%lld:%02lld", t / 60, t % 60);
-    return buf;
 }
 
 /// The catalogue entry `name`; for an unknown name, says so and sets exit code 2 (usage).
@@ -141,35 +133,13 @@ void addModelsCommand(CLI::App& app, CliContext& ctx) {
             return;
         core::CancelToken cancel;
         InterruptScope interrupts(cancel);
-        const bool tty = ::isatty(STDERR_FILENO) == 1;
-        const auto start = std::chrono::steady_clock::now();
-        long long firstBytes = -1;
-        auto progress = [&](long long done, long long total, const std::string&) {
-            if (firstBytes < 0)
-                firstBytes = done; // a resumed part is not this run's speed
-            const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-            const double rate = elapsed > 0.2 ? double(done - firstBytes) / elapsed : 0.0;
-            const double eta = rate > 0 && total > 0 ? double(total - done) / rate : -1.0;
-            if (opts->json) {
-                std::cout << nlohmann::json{{"event", "progress"}, {"done", done}, {"total", total},
-                                            {"bytes_per_second", rate}, {"eta_seconds", eta}}
-                                 .dump()
-                          << std::endl;
-            } else if (tty) {
-                constexpr int kWidth = 30;
-                const int filled = total > 0 ? static_cast<int>(kWidth * done / total) : 0;
-                std::fprintf(stderr, "\r[%s%s] %.1f/%.1f MB  %.1f MB/s  ETA %s ", std::string(filled, '#').c_str(),
-                             std::string(kWidth - filled, ' ').c_str(), done / 1e6, total / 1e6, rate / 1e6,
-                             formatSeconds(eta).c_str());
-                std::fflush(stderr);
-            }
-        };
+        ProgressPrinter printer(opts->json, ProgressUnit::Bytes);
+        auto progress = [&](long long done, long long total, const std::string&) { printer(done, total); };
         if (!opts->json)
             std::cerr << "downloading " << e->name << " from " << model::mirroredUrl(e->url) << '\n';
         try {
             const auto got = model::downloadCatalogueModel(e->name, progress, &cancel);
-            if (tty && !opts->json)
-                std::fputs("\r\033[K", stderr);
+            printer.breakLine();
             if (opts->json) {
                 std::cout << nlohmann::json{{"event", "done"},
                                             {"name", e->name},
@@ -188,14 +158,12 @@ void addModelsCommand(CLI::App& app, CliContext& ctx) {
                           << "  open it with --model " << e->name << '\n';
             }
         } catch (const core::Cancelled&) {
-            if (tty && !opts->json)
-                std::fputs("\r\033[K", stderr);
+            printer.breakLine();
             std::cerr << "cancelled; " << model::partialDownloadBytes(e->name)
                       << " bytes are kept: run the same command to resume\n";
             ctx.exitCode = 130;
         } catch (const core::Error&) {
-            if (tty && !opts->json)
-                std::fputs("\r\033[K", stderr);
+            printer.breakLine();
             throw;
         }
     });

@@ -49,6 +49,17 @@ TEST_CASE("vitrine-cli models lists, describes and downloads the catalogue", "[c
     CHECK(last["event"] == "done");
     CHECK(last["hash_check"] == "pinned now (first use)");
     CHECK(core::readFile(models / dino.file) == body);
+    // Progress lines count bytes (the shared progress printer in its byte unit), ending complete.
+    const auto firstLine = nlohmann::json::parse(got.out.substr(0, got.out.find('\n')));
+    CHECK(firstLine["event"] == "progress");
+    CHECK(firstLine.contains("bytes_per_second"));
+    CHECK_FALSE(firstLine.contains("images_per_second"));
+    const auto lastProgress = got.out.rfind("\"event\":\"progress\"");
+    REQUIRE(lastProgress != std::string::npos);
+    const auto lp = nlohmann::json::parse(got.out.substr(got.out.rfind('{', lastProgress),
+                                                          got.out.find('\n', lastProgress) - got.out.rfind('{', lastProgress)));
+    CHECK(lp["done"] == lp["total"]);
+    CHECK(lp["total"].get<long long>() == static_cast<long long>(body.size()));
 
     auto info = cli("models info dino-vits16 --json", dir.path, env);
     REQUIRE(info.code == 0);
