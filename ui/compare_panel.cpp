@@ -37,13 +37,6 @@ constexpr int kRowRole = Qt::UserRole + 1; ///< data set row of an image item
 /// How many changed images the list shows (the map shows them all).
 constexpr int kListed = 500;
 
-core::Matrix pickRows(const core::Matrix& m, const std::vector<std::int64_t>& rows) {
-    core::Matrix out(static_cast<std::int64_t>(rows.size()), m.cols);
-    for (std::size_t i = 0; i < rows.size(); ++i)
-        std::copy_n(m.row(rows[i]), m.cols, out.row(static_cast<std::int64_t>(i)));
-    return out;
-}
-
 } // namespace
 
 struct ComparePanel::Detail {
@@ -186,7 +179,7 @@ void ComparePanel::compareWith(const QString& file) {
         const auto& s = ds.samples[std::size_t(r)];
         table->rows.push_back({s.relativePath, core::data::Dataset::labelAt(s, level)});
     }
-    auto current = std::make_shared<core::Matrix>(pickRows(all, picked));
+    auto current = std::make_shared<core::Matrix>(core::analysis::pickRows(all, picked));
     const int k = m_k->value();
     const int datasetRows = m_dataset->rowCount();
     const bool started = m_runner->start([this, file, current, table, toDataset, k, datasetRows](
@@ -211,7 +204,7 @@ void ComparePanel::compareWith(const QString& file) {
         rows.columns = table->columns;
         for (auto r : rowsA)
             rows.rows.push_back(table->rows[std::size_t(r)]);
-        const core::Matrix ea = pickRows(*current, rowsA), eb = pickRows(other.embeddings, rowsB);
+        const core::Matrix ea = core::analysis::pickRows(*current, rowsA), eb = core::analysis::pickRows(other.embeddings, rowsB);
         // The maps: each embedding's first two principal components, as vitrine-cli compare does.
         const auto mapA = core::analysis::pca(ea, {}, {}, &ctx.cancel), mapB = core::analysis::pca(eb, {}, {}, &ctx.cancel);
         core::analysis::CompareOptions co;

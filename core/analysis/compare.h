@@ -103,4 +103,7 @@ ComparisonReport compareEmbeddings(const Matrix& a, const Matrix& b, const io::R
 /// has no "path" column.
 std::vector<std::int64_t> matchRowsByPath(const io::RowTable& a, const io::RowTable& b);
 
+/// The rows `rows` of `m`, in that order (to line two matched embeddings files up).
+Matrix pickRows(const Matrix& m, const std::vector<std::int64_t>& rows);
+
 } // namespace vitrine::core::analysis

@@ -27,13 +27,6 @@ std::string fixed(double v, int digits) {
     return o.str();
 }
 
-core::Matrix pickRows(const core::Matrix& m, const std::vector<std::int64_t>& rows) {
-    core::Matrix out(static_cast<std::int64_t>(rows.size()), m.cols);
-    for (std::size_t i = 0; i < rows.size(); ++i)
-        std::copy_n(m.row(rows[i]), m.cols, out.row(static_cast<std::int64_t>(i)));
-    return out;
-}
-
 } // namespace
 
 void addCompareCommand(CLI::App& app, CliContext& ctx) {
@@ -107,7 +100,7 @@ void addCompareCommand(CLI::App& app, CliContext& ctx) {
         rows.columns = a.rows.columns;
         for (auto r : rowsA)
             rows.rows.push_back(a.rows.rows[static_cast<std::size_t>(r)]);
-        const auto ea = pickRows(a.embeddings, rowsA), eb = pickRows(b.embeddings, rowsB);
+        const auto ea = core::analysis::pickRows(a.embeddings, rowsA), eb = core::analysis::pickRows(b.embeddings, rowsB);
 
         // The maps: each embedding's first two principal components (as `project --method pca`).
         const auto mapA = core::analysis::pca(ea, {}, {}, &token), mapB = core::analysis::pca(eb, {}, {}, &token);
