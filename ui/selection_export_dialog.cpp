@@ -220,6 +220,11 @@ void SelectionExportDialog::formatChanged() {
     m_montageOptions->setVisible(f == Montage);
     m_status->clear();
     m_showFolder->setVisible(false);
+    // Fit the height to what this format shows: no blank where the montage options were.
+    if (layout()) {
+        layout()->activate();
+        resize(width(), sizeHint().height());
+    }
 }
 
 void SelectionExportDialog::browse() {
