@@ -1,0 +1,57 @@
+#include "core/model/attention_cpu.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include <ATen/Parallel.h>
+#include <oneapi/dnnl/dnnl.h>
+#include <torch/torch.h>
+
+namespace vitrine::core::model {
+
+bool attentionKernelEnabled() {
+    static const bool enabled = [] {
+        const char* v = std::getenv("VITRINE_NO_ATTENTION_KERNEL");
+        return !(v && *v && std::string(v) != "0");
+    }();
+    return enabled;
+}
+
+torch::Tensor selfAttentionFromQkv(const torch::Tensor& qkvIn, int heads) {
+    TORCH_CHECK(qkvIn.dim() == 3 && qkvIn.scalar_type() == torch::kFloat && qkvIn.device().is_cpu(),
+                "selfAttentionFromQkv: expected float32 [B, T, 3D] on the CPU, got ", qkvIn.sizes());
+    const auto qkv = qkvIn.contiguous();
+    const std::int64_t b = qkv.size(0), t = qkv.size(1), d3 = qkv.size(2), d = d3 / 3;
+    TORCH_CHECK(d3 % 3 == 0 && d % heads == 0, "selfAttentionFromQkv: ", d3, " is not 3 x heads x head_dim");
+    const std::int64_t hd = d / heads;
+    auto out = torch::empty({b, t, d}, qkv.options());
+    const float* src = qkv.data_ptr<float>();
+    float* dst = out.data_ptr<float>();
+    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+
+    // One task per (image, head); inside the parallel region oneDNN's GEMM and ATen's softmax
+    // run single-threaded, so the threads never wait on each other within a product.
+    at::parallel_for(0, b * heads, 1, [&](std::int64_t begin, std::int64_t end) {
+        std::vector<float> scores(static_cast<std::size_t>(t * t)), probs(scores.size());
+        auto s = torch::from_blob(scores.data(), {t, t});
+        auto p = torch::from_blob(probs.data(), {t, t});
+        for (auto task = begin; task < end; ++task) {
+            const auto img = task / heads, head = task % heads;
+            const float* q = src + img * t * d3 + head * hd;
+            const float* k = q + d;
+            const float* v = q + 2 * d;
+            // scores = scale · Q Kᵀ   [T, hd] × [hd, T]   (row-major, Q and K rows 3D apart)
+            auto st = dnnl_sgemm('N', 'T', t, t, hd, scale, q, d3, k, d3, 0.0f, scores.data(), t);
+            TORCH_CHECK(st == dnnl_success, "oneDNN sgemm failed (", static_cast<int>(st), ")");
+            at::_softmax_out(p, s, 1, false);
+            // out[:, head] = P V   [T, T] × [T, hd], written in place into [B, T, D]
+            st = dnnl_sgemm('N', 'N', t, hd, t, 1.0f, probs.data(), t, v, d3, 0.0f, dst + img * t * d + head * hd, d);
+            TORCH_CHECK(st == dnnl_success, "oneDNN sgemm failed (", static_cast<int>(st), ")");
+        }
+    });
+    return out;
+}
+
+} // namespace vitrine::core::model
