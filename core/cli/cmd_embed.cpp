@@ -89,7 +89,7 @@ void addEmbedCommand(CLI::App& app, CliContext& ctx) {
         // Auto stays Auto for the embedder, which may move from int8 to float32 after checking
         // the first batch; the file records what ran (setMetadata below).
         eo.precision = core::parsePrecision(opts->precision);
-        const core::Precision planned = core::resolveInferencePrecision(eo.precision);
+        const core::Precision planned = core::resolveInferencePrecision(eo.precision, cfg.dim);
         const int dim = cfg.outputDim();
         // Rows go to disk as they come off the model (the embedder itself streams through a
         // bounded queue), so memory does not grow with the number of images. The writer is

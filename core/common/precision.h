@@ -69,21 +69,26 @@ Precision choosePrecision(const CpuFeatures& cpu, std::optional<double> bf16Spee
 
 /// The choice for inference (embedding without gradients), where int8 Linear layers are a
 /// candidate too: bf16 as choosePrecision decides, and int8 only where it measured at least
-/// 1.5x faster than that choice (int8 is the least exact, and its probe figure is noisy).
-/// `int8Speedup` = fp32 time / int8 time; nullopt = not probed or unavailable. The embedder
-/// still checks int8 on the first batch of real data and falls back to float32 there when its
-/// embeddings are not within cosine 0.99 of float32 (EmbedSummary::int8MinCosine).
+/// 1.25x faster than that choice (int8 is the least exact) and for models at least
+/// kInt8MinWidth wide (`modelWidth`; 0 = unknown, taken as wide): narrower GEMMs gain nothing
+/// (ViT-Ti/16, width 192: int8 0.9-1.05x float32 where ViT-S/16 gains 1.3-1.4x).
+/// `int8Speedup` = fp32 time / int8 time on the probe (ViT-S width); nullopt = not probed or
+/// unavailable. The embedder still checks int8 on the first batch of real data and falls back
+/// to float32 there when its embeddings are not within cosine 0.99 of float32
+/// (EmbedSummary::int8MinCosine).
 Precision chooseInferencePrecision(const CpuFeatures& cpu, std::optional<double> bf16Speedup,
-                                   std::optional<double> int8Speedup);
+                                   std::optional<double> int8Speedup, int modelWidth = 0);
+inline constexpr int kInt8MinWidth = 384;
 
-/// Auto -> the machine's choice for training (probe run once per machine, ~0.5 s, then read
+/// Auto -> the machine's choice for training (probe run once per machine, ~1 s, then read
 /// from a cache file; $VITRINE_PRECISION=fp32|bf16 overrides it; an override of int8 means
 /// float32 here, as int8 has no gradients). Fp32/Bf16 returned as they are; Int8 -> Fp32.
 Precision resolvePrecision(Precision requested);
 
-/// Auto -> the machine's choice for inference (chooseInferencePrecision over the same probe;
-/// $VITRINE_PRECISION=fp32|bf16|int8 overrides it). Others returned as they are.
-Precision resolveInferencePrecision(Precision requested);
+/// Auto -> the machine's choice for inference of a model `modelWidth` wide (0 = unknown)
+/// (chooseInferencePrecision over the same probe; $VITRINE_PRECISION=fp32|bf16|int8 overrides
+/// it). Others returned as they are.
+Precision resolveInferencePrecision(Precision requested, int modelWidth = 0);
 
 /// The probe's measured fp32/bf16 speed ratio on this machine (runs it when not yet run;
 /// nullopt on CPUs without native bf16, where bf16 is not timed).

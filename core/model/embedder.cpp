@@ -140,7 +140,7 @@ EmbedSummary run(VitImpl& model, const Inputs& files, const EmbedOptions& option
         // between batches instead of converting every weight again for every batch.
         torch::InferenceMode guard;
         Precision precision = device.is_cuda() ? resolvePrecision(options.precision)
-                                               : resolveInferencePrecision(options.precision);
+                                               : resolveInferencePrecision(options.precision, model.config().dim);
         std::optional<AutocastScope> scope;
         scope.emplace(precision, device.is_cuda());
         summary.precision = precision;

@@ -92,3 +92,32 @@ TEST_CASE("the ViT's inference with the attention kernel matches its gradient pa
             CHECK(err < 1e-4);
     }
 }
+
+TEST_CASE("inference of a large batch in slices gives each image's own result", "[model][attention-kernel]") {
+    // 11 images go through as a slice of 8 and one of 3 (VitImpl::forward); every output must
+    // be what the image alone gives, in the same order.
+    model::VitConfig c;
+    c.imageSize = 64;
+    c.patchSize = 16;
+    c.dim = 96;
+    c.heads = 3;
+    c.depth = 2;
+    c.registers = 2;
+    torch::manual_seed(5);
+    model::Vit vit(c);
+    vit->eval();
+    const auto x = torch::randn({11, 3, 64, 64});
+    c10::InferenceMode guard;
+    const auto all = vit->forward(x, false);
+    REQUIRE(all.embedding.size(0) == 11);
+    REQUIRE(all.patches.sizes() == torch::IntArrayRef({11, 16, 96}));
+    REQUIRE(all.prefix.sizes() == torch::IntArrayRef({11, 3, 96}));
+    for (std::int64_t i = 0; i < 11; ++i) {
+        INFO("image " << i);
+        const auto one = vit->forward(x.slice(0, i, i + 1), false);
+        CHECK((one.embedding[0] - all.embedding[i]).abs().max().item<double>() < 1e-5);
+        CHECK((one.patches[0] - all.patches[i]).abs().max().item<double>() < 1e-4);
+        CHECK((one.prefix[0] - all.prefix[i]).abs().max().item<double>() < 1e-4);
+        CHECK((one.cls[0] - all.cls[i]).abs().max().item<double>() < 1e-4);
+    }
+}
