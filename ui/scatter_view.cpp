@@ -113,6 +113,13 @@ void ScatterView::setCurrent(int point) {
     update();
 }
 
+void ScatterView::setLinkedHover(int point) {
+    if (point == m_linkedHover)
+        return;
+    m_linkedHover = point;
+    update();
+}
+
 QVector<QPointF> ScatterView::displayPositions() const {
     if (m_anim >= 1.0 || m_from.size() != m_pos.size())
         return m_pos;
@@ -316,6 +323,11 @@ void ScatterView::paintOverlays(QPainter& p) {
         p.setPen(QPen(palette().color(QPalette::Text), 2.5));
         p.setBrush(Qt::NoBrush);
         p.drawEllipse(toWidget(pos[m_current]), 9, 9);
+    }
+    if (m_linkedHover >= 0 && m_linkedHover < pos.size() && !std::isnan(pos[m_linkedHover].x())) {
+        p.setPen(QPen(QColor(230, 120, 0), 2.5, Qt::DashLine));
+        p.setBrush(Qt::NoBrush);
+        p.drawEllipse(toWidget(pos[m_linkedHover]), 10, 10);
     }
     if (!m_rubber.isNull()) {
         p.setPen(QPen(QColor(0, 90, 200), 1, Qt::DashLine));
