@@ -269,8 +269,9 @@ void ComparePanel::fillMenu() {
         a->setEnabled(a->isEnabled() && !m_runner->busy());
 }
 
-void ComparePanel::setLinkedMap(ScatterView* mainMap) {
+void ComparePanel::setLinkedMap(ScatterView* mainMap, ThumbnailCache* thumbs) {
     m_mainMap = mainMap;
+    m_thumbs = thumbs;
     // Points are data set rows on both maps, so linking is passing the same rows on.
     connect(mainMap, &ScatterView::selectionChanged, m_otherMap, [this](const QSet<int>& rows) {
         m_otherMap->setSelection(rows, /*emitSignal=*/false);
@@ -556,16 +557,18 @@ void ComparePanel::showOtherMap() {
         }
         m_otherMap->setCategories(cls, {}, categoricalPalette(classes));
     }
-    QStringList labels;
+    QStringList labels, paths;
     labels.reserve(r.otherLayout.size());
     for (int i = 0; i < r.otherLayout.size(); ++i) {
         const QModelIndex idx = m_dataset->index(i);
+        paths << idx.data(DatasetModel::PathRole).toString();
         QString text = idx.data(DatasetModel::RelativePathRole).toString();
         if (!std::isnan(r.overlap.value(i)))
             text += QLatin1Char('\n') + tr("overlap %1").arg(r.overlap[i], 0, 'f', 2);
         labels << text;
     }
     m_otherMap->setLabels(labels);
+    m_otherMap->setImagePaths(m_thumbs ? paths : QStringList(), m_thumbs);
     if (m_mainMap)
         m_otherMap->setSelection(m_mainMap->selection());
 }

@@ -36,6 +36,7 @@ namespace vitrine::ui {
 class DatasetModel;
 class JobRunner;
 class ScatterView;
+class ThumbnailCache;
 class Workspace;
 
 /// What the panel shows of one comparison (GUI-thread data, data set rows).
@@ -81,8 +82,9 @@ public:
     /// Where the menu finds the training run's checkpoints (paths, newest first).
     void setRunCheckpoints(std::function<QStringList()> list) { m_runCheckpoints = std::move(list); }
     /// Links the second map with the main map: selection and hover follow both ways, and the
-    /// second map takes the main map's colours.
-    void setLinkedMap(ScatterView* mainMap);
+    /// second map takes the main map's colours; `thumbs` (optional) gives its hover cards and
+    /// zoomed-in points the images.
+    void setLinkedMap(ScatterView* mainMap, ThumbnailCache* thumbs = nullptr);
     /// The image in view elsewhere (the data set's current row): ringed on the second map.
     void setCurrentRow(int row);
 
@@ -120,6 +122,7 @@ private:
     ScatterView* m_otherMap;
     QLabel* m_otherCaption;
     ScatterView* m_mainMap = nullptr;
+    ThumbnailCache* m_thumbs = nullptr;
     std::function<QStringList()> m_runCheckpoints;
     bool m_startedModel = false; ///< the running or last job compares with a model (not a file)
     QPushButton* m_cancel;

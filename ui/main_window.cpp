@@ -258,7 +258,7 @@ void MainWindow::buildDocks() {
     tabifyDockWidget(m_neighboursDock, m_auditDock);
     // And the comparison with another model, checkpoint or embeddings file.
     m_compare = new ComparePanel(m_workspace, m_datasetModel);
-    m_compare->setLinkedMap(m_map->view());
+    m_compare->setLinkedMap(m_map->view(), m_thumbnails);
     m_compare->setRunCheckpoints([this] {
         QStringList paths;
         for (int i = 0; i < m_training->checkpointList()->count(); ++i)
