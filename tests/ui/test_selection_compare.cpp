@@ -102,6 +102,22 @@ bool exportWith(SelectionExportDialog* d, int format, const QString& path) {
     return waitFor([&] { return !d->runner()->busy(); }, 60000) && !d->statusLabel()->text().contains("failed");
 }
 
+/// The largest distance between an image on the main map and on Compare's second map, as a
+/// share of the main map's radius.
+double misalignment(MainWindow& w, const ComparisonView& r) {
+    const auto& mainLayout = w.workspace()->layout();
+    REQUIRE(r.otherLayout.size() == mainLayout.size());
+    QPointF mean;
+    for (const QPointF& p : mainLayout)
+        mean += p / mainLayout.size();
+    double radius = 0, error = 0;
+    for (int row = 0; row < mainLayout.size(); ++row) {
+        radius = std::max(radius, QLineF(mainLayout[row], mean).length());
+        error = std::max(error, QLineF(mainLayout[row], r.otherLayout[row]).length());
+    }
+    return error / radius;
+}
+
 SelectionExportDialog* openExportDialog(MainWindow& w) {
     w.exportSelectionAction()->trigger();
     SelectionExportDialog* d = nullptr;
@@ -246,6 +262,23 @@ TEST_CASE("Compare With lists the images whose neighbourhood changed and colours
     CHECK(panel->result()->compared == 24);
     CHECK(panel->result()->meanOverlap == Approx(1.0));
     CHECK(panel->tree()->topLevelItem(0)->text(0) == "Most changed (0)");
+
+    // The same embeddings, three times as long: the same neighbours, and a second map three
+    // times as large until aligned — drawn at the main map's scale, each image in its place.
+    {
+        auto scaled = vitrine::core::io::loadEmbeddingSet(same.toStdString());
+        for (float& v : scaled.embeddings.data)
+            v *= 3.0f;
+        const fs::path scaledFile = base / "scaled.npy";
+        vitrine::core::io::exportEmbeddings(scaled, scaledFile, {});
+        panel->compareWith(QString::fromStdString(scaledFile.string()));
+        REQUIRE(waitFor([&] { return !panel->busy(); }, 120000));
+        REQUIRE(panel->result());
+        CHECK(panel->result()->meanOverlap == Approx(1.0));
+        CHECK(panel->result()->alignedToMainMap);
+        CHECK(panel->otherMap()->pointCount() == 24);
+        CHECK(misalignment(w, *panel->result()) < 0.02);
+    }
 
     // A second file: rows in another order (matched by path), and a cat's and a dog's
     // embeddings swapped — those two images now sit among the other class.
@@ -392,17 +425,7 @@ TEST_CASE("Compare With a model embeds the data set with it and shows its map be
     CHECK(otherMap->isVisibleTo(panel));
     REQUIRE(otherMap->pointCount() == mainMap->pointCount());
     CHECK(r.alignedToMainMap);
-    const auto& mainLayout = w.workspace()->layout();
-    double spread = 0, error = 0;
-    QPointF mean;
-    for (const QPointF& p : mainLayout)
-        mean += p / mainLayout.size();
-    for (int row = 0; row < 24; ++row) {
-        spread = std::max(spread, QLineF(mainLayout[row], mean).length());
-        error = std::max(error, QLineF(mainLayout[row], r.otherLayout[row]).length());
-    }
-    INFO("largest distance from the main map " << error << ", map radius " << spread);
-    CHECK(error < 0.02 * spread);
+    CHECK(misalignment(w, r) < 0.02);
     CHECK(r.procrustesResidual < 1e-3);
 
     // Linked selection, both ways, by data set row.
