@@ -61,7 +61,7 @@ QString ComparePanel::scoreName() { return tr("neighbourhood change"); }
 ComparePanel::ComparePanel(Workspace* workspace, DatasetModel* dataset, QWidget* parent)
     : QWidget(parent), m_workspace(workspace), m_dataset(dataset), m_runner(new JobRunner(tr("Compare"), this)),
       m_choose(new QPushButton(tr("Compare With"))), m_menu(new QMenu(this)), m_progress(new QProgressBar),
-      m_otherMap(new ScatterView), m_otherCaption(new QLabel), m_cancel(new QPushButton(tr("Cancel"))),
+      m_otherMap(new ScatterView), m_otherCaption(new QLabel), m_split(new QSplitter(Qt::Vertical)), m_cancel(new QPushButton(tr("Cancel"))),
       m_k(new QSpinBox), m_summary(new QLabel), m_tree(new QTreeWidget), m_status(new QLabel) {
     m_choose->setToolTip(tr("Compare the current model's embeddings of this data set with another model or checkpoint "
                             "(the panel embeds the images with it) or with an embeddings file of the same images "
@@ -74,7 +74,7 @@ ComparePanel::ComparePanel(Workspace* workspace, DatasetModel* dataset, QWidget*
     m_progress->setAccessibleName(tr("Comparison progress"));
     m_otherMap->setAccessibleName(tr("Second embedding's map"));
     m_otherMap->setMinimumHeight(220);
-    m_otherMap->setToolTip(tr("The second embedding's map, projected like the main map and turned, scaled and moved onto "
+    m_otherCaption->setToolTip(tr("The second embedding's map, projected like the main map and turned, scaled and moved onto "
                               "it (Procrustes). Selecting or hovering here selects or rings the same images on the main "
                               "map, and the other way round."));
     m_otherCaption->setWordWrap(true);
@@ -111,17 +111,16 @@ ComparePanel::ComparePanel(Workspace* workspace, DatasetModel* dataset, QWidget*
     mapLayout->setContentsMargins(0, 0, 0, 0);
     mapLayout->addWidget(m_otherCaption);
     mapLayout->addWidget(m_otherMap, 1);
-    auto* split = new QSplitter(Qt::Vertical);
-    split->addWidget(mapBox);
-    split->addWidget(m_tree);
-    split->setStretchFactor(0, 3);
-    split->setStretchFactor(1, 2);
-    split->setChildrenCollapsible(false);
+    m_split->addWidget(mapBox);
+    m_split->addWidget(m_tree);
+    m_split->setStretchFactor(0, 3);
+    m_split->setStretchFactor(1, 2);
+    m_split->setChildrenCollapsible(false);
     auto* layout = new QVBoxLayout(this);
     layout->addLayout(top);
     layout->addWidget(m_progress);
     layout->addWidget(m_summary);
-    layout->addWidget(split, 1);
+    layout->addWidget(m_split, 1);
     layout->addWidget(m_status);
 
     connect(m_choose, &QPushButton::clicked, this, &ComparePanel::chooseAndCompare);
@@ -543,6 +542,12 @@ void ComparePanel::showOtherMap() {
             : tr("<b>%1</b>: PCA map aligned onto the current embeddings' PCA map (compute the main map for the "
                  "two to line up):")
                   .arg(r.otherName.toHtmlEscaped()));
+    if (!m_splitSized && m_split->height() > 100) {
+        // First shown: the map takes three fifths of the height, the list the rest.
+        const int h = m_split->height();
+        m_split->setSizes({h * 3 / 5, h - h * 3 / 5});
+        m_splitSized = true;
+    }
     const bool sameCount = m_otherMap->pointCount() == r.otherLayout.size();
     m_otherMap->setPositions(r.otherLayout, /*animate=*/sameCount, /*fitView=*/true);
     // The main map's colours (after scoresReady: the neighbourhood-change bands), else classes.

@@ -29,6 +29,7 @@ class QMenu;
 class QProgressBar;
 class QPushButton;
 class QSpinBox;
+class QSplitter;
 class QTreeWidget;
 
 namespace vitrine::ui {
@@ -121,6 +122,8 @@ private:
     QProgressBar* m_progress;
     ScatterView* m_otherMap;
     QLabel* m_otherCaption;
+    QSplitter* m_split;
+    bool m_splitSized = false;
     ScatterView* m_mainMap = nullptr;
     ThumbnailCache* m_thumbs = nullptr;
     std::function<QStringList()> m_runCheckpoints;

@@ -296,7 +296,7 @@ void MainWindow::buildDocks() {
         m_map->showScores(name);
         // The second map sits beside the main one: give it room to be read.
         if (!m_compareDock->isFloating() && m_compareDock->width() < width() * 2 / 5)
-            resizeDocks({m_compareDock}, {width() * 2 / 5}, Qt::Horizontal);
+            resizeDocks({m_compareDock}, {width() * 2 / 5}, Qt::Horizontal); // the maps refit (ScatterView)
     });
     // Files moved or trashed by a fix: read the data set again (it is on disk that changed).
     connect(m_audit, &AuditPanel::filesChanged, this, [this] {

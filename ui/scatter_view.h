@@ -112,6 +112,7 @@ private:
     // view: widget = (data - m_center) * m_scale * (1, -1) + size/2
     QPointF m_center;
     double m_scale = 1.0;
+    bool m_fitted = false; ///< the view shows all points as fitToData() left it (not zoomed or panned since)
     QPointF m_dragStart;
     QPointF m_lastMouse;
     bool m_dragging = false;
