@@ -47,7 +47,8 @@ shoot() {
       xdotool keydown ctrl keydown shift key k keyup shift keyup ctrl; sleep 2
       xdotool key Down Return; sleep 4     # the menu's first entry: Model or Checkpoint File…
       xdotool type --delay 20 '${COMPARE:-}'; xdotool key Return; sleep ${COMPARE_WAIT:-60}
-      xdotool mousemove ${COMPARE_PICK:-0 0} click 1; sleep 3   # an image in the list: both maps ring it
+      # COMPARE_PICK="X Y": an image in the list to click (both maps ring it)
+      if [ -n '${COMPARE_PICK:-}' ]; then xdotool mousemove ${COMPARE_PICK:-} click 1; sleep 3; fi
       import -window root '${prefix}-compare.png'
     fi
     xdotool key --window \$id ctrl+2; sleep 6
