@@ -453,4 +453,19 @@ TEST_CASE("Compare With a model embeds the data set with it and shows its map be
     REQUIRE(waitFor([&] { return w.datasetPanel()->currentRow() == hit; }, 5000));
     CHECK(mainMap->current() == hit);
     CHECK(otherMap->current() == hit);
+
+    // Cancel stops the embedding; the last result and its map stay.
+    panel->compareWithModel("vit-micro-pets");
+    REQUIRE(panel->busy());
+    QPushButton* cancel = nullptr;
+    for (auto* b : panel->findChildren<QPushButton*>())
+        if (b->text() == "Cancel")
+            cancel = b;
+    REQUIRE(cancel);
+    REQUIRE(cancel->isVisibleTo(panel));
+    QTest::mouseClick(cancel, Qt::LeftButton);
+    REQUIRE(waitFor([&] { return !panel->busy(); }, 60000));
+    CHECK(panel->statusLabel()->text().contains("cancelled"));
+    CHECK(panel->result()->otherFile == QString::fromStdString(checkpoint.string()));
+    CHECK(otherMap->pointCount() == 24);
 }
