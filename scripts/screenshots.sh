@@ -7,8 +7,9 @@
 #   docs/training.png          40 s into a training run started with Ctrl+Return
 #   docs/dark.png              the dark theme
 #   docs/audit.png             the Audit panel after Run → Audit Data Set (Ctrl+Shift+A)
-#   docs/compare.png           Run → Compare With… (Ctrl+Shift+K) against the demo photos embedded
-#                              by the AugReg ViT-Ti/16 before fine-tuning (vitrine-cli embed)
+#   docs/compare.png           Run → Compare With… (Ctrl+Shift+K) → Model or Checkpoint File…: the
+#                              AugReg ViT-Ti/16 before fine-tuning, embedded by the panel, its map
+#                              aligned beside the main one, one image picked in the list
 # With --check DIR it also writes the same views at 1366x768 and at a scale of 2
 # (3840x2160) into DIR, for looking at, not for README.
 #   scripts/screenshots.sh [--check DIR]
@@ -43,8 +44,11 @@ shoot() {
     if [ -n '${AUDIT:-}' ]; then xdotool key --window \$id ctrl+shift+a; sleep 8; import -window root '${prefix}-audit.png'; fi
     if [ -n '${COMPARE:-}' ]; then
       # keydown/keyup: 'key --window' repeated the k into the file dialog at 1920x1080
-      xdotool keydown ctrl keydown shift key k keyup shift keyup ctrl; sleep 4
-      xdotool type --delay 20 '${COMPARE:-}'; xdotool key Return; sleep 25
+      xdotool keydown ctrl keydown shift key k keyup shift keyup ctrl; sleep 2
+      xdotool key Down Return; sleep 4     # the menu's first entry: Model or Checkpoint File…
+      xdotool type --delay 20 '${COMPARE:-}'; xdotool key Return; sleep ${COMPARE_WAIT:-60}
+      # COMPARE_PICK="X Y": an image in the list to click (both maps ring it)
+      if [ -n '${COMPARE_PICK:-}' ]; then xdotool mousemove ${COMPARE_PICK:-} click 1; sleep 3; fi
       import -window root '${prefix}-compare.png'
     fi
     xdotool key --window \$id ctrl+2; sleep 6
@@ -59,10 +63,9 @@ shoot() {
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/empty"
-# What the Compare view compares with: the demo photos under the model before fine-tuning.
-"$(dirname "$APP")/vitrine-cli" embed --model vit-tiny-16-augreg --data resources/demo --out "$tmp/augreg.npy" >/dev/null
 AUDIT=1 TRAIN=1 shoot 1920x1080 "$tmp/light" system
-COMPARE="$tmp/augreg.npy" shoot 1920x1080 "$tmp/compare" system
+# What the Compare view compares with: the model before fine-tuning.
+COMPARE="$PWD/resources/models/vit-tiny-16-augreg.safetensors" shoot 1920x1080 "$tmp/compare" system
 shoot 1920x1080 "$tmp/dark" dark
 WAIT=5 shoot 1920x1080 "$tmp/welcome" system "$tmp/empty"
 # README's pictures, at 1600 pixels wide (readable, and small in the repository).

@@ -14,6 +14,7 @@
 #include <QInputDialog>
 #include <QLabel>
 #include <QListView>
+#include <QListWidget>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
@@ -255,8 +256,15 @@ void MainWindow::buildDocks() {
     m_audit = new AuditPanel(m_workspace, m_datasetModel);
     m_auditDock = addPanel(tr("Audit"), QStringLiteral("auditDock"), m_audit, Qt::RightDockWidgetArea);
     tabifyDockWidget(m_neighboursDock, m_auditDock);
-    // And the comparison with another embeddings file.
+    // And the comparison with another model, checkpoint or embeddings file.
     m_compare = new ComparePanel(m_workspace, m_datasetModel);
+    m_compare->setLinkedMap(m_map->view(), m_thumbnails);
+    m_compare->setRunCheckpoints([this] {
+        QStringList paths;
+        for (int i = 0; i < m_training->checkpointList()->count(); ++i)
+            paths << m_training->checkpointList()->item(i)->data(Qt::UserRole).toString();
+        return paths;
+    });
     m_compareDock = addPanel(tr("Compare"), QStringLiteral("compareDock"), m_compare, Qt::RightDockWidgetArea);
     tabifyDockWidget(m_auditDock, m_compareDock);
     m_neighboursDock->raise();
@@ -286,6 +294,9 @@ void MainWindow::buildDocks() {
     connect(m_compare, &ComparePanel::scoresReady, m_map, [this](const QString& name, const QVector<float>& perRow) {
         m_map->setRowScores(name, perRow);
         m_map->showScores(name);
+        // The second map sits beside the main one: give it room to be read.
+        if (!m_compareDock->isFloating() && m_compareDock->width() < width() * 2 / 5)
+            resizeDocks({m_compareDock}, {width() * 2 / 5}, Qt::Horizontal); // the maps refit (ScatterView)
     });
     // Files moved or trashed by a fix: read the data set again (it is on disk that changed).
     connect(m_audit, &AuditPanel::filesChanged, this, [this] {
@@ -350,6 +361,7 @@ void MainWindow::onSelection(int row) {
     if (row < 0)
         return;
     m_map->view()->setCurrent(row);
+    m_compare->setCurrentRow(row);
     m_inspector->setBusy(tr("Inspecting %1…").arg(m_datasetModel->index(row).data(Qt::DisplayRole).toString()));
     m_workspace->requestInspection(row);
     m_workspace->requestNeighbours(row, m_neighbours->k(), m_neighbours->cosine());
@@ -519,12 +531,13 @@ void MainWindow::buildMenus() {
     m_compareAction = run->addAction(tr("&Compare With…"), this, [this] {
         m_compareDock->show();
         m_compareDock->raise();
-        m_compare->chooseAndCompare();
+        m_compare->popupSourceMenu();
     });
     m_compareAction->setObjectName(QStringLiteral("compareAction"));
     m_compareAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_K));
-    m_compareAction->setToolTip(tr("Compare the current embeddings with an embeddings file of the same images (another "
-                                   "model, an earlier export): which images' neighbours changed (Ctrl+Shift+K)"));
+    m_compareAction->setToolTip(tr("Compare the current embeddings with another model, a checkpoint of the training run "
+                                   "or an embeddings file of the same images: which images' neighbours changed, and "
+                                   "the two maps side by side (Ctrl+Shift+K)"));
     m_compareAction->setStatusTip(m_compareAction->toolTip());
     m_map->setContextActions({m_exportSelectionAction, m_compareAction});
     m_toolbar->addSeparator();

@@ -113,6 +113,13 @@ void ScatterView::setCurrent(int point) {
     update();
 }
 
+void ScatterView::setLinkedHover(int point) {
+    if (point == m_linkedHover)
+        return;
+    m_linkedHover = point;
+    update();
+}
+
 QVector<QPointF> ScatterView::displayPositions() const {
     if (m_anim >= 1.0 || m_from.size() != m_pos.size())
         return m_pos;
@@ -143,6 +150,7 @@ void ScatterView::fitToData() {
     m_scale = 0.9 * std::min(width() / w, height() / h);
     if (!std::isfinite(m_scale) || m_scale <= 0)
         m_scale = 1.0;
+    m_fitted = true;
     update();
 }
 
@@ -317,6 +325,11 @@ void ScatterView::paintOverlays(QPainter& p) {
         p.setBrush(Qt::NoBrush);
         p.drawEllipse(toWidget(pos[m_current]), 9, 9);
     }
+    if (m_linkedHover >= 0 && m_linkedHover < pos.size() && !std::isnan(pos[m_linkedHover].x())) {
+        p.setPen(QPen(QColor(230, 120, 0), 2.5, Qt::DashLine));
+        p.setBrush(Qt::NoBrush);
+        p.drawEllipse(toWidget(pos[m_linkedHover]), 10, 10);
+    }
     if (!m_rubber.isNull()) {
         p.setPen(QPen(QColor(0, 90, 200), 1, Qt::DashLine));
         p.setBrush(QColor(0, 90, 200, 30));
@@ -389,7 +402,8 @@ void ScatterView::paintEvent(QPaintEvent*) {
 }
 
 void ScatterView::resizeEvent(QResizeEvent*) {
-    if (m_scale == 1.0 && !m_pos.isEmpty())
+    // A view nobody zoomed or panned keeps showing all points when its dock or window is resized.
+    if ((m_scale == 1.0 || m_fitted) && !m_pos.isEmpty())
         fitToData();
 }
 
@@ -397,6 +411,7 @@ void ScatterView::wheelEvent(QWheelEvent* e) {
     const double factor = std::pow(1.0015, e->angleDelta().y());
     const QPointF anchor = toData(e->position());
     m_scale *= factor;
+    m_fitted = false;
     // Keep the point under the cursor fixed.
     const QPointF after = toData(e->position());
     m_center += anchor - after;
@@ -429,6 +444,7 @@ void ScatterView::mouseMoveEvent(QMouseEvent* e) {
         else {
             QPointF delta = e->position() - m_lastMouse;
             m_center -= QPointF(delta.x() / m_scale, -delta.y() / m_scale);
+            m_fitted = false;
         }
         m_lastMouse = e->position();
         update();
@@ -500,10 +516,12 @@ void ScatterView::keyPressEvent(QKeyEvent* e) {
     case Qt::Key_Plus:
     case Qt::Key_Equal:
         m_scale *= 1.25;
+        m_fitted = false;
         update();
         break;
     case Qt::Key_Minus:
         m_scale /= 1.25;
+        m_fitted = false;
         update();
         break;
     case Qt::Key_Left:

@@ -46,6 +46,14 @@ public:
     const QSet<int>& selection() const { return m_selection; }
     void setCurrent(int point); ///< the point followed by other panels (ring)
     int current() const { return m_current; }
+    /// A point hovered on a linked map (Compare's second map): drawn with a dashed ring here,
+    /// -1 for none. Emits nothing.
+    void setLinkedHover(int point);
+    int linkedHover() const { return m_linkedHover; }
+    /// The colouring setCategories() gave (so a second map can be coloured the same way).
+    const QVector<int>& categories() const { return m_category; }
+    const QStringList& categoryNames() const { return m_categoryNames; }
+    const QVector<QColor>& categoryPalette() const { return m_palette; }
     void setTool(Tool tool) { m_tool = tool; }
     Tool tool() const { return m_tool; }
 
@@ -98,11 +106,13 @@ private:
     QSet<int> m_selection;
     int m_current = -1;
     int m_hover = -1;
+    int m_linkedHover = -1;
     Tool m_tool = Tool::Pan;
 
     // view: widget = (data - m_center) * m_scale * (1, -1) + size/2
     QPointF m_center;
     double m_scale = 1.0;
+    bool m_fitted = false; ///< the view shows all points as fitToData() left it (not zoomed or panned since)
     QPointF m_dragStart;
     QPointF m_lastMouse;
     bool m_dragging = false;

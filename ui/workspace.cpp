@@ -81,6 +81,91 @@ struct Workspace::Engine {
     }
 };
 
+namespace {
+
+/// Every image of `dataset` through the engine's model: the one embedding loop the map and
+/// Compare share.
+DatasetEmbeddings embedAll(core::model::VitImpl& model, const core::data::Dataset& dataset,
+                           const JobRunner::Context& ctx, core::model::EmbedSummary* summaryOut) {
+    DatasetEmbeddings out;
+    out.rowOf = QVector<int>(int(dataset.samples.size()), -1);
+    int dim = 0;
+    std::vector<float> rows;
+    std::vector<std::size_t> order;
+    core::model::EmbedOptions eo;
+    const auto summary = core::model::embedDataset(
+        model, dataset, eo,
+        [&](const core::model::EmbeddedBatch& b) {
+            dim = b.dim;
+            rows.insert(rows.end(), b.rows, b.rows + b.indices.size() * std::size_t(b.dim));
+            order.insert(order.end(), b.indices.begin(), b.indices.end());
+        },
+        ctx.progress, &ctx.cancel);
+    out.embeddings.rows = std::int64_t(order.size());
+    out.embeddings.cols = dim;
+    out.embeddings.data = std::move(rows);
+    for (std::size_t i = 0; i < order.size(); ++i)
+        out.rowOf[int(order[i])] = int(i);
+    if (summaryOut)
+        *summaryOut = summary;
+    return out;
+}
+
+} // namespace
+
+DatasetEmbeddings Workspace::embedWithModel(const QString& spec, int imageSize, const core::data::Dataset& dataset,
+                                            const JobRunner::Context& ctx) {
+    Engine engine;
+    engine.ensure(spec, imageSize);
+    ctx.cancel.check();
+    auto out = embedAll(*engine.loaded.model, dataset, ctx, nullptr);
+    out.description = engine.describe();
+    return out;
+}
+
+core::Matrix Workspace::projectLayout(const core::Matrix& data, const ProjectionSettings& ps, const core::Matrix* previous,
+                                      const JobRunner::Context& ctx) {
+    const bool hasPrev = previous && !previous->empty();
+    core::Matrix layout;
+    switch (ps.method) {
+    case ProjectionMethod::Pca: {
+        an::PcaOptions o;
+        o.seed = ps.seed;
+        if (hasPrev)
+            o.alignTo = previous;
+        layout = an::pca(data, o, ctx.progress, &ctx.cancel);
+        break;
+    }
+    case ProjectionMethod::Tsne: {
+        an::TsneOptions o;
+        o.perplexity = std::min(ps.perplexity, std::max(2.0, (data.rows - 1) / 3.0));
+        o.iterations = hasPrev ? std::max(150, ps.iterations / 4) : ps.iterations;
+        o.seed = ps.seed;
+        if (hasPrev) {
+            o.init = previous;
+            o.earlyExaggerationIterations = 0;
+        }
+        layout = an::tsne(data, o, ctx.progress, &ctx.cancel);
+        break;
+    }
+    case ProjectionMethod::Umap: {
+        an::UmapOptions o;
+        o.neighbours = std::min<int>(ps.umapNeighbours, int(data.rows) - 1);
+        o.minDist = ps.minDist;
+        o.seed = ps.seed;
+        if (hasPrev) {
+            o.init = previous;
+            o.epochs = 100;
+        }
+        layout = an::umap(data, o, ctx.progress, &ctx.cancel);
+        break;
+    }
+    }
+    if (hasPrev && ps.method != ProjectionMethod::Pca)
+        layout = an::alignLayout(layout, *previous);
+    return layout;
+}
+
 Workspace::Workspace(DatasetModel* dataset, QObject* parent)
     : QObject(parent), m_dataset(dataset), m_engine(new JobRunner(tr("Embedding"), this)),
       m_analysis(new JobRunner(tr("Map"), this)), m_inspect(new JobRunner(tr("Inspecting"), this)),
@@ -170,25 +255,8 @@ void Workspace::startEmbedding(bool live, qint64 step) {
         QStringList warnings;
         for (const auto& w : engine->loaded.warnings)
             warnings << QString::fromStdString(w);
-        auto result = std::make_shared<core::Matrix>();
-        auto rowOf = std::make_shared<QVector<int>>(int(dataset->samples.size()), -1);
-        int dim = 0;
-        std::vector<float> rows;
-        std::vector<std::size_t> order;
-        core::model::EmbedOptions eo;
-        const auto summary = core::model::embedDataset(
-            *engine->loaded.model, *dataset, eo,
-            [&](const core::model::EmbeddedBatch& b) {
-                dim = b.dim;
-                rows.insert(rows.end(), b.rows, b.rows + b.indices.size() * std::size_t(b.dim));
-                order.insert(order.end(), b.indices.begin(), b.indices.end());
-            },
-            ctx.progress, &ctx.cancel);
-        result->rows = std::int64_t(order.size());
-        result->cols = dim;
-        result->data = std::move(rows);
-        for (std::size_t i = 0; i < order.size(); ++i)
-            (*rowOf)[int(order[i])] = int(i);
+        core::model::EmbedSummary summary;
+        auto embedded = std::make_shared<DatasetEmbeddings>(embedAll(*engine->loaded.model, *dataset, ctx, &summary));
         if (describeModel) {
             description += QStringLiteral(" · ") + QString::fromLatin1(core::precisionName(summary.precision));
             if (summary.precision == core::Precision::Int8)
@@ -197,10 +265,10 @@ void Workspace::startEmbedding(bool live, qint64 step) {
                 description += tr(" (int8 cosine %1 < 0.99: float32 used)").arg(summary.int8MinCosine, 0, 'f', 3);
         }
         return [=, this] {
-            if (m_dataset->rowCount() != rowOf->size())
+            if (m_dataset->rowCount() != embedded->rowOf.size())
                 return; // the data set changed meanwhile; a new job follows
-            m_embeddings = std::move(*result);
-            m_rowToEmbedding = *rowOf;
+            m_embeddings = std::move(embedded->embeddings);
+            m_rowToEmbedding = embedded->rowOf;
             m_embeddingToRow = QVector<int>(int(m_embeddings.rows), -1);
             for (int r = 0; r < m_rowToEmbedding.size(); ++r)
                 if (m_rowToEmbedding[r] >= 0)
@@ -261,43 +329,7 @@ void Workspace::startAnalysis(bool live, qint64 step) {
     const int rowCount = m_dataset->rowCount();
     m_analysis->start([=, this](const JobRunner::Context& ctx) -> std::function<void()> {
         const bool hasPrev = !previous->empty();
-        core::Matrix layout;
-        switch (ps.method) {
-        case ProjectionMethod::Pca: {
-            an::PcaOptions o;
-            o.seed = ps.seed;
-            if (hasPrev)
-                o.alignTo = previous.get();
-            layout = an::pca(*data, o, ctx.progress, &ctx.cancel);
-            break;
-        }
-        case ProjectionMethod::Tsne: {
-            an::TsneOptions o;
-            o.perplexity = std::min(ps.perplexity, std::max(2.0, (data->rows - 1) / 3.0));
-            o.iterations = hasPrev ? std::max(150, ps.iterations / 4) : ps.iterations;
-            o.seed = ps.seed;
-            if (hasPrev) {
-                o.init = previous.get();
-                o.earlyExaggerationIterations = 0;
-            }
-            layout = an::tsne(*data, o, ctx.progress, &ctx.cancel);
-            break;
-        }
-        case ProjectionMethod::Umap: {
-            an::UmapOptions o;
-            o.neighbours = std::min<int>(ps.umapNeighbours, int(data->rows) - 1);
-            o.minDist = ps.minDist;
-            o.seed = ps.seed;
-            if (hasPrev) {
-                o.init = previous.get();
-                o.epochs = 100;
-            }
-            layout = an::umap(*data, o, ctx.progress, &ctx.cancel);
-            break;
-        }
-        }
-        if (hasPrev && ps.method != ProjectionMethod::Pca)
-            layout = an::alignLayout(layout, *previous);
+        const core::Matrix layout = projectLayout(*data, ps, previous.get(), ctx);
         an::NeighbourOptions no;
         auto index = std::make_shared<an::NeighbourIndex>(*data, no, core::ProgressFn{}, &ctx.cancel);
         auto nn = index->allRows(1, {}, &ctx.cancel);

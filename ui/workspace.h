@@ -17,10 +17,14 @@
 
 #include "core/analysis/neighbours.h"
 #include "core/common/matrix.h"
+#include "ui/job_runner.h"
 #include "ui/neighbours_panel.h"
 
 namespace vitrine::core::analysis {
 struct InspectionResult;
+}
+namespace vitrine::core::data {
+class Dataset;
 }
 namespace at {
 class Tensor;
@@ -40,6 +44,14 @@ struct ProjectionSettings {
     int umapNeighbours = 15;
     double minDist = 0.1;
     unsigned seed = 0;
+};
+
+/// A data set embedded by some model (what computeEmbeddings computes, and what Compare
+/// computes with a second model).
+struct DatasetEmbeddings {
+    core::Matrix embeddings;  ///< [embedded images, D] float32, as the model returns them
+    QVector<int> rowOf;       ///< data set row -> embedding row (-1: the image could not be embedded)
+    QString description;      ///< the model, as the status bar names it
 };
 
 /// Weights by timm name (CPU float32), as Trainer::snapshotState() returns them.
@@ -62,6 +74,18 @@ public:
     void computeLayout(const ProjectionSettings& settings, bool continuous = false);
     void setProjectionSettings(const ProjectionSettings& s) { m_projection = s; }
     const ProjectionSettings& projectionSettings() const { return m_projection; }
+
+    /// Worker side of computeEmbeddings() with a model instance of its own, for a second model
+    /// (Compare): loads `spec` ("default", a preset name, or a .safetensors/.pt/.pth path) at
+    /// `imageSize` (0 = the model's own) and embeds every image of `dataset`. Call it on a
+    /// JobRunner; throws core::Error for a model that cannot be read and core::Cancelled.
+    static DatasetEmbeddings embedWithModel(const QString& spec, int imageSize, const core::data::Dataset& dataset,
+                                            const JobRunner::Context& ctx);
+    /// Worker side of computeLayout(): `data` ([N, D] float32) -> [N, 2] float32 with the
+    /// method and parameters of `settings`; `previous` ([N, 2], optional) continues a layout.
+    static core::Matrix projectLayout(const core::Matrix& data, const ProjectionSettings& settings,
+                                      const core::Matrix* previous, const JobRunner::Context& ctx);
+    int imageSize() const { return m_imageSize; }
 
     /// Neighbours of a data set row, or of an image file (embedded on the fly).
     void requestNeighbours(int row, int k, bool cosine);

@@ -4,13 +4,18 @@
 //   writes — from a dialog that remembers its choices and says what went wrong and what to do.
 // - Compare With: the current embeddings against a second embeddings file, rows matched by
 //   path; the images whose neighbourhood changed are listed first, the map is coloured by the
-//   change, and selecting an entry selects the image.
+//   change, and selecting an entry selects the image on both maps.
+// - Compare With a model: the data set embedded with a checkpoint in the panel's worker, the
+//   second map beside the main one, aligned onto it, selection and hover linked both ways.
 #include <catch2/catch.hpp>
 
 #include "../support/wait_for.h"
 
 #include <QAction>
 #include <QComboBox>
+#include <QDockWidget>
+#include <QMenu>
+#include <QProgressBar>
 #include <QImage>
 #include <QLabel>
 #include <QLineEdit>
@@ -32,6 +37,7 @@
 #include "core/io/atomic_file.h"
 #include "core/io/embedding_export.h"
 #include "core/io/embedding_set.h"
+#include "core/model/model_paths.h"
 #include "ui/compare_panel.h"
 #include "ui/dataset_model.h"
 #include "ui/dataset_panel.h"
@@ -94,6 +100,22 @@ bool exportWith(SelectionExportDialog* d, int format, const QString& path) {
     d->pathEdit()->setText(path);
     QTest::mouseClick(d->exportButton(), Qt::LeftButton);
     return waitFor([&] { return !d->runner()->busy(); }, 60000) && !d->statusLabel()->text().contains("failed");
+}
+
+/// The largest distance between an image on the main map and on Compare's second map, as a
+/// share of the main map's radius.
+double misalignment(MainWindow& w, const ComparisonView& r) {
+    const auto& mainLayout = w.workspace()->layout();
+    REQUIRE(r.otherLayout.size() == mainLayout.size());
+    QPointF mean;
+    for (const QPointF& p : mainLayout)
+        mean += p / mainLayout.size();
+    double radius = 0, error = 0;
+    for (int row = 0; row < mainLayout.size(); ++row) {
+        radius = std::max(radius, QLineF(mainLayout[row], mean).length());
+        error = std::max(error, QLineF(mainLayout[row], r.otherLayout[row]).length());
+    }
+    return error / radius;
 }
 
 SelectionExportDialog* openExportDialog(MainWindow& w) {
@@ -241,6 +263,23 @@ TEST_CASE("Compare With lists the images whose neighbourhood changed and colours
     CHECK(panel->result()->meanOverlap == Approx(1.0));
     CHECK(panel->tree()->topLevelItem(0)->text(0) == "Most changed (0)");
 
+    // The same embeddings, three times as long: the same neighbours, and a second map three
+    // times as large until aligned — drawn at the main map's scale, each image in its place.
+    {
+        auto scaled = vitrine::core::io::loadEmbeddingSet(same.toStdString());
+        for (float& v : scaled.embeddings.data)
+            v *= 3.0f;
+        const fs::path scaledFile = base / "scaled.npy";
+        vitrine::core::io::exportEmbeddings(scaled, scaledFile, {});
+        panel->compareWith(QString::fromStdString(scaledFile.string()));
+        REQUIRE(waitFor([&] { return !panel->busy(); }, 120000));
+        REQUIRE(panel->result());
+        CHECK(panel->result()->meanOverlap == Approx(1.0));
+        CHECK(panel->result()->alignedToMainMap);
+        CHECK(panel->otherMap()->pointCount() == 24);
+        CHECK(misalignment(w, *panel->result()) < 0.02);
+    }
+
     // A second file: rows in another order (matched by path), and a cat's and a dog's
     // embeddings swapped — those two images now sit among the other class.
     auto set = vitrine::core::io::loadEmbeddingSet(same.toStdString());
@@ -309,6 +348,11 @@ TEST_CASE("Compare With lists the images whose neighbourhood changed and colours
     const QString picked = changed->child(0)->text(0);
     REQUIRE(waitFor([&] { return w.datasetPanel()->currentRow() >= 0 && relPath(w, w.datasetPanel()->currentRow()) == picked; }, 5000));
     CHECK(relPath(w, w.mapPanel()->view()->current()) == picked);
+    // ... and selected on both maps.
+    const int pickedRow = changed->child(0)->data(0, Qt::UserRole + 1).toInt();
+    CHECK(relPath(w, pickedRow) == picked);
+    CHECK(w.mapPanel()->view()->selection() == QSet<int>{pickedRow});
+    CHECK(panel->otherMap()->selection() == QSet<int>{pickedRow});
 
     // A file of another data set: refused with its name and what to do.
     vitrine::core::io::EmbeddingSet foreign;
@@ -324,4 +368,104 @@ TEST_CASE("Compare With lists the images whose neighbourhood changed and colours
     CHECK(panel->statusLabel()->text().contains("Export Embeddings"));
     // The last good result stays.
     CHECK(panel->result()->otherFile.endsWith("changed.npy"));
+}
+
+TEST_CASE("Compare With a model embeds the data set with it and shows its map beside the main one, linked",
+          "[ui][compare]") {
+    QTemporaryDir settings;
+    qputenv("XDG_CONFIG_HOME", settings.path().toUtf8());
+    QTemporaryDir tmp;
+    REQUIRE(tmp.isValid());
+    const fs::path base(tmp.path().toStdString());
+    const fs::path root = makePets(base, 3);
+    MainWindow w;
+    w.resize(1400, 900);
+    w.show();
+    openAndEmbed(w, root, 24);
+    ComparePanel* panel = w.comparePanel();
+    REQUIRE(panel);
+    ScatterView* mainMap = w.mapPanel()->view();
+    ScatterView* otherMap = panel->otherMap();
+    REQUIRE(mainMap->pointCount() == 24);
+
+    // The menu offers models: a checkpoint file, the bundled ones, the run's checkpoints.
+    Q_EMIT panel->sourceMenu()->aboutToShow();
+    QStringList entries;
+    for (QAction* a : panel->sourceMenu()->actions())
+        entries << a->text();
+    INFO(entries.join(" | ").toStdString());
+    CHECK(entries.contains("Model or Checkpoint File…"));
+    CHECK(entries.contains("Bundled Model"));
+    CHECK(entries.contains("Training Run Checkpoint"));
+    CHECK(entries.contains("Embeddings File…"));
+
+    // The checkpoint file of the model the window opened with: embedded in the panel's worker
+    // (progress bar shown meanwhile), then compared — the same model finds the same neighbours.
+    const fs::path checkpoint = vitrine::core::model::defaultModelPath();
+    REQUIRE(fs::is_regular_file(checkpoint));
+    panel->compareWithModel(QString::fromStdString(checkpoint.string()));
+    REQUIRE(panel->busy());
+    CHECK(panel->progressBar()->isVisibleTo(panel));
+    REQUIRE(waitFor([&] { return !panel->busy(); }, 240000));
+    INFO(panel->statusLabel()->text().toStdString());
+    REQUIRE(panel->result());
+    CHECK_FALSE(panel->progressBar()->isVisibleTo(panel));
+    const ComparisonView& r = *panel->result();
+    CHECK(r.otherIsModel);
+    CHECK(r.compared == 24);
+    REQUIRE(r.overlap.size() == 24);
+    for (int row = 0; row < 24; ++row) {
+        INFO(relPath(w, row).toStdString());
+        CHECK(r.overlap[row] == 1.0f);
+    }
+    CHECK(r.meanOverlap == Approx(1.0));
+
+    // The second map: as many points as the main map, aligned onto it (the same model draws
+    // the same picture, so each image lands where it is on the main map).
+    CHECK(otherMap->isVisibleTo(panel));
+    REQUIRE(otherMap->pointCount() == mainMap->pointCount());
+    CHECK(r.alignedToMainMap);
+    CHECK(misalignment(w, r) < 0.02);
+    CHECK(r.procrustesResidual < 1e-3);
+
+    // Linked selection, both ways, by data set row.
+    mainMap->setSelection({1, 5, 9}, /*emitSignal=*/true);
+    CHECK(otherMap->selection() == QSet<int>{1, 5, 9});
+    otherMap->setSelection({2, 3}, /*emitSignal=*/true);
+    CHECK(mainMap->selection() == QSet<int>{2, 3});
+    // With the mouse on the second map: a click selects that image on both maps and brings it
+    // into view; hovering rings it on the main map.
+    auto* dock = w.findChild<QDockWidget*>("compareDock");
+    REQUIRE(dock);
+    dock->show();
+    dock->raise();
+    REQUIRE(waitFor([&] { return otherMap->isVisible() && otherMap->width() > 50 && otherMap->height() > 50; }, 5000));
+    otherMap->fitToData();
+    const int target = 17;
+    const QPoint at = otherMap->toWidget(r.otherLayout[target]).toPoint();
+    const int hit = otherMap->pointAt(at);
+    REQUIRE(hit >= 0);
+    QTest::mouseMove(otherMap, at);
+    REQUIRE(waitFor([&] { return mainMap->linkedHover() == hit; }, 2000));
+    QTest::mouseClick(otherMap, Qt::LeftButton, {}, at);
+    CHECK(otherMap->selection() == QSet<int>{hit});
+    CHECK(mainMap->selection() == QSet<int>{hit});
+    REQUIRE(waitFor([&] { return w.datasetPanel()->currentRow() == hit; }, 5000));
+    CHECK(mainMap->current() == hit);
+    CHECK(otherMap->current() == hit);
+
+    // Cancel stops the embedding; the last result and its map stay.
+    panel->compareWithModel("vit-micro-pets");
+    REQUIRE(panel->busy());
+    QPushButton* cancel = nullptr;
+    for (auto* b : panel->findChildren<QPushButton*>())
+        if (b->text() == "Cancel")
+            cancel = b;
+    REQUIRE(cancel);
+    REQUIRE(cancel->isVisibleTo(panel));
+    QTest::mouseClick(cancel, Qt::LeftButton);
+    REQUIRE(waitFor([&] { return !panel->busy(); }, 60000));
+    CHECK(panel->statusLabel()->text().contains("cancelled"));
+    CHECK(panel->result()->otherFile == QString::fromStdString(checkpoint.string()));
+    CHECK(otherMap->pointCount() == 24);
 }
