@@ -93,10 +93,39 @@ TREE=$DATA/photos_$N_PHOTOS
 timed() { # side n case cmd...
   local side=$1 n=$2 case=$3; shift 3
   local t0 t1 rc
-  t0=$(date +%s.%N); "$@" >>"$LOG" 2>&1; rc=$?; t1=$(date +%s.%N)
-  ((rc == 0)) || { say "  $side W1b failed (rc $rc)"; return 1; }
-  awk -v s="$side" -v n="$n" -v c="$case" -v t0="$t0" -v t1="$t1" 'BEGIN {
-    printf "{\"workload\": \"W1b\", \"case\": \"%s\", \"side\": \"%s\", \"value\": %.4f, \"unit\": \"images/s\", \"higher_is_better\": true, \"seconds\": %.3f}\n", c, s, n / (t1 - t0), t1 - t0 }'
+  local out; out=$(mktemp)
+  t0=$(date +%s.%N); "$@" >"$out" 2>&1; rc=$?; t1=$(date +%s.%N)
+  cat "$out" >>"$LOG"
+  ((rc == 0)) || { say "  $side W1b failed (rc $rc)"; rm -f "$out"; return 1; }
+  # The record names the CPU and what ran: Vitrine's --json summary line (precision, int8
+  # cosine check) plus `vitrine-cli info`'s compute summary; the peer prints "variant: ...".
+  $PY - "$side" "$n" "$case" "$t0" "$t1" "$out" "$CLI" <<'PYEOF'
+import json, subprocess, sys
+side, n, case, t0, t1, out, cli = sys.argv[1:8]
+dt = float(t1) - float(t0)
+rec = {"workload": "W1b", "case": case, "side": side, "value": round(int(n) / dt, 4), "unit": "images/s",
+       "higher_is_better": True, "seconds": round(dt, 3)}
+for line in open(out, errors="replace"):
+    line = line.strip()
+    if line.startswith("variant:"):
+        rec["variant"] = line.split(":", 1)[1].strip()
+    elif line.startswith("{"):
+        try:
+            j = json.loads(line)
+        except ValueError:
+            continue
+        for k in ("precision", "int8_min_cosine"):
+            if k in j:
+                rec[k] = j[k]
+if side == "vitrine":
+    try:
+        info = json.loads(subprocess.run([cli, "info", "--json"], capture_output=True, text=True, timeout=120).stdout)
+        rec["cpu"] = f"{info.get('cpu')} · {info.get('cpu_flags')} · auto inference {info.get('precision_auto_inference')} · {info.get('kernels')} · {info.get('threads')} threads"
+    except Exception as e:
+        rec["cpu"] = f"unknown ({e})"
+print(json.dumps(rec))
+PYEOF
+  rm -f "$out"
 }
 
 # One function per workload and side; each prints JSON lines on stdout.
@@ -105,7 +134,7 @@ p_w0() { $PY "$PEERS/w0_matmul.py" $W0_ARGS; }
 v_w1() { "$BIN/bench/bench_embed" $W1_ARGS --threads 2; }
 p_w1() { $PY "$PEERS/w1_embed.py" $W1_ARGS; }
 W1B_CASE="embed $N_PHOTOS JPEGs to .npy, vit-small-16"
-v_w1b() { timed vitrine $N_PHOTOS "$W1B_CASE" "$CLI" --threads 2 embed --model vit-small-16 --data "$TREE" --out "$OUT/w1b_vitrine.npy"; }
+v_w1b() { timed vitrine $N_PHOTOS "$W1B_CASE" "$CLI" --threads 2 embed --model vit-small-16 --data "$TREE" --out "$OUT/w1b_vitrine.npy" --json; }
 p_w1b() { timed peer $N_PHOTOS "$W1B_CASE" $PY "$PEERS/w1b_embed_files.py" "$TREE" "$OUT/w1b_peer.npy"; }
 v_w2() { "$BIN/bench/bench_train_step" $W2_ARGS --threads 2; }
 p_w2() { $PY "$PEERS/w2_train.py" $W2_ARGS; }

@@ -69,7 +69,7 @@ Precision choosePrecision(const CpuFeatures& cpu, std::optional<double> bf16Spee
 
 /// The choice for inference (embedding without gradients), where int8 Linear layers are a
 /// candidate too: bf16 as choosePrecision decides, and int8 only where it measured at least
-/// 1.25x faster than that choice (int8 is the least exact) and for models at least
+/// 1.15x faster than that choice (bf16's bar; int8 is then checked on real data) and for models at least
 /// kInt8MinWidth wide (`modelWidth`; 0 = unknown, taken as wide): narrower GEMMs gain nothing
 /// (ViT-Ti/16, width 192: int8 0.9-1.05x float32 where ViT-S/16 gains 1.3-1.4x).
 /// `int8Speedup` = fp32 time / int8 time on the probe (ViT-S width); nullopt = not probed or
