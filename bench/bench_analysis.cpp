@@ -8,6 +8,11 @@
 //   bench_analysis hnsw  [--n 100000] [--nq 1000] [--clusters 100] [--ef 0 (auto)] [--m 16]
 //   bench_analysis audit [--n 10000] [--d 384] [--clusters 37] [--k 10]   (W8: duplicates,
 //                        leakage, mislabels, outliers from embeddings; pixels not hashed)
+//   bench_analysis w7    [--n 1000000] [--d 384] [--clusters 1000] [--nq 1000] [--engine faiss|hnsw]
+//                        [--nlist 0 (auto)] [--nprobe 0 (auto)] [--file /tmp/vitrine_w7.npy] [--keep]
+//                        (issue 20: clustered float32 rows written as .npy, memory-mapped,
+//                        indexed; build s, queries/s, recall@10 vs exact, peak RSS; then the
+//                        saved FAISS index reopened)
 // Common: --threads T (0 = all), --repeats R, --seed S, --data X.npy (instead of generated
 // data; exact and hnsw also take --queries Q.npy), --trust (also report trustworthiness@10
 // for projections). Besides the detailed line, prints bench/report.py's lines
@@ -15,6 +20,8 @@
 #include <sys/resource.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <cmath>
 #include <iostream>
 #include <map>
@@ -27,6 +34,7 @@
 #include "core/analysis/audit.h"
 #include "core/analysis/neighbours.h"
 #include "core/analysis/projection.h"
+#include "core/common/error.h"
 #include "core/common/runtime.h"
 #include "core/io/npy.h"
 
@@ -46,6 +54,41 @@ Matrix clustered(std::int64_t n, std::int64_t d, int k, float spread, std::uint6
         for (std::int64_t j = 0; j < d; ++j)
             x(i, j) = centres(i % k, j) + normal(rng);
     return x;
+}
+
+long peakRssMiB() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_maxrss / 1024; // KiB on Linux
+}
+
+/// Streams n clustered rows (centres spread * N(0, I), unit noise, row i in cluster i % k) to
+/// `file` as .npy a block at a time, so generating 1.5 GB does not hold it in memory; the
+/// next nq draws of the same mixture are returned as queries.
+Matrix writeClusteredNpy(const std::filesystem::path& file, std::int64_t n, std::int64_t d, int k, float spread,
+                         std::int64_t nq, std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<float> normal;
+    Matrix centres(k, d);
+    for (float& v : centres.data)
+        v = spread * normal(rng);
+    std::ofstream out(file, std::ios::binary);
+    out << io::npyMatrixPreamble(n, d);
+    Matrix block(std::min<std::int64_t>(n, 16384), d);
+    for (std::int64_t start = 0; start < n; start += block.rows) {
+        const std::int64_t rows = std::min(block.rows, n - start);
+        for (std::int64_t i = 0; i < rows; ++i)
+            for (std::int64_t j = 0; j < d; ++j)
+                block(i, j) = centres((start + i) % k, j) + normal(rng);
+        out.write(reinterpret_cast<const char*>(block.data.data()), static_cast<std::streamsize>(rows * d * sizeof(float)));
+    }
+    if (!out.flush())
+        throw Error(file, "could not write the benchmark data");
+    Matrix q(nq, d);
+    for (std::int64_t i = 0; i < nq; ++i)
+        for (std::int64_t j = 0; j < d; ++j)
+            q(i, j) = centres((n + i) % k, j) + normal(rng);
+    return q;
 }
 
 Matrix unitGaussian(std::int64_t n, std::int64_t d, std::uint64_t seed) {
@@ -86,7 +129,7 @@ double median(std::vector<double> v) {
 int main(int argc, char** argv) {
     ensureFastBlas(argc, argv);
     if (argc < 2) {
-        std::cerr << "usage: bench_analysis pca|tsne|umap|exact|hnsw|audit [options]\n";
+        std::cerr << "usage: bench_analysis pca|tsne|umap|exact|hnsw|audit|w7 [options]\n";
         return 2;
     }
     const std::string workload = argv[1];
@@ -189,6 +232,75 @@ int main(int argc, char** argv) {
             out["ef"] = index.efSearch();
             out["probed_recall@10"] = index.probedRecall();
         }
+    } else if (workload == "w7") {
+        const auto n = static_cast<std::int64_t>(num("n", 1'000'000));
+        const auto d = static_cast<std::int64_t>(num("d", 384));
+        const auto nq = static_cast<std::int64_t>(num("nq", 1000));
+        const std::string engine = opt.count("engine") ? opt["engine"] : "faiss";
+        const std::filesystem::path file = opt.count("file") ? opt["file"] : "/tmp/vitrine_w7.npy";
+        const int k = 10;
+        auto t0 = std::chrono::steady_clock::now();
+        const Matrix q = writeClusteredNpy(file, n, d, static_cast<int>(num("clusters", 1000)),
+                                           static_cast<float>(num("spread", 4.0)), nq, seed);
+        out["write_s"] = seconds(t0);
+        out["file_bytes"] = std::filesystem::file_size(file);
+        std::filesystem::remove(faissIndexPath(file));
+        t0 = std::chrono::steady_clock::now();
+        bool mapped = false;
+        const MatrixView x = io::mapNpyMatrix(file, &mapped);
+        out["map_s"] = seconds(t0);
+        out["mapped"] = mapped;
+        out["peak_rss_mib_before_build"] = peakRssMiB();
+        NeighbourOptions o;
+        o.metric = Metric::Cosine;
+        if (engine == "hnsw") {
+            o.forceApproximate = true;
+        } else {
+            o.forceFaiss = true;
+            o.faissNlist = static_cast<int>(num("nlist", 0));
+            o.faissNprobe = static_cast<int>(num("nprobe", 0));
+            o.embeddingsFile = file;
+        }
+        t0 = std::chrono::steady_clock::now();
+        std::vector<std::vector<Neighbour>> found;
+        {
+            NeighbourIndex index(x, o);
+            out["build_s"] = seconds(t0);
+            out["peak_rss_mib_after_build"] = peakRssMiB();
+            std::vector<double> secs;
+            for (int r = 0; r < std::max(1, repeats); ++r) {
+                t0 = std::chrono::steady_clock::now();
+                found = index.queryBatch(q, k);
+                secs.push_back(seconds(t0));
+            }
+            out["search_s"] = secs;
+            out["queries_per_s"] = static_cast<double>(q.rows) / median(secs);
+            out["ef"] = index.efSearch();
+            out["nprobe"] = index.nprobe();
+            out["probed_recall@10"] = index.probedRecall();
+            out["peak_rss_mib_after_search"] = peakRssMiB();
+        }
+        if (engine != "hnsw") {
+            // The second open finds the saved index beside the file.
+            t0 = std::chrono::steady_clock::now();
+            NeighbourIndex again(x, o);
+            out["reopen_s"] = seconds(t0);
+            out["reopen_reused"] = again.indexFileStatus() == IndexFileStatus::Reused;
+            out["index_file_bytes"] = std::filesystem::file_size(faissIndexPath(file));
+        }
+        // Exact truth last: it copies the rows, which would spoil the RSS figures above.
+        t0 = std::chrono::steady_clock::now();
+        const auto truth = exactKnn(x, q, k, Metric::Cosine);
+        out["exact_s"] = seconds(t0);
+        out["recall@10"] = recallAtK(found, truth, k);
+        out["n"] = n;
+        out["d"] = d;
+        out["nq"] = nq;
+        out["engine"] = engine;
+        if (!opt.count("keep")) {
+            std::filesystem::remove(file);
+            std::filesystem::remove(faissIndexPath(file));
+        }
     } else if (workload == "audit") {
         // Clustered embeddings with planted problems of each kind, labels = clusters.
         const auto n = static_cast<std::int64_t>(num("n", 10000));
@@ -243,6 +355,12 @@ int main(int argc, char** argv) {
         vitrine::bench::emit("W3", "hnsw M16 build " + size + "x384", out["build_s"].get<double>(), "s", false, extra({"M", "ef_construction"}));
         vitrine::bench::emit("W3", "hnsw M16 search, " + std::to_string(out["nq"].get<std::int64_t>()) + " queries", out["queries_per_s"].get<double>(), "queries/s", true,
                     extra({"recall@10", "ef", "search_s"}));
+    } else if (workload == "w7") {
+        const std::string what = out["engine"].get<std::string>() + " " + size + "x" + std::to_string(out["d"].get<std::int64_t>());
+        vitrine::bench::emit("W7", what + " build (memory-mapped .npy)", out["build_s"].get<double>(), "s", false,
+                             extra({"peak_rss_mib_after_build", "nprobe", "ef"}));
+        vitrine::bench::emit("W7", what + " search, " + std::to_string(out["nq"].get<std::int64_t>()) + " queries",
+                             out["queries_per_s"].get<double>(), "queries/s", true, extra({"recall@10", "nprobe", "ef"}));
     } else if (workload == "audit") {
         vitrine::bench::emit("W8", "audit " + size + "x" + std::to_string(out["d"].get<std::int64_t>()) +
                                        " (k " + std::to_string(out["k"].get<int>()) + ", no pixel hashing)",

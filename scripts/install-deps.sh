@@ -10,7 +10,7 @@ PACKAGES=(
   libopencv-dev
   libwebp-dev libgif-dev libheif-dev libjxl-dev libjpeg62-turbo-dev
   libcurl4-openssl-dev libssl-dev
-  nlohmann-json3-dev libcli11-dev libhnswlib-dev
+  nlohmann-json3-dev libcli11-dev libhnswlib-dev libfaiss-dev
   catch2
   xvfb xauth
 )

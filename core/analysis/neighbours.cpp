@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <iterator>
 #include <thread>
 #include <unordered_set>
 
@@ -23,6 +24,7 @@
 #include <hnswlib/hnswlib.h>
 #include <limits>
 
+#include "core/analysis/faiss_ivf.h"
 #include "core/common/runtime.h"
 
 namespace vitrine::core::analysis {
@@ -92,8 +94,8 @@ private:
     Metric m_metric;
 };
 
-torch::Tensor view(const Matrix& m) {
-    return torch::from_blob(const_cast<float*>(m.data.data()), {m.rows, m.cols}, torch::kFloat32);
+torch::Tensor view(const MatrixView& m) {
+    return torch::from_blob(const_cast<float*>(m.data), {m.rows, m.cols}, torch::kFloat32);
 }
 
 int threadsFor(int requested) { return requested > 0 ? requested : std::max(1, computeThreads()); }
@@ -107,6 +109,7 @@ struct NeighbourIndex::Impl {
     torch::Tensor sqNorms;  // [N] for Euclidean exact search
     std::unique_ptr<DispatchedSpace> space;
     std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw;
+    std::unique_ptr<FaissIvfIndex> faiss; // instead of base, for the largest sets
     int efSearch = 0;
     double probedRecall = -1.0;
 
@@ -178,14 +181,20 @@ struct NeighbourIndex::Impl {
     }
 };
 
-NeighbourIndex::NeighbourIndex(const Matrix& data, const NeighbourOptions& options, const ProgressFn& progress,
+NeighbourIndex::NeighbourIndex(const MatrixView& data, const NeighbourOptions& options, const ProgressFn& progress,
                                const CancelToken* cancel)
     : m_impl(std::make_unique<Impl>()) {
-    TORCH_CHECK(data.data.size() == static_cast<std::size_t>(data.rows * data.cols), "Matrix size mismatch");
+    TORCH_CHECK(data.rows >= 0 && data.cols >= 0 && (data.data || data.rows * data.cols == 0), "MatrixView without data");
     auto& im = *m_impl;
     im.options = options;
     im.rows = data.rows;
     im.cols = data.cols;
+    const bool useFaiss = !options.forceExact && !options.forceApproximate && data.rows > 0 &&
+                          (options.forceFaiss || data.rows > options.faissAbove);
+    if (useFaiss) {
+        im.faiss = std::make_unique<FaissIvfIndex>(data, options, progress, cancel);
+        return;
+    }
     torch::NoGradGuard noGrad;
     im.base = im.prepareQueries(view(data).clone());
     if (options.metric == Metric::Euclidean)
@@ -299,18 +308,36 @@ NeighbourIndex::NeighbourIndex(const Matrix& data, const NeighbourOptions& optio
 }
 
 int NeighbourIndex::efSearch() const { return m_impl->hnsw ? m_impl->efSearch : 0; }
-double NeighbourIndex::probedRecall() const { return m_impl->probedRecall; }
+double NeighbourIndex::probedRecall() const {
+    return m_impl->faiss ? m_impl->faiss->probedRecall() : m_impl->probedRecall;
+}
+int NeighbourIndex::nprobe() const { return m_impl->faiss ? m_impl->faiss->nprobe() : 0; }
+NeighbourEngine NeighbourIndex::engine() const {
+    return m_impl->faiss ? NeighbourEngine::Faiss : m_impl->hnsw ? NeighbourEngine::Hnsw : NeighbourEngine::Exact;
+}
+IndexFileStatus NeighbourIndex::indexFileStatus() const {
+    return m_impl->faiss ? m_impl->faiss->fileStatus() : IndexFileStatus::NotUsed;
+}
+std::string NeighbourIndex::indexFileMessage() const { return m_impl->faiss ? m_impl->faiss->fileMessage() : ""; }
+
+std::filesystem::path faissIndexPath(const std::filesystem::path& embeddingsFile) {
+    auto p = embeddingsFile;
+    p += ".faiss";
+    return p;
+}
 
 NeighbourIndex::~NeighbourIndex() = default;
 NeighbourIndex::NeighbourIndex(NeighbourIndex&&) noexcept = default;
 NeighbourIndex& NeighbourIndex::operator=(NeighbourIndex&&) noexcept = default;
 
-bool NeighbourIndex::approximate() const { return m_impl->hnsw != nullptr; }
+bool NeighbourIndex::approximate() const { return m_impl->hnsw != nullptr || m_impl->faiss != nullptr; }
 std::int64_t NeighbourIndex::size() const { return m_impl->rows; }
 std::int64_t NeighbourIndex::dim() const { return m_impl->cols; }
 const NeighbourOptions& NeighbourIndex::options() const { return m_impl->options; }
 
 std::vector<Neighbour> NeighbourIndex::query(const float* vector, int k, std::int64_t excludeRow) const {
+    if (m_impl->faiss)
+        return m_impl->faiss->search(vector, 1, k, {excludeRow}).front();
     torch::NoGradGuard noGrad;
     auto q = m_impl->prepareQueries(
         torch::from_blob(const_cast<float*>(vector), {1, m_impl->cols}, torch::kFloat32).clone());
@@ -322,6 +349,8 @@ std::vector<Neighbour> NeighbourIndex::query(const float* vector, int k, std::in
 
 std::vector<Neighbour> NeighbourIndex::queryRow(std::int64_t row, int k) const {
     TORCH_CHECK(row >= 0 && row < m_impl->rows, "row ", row, " out of range [0, ", m_impl->rows, ")");
+    if (m_impl->faiss)
+        return m_impl->faiss->search(m_impl->faiss->storedRow(row).data(), 1, k, {row}).front();
     // The stored (normalised) row is an exact copy, so querying with it is idempotent.
     const float* v = m_impl->base.data_ptr<float>() + row * m_impl->cols;
     if (m_impl->hnsw)
@@ -331,6 +360,8 @@ std::vector<Neighbour> NeighbourIndex::queryRow(std::int64_t row, int k) const {
 
 std::vector<std::vector<Neighbour>> NeighbourIndex::queryBatch(const Matrix& queries, int k) const {
     TORCH_CHECK(queries.cols == m_impl->cols, "query dimension ", queries.cols, " != index dimension ", m_impl->cols);
+    if (m_impl->faiss)
+        return m_impl->faiss->search(queries.data.data(), queries.rows, k, {});
     torch::NoGradGuard noGrad;
     auto q = m_impl->prepareQueries(view(queries).clone());
     if (!m_impl->hnsw)
@@ -347,6 +378,28 @@ std::vector<std::vector<Neighbour>> NeighbourIndex::queryBatch(const Matrix& que
 std::vector<std::vector<Neighbour>> NeighbourIndex::allRows(int k, const ProgressFn& progress,
                                                             const CancelToken* cancel) const {
     const std::int64_t n = m_impl->rows;
+    if (m_impl->faiss) {
+        std::vector<std::vector<Neighbour>> out;
+        out.reserve(static_cast<std::size_t>(n));
+        const std::int64_t block = 4096, d = m_impl->cols;
+        std::vector<float> rows;
+        for (std::int64_t start = 0; start < n; start += block) {
+            if (cancel)
+                cancel->check();
+            const std::int64_t end = std::min(n, start + block);
+            rows.resize(static_cast<std::size_t>((end - start) * d));
+            std::vector<std::int64_t> self;
+            for (std::int64_t i = start; i < end; ++i) {
+                auto r = m_impl->faiss->storedRow(i);
+                std::copy(r.begin(), r.end(), rows.begin() + (i - start) * d);
+                self.push_back(i);
+            }
+            auto part = m_impl->faiss->search(rows.data(), end - start, k, self);
+            std::move(part.begin(), part.end(), std::back_inserter(out));
+            report(progress, end, n, "neighbours");
+        }
+        return out;
+    }
     if (!m_impl->hnsw) {
         std::vector<std::int64_t> self(static_cast<std::size_t>(n));
         for (std::int64_t i = 0; i < n; ++i)
@@ -369,7 +422,7 @@ std::vector<std::vector<Neighbour>> NeighbourIndex::allRows(int k, const Progres
     return out;
 }
 
-std::vector<std::vector<Neighbour>> exactKnn(const Matrix& base, const Matrix& queries, int k, Metric metric,
+std::vector<std::vector<Neighbour>> exactKnn(const MatrixView& base, const Matrix& queries, int k, Metric metric,
                                              bool excludeSelf, const ProgressFn& progress, const CancelToken* cancel) {
     NeighbourOptions o;
     o.metric = metric;

@@ -1,6 +1,7 @@
 #pragma once
 // Nearest-neighbour search over embedding rows: exact (blocked matrix products and
-// partial selection) for small sets, an HNSW graph (hnswlib) above a size threshold.
+// partial selection) for small sets, an HNSW graph (hnswlib) above a size threshold, and a
+// FAISS IVF-Flat index for very large sets (saved beside the embeddings file and reused).
 // Plain float matrices in and out, so UI code can include this without torch.
 //
 // Intended usage (from a worker thread):
@@ -9,11 +10,14 @@
 //   auto hits2 = index.query(newImageEmbedding.data(), 12); // a dropped image
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/common/job.h"
 #include "core/common/matrix.h"
+#include "core/common/matrix_view.h"
 
 namespace vitrine::core::analysis {
 
@@ -25,6 +29,21 @@ enum class Metric {
 struct Neighbour {
     std::int64_t row = -1; ///< row in the indexed matrix
     float distance = 0.0f; ///< in the units of the metric (see Metric)
+};
+
+/// Which search a NeighbourIndex runs.
+enum class NeighbourEngine {
+    Exact, ///< blocked matrix products, every row scored
+    Hnsw,  ///< hnswlib graph (approximateAbove < N <= faissAbove)
+    Faiss, ///< FAISS IVF-Flat (N > faissAbove)
+};
+
+/// What happened to the saved FAISS index file (see NeighbourOptions::embeddingsFile).
+enum class IndexFileStatus {
+    NotUsed,    ///< no file: not a FAISS index, or no embeddingsFile given
+    Reused,     ///< a matching saved index was loaded; nothing was built
+    Saved,      ///< built and written (there was none, or it did not match)
+    SaveFailed, ///< built, but could not be written (see indexFileMessage())
 };
 
 /// Exact search parameters and the HNSW parameters used above the threshold.
@@ -47,6 +66,19 @@ struct NeighbourOptions {
     /// Recall@10 the automatic ef aims for on the probe, a little above the 0.95 users are
     /// promised because 256 probes are a noisy sample.
     double hnswTargetRecall = 0.97;
+    /// Sets with more rows than this get a FAISS IVF-Flat index instead of HNSW: on 2 cores
+    /// it builds several times faster at the same recall (bench/notes.md, "W7 (issue 20)").
+    std::int64_t faissAbove = 200'000;
+    bool forceFaiss = false;
+    /// IVF cells; 0 = about 2 sqrt(N) (a power of two, at least 16).
+    int faissNlist = 0;
+    /// Cells probed per query; 0 = the smallest of 1, 2, 4, ... whose recall@10 on 256 of the
+    /// indexed rows (against exact search) reaches hnswTargetRecall.
+    int faissNprobe = 0;
+    /// The file the rows were read from. When set and the FAISS engine is used, the index
+    /// is saved beside it (faissIndexPath) and reused while the file's size, modification
+    /// time, the row count, dimension, metric and cell count match; otherwise rebuilt.
+    std::filesystem::path embeddingsFile;
     std::uint64_t seed = 100;
     int threads = 0; ///< for building / batch queries; 0 = computeThreads()
 };
@@ -55,16 +87,25 @@ struct NeighbourOptions {
 /// safe to call concurrently from several threads.
 class NeighbourIndex {
 public:
-    /// Copies `data` ([N, D] float32). Throws core::Cancelled when cancelled while building.
-    explicit NeighbourIndex(const Matrix& data, const NeighbourOptions& options = {},
+    /// Indexes `data` ([N, D] float32; a Matrix converts to a borrowed view). Exact and HNSW
+    /// indexes copy it; the FAISS index reads it once in blocks (so a memory-mapped file is
+    /// not held in RAM twice) and keeps only its own copy. Throws core::Cancelled when
+    /// cancelled while building, core::Error when a saved index cannot be read.
+    explicit NeighbourIndex(const MatrixView& data, const NeighbourOptions& options = {},
                             const ProgressFn& progress = {}, const CancelToken* cancel = nullptr);
     ~NeighbourIndex();
     NeighbourIndex(NeighbourIndex&&) noexcept;
     NeighbourIndex& operator=(NeighbourIndex&&) noexcept;
 
     bool approximate() const;
+    NeighbourEngine engine() const;
     /// The HNSW candidate-list size in use (0 for an exact index).
     int efSearch() const;
+    /// FAISS cells probed per query (0 unless engine() is Faiss).
+    int nprobe() const;
+    IndexFileStatus indexFileStatus() const;
+    /// Why saving failed (IndexFileStatus::SaveFailed), else empty.
+    std::string indexFileMessage() const;
     /// Recall@10 the automatic ef reached on its probe (-1 when ef was given or exact).
     double probedRecall() const;
     std::int64_t size() const;
@@ -87,10 +128,13 @@ private:
     std::unique_ptr<Impl> m_impl;
 };
 
+/// Where the FAISS index of `embeddingsFile` is saved: "<file>.faiss" beside it.
+std::filesystem::path faissIndexPath(const std::filesystem::path& embeddingsFile);
+
 /// Exact k nearest rows of `base` ([N, D]) for every row of `queries` ([Q, D]), using
 /// blocked matrix products and top-k selection. With `excludeSelf`, `queries` must be
 /// `base` and each row's own index is left out.
-std::vector<std::vector<Neighbour>> exactKnn(const Matrix& base, const Matrix& queries, int k, Metric metric,
+std::vector<std::vector<Neighbour>> exactKnn(const MatrixView& base, const Matrix& queries, int k, Metric metric,
                                              bool excludeSelf = false, const ProgressFn& progress = {},
                                              const CancelToken* cancel = nullptr);
 

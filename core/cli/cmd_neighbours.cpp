@@ -34,10 +34,12 @@ void addNeighboursCommand(CLI::App& app, CliContext& ctx) {
     cmd->add_option("--query", opts->query, "Row index to query (0-based)")->required();
     cmd->add_option("-k", opts->k, "Number of neighbours")->check(CLI::PositiveNumber);
     cmd->add_option("--metric", opts->metric, "cosine or euclidean")->check(CLI::IsMember({"cosine", "euclidean"}));
-    cmd->add_flag("--exact", opts->exact, "Exact search even for large sets (default: HNSW above 20,000 rows)");
+    cmd->add_flag("--exact", opts->exact, "Exact search even for large sets (default: HNSW above 20,000 rows, FAISS IVF above 200,000, "
+                     "saved beside the embeddings as FILE.faiss and reused)");
     cmd->add_flag("--header", opts->header, "Print a header line first");
     cmd->callback([opts, &ctx] {
-        auto set = core::io::loadEmbeddingSet(opts->embeddings);
+        // Memory-mapped when it is a float32 .npy: a 1.5 GB file is not read into RAM first.
+        auto set = core::io::openEmbeddingSet(opts->embeddings);
         std::int64_t row = -1;
         const auto& q = opts->query;
         auto [p, ec] = std::from_chars(q.data(), q.data() + q.size(), row);
@@ -50,7 +52,11 @@ void addNeighboursCommand(CLI::App& app, CliContext& ctx) {
         core::analysis::NeighbourOptions no;
         no.metric = parseMetric(opts->metric);
         no.forceExact = opts->exact;
+        no.embeddingsFile = opts->embeddings; // the FAISS index (large sets) is kept beside it
         core::analysis::NeighbourIndex index(set.embeddings, no);
+        if (index.indexFileStatus() == core::analysis::IndexFileStatus::SaveFailed)
+            std::cerr << "warning: the search index was not saved, so the next run builds it again: "
+                      << index.indexFileMessage() << '\n';
         auto hits = index.queryRow(row, opts->k);
         if (opts->header)
             std::cout << "rank\trow\tpath\tlabel\tdistance\n";

@@ -141,6 +141,19 @@ EmbeddingSet loadCsv(const fs::path& file) {
     return set;
 }
 
+/// The row table must list every embedding; gives it a "label" column if it has none.
+void checkRows(const fs::path& file, RowTable& rows, std::int64_t n) {
+    if (rows.size() != n)
+        throw Error(file, "has " + std::to_string(n) + " embeddings but its rows sidecar " +
+                              rowsSidecarPath(file).filename().string() + " lists " + std::to_string(rows.size()) +
+                              " rows; re-run the embed step so they match");
+    if (rows.column("label") < 0) {
+        rows.columns.push_back("label");
+        for (auto& r : rows.rows)
+            r.emplace_back();
+    }
+}
+
 } // namespace
 
 EmbeddingSet loadEmbeddingSet(const fs::path& file) {
@@ -176,16 +189,25 @@ EmbeddingSet loadEmbeddingSet(const fs::path& file) {
     } else {
         throw Error(file, "unknown embeddings format '" + ext + "'; expected .npy, .safetensors or .csv");
     }
-    if (set.rows.size() != set.embeddings.rows)
-        throw Error(file, "has " + std::to_string(set.embeddings.rows) + " embeddings but its rows sidecar " +
-                              rowsSidecarPath(file).filename().string() + " lists " + std::to_string(set.rows.size()) +
-                              " rows; re-run the embed step so they match");
-    if (set.rows.column("label") < 0) {
-        set.rows.columns.push_back("label");
-        for (auto& r : set.rows.rows)
-            r.emplace_back();
-    }
+    checkRows(file, set.rows, set.embeddings.rows);
     return set;
+}
+
+MappedEmbeddingSet openEmbeddingSet(const fs::path& file) {
+    std::string ext = file.extension().string();
+    for (char& c : ext)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    MappedEmbeddingSet out;
+    if (ext == ".npy") {
+        out.embeddings = mapNpyMatrix(file);
+        out.rows = rowsFromMetadataOrSidecar(file, {}, out.embeddings.rows);
+        checkRows(file, out.rows, out.embeddings.rows);
+        return out;
+    }
+    auto set = loadEmbeddingSet(file);
+    out.rows = std::move(set.rows);
+    out.embeddings = core::MatrixView::owning(std::move(set.embeddings));
+    return out;
 }
 
 } // namespace vitrine::core::io

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/common/matrix.h"
+#include "core/common/matrix_view.h"
 #include "core/io/row_table.h"
 
 namespace vitrine::core::io {
@@ -29,5 +30,17 @@ struct EmbeddingSet {
 /// sidecar is missing the rows are named by index). Throws core::Error naming the file when
 /// the file is unreadable or the sidecar's row count differs.
 EmbeddingSet loadEmbeddingSet(const std::filesystem::path& file);
+
+/// Embeddings that may be memory-mapped, with their rows: for readers of large sets that
+/// only read the embeddings (neighbours).
+struct MappedEmbeddingSet {
+    core::MatrixView embeddings; ///< [N, E] float32; keeps its mapping or storage alive
+    RowTable rows;               ///< as EmbeddingSet::rows
+};
+
+/// As loadEmbeddingSet, but a float32 C-order .npy is memory-mapped rather than read into
+/// memory (core/io/npy.h: mapNpyMatrix); other files are loaded and owned by the view.
+/// Map coordinates are not kept. Same errors as loadEmbeddingSet.
+MappedEmbeddingSet openEmbeddingSet(const std::filesystem::path& file);
 
 } // namespace vitrine::core::io

@@ -1,11 +1,17 @@
 #include "core/io/npy.h"
 
 #include <bit>
+#include <cerrno>
 #include <cstring>
 #include <charconv>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/common/error.h"
 #include "core/common/files.h"
@@ -119,7 +125,18 @@ void writeNpyMatrix(const std::filesystem::path& path, const core::Matrix& m) {
     writeFileAtomically(path, [&](std::ostream& out) { writeNpyMatrix(out, m); });
 }
 
-core::Matrix parseNpy(std::string_view bytes, const std::filesystem::path& name) {
+namespace {
+/// What the header of an .npy file says about its data.
+struct NpyLayout {
+    std::size_t itemSize = 0; // 4 ('<f4') or 8 ('<f8')
+    bool fortran = false;
+    std::int64_t rows = 0, cols = 0;
+    std::size_t dataOffset = 0;
+};
+
+/// Parses and checks the header of `bytes` (the whole file), including that the data size
+/// matches the shape. Throws core::Error naming `name`.
+NpyLayout parseNpyLayout(std::string_view bytes, const std::filesystem::path& name) {
     if (bytes.size() < 10 || bytes.substr(0, kMagicSize) != std::string_view(kMagic, kMagicSize))
         throw Error(name, "not a NumPy .npy file (bad magic); expected a file written by numpy.save");
     const int major = static_cast<unsigned char>(bytes[6]);
@@ -142,34 +159,97 @@ core::Matrix parseNpy(std::string_view bytes, const std::filesystem::path& name)
     const auto descr = quotedValue(header, "descr");
     if (!descr)
         throw Error(name, "malformed .npy header (no 'descr'): " + std::string(header.substr(0, 200)));
-    std::size_t itemSize = 0;
+    NpyLayout l;
     if (*descr == "<f4" || *descr == "=f4")
-        itemSize = 4;
+        l.itemSize = 4;
     else if (*descr == "<f8" || *descr == "=f8")
-        itemSize = 8;
+        l.itemSize = 8;
     else
         throw Error(name, "unsupported .npy dtype '" + std::string(descr->substr(0, 40)) +
                               "'; expected float32 ('<f4') or float64");
     const auto fortranText = valueAfterKey(header, "fortran_order");
     if (!fortranText || !(fortranText->starts_with("True") || fortranText->starts_with("False")))
         throw Error(name, "malformed .npy header (no 'fortran_order')");
-    const bool fortran = fortranText->starts_with("True");
+    l.fortran = fortranText->starts_with("True");
     const auto shape = shapeValue(header);
     if (!shape || shape->empty() || shape->size() > 2)
         throw Error(name, "unsupported .npy shape; expected a 1-D or 2-D array: " + std::string(header.substr(0, 200)));
-    const std::int64_t rows = (*shape)[0], cols = shape->size() == 2 ? (*shape)[1] : 1;
-    const std::size_t dataOffset = offset + headerLen;
+    l.rows = (*shape)[0];
+    l.cols = shape->size() == 2 ? (*shape)[1] : 1;
+    l.dataOffset = offset + headerLen;
+    const std::int64_t rows = l.rows, cols = l.cols;
     // (n, 0) with n > 0 holds nothing but would make loaders build n row names.
     if (rows < 0 || cols < 0 || (cols == 0 && rows > 0) ||
         (cols > 0 && static_cast<std::uint64_t>(rows) > (std::uint64_t(1) << 40) / static_cast<std::uint64_t>(cols)))
         throw Error(name, "implausible .npy shape (" + std::to_string(rows) + ", " + std::to_string(cols) + ")");
     const std::size_t count = static_cast<std::size_t>(rows * cols);
-    if (bytes.size() - dataOffset != count * itemSize)
+    if (bytes.size() - l.dataOffset != count * l.itemSize)
         throw Error(name, "size does not match its header: shape (" + std::to_string(rows) + ", " + std::to_string(cols) +
-                              ") needs " + std::to_string(count * itemSize) + " data bytes, file has " +
-                              std::to_string(bytes.size() - dataOffset));
+                              ") needs " + std::to_string(count * l.itemSize) + " data bytes, file has " +
+                              std::to_string(bytes.size() - l.dataOffset) +
+                              (bytes.size() - l.dataOffset < count * l.itemSize ? " (truncated: copy or export it again)"
+                                                                                 : ""));
+    return l;
+}
+
+/// A read-only mapping of a whole file, unmapped when the last owner lets go.
+class FileMapping {
+public:
+    explicit FileMapping(const std::filesystem::path& path) {
+        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            throw Error(path, std::string("cannot open: ") + std::strerror(errno));
+        struct stat st {};
+        if (::fstat(fd, &st) != 0) {
+            const int err = errno;
+            ::close(fd);
+            throw Error(path, std::string("cannot stat: ") + std::strerror(err));
+        }
+        if (!S_ISREG(st.st_mode)) {
+            ::close(fd);
+            throw Error(path, "not a regular file; expected an .npy file");
+        }
+        m_size = static_cast<std::size_t>(st.st_size);
+        if (m_size > 0) {
+            void* p = ::mmap(nullptr, m_size, PROT_READ, MAP_SHARED, fd, 0);
+            const int err = errno;
+            ::close(fd);
+            if (p == MAP_FAILED)
+                throw Error(path, std::string("cannot memory-map: ") + std::strerror(err));
+            m_data = static_cast<const char*>(p);
+        } else {
+            ::close(fd);
+        }
+    }
+    ~FileMapping() {
+        if (m_data)
+            ::munmap(const_cast<char*>(m_data), m_size);
+    }
+    FileMapping(const FileMapping&) = delete;
+    FileMapping& operator=(const FileMapping&) = delete;
+    std::string_view bytes() const { return {m_data ? m_data : "", m_size}; }
+    void adviseSequential() const {
+        if (m_data)
+            ::madvise(const_cast<char*>(m_data), m_size, MADV_SEQUENTIAL);
+    }
+
+private:
+    const char* m_data = nullptr;
+    std::size_t m_size = 0;
+};
+} // namespace
+
+core::Matrix parseNpy(std::string_view bytes, const std::filesystem::path& name) {
+    const NpyLayout l = parseNpyLayout(bytes, name);
+    const std::int64_t rows = l.rows, cols = l.cols;
+    const std::size_t count = static_cast<std::size_t>(rows * cols), itemSize = l.itemSize;
+    const bool fortran = l.fortran;
     core::Matrix out(rows, cols);
-    const char* src = bytes.data() + dataOffset;
+    const char* src = bytes.data() + l.dataOffset;
+    if (itemSize == 4 && !fortran && count > 0) {
+        std::memcpy(out.data.data(), src, count * 4);
+        return out;
+    }
     for (std::size_t i = 0; i < count; ++i) {
         float v;
         if (itemSize == 4) {
@@ -186,6 +266,20 @@ core::Matrix parseNpy(std::string_view bytes, const std::filesystem::path& name)
         out.data[dst] = v;
     }
     return out;
+}
+
+core::MatrixView mapNpyMatrix(const std::filesystem::path& path, bool* mapped) {
+    auto mapping = std::make_shared<const FileMapping>(path);
+    const NpyLayout l = parseNpyLayout(mapping->bytes(), path);
+    // Only little-endian float32 in C order whose data starts 4-byte aligned can be used in
+    // place (numpy pads the header to 64 bytes, so its own files always can).
+    const bool inPlace = l.itemSize == 4 && !l.fortran && l.dataOffset % alignof(float) == 0;
+    if (mapped)
+        *mapped = inPlace;
+    if (!inPlace)
+        return core::MatrixView::owning(parseNpy(mapping->bytes(), path));
+    const auto* data = reinterpret_cast<const float*>(mapping->bytes().data() + l.dataOffset);
+    return core::MatrixView(l.rows * l.cols > 0 ? data : nullptr, l.rows, l.cols, mapping);
 }
 
 core::Matrix readNpyMatrix(const std::filesystem::path& path) { return parseNpy(readFile(path), path); }

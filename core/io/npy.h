@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "core/common/matrix.h"
+#include "core/common/matrix_view.h"
 
 namespace vitrine::core::io {
 
@@ -31,5 +32,15 @@ core::Matrix parseNpy(std::string_view bytes, const std::filesystem::path& nameF
 
 /// Reads and parses `path` (see parseNpy).
 core::Matrix readNpyMatrix(const std::filesystem::path& path);
+
+/// Opens `path` read-only without copying it into memory when it can: a float32 ('<f4'),
+/// C-order file is memory-mapped and the view points into the mapping (pages are read on
+/// first touch and can be dropped again by the kernel; the view keeps the mapping alive).
+/// Other layouts the reader accepts (float64, Fortran order) are read and converted as
+/// readNpyMatrix does, into memory the view owns. `mapped`, when given, says which happened.
+/// Errors as parseNpy, naming `path` (a truncated file: "size does not match its header ...
+/// (truncated ...)"). The file must not be truncated while mapped (reading a page past the
+/// new end raises SIGBUS); Vitrine replaces files by rename (atomic_file.h), which is safe.
+core::MatrixView mapNpyMatrix(const std::filesystem::path& path, bool* mapped = nullptr);
 
 } // namespace vitrine::core::io

@@ -1,0 +1,216 @@
+// The FAISS engine of NeighbourIndex (sets above NeighbourOptions::faissAbove), its index file
+// beside the embeddings, and the memory-mapped .npy reader that feeds it.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <unistd.h>
+
+#include "analysis_test_data.h"
+#include "core/analysis/neighbours.h"
+#include "core/common/error.h"
+#include "core/io/embedding_set.h"
+#include "core/io/npy.h"
+
+#include <catch2/catch.hpp>
+
+using namespace vitrine::core;
+using namespace vitrine::core::analysis;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+    fs::path path;
+    explicit TempDir(const std::string& name)
+        : path(fs::temp_directory_path() / ("vitrine_" + name + "_" + std::to_string(::getpid()))) {
+        fs::remove_all(path);
+        fs::create_directories(path);
+    }
+    ~TempDir() { fs::remove_all(path); }
+};
+
+// Rows [from, to) of m.
+Matrix rowsOf(const Matrix& m, std::int64_t from, std::int64_t to) {
+    Matrix out(to - from, m.cols);
+    std::copy(m.row(from), m.row(to), out.data.begin());
+    return out;
+}
+
+NeighbourOptions faissOptions(const fs::path& embeddings = {}) {
+    NeighbourOptions o;
+    o.forceFaiss = true;
+    o.embeddingsFile = embeddings;
+    o.threads = 2;
+    return o;
+}
+
+} // namespace
+
+TEST_CASE("FAISS IVF index finds at least 95% of the exact 10 nearest on 100,000 clustered vectors",
+          "[analysis][neighbours][faiss]") {
+    // 1,000 extra rows from the same clusters are the queries (not indexed).
+    const auto all = vitrine::test::gaussianClusters(101'000, 48, 300, 2.0f, 7);
+    const auto base = rowsOf(all, 0, 100'000);
+    const auto queries = rowsOf(all, 100'000, 101'000);
+    for (Metric metric : {Metric::Cosine, Metric::Euclidean}) {
+        auto o = faissOptions();
+        o.metric = metric;
+        NeighbourIndex index(base, o);
+        REQUIRE(index.engine() == NeighbourEngine::Faiss);
+        REQUIRE(index.approximate());
+        REQUIRE(index.nprobe() >= 1);
+        const auto found = index.queryBatch(queries, 10);
+        const auto truth = exactKnn(base, queries, 10, metric);
+        const double recall = recallAtK(found, truth, 10);
+        INFO("metric " << (metric == Metric::Cosine ? "cosine" : "euclidean") << ", nprobe " << index.nprobe()
+                       << ", recall@10 " << recall);
+        REQUIRE(recall >= 0.95);
+        // Distances are in the metric's units, like the exact index's.
+        REQUIRE(found[0][0].distance == Approx(truth[0][0].distance).margin(1e-4));
+        // queryRow leaves the row itself out.
+        const auto hits = index.queryRow(5, 10);
+        REQUIRE(hits.size() == 10);
+        REQUIRE(std::none_of(hits.begin(), hits.end(), [](const Neighbour& n) { return n.row == 5; }));
+    }
+}
+
+TEST_CASE("the default engine is exact, then HNSW, then FAISS above faissAbove", "[analysis][neighbours][faiss]") {
+    const auto x = vitrine::test::gaussianClusters(3000, 16, 10, 2.0f, 3);
+    NeighbourOptions o;
+    o.approximateAbove = 1000;
+    o.faissAbove = 2000;
+    REQUIRE(NeighbourIndex(x, o).engine() == NeighbourEngine::Faiss);
+    o.faissAbove = 5000;
+    REQUIRE(NeighbourIndex(x, o).engine() == NeighbourEngine::Hnsw);
+    o.approximateAbove = 5000;
+    REQUIRE(NeighbourIndex(x, o).engine() == NeighbourEngine::Exact);
+}
+
+TEST_CASE("the FAISS index is saved beside the embeddings, reused while they match, rebuilt when stale",
+          "[analysis][neighbours][faiss]") {
+    TempDir dir("faiss_file");
+    const fs::path emb = dir.path / "emb.npy";
+    const auto x = vitrine::test::gaussianClusters(20'000, 32, 40, 2.0f, 11);
+    io::writeNpyMatrix(emb, x);
+    const fs::path saved = faissIndexPath(emb);
+    REQUIRE(saved == dir.path / "emb.npy.faiss");
+
+    std::vector<Neighbour> first;
+    {
+        NeighbourIndex built(io::mapNpyMatrix(emb), faissOptions(emb));
+        REQUIRE(built.indexFileStatus() == IndexFileStatus::Saved);
+        REQUIRE(fs::exists(saved));
+        first = built.queryRow(17, 10);
+    }
+    int progressCalls = 0;
+    {
+        // The same file again: loaded, not built (no "training" stage is reported).
+        bool trained = false;
+        NeighbourIndex reused(io::mapNpyMatrix(emb), faissOptions(emb),
+                              [&](long long, long long, const std::string& stage) {
+                                  ++progressCalls;
+                                  trained = trained || stage == "training";
+                              });
+        REQUIRE(reused.indexFileStatus() == IndexFileStatus::Reused);
+        REQUIRE_FALSE(trained);
+        const auto again = reused.queryRow(17, 10);
+        REQUIRE(again.size() == first.size());
+        for (std::size_t i = 0; i < again.size(); ++i) {
+            REQUIRE(again[i].row == first[i].row);
+            REQUIRE(again[i].distance == Approx(first[i].distance).margin(1e-6));
+        }
+    }
+    REQUIRE(progressCalls >= 1);
+    SECTION("another metric is another index") {
+        auto o = faissOptions(emb);
+        o.metric = Metric::Euclidean;
+        REQUIRE(NeighbourIndex(io::mapNpyMatrix(emb), o).indexFileStatus() == IndexFileStatus::Saved);
+        REQUIRE(NeighbourIndex(io::mapNpyMatrix(emb), o).indexFileStatus() == IndexFileStatus::Reused);
+    }
+    SECTION("embeddings rewritten (same size, new content) make it stale") {
+        auto y = x;
+        std::copy(y.row(0), y.row(1), y.row(17)); // row 17 is now a copy of row 0
+        io::writeNpyMatrix(emb, y);
+        fs::last_write_time(emb, fs::last_write_time(emb) + std::chrono::seconds(5));
+        NeighbourIndex rebuilt(io::mapNpyMatrix(emb), faissOptions(emb));
+        REQUIRE(rebuilt.indexFileStatus() == IndexFileStatus::Saved);
+        const auto hits = rebuilt.queryRow(0, 1);
+        // The new content is indexed: row 0's nearest is its copy (a stale index would not know).
+        REQUIRE(hits.front().row == 17);
+        REQUIRE(hits.front().distance == Approx(0.0f).margin(1e-5));
+        REQUIRE(NeighbourIndex(io::mapNpyMatrix(emb), faissOptions(emb)).indexFileStatus() == IndexFileStatus::Reused);
+    }
+    SECTION("a damaged index file is rebuilt and replaced") {
+        fs::resize_file(saved, fs::file_size(saved) / 2);
+        REQUIRE(NeighbourIndex(io::mapNpyMatrix(emb), faissOptions(emb)).indexFileStatus() == IndexFileStatus::Saved);
+        REQUIRE(NeighbourIndex(io::mapNpyMatrix(emb), faissOptions(emb)).indexFileStatus() == IndexFileStatus::Reused);
+    }
+    SECTION("a folder it cannot write to leaves a usable index and says why") {
+        fs::remove(saved);
+        fs::create_directory(saved); // the target is a directory: the atomic write fails
+        NeighbourIndex index(io::mapNpyMatrix(emb), faissOptions(emb));
+        REQUIRE(index.indexFileStatus() == IndexFileStatus::SaveFailed);
+        REQUIRE_THAT(index.indexFileMessage(), Catch::Contains("emb.npy.faiss"));
+        REQUIRE(index.queryRow(17, 10).size() == 10);
+    }
+}
+
+TEST_CASE("cancelling a FAISS build throws Cancelled and saves nothing", "[analysis][neighbours][faiss]") {
+    TempDir dir("faiss_cancel");
+    const fs::path emb = dir.path / "emb.npy";
+    io::writeNpyMatrix(emb, vitrine::test::gaussianClusters(5000, 16, 10, 2.0f, 5));
+    CancelToken cancel;
+    cancel.cancel();
+    REQUIRE_THROWS_AS(NeighbourIndex(io::mapNpyMatrix(emb), faissOptions(emb), {}, &cancel), Cancelled);
+    REQUIRE_FALSE(fs::exists(faissIndexPath(emb)));
+}
+
+TEST_CASE("a memory-mapped .npy holds the values the reader reads", "[io][npy][mmap]") {
+    TempDir dir("npy_mmap");
+    const auto x = vitrine::test::gaussianClusters(333, 17, 4, 2.0f, 9);
+    const fs::path f4 = dir.path / "x.npy";
+    io::writeNpyMatrix(f4, x);
+    bool mapped = false;
+    const auto view = io::mapNpyMatrix(f4, &mapped);
+    REQUIRE(mapped);
+    const auto read = io::readNpyMatrix(f4);
+    REQUIRE(view.rows == read.rows);
+    REQUIRE(view.cols == read.cols);
+    REQUIRE(std::equal(view.data, view.data + view.rows * view.cols, read.data.begin()));
+    REQUIRE(std::equal(read.data.begin(), read.data.end(), x.data.begin()));
+
+    // float64 cannot be used in place: read and converted, into memory the view owns.
+    std::string preamble = io::npyMatrixPreamble(x.rows, x.cols);
+    preamble.replace(preamble.find("<f4"), 3, "<f8");
+    const fs::path f8 = dir.path / "x64.npy";
+    {
+        std::ofstream out(f8, std::ios::binary);
+        out << preamble;
+        for (float v : x.data) {
+            const double d = v;
+            out.write(reinterpret_cast<const char*>(&d), sizeof d);
+        }
+    }
+    const auto view64 = io::mapNpyMatrix(f8, &mapped);
+    REQUIRE_FALSE(mapped);
+    REQUIRE(std::equal(view64.data, view64.data + view64.rows * view64.cols, x.data.begin()));
+
+    // The loader the CLI's neighbours command uses maps it too, with its rows.
+    const auto set = io::openEmbeddingSet(f4);
+    REQUIRE(set.embeddings.rows == 333);
+    REQUIRE(set.rows.size() == 333);
+    REQUIRE(set.embeddings(5, 3) == x(5, 3));
+}
+
+TEST_CASE("a truncated .npy is refused by the mapping reader, naming the file", "[io][npy][mmap]") {
+    TempDir dir("npy_trunc");
+    const fs::path f = dir.path / "cut.npy";
+    io::writeNpyMatrix(f, vitrine::test::gaussianClusters(100, 8, 2, 2.0f, 1));
+    fs::resize_file(f, fs::file_size(f) - 6);
+    REQUIRE_THROWS_WITH(io::mapNpyMatrix(f), Catch::Contains("cut.npy") && Catch::Contains("truncated"));
+    fs::resize_file(f, 40); // inside the header
+    REQUIRE_THROWS_WITH(io::mapNpyMatrix(f), Catch::Contains("cut.npy") && Catch::Contains("truncated"));
+    REQUIRE_THROWS_WITH(io::mapNpyMatrix(dir.path / "missing.npy"), Catch::Contains("missing.npy"));
+}
