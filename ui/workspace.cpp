@@ -250,7 +250,7 @@ void Workspace::startEmbedding(bool live, qint64 step) {
         QString description, compute;
         if (describeModel) {
             description = engine->describe(); // the precision that ran is appended below
-            compute = QString::fromStdString(core::computeSummary());
+            compute = QString::fromStdString(core::computeSummary(/*measure=*/false));
         }
         QStringList warnings;
         for (const auto& w : engine->loaded.warnings)

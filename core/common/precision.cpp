@@ -272,6 +272,29 @@ const ProbeSpeedups& probe() {
     return g_probe;
 }
 
+// The probe's figures when they are known without measuring now (measured earlier in this
+// process, or in the cache file).
+bool probeKnown() {
+    std::lock_guard lock(g_probeMutex);
+    if (g_probed)
+        return true;
+    const bool bf16 = cpuFeatures().nativeBf16(), int8 = int8Available();
+    if (!bf16 && !int8) {
+        g_probed = true;
+        return true;
+    }
+    const auto file = probeCacheFile();
+    if (file.empty())
+        return false;
+    if (auto cached = readCachedProbe(file, probeCacheKey())) {
+        g_probe = *cached;
+        g_probeFromCache = true;
+        g_probed = true;
+        return true;
+    }
+    return false;
+}
+
 std::optional<Precision> precisionFromEnvironment() {
     if (const char* env = std::getenv("VITRINE_PRECISION"); env && *env && std::string(env) != "auto") {
         try {
@@ -317,6 +340,11 @@ Precision resolveInferencePrecision(Precision requested, int modelWidth) {
         return requested;
     if (auto env = precisionFromEnvironment())
         return *env;
+    // Where neither bf16 (not native) nor int8 (model too narrow) can be chosen, the probe
+    // cannot change the answer: float32 without spending its second on a first start (the
+    // bundled ViT-Ti/16 on an AVX2-only CPU, the window's first map).
+    if (!cpuFeatures().nativeBf16() && modelWidth > 0 && modelWidth < kInt8MinWidth)
+        return Precision::Fp32;
     return chooseInferencePrecision(cpuFeatures(), bf16ProbeSpeedup(), int8ProbeSpeedup(), modelWidth);
 }
 
@@ -344,9 +372,19 @@ std::string kernelSummary() {
     return s;
 }
 
-std::string computeSummary() {
+std::string computeSummary(bool measure) {
     const auto& cpu = cpuFeatures();
     std::ostringstream out;
+    const bool env = std::getenv("VITRINE_PRECISION") && *std::getenv("VITRINE_PRECISION") &&
+                     std::string(std::getenv("VITRINE_PRECISION")) != "auto";
+    if (!measure && !env && !probeKnown()) {
+        // Not measured yet, and not worth a second here: say what is known without the probe.
+        out << cpu.model << " · " << cpu.flagsString() << " · auto → "
+            << (cpu.nativeBf16() ? "bf16 or fp32 (probe not run yet)" : "fp32")
+            << ", inference chosen per model (probe not run yet) · " << kernelSummary() << " · "
+            << at::get_num_threads() << " thread" << (at::get_num_threads() == 1 ? "" : "s");
+        return out.str();
+    }
     out << cpu.model << " · " << cpu.flagsString() << " · auto → " << precisionName(resolvePrecision(Precision::Auto))
         << ", inference " << precisionName(resolveInferencePrecision(Precision::Auto));
     if (const char* env = std::getenv("VITRINE_PRECISION"); env && *env && std::string(env) != "auto") {

@@ -115,7 +115,9 @@ std::string kernelSummary();
 
 /// One line for the status bar, `--version`, `vitrine-cli info` and benchmark records:
 /// "AMD EPYC 9R14 · AVX2 FMA AVX512F AVX512_BF16 · auto → bf16, inference bf16 (probe bf16 1.6×,
-/// int8 1.3×) · OpenBLAS SKYLAKEX + oneDNN · 2 threads".
-std::string computeSummary();
+/// int8 1.3×) · OpenBLAS SKYLAKEX + oneDNN · 2 threads". `measure` = false never runs the
+/// probe (the window's first embedding must not wait ~1 s for it): where its figures are not
+/// known yet (not run in this process, not in the cache file) the line says so instead.
+std::string computeSummary(bool measure = true);
 
 } // namespace vitrine::core
