@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "analysis_test_data.h"
+#include "core/analysis/faiss_ivf.h"
 #include "core/analysis/neighbours.h"
 #include "core/common/error.h"
 #include "core/io/embedding_set.h"
@@ -213,4 +214,20 @@ TEST_CASE("a truncated .npy is refused by the mapping reader, naming the file", 
     fs::resize_file(f, 40); // inside the header
     REQUIRE_THROWS_WITH(io::mapNpyMatrix(f), Catch::Contains("cut.npy") && Catch::Contains("truncated"));
     REQUIRE_THROWS_WITH(io::mapNpyMatrix(dir.path / "missing.npy"), Catch::Contains("missing.npy"));
+}
+
+TEST_CASE("FAISS IVF on structureless data probes at most an eighth of its cells and reports the recall",
+          "[analysis][neighbours][faiss]") {
+    // Uniform Gaussian rows (one cluster, wide spread): no cell structure for IVF to use. The
+    // recall target would take every cell (slower than exact search); the cap keeps it fast and
+    // the probed recall says what users get.
+    const auto base = vitrine::test::gaussianClusters(20'000, 32, 1, 10.0f, 3);
+    NeighbourIndex index(base, faissOptions());
+    REQUIRE(index.engine() == NeighbourEngine::Faiss);
+    FaissIvfIndex direct(base, faissOptions(), {}, nullptr);
+    INFO("nlist " << direct.nlist() << ", nprobe " << direct.nprobe() << ", probed recall " << direct.probedRecall());
+    CHECK(direct.nprobe() <= std::max(1, direct.nlist() / 8));
+    CHECK(index.nprobe() == direct.nprobe());
+    CHECK(index.probedRecall() >= 0.0);
+    CHECK(index.probedRecall() < 0.97); // the target was out of reach, and the figure says so
 }
