@@ -194,13 +194,20 @@ ComparePanel::~ComparePanel() {
 
 bool ComparePanel::busy() const { return m_runner->busy(); }
 
-void ComparePanel::chooseAndCompare() {
+// Not while a comparison runs, and not before there is a map to compare (says so).
+bool ComparePanel::readyToCompare() {
     if (m_runner->busy())
-        return;
+        return false;
     if (!m_workspace->hasEmbeddings()) {
         m_status->setText(tr("Nothing to compare yet: open a data set and compute its map (F5) first."));
-        return;
+        return false;
     }
+    return true;
+}
+
+void ComparePanel::chooseAndCompare() {
+    if (!readyToCompare())
+        return;
     QSettings s;
     const QString start = s.value(QStringLiteral("compare/lastFile"), s.value(QStringLiteral("export/path"), QDir::homePath()))
                               .toString();
@@ -218,12 +225,8 @@ void ComparePanel::compareWith(const QString& file) {
 }
 
 void ComparePanel::chooseModelAndCompare() {
-    if (m_runner->busy())
+    if (!readyToCompare())
         return;
-    if (!m_workspace->hasEmbeddings()) {
-        m_status->setText(tr("Nothing to compare yet: open a data set and compute its map (F5) first."));
-        return;
-    }
     QSettings s;
     const QString start = s.value(QStringLiteral("compare/lastModel"), QDir::homePath()).toString();
     const QString file = QFileDialog::getOpenFileName(this, tr("Compare With Model or Checkpoint"), start,
@@ -286,12 +289,8 @@ void ComparePanel::setLinkedMap(ScatterView* mainMap, ThumbnailCache* thumbs) {
 void ComparePanel::setCurrentRow(int row) { m_otherMap->setCurrent(row); }
 
 void ComparePanel::start(const Source& source) {
-    if (m_runner->busy())
+    if (!readyToCompare())
         return;
-    if (!m_workspace->hasEmbeddings()) {
-        m_status->setText(tr("Nothing to compare yet: open a data set and compute its map (F5) first."));
-        return;
-    }
     // The embedded rows, named as the exporters name them (path relative to the data set).
     const auto& ds = m_dataset->dataset();
     const auto& rowOf = m_workspace->embeddingRowOf();

@@ -107,6 +107,7 @@ Q_SIGNALS:
     void scoresReady(const QString& name, const QVector<float>& perRow);
 
 private:
+    bool readyToCompare();
     struct Detail; // per compared row: neighbours under one embedding only
     struct Source; // what the current embeddings are compared with
     void start(const Source& source);

@@ -375,9 +375,7 @@ std::string kernelSummary() {
 std::string computeSummary(bool measure) {
     const auto& cpu = cpuFeatures();
     std::ostringstream out;
-    const bool env = std::getenv("VITRINE_PRECISION") && *std::getenv("VITRINE_PRECISION") &&
-                     std::string(std::getenv("VITRINE_PRECISION")) != "auto";
-    if (!measure && !env && !probeKnown()) {
+    if (!measure && !precisionFromEnvironment() && !probeKnown()) {
         // Not measured yet, and not worth a second here: say what is known without the probe.
         out << cpu.model << " · " << cpu.flagsString() << " · auto → "
             << (cpu.nativeBf16() ? "bf16 or fp32 (probe not run yet)" : "fp32")

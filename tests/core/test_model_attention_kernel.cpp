@@ -20,6 +20,17 @@ torch::Tensor reference(const torch::Tensor& qkv, int heads) {
     return torch::matmul(attn, r[2]).transpose(1, 2).reshape({b, t, d});
 }
 
+// A small ViT (64 px, 16 px patches, width 96, 3 heads) the tests below vary.
+model::VitConfig smallConfig(int depth) {
+    model::VitConfig c;
+    c.imageSize = 64;
+    c.patchSize = 16;
+    c.dim = 96;
+    c.heads = 3;
+    c.depth = depth;
+    return c;
+}
+
 } // namespace
 
 TEST_CASE("the attention kernel computes softmax(QK^T/sqrt(d))V per image and head", "[model][attention-kernel]") {
@@ -56,12 +67,7 @@ TEST_CASE("the ViT's inference with the attention kernel matches its gradient pa
     for (const auto k : {Case{"plain", false, false, Precision::Fp32}, Case{"LayerScale + registers", true, false, Precision::Fp32},
                          Case{"QuickGELU", false, true, Precision::Fp32}, Case{"int8", false, false, Precision::Int8}}) {
         INFO(k.name);
-        model::VitConfig c;
-        c.imageSize = 64;
-        c.patchSize = 16;
-        c.dim = 96;
-        c.heads = 3;
-        c.depth = 3;
+        model::VitConfig c = smallConfig(3);
         c.layerScale = k.layerScale;
         c.quickGelu = k.quickGelu;
         c.registers = k.layerScale ? 4 : 0;
@@ -96,12 +102,7 @@ TEST_CASE("the ViT's inference with the attention kernel matches its gradient pa
 TEST_CASE("inference of a large batch in slices gives each image's own result", "[model][attention-kernel]") {
     // 11 images go through as a slice of 8 and one of 3 (VitImpl::forward); every output must
     // be what the image alone gives, in the same order.
-    model::VitConfig c;
-    c.imageSize = 64;
-    c.patchSize = 16;
-    c.dim = 96;
-    c.heads = 3;
-    c.depth = 2;
+    model::VitConfig c = smallConfig(2);
     c.registers = 2;
     torch::manual_seed(5);
     model::Vit vit(c);
