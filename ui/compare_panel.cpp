@@ -284,6 +284,14 @@ void ComparePanel::setLinkedMap(ScatterView* mainMap, ThumbnailCache* thumbs) {
     });
     connect(mainMap, &ScatterView::hovered, m_otherMap, &ScatterView::setLinkedHover);
     connect(m_otherMap, &ScatterView::hovered, mainMap, &ScatterView::setLinkedHover);
+    // Both maps are in the main map's frame (aligned by Procrustes): panning or zooming one
+    // shows the same region on the other, and recolouring or filtering the main map
+    // (a score, a legend band, a range) recolours the second.
+    connect(mainMap, &ScatterView::viewChanged, m_otherMap,
+            [this] { m_otherMap->showDataRect(m_mainMap->visibleDataRect()); });
+    connect(m_otherMap, &ScatterView::viewChanged, mainMap,
+            [this] { m_mainMap->showDataRect(m_otherMap->visibleDataRect()); });
+    connect(mainMap, &ScatterView::coloursChanged, m_otherMap, [this] { m_otherMap->copyColoursFrom(*m_mainMap); });
 }
 
 void ComparePanel::setCurrentRow(int row) { m_otherMap->setCurrent(row); }
@@ -551,7 +559,7 @@ void ComparePanel::showOtherMap() {
     m_otherMap->setPositions(r.otherLayout, /*animate=*/sameCount, /*fitView=*/true);
     // The main map's colours (after scoresReady: the neighbourhood-change bands), else classes.
     if (m_mainMap && m_mainMap->categories().size() == r.otherLayout.size()) {
-        m_otherMap->setCategories(m_mainMap->categories(), m_mainMap->categoryNames(), m_mainMap->categoryPalette());
+        m_otherMap->copyColoursFrom(*m_mainMap);
     } else {
         QVector<int> cls(r.otherLayout.size(), 0);
         int classes = 1;

@@ -8,6 +8,7 @@
 #include <QLabel>
 #include <QMenu>
 #include <QListWidget>
+#include <QProgressBar>
 #include <QPushButton>
 #include <QSlider>
 #include <QSpinBox>
@@ -17,13 +18,31 @@
 #include <QVBoxLayout>
 
 #include <cmath>
+#include <limits>
+#include <utility>
 
 #include "ui/dataset_model.h"
+#include "ui/job_runner.h"
 #include "ui/scatter_view.h"
 #include "ui/thumbnail_cache.h"
 #include "ui/workspace.h"
 
 namespace vitrine::ui {
+
+namespace {
+
+/// Lowest and highest score, NaN (no score) left out; {0, 1} when there is none.
+std::pair<float, float> scoreRange(const QVector<float>& score) {
+    float low = std::numeric_limits<float>::infinity(), high = -low;
+    for (float v : score)
+        if (!std::isnan(v)) {
+            low = std::min(low, v);
+            high = std::max(high, v);
+        }
+    return low <= high ? std::pair{low, high} : std::pair{0.0f, 1.0f};
+}
+
+} // namespace
 
 MapPanel::MapPanel(Workspace* workspace, DatasetModel* dataset, ThumbnailCache* thumbs, QWidget* parent)
     : QWidget(parent), m_workspace(workspace), m_dataset(dataset), m_thumbs(thumbs), m_view(new ScatterView),
@@ -35,8 +54,21 @@ MapPanel::MapPanel(Workspace* workspace, DatasetModel* dataset, ThumbnailCache* 
                             "neighbourhoods.\nUMAP: fast, keeps local and some global structure."));
     m_colourBy->addItem(tr("Colour: class"));
     m_colourBy->addItem(tr("Colour: nearest neighbour same class?"));
-    m_colourBy->setToolTip(tr("Colour points by their class at the chosen level, or by whether their nearest "
-                              "neighbour in embedding space has the same class (green) or not (red)."));
+    const QStringList attention = attentionScoreNames();
+    const QStringList attentionTips = {
+        tr("How evenly the class token's last-layer attention spreads over the patches (0: on a few patches, "
+           "1: everywhere), mean over heads. Computed for every image the first time it is chosen."),
+        tr("How few patches hold 60 % of the class token's attention rollout (the Inspector's mass mask): 0 even, "
+           "towards 1 on a few patches."),
+        tr("How many patch tokens have an outlying norm (the Inspector's High-norm tokens view): the artefact "
+           "tokens of ViTs trained without registers.")};
+    for (int i = 0; i < attention.size(); ++i) {
+        m_colourBy->addItem(tr("Colour: %1").arg(attention[i]), attention[i]);
+        m_colourBy->setItemData(m_colourBy->count() - 1, attentionTips[i], Qt::ToolTipRole);
+    }
+    m_colourBy->setToolTip(tr("Colour points by their class at the chosen level, by whether their nearest "
+                              "neighbour in embedding space has the same class (green) or not (red), or by a "
+                              "score per image (attention statistics, the audit's and a comparison's scores)."));
     m_perplexity->setRange(2, 200);
     m_perplexity->setValue(30);
     m_perplexity->setPrefix(tr("perplexity "));
@@ -77,6 +109,75 @@ MapPanel::MapPanel(Workspace* workspace, DatasetModel* dataset, ThumbnailCache* 
     controls->addWidget(m_colourBy, 1);
     controls->addWidget(m_legendToggle);
     controls->addWidget(m_compute);
+    // Attention statistics being computed: progress, ETA and Cancel.
+    m_statsRow = new QWidget;
+    m_statsProgress = new QProgressBar;
+    m_statsProgress->setAccessibleName(tr("Attention statistics progress"));
+    m_statsNote = new QLabel;
+    m_statsNote->setWordWrap(true);
+    m_statsNote->hide();
+    auto* statsCancel = new QToolButton;
+    statsCancel->setText(tr("Cancel"));
+    statsCancel->setToolTip(tr("Stop computing the attention statistics (the map keeps its colours)"));
+    auto* statsLayout = new QHBoxLayout(m_statsRow);
+    statsLayout->setContentsMargins(0, 0, 0, 0);
+    statsLayout->addWidget(new QLabel(tr("Attention statistics")));
+    statsLayout->addWidget(m_statsProgress, 1);
+    statsLayout->addWidget(statsCancel);
+    m_statsRow->hide();
+    JobRunner* stats = m_workspace->statisticsRunner();
+    connect(statsCancel, &QToolButton::clicked, stats, &JobRunner::cancel);
+    connect(stats, &JobRunner::started, this, [this] {
+        m_statsProgress->setRange(0, 0);
+        m_statsRow->show();
+    });
+    connect(stats, &JobRunner::progress, this, [this, stats](qint64 done, qint64 total, const QString&) {
+        m_statsProgress->setRange(0, int(std::max<qint64>(total, 1)));
+        m_statsProgress->setValue(int(done));
+        const double eta = stats->etaSeconds();
+        m_statsProgress->setFormat(eta >= 0 ? tr("%v / %m images · %1 left").arg(formatEta(eta)) : tr("%v / %m images"));
+    });
+    connect(stats, &JobRunner::idle, m_statsRow, &QWidget::hide);
+    connect(m_workspace, &Workspace::attentionStatisticsReady, this,
+            [this](const QVector<float>& entropy, const QVector<float>& concentration, const QVector<float>& highNorm,
+                   const QString& note) {
+                const QStringList names = attentionScoreNames();
+                m_scores[names[0]] = entropy;
+                m_scores[names[1]] = concentration;
+                m_scores[names[2]] = highNorm;
+                m_statsNote->setText(tr("Attention statistics: %1").arg(note));
+                if (names.contains(m_colourBy->currentData().toString()))
+                    refreshColours();
+            });
+    // Statistics belong to one model and one data set.
+    connect(m_workspace, &Workspace::modelChanged, this, [this] { clearAttentionScores(); });
+    connect(m_dataset, &QAbstractItemModel::modelReset, this, [this] { clearAttentionScores(); });
+
+    // The range filter of the score the map is coloured by.
+    m_rangeRow = new QWidget;
+    m_rangeFrom = new QDoubleSpinBox;
+    m_rangeTo = new QDoubleSpinBox;
+    m_rangeFrom->setAccessibleName(tr("Score from"));
+    m_rangeTo->setAccessibleName(tr("Score to"));
+    m_rangeFrom->setToolTip(tr("Hide the points whose score is below this"));
+    m_rangeTo->setToolTip(tr("Hide the points whose score is above this"));
+    m_rangeCount = new QLabel;
+    auto* rangeReset = new QToolButton;
+    rangeReset->setText(tr("All"));
+    rangeReset->setToolTip(tr("Show every score again"));
+    auto* rangeLayout = new QHBoxLayout(m_rangeRow);
+    rangeLayout->setContentsMargins(0, 0, 0, 0);
+    rangeLayout->addWidget(new QLabel(tr("Show scores from")));
+    rangeLayout->addWidget(m_rangeFrom);
+    rangeLayout->addWidget(new QLabel(tr("to")));
+    rangeLayout->addWidget(m_rangeTo);
+    rangeLayout->addWidget(rangeReset);
+    rangeLayout->addWidget(m_rangeCount, 1);
+    m_rangeRow->hide();
+    connect(m_rangeFrom, qOverload<double>(&QDoubleSpinBox::valueChanged), this, &MapPanel::applyRangeFilter);
+    connect(m_rangeTo, qOverload<double>(&QDoubleSpinBox::valueChanged), this, &MapPanel::applyRangeFilter);
+    connect(rangeReset, &QToolButton::clicked, this, [this] { resetRange(false); });
+
     auto* split = new QSplitter;
     split->addWidget(m_view);
     split->addWidget(m_legend);
@@ -88,6 +189,9 @@ MapPanel::MapPanel(Workspace* workspace, DatasetModel* dataset, ThumbnailCache* 
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(4, 4, 4, 4);
     layout->addLayout(controls);
+    layout->addWidget(m_statsRow);
+    layout->addWidget(m_statsNote);
+    layout->addWidget(m_rangeRow);
     layout->addWidget(split, 1);
     layout->addLayout(timeline);
     layout->addWidget(m_info);
@@ -106,7 +210,20 @@ MapPanel::MapPanel(Workspace* workspace, DatasetModel* dataset, ThumbnailCache* 
         m_workspace->setProjectionSettings(settings());
         m_workspace->computeEmbeddings();
     });
-    connect(m_colourBy, qOverload<int>(&QComboBox::currentIndexChanged), this, &MapPanel::refreshColours);
+    // The colouring is remembered (class, nearest neighbour or an attention statistic; the
+    // audit's and a comparison's scores exist only once those have run).
+    const QString remembered = QSettings().value(QStringLiteral("map/colourBy")).toString();
+    if (const int index = remembered.isEmpty() ? -1 : m_colourBy->findData(remembered); index >= 0)
+        m_colourBy->setCurrentIndex(index);
+    else if (remembered == QLatin1String("#nearest"))
+        m_colourBy->setCurrentIndex(1);
+    connect(m_colourBy, qOverload<int>(&QComboBox::currentIndexChanged), this, &MapPanel::colourChoiceChanged);
+    connect(m_colourBy, qOverload<int>(&QComboBox::currentIndexChanged), this, [this](int index) {
+        const QString name = m_colourBy->currentData().toString();
+        const bool lasting = index <= 1 || attentionScoreNames().contains(name);
+        if (lasting)
+            QSettings().setValue(QStringLiteral("map/colourBy"), index == 1 ? QStringLiteral("#nearest") : name);
+    });
     connect(m_dataset, &DatasetModel::classesChanged, this, [this] {
         m_workspace->refreshNearestSameClass();
         refreshColours();
@@ -158,16 +275,25 @@ void MapPanel::refreshColours() {
         // width over the range the scores actually take: a score that only reaches 0.4 (a
         // neighbourhood change, say) still uses every colour. The combo box names the score,
         // so the legend shows only each band's range (it is 170 px wide).
+        // Images without a score (unreadable for the attention statistics) get a grey sixth
+        // entry.
         const auto& score = m_scores[scoreName];
-        const auto [lo, hi] = std::minmax_element(score.begin(), score.end());
-        const float low = *lo, high = std::max(*hi, low + 1e-6f);
+        const auto [low, top] = scoreRange(score);
+        const float high = std::max(top, low + 1e-6f);
         palette = {QColor(68, 1, 84), QColor(59, 82, 139), QColor(33, 145, 140), QColor(94, 201, 98), QColor(253, 231, 37)};
         const float step = (high - low) / 5.0f;
         const int digits = step >= 1.0f ? 0 : step >= 0.01f ? 2 : 3;
         for (int b = 0; b < 5; ++b)
             names << tr("%1–%2").arg(low + b * step, 0, 'f', digits).arg(low + (b + 1) * step, 0, 'f', digits);
-        for (int r = 0; r < n; ++r)
-            cats[r] = std::clamp(int((score[r] - low) / step), 0, 4);
+        bool missing = false;
+        for (int r = 0; r < n; ++r) {
+            missing = missing || std::isnan(score[r]);
+            cats[r] = std::isnan(score[r]) ? 5 : std::clamp(int((score[r] - low) / step), 0, 4);
+        }
+        if (missing) {
+            names << tr("no score");
+            palette << QColor(150, 150, 150);
+        }
     } else if (m_colourBy->currentIndex() == 1 && m_workspace->nearestSameClass().size() == n) {
         names = {tr("nearest neighbour: same class"), tr("nearest neighbour: other class")};
         palette = {QColor(60, 160, 80), QColor(210, 40, 40)};
@@ -205,6 +331,95 @@ void MapPanel::refreshColours() {
         m_legend->addItem(item);
     }
     m_legend->blockSignals(false);
+
+    m_statsNote->setVisible(attentionScoreNames().contains(scoreName) && !m_statsNote->text().isEmpty());
+    // The range filter follows the score shown (kept while the same score is recoloured).
+    const bool scored = !scoreName.isEmpty() && m_scores.value(scoreName).size() == n;
+    m_rangeRow->setVisible(scored);
+    if (!scored) {
+        m_rangeScore.clear();
+        m_view->setPointFilter({});
+        return;
+    }
+    resetRange(/*keepIfInside=*/m_rangeScore == scoreName);
+    m_rangeScore = scoreName;
+    applyRangeFilter();
+}
+
+void MapPanel::colourChoiceChanged() {
+    const QString name = m_colourBy->currentData().toString();
+    if (attentionScoreNames().contains(name) && m_scores.value(name).size() != m_dataset->rowCount() &&
+        m_dataset->rowCount() > 0 && !m_workspace->statisticsRunner()->busy())
+        m_workspace->computeAttentionStatistics();
+    refreshColours();
+}
+
+void MapPanel::clearAttentionScores() {
+    bool had = false;
+    for (const QString& name : attentionScoreNames())
+        had = m_scores.remove(name) > 0 || had;
+    if (had)
+        m_statsNote->clear();
+    if (attentionScoreNames().contains(m_colourBy->currentData().toString()))
+        colourChoiceChanged(); // shown: computed again for the new model or data set
+}
+
+QStringList MapPanel::attentionScoreNames() {
+    return {tr("class-token attention entropy"), tr("attention rollout concentration"), tr("high-norm tokens")};
+}
+
+void MapPanel::resetRange(bool keepIfInside) {
+    const auto& score = m_scores.value(m_colourBy->currentData().toString());
+    const auto [low, high] = scoreRange(score);
+    const double span = std::max(double(high - low), 1e-6);
+    const int digits = span >= 50 ? 0 : span >= 0.5 ? 2 : 3;
+    const double from = m_rangeFrom->value(), to = m_rangeTo->value();
+    for (QDoubleSpinBox* box : {m_rangeFrom, m_rangeTo}) {
+        QSignalBlocker block(box);
+        box->setDecimals(digits);
+        box->setRange(low, high);
+        box->setSingleStep(digits == 0 ? 1.0 : span / 50.0);
+    }
+    QSignalBlocker blockFrom(m_rangeFrom), blockTo(m_rangeTo);
+    const bool keep = keepIfInside && from >= low && to <= high && from <= to;
+    m_rangeFrom->setValue(keep ? from : low);
+    m_rangeTo->setValue(keep ? to : high);
+    if (!keepIfInside)
+        applyRangeFilter();
+}
+
+void MapPanel::applyRangeFilter() {
+    const QString name = m_colourBy->currentData().toString();
+    const auto& score = m_scores.value(name);
+    const int n = m_dataset->rowCount();
+    if (name.isEmpty() || score.size() != n) {
+        m_view->setPointFilter({});
+        return;
+    }
+    const auto [low, high] = scoreRange(score);
+    const double from = m_rangeFrom->value(), to = m_rangeTo->value();
+    // The spin boxes round to their decimals: a bound at the box's end is no bound.
+    const double tolerance = 0.5 * std::pow(10.0, -m_rangeFrom->decimals());
+    const bool all = from <= m_rangeFrom->minimum() && to >= m_rangeTo->maximum();
+    QVector<bool> shown;
+    int count = 0;
+    if (!all) {
+        shown.resize(n);
+        for (int r = 0; r < n; ++r) {
+            const float v = score[r];
+            shown[r] = !std::isnan(v) && (from <= low || v >= from - tolerance) && (to >= high || v <= to + tolerance);
+            count += shown[r] ? 1 : 0;
+        }
+    }
+    m_view->setPointFilter(shown);
+    m_rangeCount->setText(all ? tr("all %n image(s)", "", n) : tr("%1 of %2 images").arg(count).arg(n));
+}
+
+int MapPanel::shownPointCount() const {
+    int count = 0;
+    for (int i = 0; i < m_view->pointCount(); ++i)
+        count += m_view->isHidden(i) ? 0 : 1;
+    return count;
 }
 
 void MapPanel::setRowScores(const QString& name, const QVector<float>& perRow) {

@@ -11,6 +11,7 @@ class QAction;
 class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
+class QProgressBar;
 class QListWidget;
 class QPushButton;
 class QSlider;
@@ -49,6 +50,16 @@ public:
     /// The score the map is coloured by ("" when coloured by class) and its values per row.
     QString currentScoreName() const;
     QVector<float> scores(const QString& name) const { return m_scores.value(name); }
+    /// The per-image attention statistics the colour menu offers (computed on demand by the
+    /// Workspace the first time one is chosen, then kept until the model or data set changes).
+    static QStringList attentionScoreNames();
+    QProgressBar* statisticsProgress() const { return m_statsProgress; }
+    /// The range filter shown while the map is coloured by a score: points whose score lies
+    /// outside [from, to] are hidden (and cannot be hovered or selected).
+    QDoubleSpinBox* rangeFrom() const { return m_rangeFrom; }
+    QDoubleSpinBox* rangeTo() const { return m_rangeTo; }
+    /// Points the range filter and the legend leave on the map.
+    int shownPointCount() const;
     /// Actions offered by the map's context menu (right click), before its own.
     void setContextActions(const QList<QAction*>& actions) { m_contextActions = actions; }
     const QList<QAction*>& contextActions() const { return m_contextActions; }
@@ -64,6 +75,10 @@ public:
 private:
     void showHistory(int index);
     void showContextMenu(const QPoint& pos);
+    void colourChoiceChanged();
+    void applyRangeFilter();
+    void resetRange(bool keepIfInside);
+    void clearAttentionScores();
 
     Workspace* m_workspace;
     DatasetModel* m_dataset;
@@ -80,6 +95,14 @@ private:
     QSlider* m_timeline;
     QLabel* m_timelineLabel;
     QLabel* m_info;
+    QWidget* m_statsRow = nullptr;
+    QProgressBar* m_statsProgress = nullptr;
+    QLabel* m_statsNote = nullptr;
+    QWidget* m_rangeRow = nullptr;
+    QDoubleSpinBox* m_rangeFrom = nullptr;
+    QDoubleSpinBox* m_rangeTo = nullptr;
+    QLabel* m_rangeCount = nullptr;
+    QString m_rangeScore; ///< the score the range spin boxes are set up for
     bool m_followLive = true;
     QList<QAction*> m_contextActions;
 };

@@ -74,6 +74,37 @@ void ScatterView::setCategories(const QVector<int>& category, const QStringList&
     m_palette = palette;
     m_hidden.clear();
     update();
+    Q_EMIT coloursChanged();
+}
+
+void ScatterView::copyColoursFrom(const ScatterView& other) {
+    if (other.m_category.size() != m_pos.size())
+        return;
+    m_category = other.m_category;
+    m_categoryNames = other.m_categoryNames;
+    m_palette = other.m_palette;
+    m_hidden = other.m_hidden;
+    m_shown = other.m_shown.size() == m_pos.size() ? other.m_shown : QVector<bool>{};
+    update();
+}
+
+QRectF ScatterView::visibleDataRect() const {
+    const QPointF a = toData(QPointF(0, 0)), b = toData(QPointF(width(), height()));
+    return QRectF(a, b).normalized();
+}
+
+void ScatterView::showDataRect(const QRectF& rect) {
+    if (!rect.isValid() || rect.width() <= 0 || rect.height() <= 0 || width() <= 0 || height() <= 0)
+        return;
+    m_center = rect.center();
+    m_scale = std::min(width() / rect.width(), height() / rect.height());
+    m_fitted = false;
+    update();
+}
+
+void ScatterView::userMovedView() {
+    update();
+    Q_EMIT viewChanged();
 }
 
 void ScatterView::setCategoryVisible(int category, bool visible) {
@@ -82,6 +113,13 @@ void ScatterView::setCategoryVisible(int category, bool visible) {
     else
         m_hidden.insert(category);
     update();
+    Q_EMIT coloursChanged();
+}
+
+void ScatterView::setPointFilter(const QVector<bool>& shown) {
+    m_shown = shown;
+    update();
+    Q_EMIT coloursChanged();
 }
 
 void ScatterView::setMarked(const QVector<bool>& marked) {
@@ -219,7 +257,7 @@ int ScatterView::pointAt(const QPointF& widgetPos, double radiusPx) const {
             int c = cy * m_gridN + cx;
             for (int k = m_cellStart[c]; k < m_cellStart[c + 1]; ++k) {
                 int i = m_cellItems[k];
-                if (m_hidden.contains(m_category.value(i)))
+                if (isHidden(i))
                     continue;
                 QPointF v = m_pos[i] - d;
                 double dd = v.x() * v.x() + v.y() * v.y();
@@ -259,7 +297,7 @@ void ScatterView::paintPoints(QImage& img) {
     const double cx = m_center.x(), cy = m_center.y(), s = m_scale * dpr, hw = w / 2.0, hh = h / 2.0;
     for (int i = 0; i < n; ++i) {
         const int cat = m_category.value(i);
-        if (!m_hidden.isEmpty() && m_hidden.contains(cat))
+        if (isHidden(i))
             continue;
         if (!std::isfinite(pos[i].x()) || !std::isfinite(pos[i].y()))
             continue;
@@ -284,7 +322,7 @@ void ScatterView::paintOverlays(QPainter& p) {
         QVector<int> onScreen;
         QRectF view = rect().adjusted(-kThumbPx, -kThumbPx, kThumbPx, kThumbPx);
         for (int i = 0; i < pos.size() && onScreen.size() <= kThumbZoomLimit; ++i)
-            if (!m_hidden.contains(m_category.value(i)) && view.contains(toWidget(pos[i])))
+            if (!isHidden(i) && view.contains(toWidget(pos[i])))
                 onScreen << i;
         if (!onScreen.isEmpty() && onScreen.size() <= kThumbZoomLimit) {
             for (int i : onScreen) {
@@ -306,7 +344,7 @@ void ScatterView::paintOverlays(QPainter& p) {
         p.setBrush(Qt::NoBrush);
         int drawn = 0;
         for (int i = 0; i < pos.size() && drawn < 20000; ++i)
-            if (m_marked[i] && !m_hidden.contains(m_category.value(i))) {
+            if (m_marked[i] && !isHidden(i)) {
                 p.drawEllipse(toWidget(pos[i]), 4.5, 4.5);
                 ++drawn;
             }
@@ -415,7 +453,7 @@ void ScatterView::wheelEvent(QWheelEvent* e) {
     // Keep the point under the cursor fixed.
     const QPointF after = toData(e->position());
     m_center += anchor - after;
-    update();
+    userMovedView();
     e->accept();
 }
 
@@ -445,6 +483,7 @@ void ScatterView::mouseMoveEvent(QMouseEvent* e) {
             QPointF delta = e->position() - m_lastMouse;
             m_center -= QPointF(delta.x() / m_scale, -delta.y() / m_scale);
             m_fitted = false;
+            Q_EMIT viewChanged();
         }
         m_lastMouse = e->position();
         update();
@@ -484,7 +523,7 @@ void ScatterView::mouseReleaseEvent(QMouseEvent* e) {
         const QPolygonF lasso = m_lasso;
         const QRectF lassoBox = lasso.boundingRect();
         for (int i = 0; i < m_pos.size(); ++i) {
-            if (m_hidden.contains(m_category.value(i)))
+            if (isHidden(i))
                 continue;
             QPointF w = toWidget(m_pos[i]);
             if (!lasso.isEmpty() ? (lassoBox.contains(w) && lasso.containsPoint(w, Qt::OddEvenFill)) : rubber.contains(w))
@@ -509,6 +548,7 @@ void ScatterView::keyPressEvent(QKeyEvent* e) {
     switch (e->key()) {
     case Qt::Key_F:
         fitToData();
+        Q_EMIT viewChanged();
         break;
     case Qt::Key_Escape:
         setSelection({}, true);
@@ -517,12 +557,12 @@ void ScatterView::keyPressEvent(QKeyEvent* e) {
     case Qt::Key_Equal:
         m_scale *= 1.25;
         m_fitted = false;
-        update();
+        userMovedView();
         break;
     case Qt::Key_Minus:
         m_scale /= 1.25;
         m_fitted = false;
-        update();
+        userMovedView();
         break;
     case Qt::Key_Left:
     case Qt::Key_Right:
@@ -533,7 +573,8 @@ void ScatterView::keyPressEvent(QKeyEvent* e) {
         const int k = e->key();
         m_center += QPointF(k == Qt::Key_Left ? -step : k == Qt::Key_Right ? step : 0.0,
                             k == Qt::Key_Up ? step : k == Qt::Key_Down ? -step : 0.0);
-        update();
+        m_fitted = false;
+        userMovedView();
         break;
     }
     default:

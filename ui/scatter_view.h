@@ -35,6 +35,16 @@ public:
     void setCategories(const QVector<int>& category, const QStringList& names, const QVector<QColor>& palette);
     void setCategoryVisible(int category, bool visible);
     bool categoryVisible(int category) const { return !m_hidden.contains(category); }
+    /// Per point: shown (true) or filtered out (a score's range filter); empty shows every
+    /// point. Filtered points are neither drawn nor hovered, clicked or lassoed, as hidden
+    /// categories are.
+    void setPointFilter(const QVector<bool>& shown);
+    const QVector<bool>& pointFilter() const { return m_shown; }
+    /// A point is hidden by its category or by the point filter.
+    bool isHidden(int point) const {
+        return (!m_hidden.isEmpty() && m_hidden.contains(m_category.value(point))) ||
+               (m_shown.size() == m_pos.size() && !m_shown[point]);
+    }
     /// Optional per-point outline marks (e.g. wrong-class nearest neighbour).
     void setMarked(const QVector<bool>& marked);
     /// Image path per point for hover/zoom thumbnails (empty = none).
@@ -54,6 +64,13 @@ public:
     const QVector<int>& categories() const { return m_category; }
     const QStringList& categoryNames() const { return m_categoryNames; }
     const QVector<QColor>& categoryPalette() const { return m_palette; }
+    /// Takes `other`'s colouring, hidden categories and point filter (same point count;
+    /// Compare's second map follows the main map's). Emits nothing.
+    void copyColoursFrom(const ScatterView& other);
+    /// The data rectangle the widget shows, and showing one (as large as fits, centred);
+    /// showDataRect() emits nothing, so two maps can follow each other's viewChanged().
+    QRectF visibleDataRect() const;
+    void showDataRect(const QRectF& rect);
     void setTool(Tool tool) { m_tool = tool; }
     Tool tool() const { return m_tool; }
 
@@ -72,6 +89,10 @@ Q_SIGNALS:
     void pointClicked(int point);
     void selectionChanged(const QSet<int>& points);
     void hovered(int point);
+    /// The user panned or zoomed (wheel, drag, keys, F).
+    void viewChanged();
+    /// Colours, hidden categories or the point filter changed.
+    void coloursChanged();
 
 protected:
     void paintEvent(QPaintEvent* event) override;
@@ -88,6 +109,7 @@ private:
     void paintOverlays(QPainter& p);
     void rebuildIndex();
     void animationStep();
+    void userMovedView();
     QVector<QPointF> displayPositions() const;
 
     QVector<QPointF> m_pos;      // target positions
@@ -99,6 +121,7 @@ private:
     QStringList m_categoryNames;
     QVector<QColor> m_palette;
     QSet<int> m_hidden;
+    QVector<bool> m_shown; // per point; empty: all
     QVector<bool> m_marked;
     QStringList m_paths;
     QStringList m_labels;

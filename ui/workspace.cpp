@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <limits>
 
+#include "core/analysis/attention_stats.h"
 #include "core/analysis/inspection.h"
 #include "core/analysis/projection.h"
 #include "core/image/decode.h"
@@ -169,8 +170,9 @@ core::Matrix Workspace::projectLayout(const core::Matrix& data, const Projection
 Workspace::Workspace(DatasetModel* dataset, QObject* parent)
     : QObject(parent), m_dataset(dataset), m_engine(new JobRunner(tr("Embedding"), this)),
       m_analysis(new JobRunner(tr("Map"), this)), m_inspect(new JobRunner(tr("Inspecting"), this)),
-      m_embedEngine(std::make_shared<Engine>()), m_inspectEngine(std::make_shared<Engine>()) {
-    for (JobRunner* r : {m_engine, m_analysis, m_inspect})
+      m_stats(new JobRunner(tr("Attention statistics"), this)), m_embedEngine(std::make_shared<Engine>()),
+      m_inspectEngine(std::make_shared<Engine>()), m_statsEngine(std::make_shared<Engine>()) {
+    for (JobRunner* r : {m_engine, m_analysis, m_inspect, m_stats})
         connect(r, &JobRunner::failed, this, &Workspace::error);
     connect(m_engine, &JobRunner::idle, this, [this] {
         if (m_pendingWeights) {
@@ -181,8 +183,15 @@ Workspace::Workspace(DatasetModel* dataset, QObject* parent)
         }
     });
     connect(m_inspect, &JobRunner::idle, this, &Workspace::runPendingInspection);
+    connect(m_stats, &JobRunner::idle, this, [this] {
+        if (m_statsQueued) {
+            m_statsQueued = false;
+            computeAttentionStatistics();
+        }
+    });
     // Edits to the data set make the embeddings stale.
     connect(m_dataset, &QAbstractItemModel::modelReset, this, [this] {
+        m_stats->cancel(); // its rows are the old data set's
         m_embeddings = {};
         m_rowToEmbedding.clear();
         m_layout.clear();
@@ -195,7 +204,7 @@ Workspace::Workspace(DatasetModel* dataset, QObject* parent)
 }
 
 Workspace::~Workspace() {
-    for (JobRunner* r : {m_engine, m_analysis, m_inspect})
+    for (JobRunner* r : {m_engine, m_analysis, m_inspect, m_stats})
         r->cancel();
 }
 
@@ -204,7 +213,8 @@ bool Workspace::waitForIdle(int timeoutMs) {
     t.start();
     while (t.elapsed() < timeoutMs) {
         QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
-        if (!m_engine->busy() && !m_analysis->busy() && !m_inspect->busy() && !m_pendingWeights && !m_embedQueued &&
+        if (!m_engine->busy() && !m_analysis->busy() && !m_inspect->busy() && !m_stats->busy() && !m_pendingWeights &&
+            !m_embedQueued && !m_statsQueued &&
             !m_pendingInspection && !m_pendingNeighbours)
             return true;
         QThread::msleep(5);
@@ -461,6 +471,49 @@ void Workspace::requestNeighboursOfFile(const QString& path, int k, bool cosine)
     };
     if (!m_inspect->start(task))
         m_pendingNeighbours = [this, task] { m_inspect->start(task); };
+}
+
+void Workspace::computeAttentionStatistics() {
+    if (m_stats->busy()) {
+        m_stats->cancel();
+        m_statsQueued = true;
+        return;
+    }
+    const int rows = m_dataset->rowCount();
+    if (rows == 0)
+        return;
+    std::vector<std::filesystem::path> files;
+    files.reserve(std::size_t(rows));
+    for (int r = 0; r < rows; ++r)
+        files.emplace_back(m_dataset->data(m_dataset->index(r), DatasetModel::PathRole).toString().toStdString());
+    auto engine = m_statsEngine;
+    const QString spec = m_liveStep >= 0 && m_embedEngine->loaded.model ? m_embedEngine->spec : m_spec;
+    const int imageSize = m_imageSize;
+    const WeightSnapshot live = m_liveWeights;
+    const qint64 liveStep = m_liveStep;
+    m_stats->start([=, this](const JobRunner::Context& ctx) -> std::function<void()> {
+        engine->ensure(spec, imageSize);
+        if (live && engine->weightsStep != liveStep)
+            engine->applyWeights(*live, liveStep);
+        ctx.cancel.check();
+        const auto run = an::computeAttentionStatistics(*engine->loaded.model, files, /*batch=*/8, ctx.progress, &ctx.cancel);
+        QVector<float> entropy(rows), concentration(rows), highNorm(rows);
+        for (int r = 0; r < rows; ++r) {
+            entropy[r] = run.perImage[std::size_t(r)].classEntropy;
+            concentration[r] = run.perImage[std::size_t(r)].rolloutConcentration;
+            highNorm[r] = run.perImage[std::size_t(r)].highNormTokens;
+        }
+        QString note = live ? tr("%1, training step %2").arg(engine->describe()).arg(liveStep) : engine->describe();
+        note += tr(" · %n image(s) in %1 s", "", rows - int(run.errors.size())).arg(run.seconds, 0, 'f', 1);
+        if (!run.errors.empty())
+            note += tr(" · %n could not be read (first: %1)", "", int(run.errors.size()))
+                        .arg(QString::fromStdString(run.errors.front()));
+        return [=, this] {
+            if (m_dataset->rowCount() != rows)
+                return; // the data set changed meanwhile
+            Q_EMIT attentionStatisticsReady(entropy, concentration, highNorm, note);
+        };
+    });
 }
 
 void Workspace::requestInspection(int row) {

@@ -101,6 +101,14 @@ public:
     /// replace each other (only the newest is used).
     void applyWeights(WeightSnapshot weights, qint64 step, const QString& spec, int imageSize);
 
+    /// Per image of the data set, with the current model (and live weights while training):
+    /// the class token's attention entropy, the rollout's concentration and the count of
+    /// high-norm tokens (core::analysis::computeAttentionStatistics), on a worker of its own
+    /// with progress and Cancel. attentionStatisticsReady() brings them; a newer request
+    /// replaces a running one.
+    void computeAttentionStatistics();
+    JobRunner* statisticsRunner() const { return m_stats; }
+
     const core::Matrix& embeddings() const { return m_embeddings; }
     /// Data set row -> embedding row (-1 when the image could not be embedded).
     const QVector<int>& embeddingRowOf() const { return m_rowToEmbedding; }
@@ -133,6 +141,10 @@ Q_SIGNALS:
     void pairInspectionReady(std::shared_ptr<const core::analysis::InspectionResult> a, const QString& titleA,
                              std::shared_ptr<const core::analysis::InspectionResult> b, const QString& titleB,
                              bool checkpoints);
+    /// Per data set row (NaN where the image could not be read); `note` says which model (and
+    /// training step) they come from and how many images failed.
+    void attentionStatisticsReady(const QVector<float>& classEntropy, const QVector<float>& rolloutConcentration,
+                                  const QVector<float>& highNormTokens, const QString& note);
     void message(const QString& text);
     void error(const QString& text);
 
@@ -148,8 +160,11 @@ private:
     JobRunner* m_engine;   // model load + embedding
     JobRunner* m_analysis; // projection + neighbour index
     JobRunner* m_inspect;  // inspection and single-image queries
+    JobRunner* m_stats;    // attention statistics of the whole data set
     std::shared_ptr<Engine> m_embedEngine;
     std::shared_ptr<Engine> m_inspectEngine;
+    std::shared_ptr<Engine> m_statsEngine;
+    bool m_statsQueued = false;
     QString m_spec = QStringLiteral("default");
     int m_imageSize = 0;
     QString m_description;

@@ -4,6 +4,7 @@
 // back into the data set, and Undo Fix puts the file back byte for byte.
 #include <catch2/catch.hpp>
 
+#include "../support/demo_photos.h"
 #include "../support/wait_for.h"
 
 #include <QComboBox>
@@ -24,18 +25,9 @@
 
 using namespace vitrine::ui;
 namespace fs = std::filesystem;
+using vitrine::testutil::demoPhotos;
 
 namespace {
-
-/// The first `n` photos under a demo class folder (e.g. "dog/beagle").
-std::vector<fs::path> demoPhotos(const char* folder, std::size_t n) {
-    std::vector<fs::path> out;
-    for (const auto& e : fs::directory_iterator(fs::path(VITRINE_TEST_DATA) / folder))
-        out.push_back(e.path());
-    std::sort(out.begin(), out.end());
-    out.resize(std::min(n, out.size()));
-    return out;
-}
 
 QTreeWidgetItem* section(QTreeWidget* tree, const QString& prefix) {
     for (int i = 0; i < tree->topLevelItemCount(); ++i)
@@ -51,16 +43,7 @@ TEST_CASE("the Audit panel finds a planted mislabel and duplicate, and its fix c
     qputenv("XDG_CONFIG_HOME", settings.path().toUtf8());
     QTemporaryDir tmp;
     REQUIRE(tmp.isValid());
-    const fs::path root = fs::path(tmp.path().toStdString()) / "pets";
-    fs::create_directories(root / "cat");
-    fs::create_directories(root / "dog");
-    int i = 0;
-    for (const char* breed : {"cat/Bengal", "cat/Birman", "cat/Persian", "cat/Siamese"})
-        for (const auto& p : demoPhotos(breed, 3))
-            fs::copy_file(p, root / "cat" / ("c" + std::to_string(i++) + ".jpg"));
-    for (const char* breed : {"dog/beagle", "dog/pug", "dog/boxer", "dog/samoyed"})
-        for (const auto& p : demoPhotos(breed, 3))
-            fs::copy_file(p, root / "dog" / ("d" + std::to_string(i++) + ".jpg"));
+    const fs::path root = vitrine::testutil::makePets(fs::path(tmp.path().toStdString()), 3);
     const fs::path planted = root / "cat" / "planted.jpg"; // a dog, filed as a cat
     fs::copy_file(demoPhotos("dog/beagle", 4).back(), planted);
     fs::copy_file(root / "dog" / "d12.jpg", root / "dog" / "copy of d12.jpg");

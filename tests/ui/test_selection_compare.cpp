@@ -9,6 +9,7 @@
 //   second map beside the main one, aligned onto it, selection and hover linked both ways.
 #include <catch2/catch.hpp>
 
+#include "../support/demo_photos.h"
 #include "../support/wait_for.h"
 
 #include <QAction>
@@ -50,37 +51,13 @@
 #include "ui/workspace.h"
 
 using namespace vitrine::ui;
+using vitrine::testutil::demoPhotos;
+using vitrine::testutil::makePets;
 using vitrine::testutil::waitFor;
 namespace fs = std::filesystem;
 namespace analysis = vitrine::core::analysis;
 
 namespace {
-
-/// The first `n` photos under a demo class folder (e.g. "dog/beagle").
-std::vector<fs::path> demoPhotos(const char* folder, std::size_t n) {
-    std::vector<fs::path> out;
-    for (const auto& e : fs::directory_iterator(fs::path(VITRINE_TEST_DATA) / folder))
-        out.push_back(e.path());
-    std::sort(out.begin(), out.end());
-    out.resize(std::min(n, out.size()));
-    return out;
-}
-
-/// A data set of real pet photos: `perBreed` photos of four cat and four dog breeds, filed as
-/// cat/ and dog/.
-fs::path makePets(const fs::path& parent, std::size_t perBreed) {
-    const fs::path root = parent / "pets";
-    fs::create_directories(root / "cat");
-    fs::create_directories(root / "dog");
-    int i = 0;
-    for (const char* breed : {"cat/Bengal", "cat/Birman", "cat/Persian", "cat/Siamese"})
-        for (const auto& p : demoPhotos(breed, perBreed))
-            fs::copy_file(p, root / "cat" / ("c" + std::to_string(i++) + ".jpg"));
-    for (const char* breed : {"dog/beagle", "dog/pug", "dog/boxer", "dog/samoyed"})
-        for (const auto& p : demoPhotos(breed, perBreed))
-            fs::copy_file(p, root / "dog" / ("d" + std::to_string(i++) + ".jpg"));
-    return root;
-}
 
 void openAndEmbed(MainWindow& w, const fs::path& root, int rows) {
     w.openFolder(QString::fromStdString(root.string()));
@@ -453,6 +430,29 @@ TEST_CASE("Compare With a model embeds the data set with it and shows its map be
     REQUIRE(waitFor([&] { return w.datasetPanel()->currentRow() == hit; }, 5000));
     CHECK(mainMap->current() == hit);
     CHECK(otherMap->current() == hit);
+
+    // Linked views: zooming or panning either map shows the same region of the shared frame on
+    // the other; recolouring or filtering the main map recolours the second.
+    QTest::keyClick(mainMap, Qt::Key_Plus);
+    QTest::keyClick(mainMap, Qt::Key_Right);
+    const QPointF mainCentre = mainMap->visibleDataRect().center();
+    CHECK(otherMap->visibleDataRect().center().x() == Approx(mainCentre.x()).epsilon(1e-6));
+    CHECK(otherMap->visibleDataRect().center().y() == Approx(mainCentre.y()).epsilon(1e-6));
+    QTest::keyClick(otherMap, Qt::Key_Minus);
+    QTest::keyClick(otherMap, Qt::Key_Up);
+    const QPointF otherCentre = otherMap->visibleDataRect().center();
+    CHECK(mainMap->visibleDataRect().center().x() == Approx(otherCentre.x()).epsilon(1e-6));
+    CHECK(mainMap->visibleDataRect().center().y() == Approx(otherCentre.y()).epsilon(1e-6));
+    mainMap->setCategoryVisible(0, false);
+    CHECK_FALSE(otherMap->categoryVisible(0));
+    QVector<bool> onlyEven(24);
+    for (int i = 0; i < 24; ++i)
+        onlyEven[i] = i % 2 == 0;
+    mainMap->setPointFilter(onlyEven);
+    CHECK(otherMap->pointFilter() == onlyEven);
+    mainMap->setPointFilter({});
+    mainMap->setCategoryVisible(0, true);
+    CHECK(otherMap->categories() == mainMap->categories());
 
     // Cancel stops the embedding; the last result and its map stay.
     panel->compareWithModel("vit-micro-pets");
