@@ -224,7 +224,11 @@ MapPanel::MapPanel(Workspace* workspace, DatasetModel* dataset, ThumbnailCache* 
         if (lasting)
             QSettings().setValue(QStringLiteral("map/colourBy"), index == 1 ? QStringLiteral("#nearest") : name);
     });
+    connect(m_dataset, &QAbstractItemModel::modelReset, this, [this] { m_labelsValid = false; });
+    connect(m_dataset, &QAbstractItemModel::rowsInserted, this, [this] { m_labelsValid = false; });
+    connect(m_dataset, &QAbstractItemModel::rowsRemoved, this, [this] { m_labelsValid = false; });
     connect(m_dataset, &DatasetModel::classesChanged, this, [this] {
+        m_labelsValid = false;
         m_workspace->refreshNearestSameClass();
         refreshColours();
         updateInfo();
@@ -257,15 +261,23 @@ ProjectionSettings MapPanel::settings() const {
 void MapPanel::refreshColours() {
     const int n = m_dataset->rowCount();
     QVector<int> cats(n);
-    QStringList labels;
-    QStringList paths;
-    labels.reserve(n);
-    paths.reserve(n);
-    for (int r = 0; r < n; ++r) {
-        QModelIndex idx = m_dataset->index(r);
-        paths << idx.data(DatasetModel::PathRole).toString();
-        labels << QStringLiteral("%1\n%2").arg(idx.data(DatasetModel::ClassRole).toString(),
-                                               idx.data(DatasetModel::RelativePathRole).toString());
+    if (!m_labelsValid || m_view->pointCount() != m_labelledPoints) {
+        // Hover texts and thumbnail paths change with the data set and the class level, not
+        // with the colouring: built once for those (100,000 rows take tens of ms).
+        QStringList labels;
+        QStringList paths;
+        labels.reserve(n);
+        paths.reserve(n);
+        for (int r = 0; r < n; ++r) {
+            QModelIndex idx = m_dataset->index(r);
+            paths << idx.data(DatasetModel::PathRole).toString();
+            labels << QStringLiteral("%1\n%2").arg(idx.data(DatasetModel::ClassRole).toString(),
+                                                   idx.data(DatasetModel::RelativePathRole).toString());
+        }
+        m_view->setImagePaths(paths, m_thumbs);
+        m_view->setLabels(labels);
+        m_labelsValid = true;
+        m_labelledPoints = m_view->pointCount();
     }
     QStringList names;
     QVector<QColor> palette;
@@ -306,8 +318,6 @@ void MapPanel::refreshColours() {
             cats[r] = m_dataset->data(m_dataset->index(r), DatasetModel::ClassIdRole).toInt();
     }
     m_view->setCategories(cats, names, palette);
-    m_view->setImagePaths(paths, m_thumbs);
-    m_view->setLabels(labels);
     QVector<bool> marked;
     if (m_workspace->nearestSameClass().size() == n) {
         marked.resize(n);

@@ -102,6 +102,8 @@ private:
     QDoubleSpinBox* m_rangeFrom = nullptr;
     QDoubleSpinBox* m_rangeTo = nullptr;
     QLabel* m_rangeCount = nullptr;
+    bool m_labelsValid = false; ///< the view's hover texts and image paths match the data set
+    int m_labelledPoints = -1;
     QString m_rangeScore; ///< the score the range spin boxes are set up for
     bool m_followLive = true;
     QList<QAction*> m_contextActions;

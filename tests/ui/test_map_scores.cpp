@@ -10,18 +10,22 @@
 #include <QDoubleSpinBox>
 #include <QListWidget>
 #include <QProgressBar>
+#include <QElapsedTimer>
 #include <QTemporaryDir>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <random>
 
 #include "ui/dataset_model.h"
 #include "ui/job_runner.h"
 #include "ui/main_window.h"
 #include "ui/map_panel.h"
+#include "core/data/dataset.h"
 #include "ui/scatter_view.h"
+#include "ui/thumbnail_cache.h"
 #include "ui/workspace.h"
 
 using namespace vitrine::ui;
@@ -126,4 +130,62 @@ TEST_CASE("the map is coloured by attention statistics computed for every image,
     CHECK_FALSE(map->statisticsProgress()->isVisibleTo(map));
     CHECK(map->scores(names[2]).isEmpty());
     CHECK(map->shownPointCount() == n);
+}
+
+TEST_CASE("the map recolours by a score and filters a range at 100,000 points", "[ui][map-scores][map]") {
+    QTemporaryDir settings;
+    qputenv("XDG_CONFIG_HOME", settings.path().toUtf8());
+    ThumbnailCache thumbs;
+    DatasetModel dataset(&thumbs);
+    vitrine::core::data::Dataset data;
+    data.root = "/nonexistent/pets";
+    const int n = 100000;
+    data.samples.reserve(n);
+    for (int i = 0; i < n; ++i) {
+        vitrine::core::data::Sample s;
+        const std::string label = (i % 2 ? "dog/breed" : "cat/breed") + std::to_string(i % 37);
+        s.relativePath = label + "/" + std::to_string(i) + ".jpg";
+        s.path = data.root / s.relativePath;
+        s.labels = {label.substr(0, 3), label.substr(4)};
+        data.samples.push_back(std::move(s));
+    }
+    std::sort(data.samples.begin(), data.samples.end(),
+              [](const auto& a, const auto& b) { return a.relativePath < b.relativePath; });
+    dataset.setDataset(std::move(data));
+    Workspace workspace(&dataset);
+    MapPanel map(&workspace, &dataset, &thumbs);
+    map.resize(1000, 700);
+    std::mt19937 rng(3);
+    std::normal_distribution<double> g(0.0, 1.0);
+    QVector<QPointF> pos(n);
+    QVector<float> score(n);
+    for (int i = 0; i < n; ++i) {
+        pos[i] = QPointF(g(rng), g(rng));
+        score[i] = float(std::abs(pos[i].x())); // distance from the vertical axis
+    }
+    map.view()->setPositions(pos);
+    map.refreshColours(); // as a new layout does: hover texts and paths for every point
+    map.setRowScores(QStringLiteral("distance"), score);
+
+    QElapsedTimer clock;
+    clock.start();
+    map.showScores(QStringLiteral("distance"));
+    const double recolourMs = clock.nsecsElapsed() / 1e6;
+    REQUIRE(map.currentScoreName() == "distance");
+    REQUIRE(map.view()->categories().size() == n);
+    clock.restart();
+    map.rangeTo()->setValue(1.0);
+    const double filterMs = clock.nsecsElapsed() / 1e6;
+    int expected = 0;
+    const double tolerance = 0.5 * std::pow(10.0, -map.rangeTo()->decimals());
+    for (float v : score)
+        expected += v <= map.rangeTo()->value() + tolerance ? 1 : 0;
+    CHECK(map.shownPointCount() == expected);
+    CHECK(expected > n / 2);
+    CHECK(expected < n);
+    clock.restart();
+    map.view()->renderToImage();
+    const double frameMs = clock.nsecsElapsed() / 1e6;
+    WARN("100,000 points: recolour by a score " << recolourMs << " ms, range filter " << filterMs << " ms, frame "
+                                                << frameMs << " ms");
 }
