@@ -7,6 +7,8 @@
 #   docs/training.png          40 s into a training run started with Ctrl+Return
 #   docs/dark.png              the dark theme
 #   docs/audit.png             the Audit panel after Run → Audit Data Set (Ctrl+Shift+A)
+#   docs/map-scores.png        the map coloured by class-token attention entropy (remembered
+#                              colouring), the range filter from 0.75 up, at 1600x1000
 #   docs/compare.png           Run → Compare With… (Ctrl+Shift+K) → Model or Checkpoint File…: the
 #                              AugReg ViT-Ti/16 before fine-tuning, embedded by the panel, its map
 #                              aligned beside the main one, one image picked in the list
@@ -62,6 +64,18 @@ shoot() {
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# The attention-statistics colouring with a range: typed into the range's first box, whose
+# place at 1600x1000 is fixed by the layout.
+config=$(mktemp -d); mkdir -p "$config/Vitrine"
+printf '[map]\ncolourBy=class-token attention entropy\n' > "$config/Vitrine/Vitrine.conf"
+XDG_CONFIG_HOME=$config xvfb-run -a -s "-screen 0 1600x1000x24" bash -c "
+  '$APP' >/dev/null 2>&1 &
+  sleep $((WAIT + 10))
+  xdotool mousemove 508 160 click --repeat 3 1; sleep 0.3; xdotool type 0.75; xdotool key Return; sleep 1
+  import -window root docs/map-scores.png
+  kill %1
+"
+rm -rf "$config"
 mkdir -p "$tmp/empty"
 AUDIT=1 TRAIN=1 shoot 1920x1080 "$tmp/light" system
 # What the Compare view compares with: the model before fine-tuning.
@@ -72,7 +86,7 @@ WAIT=5 shoot 1920x1080 "$tmp/welcome" system "$tmp/empty"
 for pair in "light-map:screenshot" "light-inspector:inspector" "light-training:training" "dark-map:dark" "welcome-map:welcome" "light-audit:audit" "compare-compare:compare"; do
   convert "$tmp/${pair%%:*}.png" -resize 1600x "docs/${pair##*:}.png"
 done
-echo "screenshots: wrote docs/screenshot.png docs/inspector.png docs/training.png docs/dark.png docs/welcome.png docs/audit.png docs/compare.png"
+echo "screenshots: wrote docs/map-scores.png docs/screenshot.png docs/inspector.png docs/training.png docs/dark.png docs/welcome.png docs/audit.png docs/compare.png"
 if [ -n "$CHECK_DIR" ]; then
   shoot 1366x768 "$CHECK_DIR/1366x768" system
   shoot 3840x2160 "$CHECK_DIR/3840x2160-scale2" system "" 2
