@@ -148,31 +148,15 @@ void AuditPanel::runAudit() {
         m_status->setText(tr("Nothing to audit yet: open a data set and compute its map (F5) first."));
         return;
     }
-    // The embedded rows, with their absolute paths, labels at the chosen level and split.
-    const auto& ds = m_dataset->dataset();
-    const auto& rowOf = m_workspace->embeddingRowOf();
-    const core::Matrix& all = m_workspace->embeddings();
-    auto embeddings = std::make_shared<core::Matrix>();
-    auto table = std::make_shared<core::io::RowTable>();
-    table->columns = {"path", "label"};
-    QVector<int> toDataset;
-    const int level = m_dataset->labelLevel();
-    std::vector<std::int64_t> picked;
-    for (int r = 0; r < rowOf.size() && r < int(ds.samples.size()); ++r) {
-        if (rowOf[r] < 0 || rowOf[r] >= all.rows)
-            continue;
-        picked.push_back(rowOf[r]);
-        toDataset << r;
-        const auto& s = ds.samples[std::size_t(r)];
-        table->rows.push_back({s.path.string(), core::data::Dataset::labelAt(s, level)});
-    }
-    if (picked.size() < 3) {
+    // The embedded rows, with their absolute paths and labels at the chosen level.
+    const auto rows = m_workspace->embeddedRows(/*absolutePaths=*/true);
+    if (rows.toDataset.size() < 3) {
         m_status->setText(tr("An audit needs at least three embedded images."));
         return;
     }
-    *embeddings = core::Matrix(static_cast<std::int64_t>(picked.size()), all.cols);
-    for (std::size_t i = 0; i < picked.size(); ++i)
-        std::copy(all.row(picked[i]), all.row(picked[i]) + all.cols, embeddings->row(std::int64_t(i)));
+    const auto embeddings = rows.embeddings;
+    const auto table = rows.table;
+    const QVector<int> toDataset = rows.toDataset;
     core::analysis::AuditOptions options;
     options.nearDuplicateDistance = m_threshold->value() > 0 ? float(m_threshold->value()) : -1.0f;
     const bool started = m_runner->start([this, embeddings, table, options, toDataset](const JobRunner::Context& ctx)

@@ -301,22 +301,11 @@ void ComparePanel::start(const Source& source) {
         return;
     // The embedded rows, named as the exporters name them (path relative to the data set).
     const auto& ds = m_dataset->dataset();
-    const auto& rowOf = m_workspace->embeddingRowOf();
-    const core::Matrix& all = m_workspace->embeddings();
-    auto table = std::make_shared<core::io::RowTable>();
-    table->columns = {"path", "label"};
-    std::vector<std::int64_t> picked;
-    QVector<int> toDataset;
+    const auto rows = m_workspace->embeddedRows(/*absolutePaths=*/false);
+    const auto table = rows.table;
+    const QVector<int> toDataset = rows.toDataset;
+    const auto current = rows.embeddings;
     const int level = m_dataset->labelLevel();
-    for (int r = 0; r < rowOf.size() && r < int(ds.samples.size()); ++r) {
-        if (rowOf[r] < 0 || rowOf[r] >= all.rows)
-            continue;
-        picked.push_back(rowOf[r]);
-        toDataset << r;
-        const auto& s = ds.samples[std::size_t(r)];
-        table->rows.push_back({s.relativePath, core::data::Dataset::labelAt(s, level)});
-    }
-    auto current = std::make_shared<core::Matrix>(core::analysis::pickRows(all, picked));
     const int k = m_k->value();
     const int datasetRows = m_dataset->rowCount();
     const QVector<QPointF> mainLayout = m_workspace->layout(); // per data set row, NaN where none

@@ -473,6 +473,29 @@ void Workspace::requestNeighboursOfFile(const QString& path, int k, bool cosine)
         m_pendingNeighbours = [this, task] { m_inspect->start(task); };
 }
 
+Workspace::EmbeddedRows Workspace::embeddedRows(bool absolutePaths) const {
+    EmbeddedRows out;
+    out.table = std::make_shared<core::io::RowTable>();
+    out.table->columns = {"path", "label"};
+    const auto& ds = m_dataset->dataset();
+    const int level = m_dataset->labelLevel();
+    std::vector<std::int64_t> picked;
+    for (int r = 0; r < m_rowToEmbedding.size() && r < int(ds.samples.size()); ++r) {
+        const int e = m_rowToEmbedding[r];
+        if (e < 0 || e >= m_embeddings.rows)
+            continue;
+        picked.push_back(e);
+        out.toDataset << r;
+        const auto& s = ds.samples[std::size_t(r)];
+        out.table->rows.push_back({absolutePaths ? s.path.string() : s.relativePath, core::data::Dataset::labelAt(s, level)});
+    }
+    out.embeddings = std::make_shared<core::Matrix>(std::int64_t(picked.size()), m_embeddings.cols);
+    for (std::size_t i = 0; i < picked.size(); ++i)
+        std::copy(m_embeddings.row(picked[i]), m_embeddings.row(picked[i]) + m_embeddings.cols,
+                  out.embeddings->row(std::int64_t(i)));
+    return out;
+}
+
 void Workspace::computeAttentionStatistics() {
     if (m_stats->busy()) {
         m_stats->cancel();

@@ -17,6 +17,7 @@
 
 #include "core/analysis/neighbours.h"
 #include "core/common/matrix.h"
+#include "core/io/row_table.h"
 #include "ui/job_runner.h"
 #include "ui/neighbours_panel.h"
 
@@ -108,6 +109,17 @@ public:
     /// replaces a running one.
     void computeAttentionStatistics();
     JobRunner* statisticsRunner() const { return m_stats; }
+
+    /// The embedded images of the data set, for a job that works from the embeddings (audit,
+    /// comparison): their embeddings copied in data set order, a (path, label) row table with
+    /// the label at the current class level and the path absolute or as the exporters write
+    /// it (relative to the data set), and each one's data set row.
+    struct EmbeddedRows {
+        std::shared_ptr<core::Matrix> embeddings;
+        std::shared_ptr<core::io::RowTable> table;
+        QVector<int> toDataset;
+    };
+    EmbeddedRows embeddedRows(bool absolutePaths) const;
 
     const core::Matrix& embeddings() const { return m_embeddings; }
     /// Data set row -> embedding row (-1 when the image could not be embedded).
