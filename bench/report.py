@@ -14,7 +14,11 @@ import os
 import re
 import statistics
 import subprocess
+import sys
 from collections import OrderedDict, Counter
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers"))
+from common import cpu_model_and_flags  # noqa: E402  (bench/peers/common.py)
 
 # (workload, case prefix) -> (goal ratio or None, goal text)
 GOALS = [
@@ -208,15 +212,7 @@ SECTION_MARK = "<!-- cpu-family: "
 
 def cpu_family_key():
     """'AMD EPYC · AVX-512, AVX512_BF16 (no AMX)': what decides precision and kernels."""
-    model = "?"
-    flags = set()
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name") and model == "?":
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-                break
+    model, flags = cpu_model_and_flags()
     isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "SSE"
     bf16 = "AMX-BF16" if "amx_bf16" in flags else "AVX512_BF16 (no AMX)" if "avx512_bf16" in flags else "no native bf16"
     cap = os.environ.get("DNNL_MAX_CPU_ISA", "")

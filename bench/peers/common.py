@@ -40,21 +40,27 @@ def median(v):
     return statistics.median(v)
 
 
-def cpu_summary():
-    """'AMD EPYC · avx2 avx512f avx512_bf16 · DNNL_MAX_CPU_ISA=AVX2': the CPU a record holds on."""
-    model, flags = "?", []
+def cpu_model_and_flags():
+    """The CPU's model name and its set of flags, from /proc/cpuinfo ("?" and an empty set
+    where it cannot be read). bench/report.py reads the CPU through this too."""
+    model, flags = "?", set()
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
                 if line.startswith("model name") and model == "?":
                     model = line.split(":", 1)[1].strip()
                 elif line.startswith("flags"):
-                    have = set(line.split(":", 1)[1].split())
-                    flags = [x for x in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
-                             if x in have]
+                    flags = set(line.split(":", 1)[1].split())
                     break
     except OSError:
         pass
+    return model, flags
+
+
+def cpu_summary():
+    """'AMD EPYC · avx2 avx512f avx512_bf16 · DNNL_MAX_CPU_ISA=AVX2': the CPU a record holds on."""
+    model, have = cpu_model_and_flags()
+    flags = [x for x in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8") if x in have]
     cap = os.environ.get("DNNL_MAX_CPU_ISA")
     return " · ".join([model, " ".join(flags)] + ([f"DNNL_MAX_CPU_ISA={cap}"] if cap else []))
 
