@@ -18,68 +18,18 @@
 #include "core/image/preprocess.h"
 #include "core/model/checkpoint.h"
 #include "core/model/embedder.h"
+#include "core/model/model_session.h"
 #include "ui/dataset_model.h"
 #include "ui/job_runner.h"
 
 namespace vitrine::ui {
 namespace an = core::analysis;
 
-/// One model instance, used by one worker thread at a time.
-struct Workspace::Engine {
-    core::model::LoadedModel loaded;
-    QString spec;
-    int imageSize = -1;
-    qint64 weightsStep = -1; ///< live snapshot applied, -1 = as loaded
-
-    void ensure(const QString& wantSpec, int wantSize, bool withHead = false) {
-        if (loaded.model && spec == wantSpec && imageSize == wantSize && (!withHead || loaded.model->head))
-            return;
-        core::model::LoadOptions o;
-        o.imageSize = wantSize;
-        // The trainer gives head-less (imported) models an identity-initialised head; live
-        // weights from such a run need the same one here.
-        o.addIdentityHead = withHead;
-        loaded = core::model::loadModel(wantSpec.toStdString(), o);
-        loaded.model->eval();
-        spec = wantSpec;
-        imageSize = wantSize;
-        weightsStep = -1;
-    }
-
-    void applyWeights(const std::map<std::string, at::Tensor>& weights, qint64 step) {
-        if (weights.count("head.weight") && !loaded.model->head)
-            ensure(spec, imageSize, /*withHead=*/true);
-        torch::NoGradGuard noGrad;
-        auto params = loaded.model->named_parameters(/*recurse=*/true);
-        for (auto& p : params) {
-            auto it = weights.find(p.key());
-            if (it != weights.end() && it->second.sizes() == p.value().sizes())
-                p.value().copy_(it->second);
-        }
-        weightsStep = step;
-    }
-
-    QString describe() const {
-        const auto& c = loaded.model->config();
-        // Models that carry a name (bundled ones do) by what they are rather than by file name.
-        if (loaded.metadata.contains("name") && loaded.metadata["name"].is_string())
-            return QStringLiteral("%1 · %2 px, patch %3%4")
-                .arg(QString::fromStdString(loaded.metadata["name"].get<std::string>()))
-                .arg(c.imageSize)
-                .arg(c.patchSize)
-                .arg(loaded.weightsLoaded ? QString() : QStringLiteral(" · random weights"));
-        QString what = QString::fromStdString(loaded.source);
-        if (what.isEmpty() || what == "default")
-            what = QStringLiteral("default model");
-        return QStringLiteral("%1 · %2, %3 px, patch %4, D %5, %6 layers × %7 heads%8")
-            .arg(QFileInfo(what).fileName(), QString::fromStdString(c.name))
-            .arg(c.imageSize)
-            .arg(c.patchSize)
-            .arg(c.dim)
-            .arg(c.depth)
-            .arg(c.heads)
-            .arg(loaded.weightsLoaded ? QString() : QStringLiteral(" · random weights"));
-    }
+/// One model instance (core::model::ModelSession), used by one worker thread at a time; the
+/// Workspace names models with QStrings.
+struct Workspace::Engine : core::model::ModelSession {
+    void ensure(const QString& spec, int imageSize) { ModelSession::ensure(spec.toStdString(), imageSize); }
+    QString describe() const { return QString::fromStdString(ModelSession::describe()); }
 };
 
 namespace {
@@ -119,7 +69,7 @@ DatasetEmbeddings Workspace::embedWithModel(const QString& spec, int imageSize, 
     Engine engine;
     engine.ensure(spec, imageSize);
     ctx.cancel.check();
-    auto out = embedAll(*engine.loaded.model, dataset, ctx, nullptr);
+    auto out = embedAll(*engine.loaded().model, dataset, ctx, nullptr);
     out.description = engine.describe();
     return out;
 }
@@ -250,7 +200,7 @@ void Workspace::startEmbedding(bool live, qint64 step) {
     if (!live) // time a full "embed and map" for the status bar (live refreshes are not timed)
         m_mapTimer.start();
     m_engine->start([=, this](const JobRunner::Context& ctx) -> std::function<void()> {
-        const bool reloaded = !engine->loaded.model || engine->spec != spec || engine->imageSize != imageSize;
+        const bool reloaded = !engine->loadedAs(spec.toStdString(), imageSize);
         engine->ensure(spec, imageSize);
         if (weights)
             engine->applyWeights(*weights, step);
@@ -263,10 +213,10 @@ void Workspace::startEmbedding(bool live, qint64 step) {
             compute = QString::fromStdString(core::computeSummary(/*measure=*/false));
         }
         QStringList warnings;
-        for (const auto& w : engine->loaded.warnings)
+        for (const auto& w : engine->loaded().warnings)
             warnings << QString::fromStdString(w);
         core::model::EmbedSummary summary;
-        auto embedded = std::make_shared<DatasetEmbeddings>(embedAll(*engine->loaded.model, *dataset, ctx, &summary));
+        auto embedded = std::make_shared<DatasetEmbeddings>(embedAll(*engine->loaded().model, *dataset, ctx, &summary));
         if (describeModel) {
             description += QStringLiteral(" · ") + QString::fromLatin1(core::precisionName(summary.precision));
             if (summary.precision == core::Precision::Int8)
@@ -453,13 +403,13 @@ void Workspace::requestNeighboursOfFile(const QString& path, int k, bool cosine)
     const qint64 liveStep = m_liveStep;
     auto task = [=, this](const JobRunner::Context& ctx) -> std::function<void()> {
         engine->ensure(spec, imageSize);
-        if (live && engine->weightsStep != liveStep)
+        if (live && engine->weightsStep() != liveStep)
             engine->applyWeights(*live, liveStep);
         torch::InferenceMode guard;
-        const auto po = engine->loaded.model->config().inputOptions();
+        const auto po = engine->loaded().model->config().inputOptions();
         at::Tensor x = core::image::loadPreprocessed(path.toStdString(), po).unsqueeze(0);
         ctx.cancel.check();
-        at::Tensor emb = engine->loaded.model->embed(x).to(torch::kFloat).contiguous();
+        at::Tensor emb = engine->loaded().model->embed(x).to(torch::kFloat).contiguous();
         core::Matrix q(1, emb.size(1));
         std::memcpy(q.data.data(), emb.data_ptr<float>(), sizeof(float) * std::size_t(q.cols));
         if (q.cols != data->cols)
@@ -510,16 +460,16 @@ void Workspace::computeAttentionStatistics() {
     for (int r = 0; r < rows; ++r)
         files.emplace_back(m_dataset->data(m_dataset->index(r), DatasetModel::PathRole).toString().toStdString());
     auto engine = m_statsEngine;
-    const QString spec = m_liveStep >= 0 && m_embedEngine->loaded.model ? m_embedEngine->spec : m_spec;
+    const QString spec = m_liveStep >= 0 && m_embedEngine->loaded().model ? QString::fromStdString(m_embedEngine->spec()) : m_spec;
     const int imageSize = m_imageSize;
     const WeightSnapshot live = m_liveWeights;
     const qint64 liveStep = m_liveStep;
     m_stats->start([=, this](const JobRunner::Context& ctx) -> std::function<void()> {
         engine->ensure(spec, imageSize);
-        if (live && engine->weightsStep != liveStep)
+        if (live && engine->weightsStep() != liveStep)
             engine->applyWeights(*live, liveStep);
         ctx.cancel.check();
-        const auto run = an::computeAttentionStatistics(*engine->loaded.model, files, /*batch=*/8, ctx.progress, &ctx.cancel);
+        const auto run = an::computeAttentionStatistics(*engine->loaded().model, files, /*batch=*/8, ctx.progress, &ctx.cancel);
         QVector<float> entropy(rows), concentration(rows), highNorm(rows);
         for (int r = 0; r < rows; ++r) {
             entropy[r] = run.perImage[std::size_t(r)].classEntropy;
@@ -546,16 +496,16 @@ void Workspace::requestInspection(int row) {
     const std::string path = m_dataset->data(m_dataset->index(row), DatasetModel::PathRole).toString().toStdString();
     const QString title = titleOf(row);
     auto engine = m_inspectEngine;
-    const QString spec = m_liveStep >= 0 && m_embedEngine->loaded.model ? m_embedEngine->spec : m_spec;
+    const QString spec = m_liveStep >= 0 && m_embedEngine->loaded().model ? QString::fromStdString(m_embedEngine->spec()) : m_spec;
     const int imageSize = m_imageSize;
     const WeightSnapshot live = m_liveWeights;
     const qint64 liveStep = m_liveStep;
     auto task = [=, this](const JobRunner::Context& ctx) -> std::function<void()> {
         engine->ensure(spec, imageSize);
-        if (live && engine->weightsStep != liveStep)
+        if (live && engine->weightsStep() != liveStep)
             engine->applyWeights(*live, liveStep);
         auto result = std::make_shared<an::InspectionResult>(
-            an::inspectImage(*engine->loaded.model, core::image::decodeForModel(path, engine->loaded.model->config().inputOptions()), &ctx.cancel));
+            an::inspectImage(*engine->loaded().model, core::image::decodeForModel(path, engine->loaded().model->config().inputOptions()), &ctx.cancel));
         return [this, result, title] { Q_EMIT inspectionReady(result, title); };
     };
     m_pendingInspection = [this, task] { m_inspect->start(task); };
@@ -576,10 +526,10 @@ void Workspace::requestPairInspection(int rowA, int rowB) {
     const qint64 liveStep = m_liveStep;
     auto task = [=, this](const JobRunner::Context& ctx) -> std::function<void()> {
         engine->ensure(spec, imageSize);
-        if (live && engine->weightsStep != liveStep)
+        if (live && engine->weightsStep() != liveStep)
             engine->applyWeights(*live, liveStep);
-        auto a = std::make_shared<an::InspectionResult>(an::inspectImage(*engine->loaded.model, core::image::decodeForModel(pathA, engine->loaded.model->config().inputOptions()), &ctx.cancel));
-        auto b = std::make_shared<an::InspectionResult>(an::inspectImage(*engine->loaded.model, core::image::decodeForModel(pathB, engine->loaded.model->config().inputOptions()), &ctx.cancel));
+        auto a = std::make_shared<an::InspectionResult>(an::inspectImage(*engine->loaded().model, core::image::decodeForModel(pathA, engine->loaded().model->config().inputOptions()), &ctx.cancel));
+        auto b = std::make_shared<an::InspectionResult>(an::inspectImage(*engine->loaded().model, core::image::decodeForModel(pathB, engine->loaded().model->config().inputOptions()), &ctx.cancel));
         return [=, this] { Q_EMIT pairInspectionReady(a, titleA, b, titleB, false); };
     };
     m_pendingInspection = [this, task] { m_inspect->start(task); };
@@ -596,9 +546,9 @@ void Workspace::requestCheckpointComparison(int row, const QString& checkpointA,
         Engine before, after;
         before.ensure(checkpointA, imageSize);
         after.ensure(checkpointB, imageSize);
-        cv::Mat rgb = core::image::decodeForModel(path, before.loaded.model->config().inputOptions());
-        auto a = std::make_shared<an::InspectionResult>(an::inspectImage(*before.loaded.model, rgb, &ctx.cancel));
-        auto b = std::make_shared<an::InspectionResult>(an::inspectImage(*after.loaded.model, rgb, &ctx.cancel));
+        cv::Mat rgb = core::image::decodeForModel(path, before.loaded().model->config().inputOptions());
+        auto a = std::make_shared<an::InspectionResult>(an::inspectImage(*before.loaded().model, rgb, &ctx.cancel));
+        auto b = std::make_shared<an::InspectionResult>(an::inspectImage(*after.loaded().model, rgb, &ctx.cancel));
         return [=, this] {
             Q_EMIT pairInspectionReady(a, QFileInfo(checkpointA).fileName(), b, QFileInfo(checkpointB).fileName(), true);
         };

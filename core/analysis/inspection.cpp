@@ -100,35 +100,4 @@ InspectionResult inspectImage(model::VitImpl& model, const cv::Mat& rgb, const C
     return result;
 }
 
-struct Inspector::Impl {
-    model::LoadedModel loaded;
-};
-
-Inspector::Inspector(const std::string& presetOrPath, int imageSize, const std::string& device)
-    : m_impl(std::make_unique<Impl>()) {
-    model::LoadOptions options;
-    options.imageSize = imageSize;
-    options.device = device;
-    m_impl->loaded = model::loadModel(presetOrPath, options);
-    m_impl->loaded.model->eval();
-}
-
-Inspector::~Inspector() = default;
-Inspector::Inspector(Inspector&&) noexcept = default;
-Inspector& Inspector::operator=(Inspector&&) noexcept = default;
-
-InspectionResult Inspector::inspect(const cv::Mat& rgb, const CancelToken* cancel) {
-    return inspectImage(*m_impl->loaded.model, rgb, cancel);
-}
-
-InspectionResult Inspector::inspectFile(const std::filesystem::path& file, const CancelToken* cancel) {
-    return inspect(image::decodeForModel(file, m_impl->loaded.model->config().inputOptions()), cancel);
-}
-
-const model::VitConfig& Inspector::config() const { return m_impl->loaded.model->config(); }
-std::string Inspector::source() const { return m_impl->loaded.source; }
-bool Inspector::weightsLoaded() const { return m_impl->loaded.weightsLoaded; }
-std::vector<std::string> Inspector::warnings() const { return m_impl->loaded.warnings; }
-model::VitImpl& Inspector::model() { return *m_impl->loaded.model; }
-
 } // namespace vitrine::core::analysis

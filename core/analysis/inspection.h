@@ -66,34 +66,4 @@ struct InspectionResult {
 /// forward pass starts.
 InspectionResult inspectImage(model::VitImpl& model, const cv::Mat& rgb, const CancelToken* cancel = nullptr);
 
-/// A loaded model ready to inspect images; owns the model so callers need no torch headers.
-class Inspector {
-public:
-    /// `presetOrPath`: as model::loadModel (preset name, .safetensors file, "" or "default").
-    /// `imageSize` > 0 runs the model at that size. `device`: "cpu", "cuda" or "auto".
-    /// Throws core::Error naming the file and the problem.
-    explicit Inspector(const std::string& presetOrPath, int imageSize = 0, const std::string& device = "cpu");
-    ~Inspector();
-    Inspector(Inspector&&) noexcept;
-    Inspector& operator=(Inspector&&) noexcept;
-
-    /// See inspectImage().
-    InspectionResult inspect(const cv::Mat& rgb, const CancelToken* cancel = nullptr);
-    /// Decodes `file` (core::image::decodeRgb) and inspects it; throws core::Error naming
-    /// the file when it is not a readable image.
-    InspectionResult inspectFile(const std::filesystem::path& file, const CancelToken* cancel = nullptr);
-
-    const model::VitConfig& config() const;
-    std::string source() const;          ///< preset name or file it came from
-    bool weightsLoaded() const;          ///< false: random weights (a preset)
-    std::vector<std::string> warnings() const; ///< from loading, for the UI to show
-
-    /// The model itself, for callers that include core/model/vit.h.
-    model::VitImpl& model();
-
-private:
-    struct Impl;
-    std::unique_ptr<Impl> m_impl;
-};
-
 } // namespace vitrine::core::analysis
