@@ -151,7 +151,7 @@ void AuditPanel::runAudit() {
     // The embedded rows, with their absolute paths, labels at the chosen level and split.
     const auto& ds = m_dataset->dataset();
     const auto& rowOf = m_workspace->embeddingRowOf();
-    const core::Matrix& all = m_workspace->embeddings();
+    const core::MatrixView& all = m_workspace->embeddings();
     auto embeddings = std::make_shared<core::Matrix>();
     auto table = std::make_shared<core::io::RowTable>();
     table->columns = {"path", "label"};

@@ -302,7 +302,7 @@ void ComparePanel::start(const Source& source) {
     // The embedded rows, named as the exporters name them (path relative to the data set).
     const auto& ds = m_dataset->dataset();
     const auto& rowOf = m_workspace->embeddingRowOf();
-    const core::Matrix& all = m_workspace->embeddings();
+    const core::MatrixView& all = m_workspace->embeddings();
     auto table = std::make_shared<core::io::RowTable>();
     table->columns = {"path", "label"};
     std::vector<std::int64_t> picked;

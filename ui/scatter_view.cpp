@@ -82,6 +82,7 @@ void ScatterView::setCategories(const QVector<int>& category, const QStringList&
     m_categoryNames = names;
     m_palette = palette;
     m_hidden.clear();
+    syncCellCategories();
     coloursEdited();
     Q_EMIT coloursChanged();
 }
@@ -99,6 +100,7 @@ void ScatterView::copyColoursFrom(const ScatterView& other) {
     m_palette = other.m_palette;
     m_hidden = other.m_hidden;
     m_shown = other.m_shown.size() == m_pos.size() ? other.m_shown : QVector<bool>{};
+    syncCellCategories();
     coloursEdited();
 }
 
@@ -248,14 +250,28 @@ void ScatterView::rebuildIndex() {
             ++m_cellStart[cellOf(p) + 1];
     for (int c = 0; c < cells; ++c)
         m_cellStart[c + 1] += m_cellStart[c];
-    m_cellItems = QVector<int>(m_cellStart[cells]);
+    m_cellPoints = QVector<CellPoint>(m_cellStart[cells]);
     QVector<int> fill = m_cellStart;
     for (int i = 0; i < m_pos.size(); ++i)
         if (finite(m_pos[i]))
-            m_cellItems[fill[cellOf(m_pos[i])]++] = i;
+            m_cellPoints[fill[cellOf(m_pos[i])]++] = CellPoint{m_pos[i], i, m_category.value(i)};
+}
+
+void ScatterView::syncCellCategories() {
+    for (CellPoint& p : m_cellPoints)
+        p.category = m_category.value(p.index);
 }
 
 template <class Fn> void ScatterView::forEachInCells(const QRectF& r, Fn&& fn) const {
+    forEachCellRun(r, [&](int begin, int end) {
+        for (int k = begin; k < end; ++k)
+            if (!fn(m_cellPoints[k].index))
+                return false;
+        return true;
+    });
+}
+
+template <class Fn> void ScatterView::forEachCellRun(const QRectF& r, Fn&& fn) const {
     if (m_gridN == 0 || r.right() < m_bounds.left() || r.left() > m_bounds.right() || r.bottom() < m_bounds.top() ||
         r.top() > m_bounds.bottom())
         return;
@@ -267,9 +283,8 @@ template <class Fn> void ScatterView::forEachInCells(const QRectF& r, Fn&& fn) c
     const int cy0 = cell(r.top(), m_bounds.top(), ch), cy1 = cell(r.bottom(), m_bounds.top(), ch);
     // Cells are stored row by row, so a row's run of cells is one contiguous range of items.
     for (int cy = cy0; cy <= cy1; ++cy)
-        for (int k = m_cellStart[cy * m_gridN + cx0], end = m_cellStart[cy * m_gridN + cx1 + 1]; k < end; ++k)
-            if (!fn(m_cellItems[k]))
-                return;
+        if (!fn(m_cellStart[cy * m_gridN + cx0], m_cellStart[cy * m_gridN + cx1 + 1]))
+            return;
 }
 
 qsizetype ScatterView::countInCells(const QRectF& r) const {
@@ -306,12 +321,12 @@ void ScatterView::rebuildDensity() {
     const bool filtered = m_shown.size() == m_pos.size();
     const double x0 = m_bounds.left(), y0 = m_bounds.top();
     const double sx = bins / std::max(m_bounds.width(), 1e-12), sy = bins / std::max(m_bounds.height(), 1e-12);
-    for (int i = 0; i < m_pos.size(); ++i) {
-        const QPointF& p = m_pos[i];
-        if (!finitePoint(p) || (filtered && !m_shown[i]))
+    for (const CellPoint& cp : m_cellPoints) {
+        const QPointF& p = cp.pos;
+        if (filtered && !m_shown[cp.index])
             continue;
-        const int cat = std::clamp(m_category.value(i), 0, int(colours.size()) - 1);
-        if (hiddenCategory[cat] || (!m_hidden.isEmpty() && m_hidden.contains(m_category.value(i))))
+        const int cat = std::clamp(cp.category, 0, int(colours.size()) - 1);
+        if (cat == cp.category ? hiddenCategory[cat] : m_hidden.contains(cp.category))
             continue;
         const int bx = std::clamp(int((p.x() - x0) * sx), 0, bins - 1), by = std::clamp(int((p.y() - y0) * sy), 0, bins - 1);
         const int b = by * bins + bx;
@@ -433,7 +448,7 @@ int ScatterView::pointAt(const QPointF& widgetPos, double radiusPx) const {
         for (int cx = cx0; cx <= cx1; ++cx) {
             int c = cy * m_gridN + cx;
             for (int k = m_cellStart[c]; k < m_cellStart[c + 1]; ++k) {
-                int i = m_cellItems[k];
+                int i = m_cellPoints[k].index;
                 if (isHidden(i))
                     continue;
                 QPointF v = m_pos[i] - d;
@@ -510,9 +525,38 @@ void ScatterView::paintPoints(QImage& img) {
         for (int i = 0; i < n; ++i)
             draw(i, pos[i]);
     } else {
-        // Only the grid cells in view (widened by a dot's radius) are visited.
+        // Only the grid cells in view (widened by a dot's radius) are visited, in memory order.
+        QVector<char> hiddenCategory(colours.size(), 0);
+        for (int c : m_hidden)
+            if (c >= 0 && c < hiddenCategory.size())
+                hiddenCategory[c] = 1;
+        const bool filtered = m_shown.size() == m_pos.size();
         const double margin = (r + 1) / s;
-        forEachInCells(viewRect.adjusted(-margin, -margin, margin, margin), [&](int i) { return draw(i, m_pos[i]); });
+        forEachCellRun(viewRect.adjusted(-margin, -margin, margin, margin), [&](int begin, int end) {
+            for (const CellPoint* cp = m_cellPoints.constData() + begin, *last = m_cellPoints.constData() + end; cp != last;
+                 ++cp) {
+                const int cat = std::clamp(cp->category, 0, int(colours.size()) - 1);
+                if ((filtered && !m_shown[cp->index]) ||
+                    (cat == cp->category ? hiddenCategory[cat] : m_hidden.contains(cp->category)))
+                    continue;
+                const int px = int(std::lround((cp->pos.x() - cx) * s + hw));
+                const int py = int(std::lround(-(cp->pos.y() - cy) * s + hh));
+                if (px < -r || py < -r || px >= w + r || py >= h + r)
+                    continue;
+                const QRgb colour = colours[cat];
+                if (px >= r && py >= r && px < w - r && py < h - r) {
+                    for (const QPoint& o : stamp)
+                        bits[(py + o.y()) * stride + px + o.x()] = colour;
+                } else {
+                    for (const QPoint& o : stamp) {
+                        const int x = px + o.x(), y = py + o.y();
+                        if (x >= 0 && y >= 0 && x < w && y < h)
+                            bits[y * stride + x] = colour;
+                    }
+                }
+            }
+            return true;
+        });
     }
 }
 

@@ -125,6 +125,9 @@ private:
     /// Calls fn(point) for every indexed point whose grid cell overlaps `dataRect` (a
     /// superset of the points inside); stops early when fn returns false.
     template <class Fn> void forEachInCells(const QRectF& dataRect, Fn&& fn) const;
+    /// Calls fn(begin, end) for each run of m_cellPoints in the cells overlapping `dataRect`.
+    template <class Fn> void forEachCellRun(const QRectF& dataRect, Fn&& fn) const;
+    void syncCellCategories();
     /// Points in the grid cells overlapping `dataRect` (an upper bound of those inside).
     qsizetype countInCells(const QRectF& dataRect) const;
     /// Selects the visible points inside the widget-space lasso or rectangle.
@@ -167,7 +170,14 @@ private:
     QRectF m_bounds;
     int m_gridN = 0;
     QVector<int> m_cellStart;
-    QVector<int> m_cellItems;
+    /// The points in cell order, with their position and category, so that drawing and
+    /// rasterising read memory in sequence instead of jumping through 10^6 indices.
+    struct CellPoint {
+        QPointF pos;
+        int index;
+        int category;
+    };
+    QVector<CellPoint> m_cellPoints;
 
     // Density raster: level 0 has kDensityBins^2 bins over m_bounds, each next level half
     // as many per side; colour per bin already blended over the background by log count.
