@@ -157,6 +157,13 @@ void ScatterView::setLabels(const QStringList& labels) { m_labels = labels; }
 
 void ScatterView::setSelection(const QSet<int>& points, bool emitSignal) {
     m_selection = points;
+    m_selectedMask.clear();
+    if (m_selection.size() > kSelectionRingLimit) {
+        m_selectedMask = QVector<char>(m_pos.size(), 0);
+        for (int i : m_selection)
+            if (i >= 0 && i < m_selectedMask.size())
+                m_selectedMask[i] = 1;
+    }
     update();
     if (emitSignal)
         Q_EMIT selectionChanged(m_selection);
@@ -406,7 +413,7 @@ void ScatterView::paintDensity(QImage& img, double bin0Px) {
 void ScatterView::stampSelection(QImage& img) {
     // Large selections (a lasso over a cluster of 10^6) are stamped straight into the
     // image: a ring of the text colour around the point's own colour.
-    if (m_selection.size() <= kSelectionRingLimit)
+    if (m_selection.size() <= kSelectionRingLimit || m_selectedMask.size() != m_pos.size() || animating())
         return;
     const double dpr = img.devicePixelRatio();
     const int w = img.width(), h = img.height();
@@ -415,22 +422,31 @@ void ScatterView::stampSelection(QImage& img) {
     const double s = m_scale * dpr, hw = w / 2.0, hh = h / 2.0;
     const QRgb ring = palette().color(QPalette::Text).rgb();
     const int r = int(std::ceil(3 * dpr));
-    for (int i : m_selection) {
-        if (i < 0 || i >= m_pos.size() || !finitePoint(m_pos[i]))
-            continue;
-        const int px = int(std::lround((m_pos[i].x() - m_center.x()) * s + hw));
-        const int py = int(std::lround(-(m_pos[i].y() - m_center.y()) * s + hh));
-        if (px < -r || py < -r || px >= w + r || py >= h + r)
-            continue;
-        const QRgb fill = m_palette.value(m_category.value(i), QColor(31, 119, 180)).rgb();
-        for (int dy = -r; dy <= r; ++dy)
-            for (int dx = -r; dx <= r; ++dx) {
-                const int d2 = dx * dx + dy * dy, x = px + dx, y = py + dy;
-                if (d2 > r * r + 1 || x < 0 || y < 0 || x >= w || y >= h)
-                    continue;
-                bits[y * stride + x] = d2 >= (r - 1) * (r - 1) ? ring : fill;
-            }
-    }
+    QVector<QRgb> fills(std::max<qsizetype>(m_palette.size(), 1), QColor(31, 119, 180).rgb());
+    for (int c = 0; c < m_palette.size(); ++c)
+        fills[c] = m_palette[c].rgb();
+    // The points of the cells in view, in memory order, rather than the set's hash order.
+    const double margin = (r + 1) / s;
+    forEachCellRun(visibleDataRect().adjusted(-margin, -margin, margin, margin), [&](int begin, int end) {
+        for (int k = begin; k < end; ++k) {
+            const CellPoint& cp = m_cellPoints[k];
+            if (!m_selectedMask[cp.index])
+                continue;
+            const int px = int(std::lround((cp.pos.x() - m_center.x()) * s + hw));
+            const int py = int(std::lround(-(cp.pos.y() - m_center.y()) * s + hh));
+            if (px < -r || py < -r || px >= w + r || py >= h + r)
+                continue;
+            const QRgb fill = fills[std::clamp(cp.category, 0, int(fills.size()) - 1)];
+            for (int dy = -r; dy <= r; ++dy)
+                for (int dx = -r; dx <= r; ++dx) {
+                    const int d2 = dx * dx + dy * dy, x = px + dx, y = py + dy;
+                    if (d2 > r * r + 1 || x < 0 || y < 0 || x >= w || y >= h)
+                        continue;
+                    bits[y * stride + x] = d2 >= (r - 1) * (r - 1) ? ring : fill;
+                }
+        }
+        return true;
+    });
 }
 
 int ScatterView::pointAt(const QPointF& widgetPos, double radiusPx) const {

@@ -151,6 +151,7 @@ private:
     QStringList m_labels;
     ThumbnailCache* m_thumbs = nullptr;
     QSet<int> m_selection;
+    QVector<char> m_selectedMask; ///< per point, for large selections (stamped in cell order)
     int m_current = -1;
     int m_hover = -1;
     int m_linkedHover = -1;
