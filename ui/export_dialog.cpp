@@ -28,7 +28,7 @@ namespace {
 /// The workspace's embeddings with their row metadata, as the exporters take them.
 std::shared_ptr<core::io::EmbeddingSet> collect(Workspace* ws, DatasetModel* dataset) {
     auto set = std::make_shared<core::io::EmbeddingSet>();
-    set->embeddings = ws->embeddings();
+    set->embeddings = ws->embeddingsCopy();
     const auto& ds = dataset->dataset();
     const int levels = ds.maxLevel() + 1;
     set->rows.columns = {"path", "label"};

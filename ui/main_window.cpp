@@ -34,7 +34,11 @@
 #include <QUndoCommand>
 #include <QUndoStack>
 
+#include <algorithm>
+#include <filesystem>
+
 #include "core/image/image_probe.h"
+#include "core/io/embedding_set.h"
 #include "core/common/precision.h"
 #include "core/model/model_paths.h"
 #include "core/model/vit_config.h"
@@ -372,6 +376,9 @@ void MainWindow::buildMenus() {
     QAction* open = file->addAction(tr("&Open Folder…"), this, &MainWindow::openFolderDialog);
     open->setShortcut(QKeySequence::Open);
     open->setToolTip(tr("Open a folder with one sub-folder per class"));
+    QAction* openEmbeddingsAction = file->addAction(tr("Open &Embeddings…"), this, &MainWindow::openEmbeddingsDialog);
+    openEmbeddingsAction->setToolTip(tr("Open an embeddings file (.npy, .safetensors, .csv) and its rows as the map, "
+                                        "without the images"));
     QAction* add = file->addAction(tr("&Add Images or Folders…"), this, &MainWindow::addImagesDialog);
     add->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
     QAction* demo = file->addAction(tr("Open &Demo Photos"), this, [this] {
@@ -663,6 +670,74 @@ void MainWindow::openFolder(const QString& folder) {
         statusBar()->showMessage(tr("Still loading the previous folder; try again when it is done."), 5000);
 }
 
+void MainWindow::openEmbeddings(const QString& file) {
+    if (!confirmStopTraining(tr("Opening an embeddings file stops the training run.")))
+        return;
+    const std::filesystem::path path = QFileInfo(file).absoluteFilePath().toStdString();
+    m_welcome->setOpening(QFileInfo(file).absoluteFilePath());
+    struct Opened {
+        core::io::MappedEmbeddingSet set;
+        core::data::Dataset dataset;
+        QVector<int> rowOf; // data set row -> embedding row
+    };
+    bool started = m_scanRunner->start([this, path](const JobRunner::Context& ctx) -> std::function<void()> {
+        auto opened = std::make_shared<Opened>();
+        ctx.progress(0, 3, "reading the rows");
+        opened->set = core::io::openEmbeddingSet(path);
+        const auto& rows = opened->set.rows;
+        ctx.cancel.check();
+        ctx.progress(1, 3, "naming the rows");
+        // Rows name images relative to the file's folder (as `vitrine-cli embed` writes them
+        // relative to the data set); the images need not be there: thumbnails are then absent.
+        auto& ds = opened->dataset;
+        ds.root = path.parent_path();
+        const std::int64_t n = opened->set.embeddings.rows;
+        ds.samples.resize(std::size_t(n));
+        std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+        for (std::int64_t i = 0; i < n; ++i) {
+            const std::string& rel = rows.value(i, "path");
+            const std::string& label = rows.value(i, "label");
+            auto& s = ds.samples[std::size_t(i)];
+            s.relativePath = rel.empty() ? std::to_string(i) : rel;
+            const std::filesystem::path p(s.relativePath);
+            s.path = p.is_absolute() ? p : ds.root / p;
+            if (!label.empty())
+                s.labels = {label};
+            order[std::size_t(i)] = i;
+        }
+        ctx.cancel.check();
+        ctx.progress(2, 3, "sorting the rows");
+        // The data set keeps its samples sorted by relative path; the embeddings stay in file order.
+        std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
+            return ds.samples[std::size_t(a)].relativePath < ds.samples[std::size_t(b)].relativePath;
+        });
+        std::vector<core::data::Sample> sorted(static_cast<std::size_t>(n));
+        opened->rowOf = QVector<int>(int(n));
+        for (std::int64_t r = 0; r < n; ++r) {
+            sorted[std::size_t(r)] = std::move(ds.samples[std::size_t(order[std::size_t(r)])]);
+            opened->rowOf[int(r)] = int(order[std::size_t(r)]);
+        }
+        ds.samples = std::move(sorted);
+        ctx.progress(3, 3, "rows ready");
+        return [this, opened, path] {
+            m_folder.clear();
+            m_problems->removeRows(0, m_problems->rowCount());
+            m_undo->clear();
+            m_thumbnails->clear();
+            m_datasetModel->setDataset(std::move(opened->dataset));
+            const QString name = QString::fromStdString(path.filename().string());
+            setWindowTitle(tr("%1 — Vitrine").arg(name));
+            m_workspace->setEmbeddings(opened->set.embeddings, opened->rowOf,
+                                       tr("%1 · %L2 × %3 embeddings (no model)")
+                                           .arg(name)
+                                           .arg(opened->set.embeddings.rows)
+                                           .arg(opened->set.embeddings.cols));
+        };
+    });
+    if (!started)
+        statusBar()->showMessage(tr("Still loading the previous folder; try again when it is done."), 5000);
+}
+
 void MainWindow::addFolders(const QStringList& folders) {
     std::vector<std::string> paths;
     for (const QString& f : folders)
@@ -863,6 +938,13 @@ void MainWindow::openFolderDialog() {
                                                     QSettings().value(QStringLiteral("lastFolder")).toString());
     if (!dir.isEmpty())
         openFolder(dir);
+}
+
+void MainWindow::openEmbeddingsDialog() {
+    const QString file = QFileDialog::getOpenFileName(this, tr("Open an embeddings file"), QString(),
+                                                      tr("Embeddings (*.npy *.safetensors *.csv);;All files (*)"));
+    if (!file.isEmpty())
+        openEmbeddings(file);
 }
 
 void MainWindow::addImagesDialog() {

@@ -52,6 +52,11 @@ public:
 
     /// Scans `folder` in a worker and replaces the data set with it.
     void openFolder(const QString& folder);
+    /// Opens an embeddings file (.npy memory-mapped, .safetensors, .csv) and its rows sidecar
+    /// as the data set and the map, without the images or a model: one row per embedding,
+    /// named by the sidecar's path (relative to the file's folder) and label columns; the
+    /// map is projected on a worker (PCA above Workspace::kLargeRows rows).
+    void openEmbeddings(const QString& file);
     /// Scans each folder in a worker and adds its classes to the data set.
     void addFolders(const QStringList& folders);
     /// Adds loose image files after asking which class they join; non-images are
@@ -116,6 +121,7 @@ private:
     void rebuildRecentMenu();
     void showJobProgress(JobRunner* runner);
     void openFolderDialog();
+    void openEmbeddingsDialog();
     void addImagesDialog();
     void chooseModelDialog();
     void exportDialog();

@@ -492,6 +492,10 @@ void MapPanel::showLayout(bool animate) {
 
 void MapPanel::updateInfo() {
     const auto& layout = m_workspace->layout();
+    if (!m_workspace->analysisNote().isEmpty()) {
+        m_info->setText(m_workspace->analysisNote());
+        return;
+    }
     if (layout.size() != m_workspace->nearestSameClass().size())
         return;
     int same = 0, valid = 0;

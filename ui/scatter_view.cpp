@@ -17,6 +17,12 @@ namespace {
 constexpr int kAnimMs = 450;
 constexpr int kThumbZoomLimit = 160; // thumbnails replace dots when fewer points are on screen
 constexpr int kThumbPx = 56;
+constexpr int kDensityBins = 1024;     // level-0 raster bins per side
+constexpr int kDensityMinBins = 32;    // coarsest pyramid level
+constexpr qsizetype kPointBudget = 300000;    // points stamped per frame while bins are small
+constexpr qsizetype kPointHardLimit = 700000; // beyond this the raster is drawn even if blocky
+constexpr int kSelectionRingLimit = 2000;     // larger selections are stamped, not drawn as rings
+bool finitePoint(const QPointF& p) { return std::isfinite(p.x()) && std::isfinite(p.y()); }
 } // namespace
 
 QVector<QColor> categoricalPalette(int n) {
@@ -50,7 +56,9 @@ ScatterView::ScatterView(QWidget* parent) : QWidget(parent) {
 }
 
 void ScatterView::setPositions(const QVector<QPointF>& positions, bool animate, bool fitView) {
-    if (animate && positions.size() == m_pos.size() && !m_pos.isEmpty()) {
+    // Large maps jump to the new layout: interpolating 10^6 points per frame costs more
+    // than a frame.
+    if (animate && positions.size() == m_pos.size() && !m_pos.isEmpty() && positions.size() < kRasterMinPoints) {
         m_from = displayPositions();
         m_anim = 0.0;
         m_animClock.start();
@@ -63,6 +71,7 @@ void ScatterView::setPositions(const QVector<QPointF>& positions, bool animate, 
     if (m_category.size() != m_pos.size())
         m_category = QVector<int>(m_pos.size(), 0);
     rebuildIndex();
+    m_densityDirty = true;
     if (fitView || m_scale <= 0)
         fitToData();
     update();
@@ -73,8 +82,14 @@ void ScatterView::setCategories(const QVector<int>& category, const QStringList&
     m_categoryNames = names;
     m_palette = palette;
     m_hidden.clear();
-    update();
+    syncCellCategories();
+    coloursEdited();
     Q_EMIT coloursChanged();
+}
+
+void ScatterView::coloursEdited() {
+    m_densityDirty = true;
+    update();
 }
 
 void ScatterView::copyColoursFrom(const ScatterView& other) {
@@ -85,7 +100,8 @@ void ScatterView::copyColoursFrom(const ScatterView& other) {
     m_palette = other.m_palette;
     m_hidden = other.m_hidden;
     m_shown = other.m_shown.size() == m_pos.size() ? other.m_shown : QVector<bool>{};
-    update();
+    syncCellCategories();
+    coloursEdited();
 }
 
 QRectF ScatterView::visibleDataRect() const {
@@ -112,13 +128,13 @@ void ScatterView::setCategoryVisible(int category, bool visible) {
         m_hidden.remove(category);
     else
         m_hidden.insert(category);
-    update();
+    coloursEdited();
     Q_EMIT coloursChanged();
 }
 
 void ScatterView::setPointFilter(const QVector<bool>& shown) {
     m_shown = shown;
-    update();
+    coloursEdited();
     Q_EMIT coloursChanged();
 }
 
@@ -141,6 +157,13 @@ void ScatterView::setLabels(const QStringList& labels) { m_labels = labels; }
 
 void ScatterView::setSelection(const QSet<int>& points, bool emitSignal) {
     m_selection = points;
+    m_selectedMask.clear();
+    if (m_selection.size() > kSelectionRingLimit) {
+        m_selectedMask = QVector<char>(m_pos.size(), 0);
+        for (int i : m_selection)
+            if (i >= 0 && i < m_selectedMask.size())
+                m_selectedMask[i] = 1;
+    }
     update();
     if (emitSignal)
         Q_EMIT selectionChanged(m_selection);
@@ -234,11 +257,196 @@ void ScatterView::rebuildIndex() {
             ++m_cellStart[cellOf(p) + 1];
     for (int c = 0; c < cells; ++c)
         m_cellStart[c + 1] += m_cellStart[c];
-    m_cellItems = QVector<int>(m_cellStart[cells]);
+    m_cellPoints = QVector<CellPoint>(m_cellStart[cells]);
     QVector<int> fill = m_cellStart;
     for (int i = 0; i < m_pos.size(); ++i)
         if (finite(m_pos[i]))
-            m_cellItems[fill[cellOf(m_pos[i])]++] = i;
+            m_cellPoints[fill[cellOf(m_pos[i])]++] = CellPoint{m_pos[i], i, m_category.value(i)};
+}
+
+void ScatterView::syncCellCategories() {
+    for (CellPoint& p : m_cellPoints)
+        p.category = m_category.value(p.index);
+}
+
+template <class Fn> void ScatterView::forEachInCells(const QRectF& r, Fn&& fn) const {
+    forEachCellRun(r, [&](int begin, int end) {
+        for (int k = begin; k < end; ++k)
+            if (!fn(m_cellPoints[k].index))
+                return false;
+        return true;
+    });
+}
+
+template <class Fn> void ScatterView::forEachCellRun(const QRectF& r, Fn&& fn) const {
+    if (m_gridN == 0 || r.right() < m_bounds.left() || r.left() > m_bounds.right() || r.bottom() < m_bounds.top() ||
+        r.top() > m_bounds.bottom())
+        return;
+    const double cw = std::max(m_bounds.width(), 1e-12) / m_gridN, ch = std::max(m_bounds.height(), 1e-12) / m_gridN;
+    auto cell = [&](double v, double origin, double size) {
+        return int(std::clamp(std::floor((v - origin) / size), 0.0, double(m_gridN - 1)));
+    };
+    const int cx0 = cell(r.left(), m_bounds.left(), cw), cx1 = cell(r.right(), m_bounds.left(), cw);
+    const int cy0 = cell(r.top(), m_bounds.top(), ch), cy1 = cell(r.bottom(), m_bounds.top(), ch);
+    // Cells are stored row by row, so a row's run of cells is one contiguous range of items.
+    for (int cy = cy0; cy <= cy1; ++cy)
+        if (!fn(m_cellStart[cy * m_gridN + cx0], m_cellStart[cy * m_gridN + cx1 + 1]))
+            return;
+}
+
+qsizetype ScatterView::countInCells(const QRectF& r) const {
+    if (m_gridN == 0 || r.right() < m_bounds.left() || r.left() > m_bounds.right() || r.bottom() < m_bounds.top() ||
+        r.top() > m_bounds.bottom())
+        return 0;
+    const double cw = std::max(m_bounds.width(), 1e-12) / m_gridN, ch = std::max(m_bounds.height(), 1e-12) / m_gridN;
+    auto cell = [&](double v, double origin, double size) {
+        return int(std::clamp(std::floor((v - origin) / size), 0.0, double(m_gridN - 1)));
+    };
+    const int cx0 = cell(r.left(), m_bounds.left(), cw), cx1 = cell(r.right(), m_bounds.left(), cw);
+    const int cy0 = cell(r.top(), m_bounds.top(), ch), cy1 = cell(r.bottom(), m_bounds.top(), ch);
+    qsizetype n = 0;
+    for (int cy = cy0; cy <= cy1; ++cy)
+        n += m_cellStart[cy * m_gridN + cx1 + 1] - m_cellStart[cy * m_gridN + cx0];
+    return n;
+}
+
+void ScatterView::rebuildDensity() {
+    m_densityDirty = false;
+    m_density.clear();
+    m_densityBase = palette().color(QPalette::Base).rgb();
+    if (m_gridN == 0 || m_pos.size() < kRasterMinPoints)
+        return;
+    const int bins = kDensityBins;
+    QVector<quint32> count(bins * bins, 0), red(bins * bins, 0), green(bins * bins, 0), blue(bins * bins, 0);
+    QVector<QRgb> colours(std::max<qsizetype>(m_palette.size(), 1), QColor(31, 119, 180).rgb());
+    for (int c = 0; c < m_palette.size(); ++c)
+        colours[c] = m_palette[c].rgb();
+    QVector<char> hiddenCategory(colours.size(), 0);
+    for (int c : m_hidden)
+        if (c >= 0 && c < hiddenCategory.size())
+            hiddenCategory[c] = 1;
+    const bool filtered = m_shown.size() == m_pos.size();
+    const double x0 = m_bounds.left(), y0 = m_bounds.top();
+    const double sx = bins / std::max(m_bounds.width(), 1e-12), sy = bins / std::max(m_bounds.height(), 1e-12);
+    for (const CellPoint& cp : m_cellPoints) {
+        const QPointF& p = cp.pos;
+        if (filtered && !m_shown[cp.index])
+            continue;
+        const int cat = std::clamp(cp.category, 0, int(colours.size()) - 1);
+        if (cat == cp.category ? hiddenCategory[cat] : m_hidden.contains(cp.category))
+            continue;
+        const int bx = std::clamp(int((p.x() - x0) * sx), 0, bins - 1), by = std::clamp(int((p.y() - y0) * sy), 0, bins - 1);
+        const int b = by * bins + bx;
+        ++count[b];
+        red[b] += qRed(colours[cat]), green[b] += qGreen(colours[cat]), blue[b] += qBlue(colours[cat]);
+    }
+    const QRgb base = m_densityBase;
+    for (int n = bins;; n /= 2) {
+        if (n != bins) {
+            // Each coarser level sums 2 x 2 bins of the finer one.
+            const int fine = n * 2;
+            QVector<quint32> c2(n * n, 0), r2(n * n, 0), g2(n * n, 0), b2(n * n, 0);
+            for (int y = 0; y < fine; ++y)
+                for (int x = 0; x < fine; ++x) {
+                    const int from = y * fine + x, to = (y / 2) * n + x / 2;
+                    c2[to] += count[from], r2[to] += red[from], g2[to] += green[from], b2[to] += blue[from];
+                }
+            count.swap(c2), red.swap(r2), green.swap(g2), blue.swap(b2);
+        }
+        const quint32 maxCount = count.isEmpty() ? 0 : *std::max_element(count.cbegin(), count.cend());
+        const double logMax = std::log1p(double(std::max<quint32>(maxCount, 1)));
+        DensityLevel level;
+        level.bins = n;
+        level.colour = QVector<QRgb>(n * n, base);
+        for (int b = 0; b < n * n; ++b) {
+            const quint32 k = count[b];
+            if (k == 0)
+                continue;
+            // A lone point still shows; dense bins take the full mean colour of their points.
+            const double a = 0.45 + 0.55 * std::log1p(double(k)) / logMax;
+            auto mix = [&](double v, int bg) { return int(std::lround(a * v / k + (1 - a) * bg)); };
+            level.colour[b] = qRgb(mix(red[b], qRed(base)), mix(green[b], qGreen(base)), mix(blue[b], qBlue(base)));
+        }
+        m_density << level;
+        if (n / 2 < kDensityMinBins)
+            break;
+    }
+}
+
+void ScatterView::paintDensity(QImage& img, double bin0Px) {
+    // The finest level whose bins cover at least a device pixel, so no bin is skipped.
+    int levelIndex = 0;
+    while (levelIndex + 1 < m_density.size() && bin0Px * (kDensityBins / m_density[levelIndex].bins) < 1.0)
+        ++levelIndex;
+    const DensityLevel& level = m_density[levelIndex];
+    const int bins = level.bins, w = img.width(), h = img.height();
+    const double dpr = img.devicePixelRatio(), s = m_scale * dpr, hw = w / 2.0, hh = h / 2.0;
+    const double bw = m_bounds.width() / bins, bh = m_bounds.height() / bins;
+    auto binOf = [&](double v, double origin, double size) {
+        if (size <= 0) // every point on one line: one bin, a pixel wide
+            return std::abs(v - origin) * s <= 0.5 ? 0 : -1;
+        const double b = std::floor((v - origin) / size);
+        return b >= 0 && b < bins ? int(b) : -1;
+    };
+    QVector<int> colBin(w), rowBin(h);
+    for (int x = 0; x < w; ++x)
+        colBin[x] = binOf((x + 0.5 - hw) / s + m_center.x(), m_bounds.left(), bw);
+    for (int y = 0; y < h; ++y)
+        rowBin[y] = binOf(-(y + 0.5 - hh) / s + m_center.y(), m_bounds.top(), bh);
+    int xFirst = 0, xLast = w - 1;
+    while (xFirst < w && colBin[xFirst] < 0)
+        ++xFirst;
+    while (xLast >= xFirst && colBin[xLast] < 0)
+        --xLast;
+    auto* bits = reinterpret_cast<QRgb*>(img.bits());
+    const qsizetype stride = img.bytesPerLine() / 4;
+    for (int y = 0; y < h; ++y) {
+        if (rowBin[y] < 0)
+            continue;
+        const QRgb* row = level.colour.constData() + qsizetype(rowBin[y]) * bins;
+        QRgb* line = bits + y * stride;
+        for (int x = xFirst; x <= xLast; ++x)
+            line[x] = row[colBin[x]];
+    }
+}
+
+void ScatterView::stampSelection(QImage& img) {
+    // Large selections (a lasso over a cluster of 10^6) are stamped straight into the
+    // image: a ring of the text colour around the point's own colour.
+    if (m_selection.size() <= kSelectionRingLimit || m_selectedMask.size() != m_pos.size() || animating())
+        return;
+    const double dpr = img.devicePixelRatio();
+    const int w = img.width(), h = img.height();
+    auto* bits = reinterpret_cast<QRgb*>(img.bits());
+    const qsizetype stride = img.bytesPerLine() / 4;
+    const double s = m_scale * dpr, hw = w / 2.0, hh = h / 2.0;
+    const QRgb ring = palette().color(QPalette::Text).rgb();
+    const int r = int(std::ceil(3 * dpr));
+    QVector<QRgb> fills(std::max<qsizetype>(m_palette.size(), 1), QColor(31, 119, 180).rgb());
+    for (int c = 0; c < m_palette.size(); ++c)
+        fills[c] = m_palette[c].rgb();
+    // The points of the cells in view, in memory order, rather than the set's hash order.
+    const double margin = (r + 1) / s;
+    forEachCellRun(visibleDataRect().adjusted(-margin, -margin, margin, margin), [&](int begin, int end) {
+        for (int k = begin; k < end; ++k) {
+            const CellPoint& cp = m_cellPoints[k];
+            if (!m_selectedMask[cp.index])
+                continue;
+            const int px = int(std::lround((cp.pos.x() - m_center.x()) * s + hw));
+            const int py = int(std::lround(-(cp.pos.y() - m_center.y()) * s + hh));
+            if (px < -r || py < -r || px >= w + r || py >= h + r)
+                continue;
+            const QRgb fill = fills[std::clamp(cp.category, 0, int(fills.size()) - 1)];
+            for (int dy = -r; dy <= r; ++dy)
+                for (int dx = -r; dx <= r; ++dx) {
+                    const int d2 = dx * dx + dy * dy, x = px + dx, y = py + dy;
+                    if (d2 > r * r + 1 || x < 0 || y < 0 || x >= w || y >= h)
+                        continue;
+                    bits[y * stride + x] = d2 >= (r - 1) * (r - 1) ? ring : fill;
+                }
+        }
+        return true;
+    });
 }
 
 int ScatterView::pointAt(const QPointF& widgetPos, double radiusPx) const {
@@ -256,7 +464,7 @@ int ScatterView::pointAt(const QPointF& widgetPos, double radiusPx) const {
         for (int cx = cx0; cx <= cx1; ++cx) {
             int c = cy * m_gridN + cx;
             for (int k = m_cellStart[c]; k < m_cellStart[c + 1]; ++k) {
-                int i = m_cellItems[k];
+                int i = m_cellPoints[k].index;
                 if (isHidden(i))
                     continue;
                 QPointF v = m_pos[i] - d;
@@ -271,14 +479,32 @@ int ScatterView::pointAt(const QPointF& widgetPos, double radiusPx) const {
 }
 
 void ScatterView::paintPoints(QImage& img) {
-    img.fill(palette().color(QPalette::Base));
-    const QVector<QPointF> pos = displayPositions();
-    const int n = pos.size();
+    const QRgb base = palette().color(QPalette::Base).rgb();
+    img.fill(base);
+    m_lastFrameRaster = false;
+    const int n = m_pos.size();
     if (n == 0)
         return;
+    const double dpr = img.devicePixelRatio();
+    const QRectF viewRect = visibleDataRect();
+    if (n >= kRasterMinPoints && !animating() && m_gridN > 0) {
+        // Many points in view while a raster bin is at most ~2 pixels: the density raster.
+        // Zoomed in further, the points of the cells in view are stamped one by one.
+        const double bw = m_bounds.width() / kDensityBins * m_scale * dpr, bh = m_bounds.height() / kDensityBins * m_scale * dpr;
+        const double binPx = bw > 0 && bh > 0 ? std::min(bw, bh) : std::max(bw, bh);
+        const qsizetype inView = countInCells(viewRect);
+        if (inView > (binPx <= 2.0 ? kPointBudget : kPointHardLimit)) {
+            if (m_densityDirty || m_densityBase != base)
+                rebuildDensity();
+            if (!m_density.isEmpty()) {
+                paintDensity(img, binPx);
+                m_lastFrameRaster = true;
+                return;
+            }
+        }
+    }
     // Points are stamped in device pixels (sharp on HiDPI screens). Dot radius shrinks as
     // the map fills up.
-    const double dpr = img.devicePixelRatio();
     const double radius = (n > 50000 ? 1.5 : n > 10000 ? 2.0 : n > 2000 ? 2.6 : 3.6) * dpr;
     const int r = int(std::ceil(radius));
     QVector<QPoint> stamp;
@@ -295,22 +521,58 @@ void ScatterView::paintPoints(QImage& img) {
     auto* bits = reinterpret_cast<QRgb*>(img.bits());
     const qsizetype stride = img.bytesPerLine() / 4;
     const double cx = m_center.x(), cy = m_center.y(), s = m_scale * dpr, hw = w / 2.0, hh = h / 2.0;
-    for (int i = 0; i < n; ++i) {
-        const int cat = m_category.value(i);
-        if (isHidden(i))
-            continue;
-        if (!std::isfinite(pos[i].x()) || !std::isfinite(pos[i].y()))
-            continue;
-        const int px = int(std::lround((pos[i].x() - cx) * s + hw));
-        const int py = int(std::lround(-(pos[i].y() - cy) * s + hh));
+    auto draw = [&](int i, const QPointF& p) {
+        if (isHidden(i) || !finitePoint(p))
+            return true;
+        const int px = int(std::lround((p.x() - cx) * s + hw));
+        const int py = int(std::lround(-(p.y() - cy) * s + hh));
         if (px < -r || py < -r || px >= w + r || py >= h + r)
-            continue;
-        const QRgb colour = colours[std::clamp(cat, 0, int(colours.size()) - 1)];
+            return true;
+        const QRgb colour = colours[std::clamp(m_category.value(i), 0, int(colours.size()) - 1)];
         for (const QPoint& o : stamp) {
             const int x = px + o.x(), y = py + o.y();
             if (x >= 0 && y >= 0 && x < w && y < h)
                 bits[y * stride + x] = colour;
         }
+        return true;
+    };
+    if (animating()) {
+        const QVector<QPointF> pos = displayPositions();
+        for (int i = 0; i < n; ++i)
+            draw(i, pos[i]);
+    } else {
+        // Only the grid cells in view (widened by a dot's radius) are visited, in memory order.
+        QVector<char> hiddenCategory(colours.size(), 0);
+        for (int c : m_hidden)
+            if (c >= 0 && c < hiddenCategory.size())
+                hiddenCategory[c] = 1;
+        const bool filtered = m_shown.size() == m_pos.size();
+        const double margin = (r + 1) / s;
+        forEachCellRun(viewRect.adjusted(-margin, -margin, margin, margin), [&](int begin, int end) {
+            for (const CellPoint* cp = m_cellPoints.constData() + begin, *last = m_cellPoints.constData() + end; cp != last;
+                 ++cp) {
+                const int cat = std::clamp(cp->category, 0, int(colours.size()) - 1);
+                if ((filtered && !m_shown[cp->index]) ||
+                    (cat == cp->category ? hiddenCategory[cat] : m_hidden.contains(cp->category)))
+                    continue;
+                const int px = int(std::lround((cp->pos.x() - cx) * s + hw));
+                const int py = int(std::lround(-(cp->pos.y() - cy) * s + hh));
+                if (px < -r || py < -r || px >= w + r || py >= h + r)
+                    continue;
+                const QRgb colour = colours[cat];
+                if (px >= r && py >= r && px < w - r && py < h - r) {
+                    for (const QPoint& o : stamp)
+                        bits[(py + o.y()) * stride + px + o.x()] = colour;
+                } else {
+                    for (const QPoint& o : stamp) {
+                        const int x = px + o.x(), y = py + o.y();
+                        if (x >= 0 && y >= 0 && x < w && y < h)
+                            bits[y * stride + x] = colour;
+                    }
+                }
+            }
+            return true;
+        });
     }
 }
 
@@ -318,12 +580,21 @@ void ScatterView::paintOverlays(QPainter& p) {
     const QVector<QPointF> pos = displayPositions();
     p.setRenderHint(QPainter::Antialiasing);
     // Thumbnails replace dots when zoomed in far enough.
+    const bool moving = animating();
     if (m_thumbs && m_paths.size() == pos.size()) {
         QVector<int> onScreen;
         QRectF view = rect().adjusted(-kThumbPx, -kThumbPx, kThumbPx, kThumbPx);
-        for (int i = 0; i < pos.size() && onScreen.size() <= kThumbZoomLimit; ++i)
+        auto consider = [&](int i) {
             if (!isHidden(i) && view.contains(toWidget(pos[i])))
                 onScreen << i;
+            return onScreen.size() <= kThumbZoomLimit;
+        };
+        if (moving) {
+            for (int i = 0; i < pos.size() && consider(i); ++i) {
+            }
+        } else {
+            forEachInCells(QRectF(toData(view.topLeft()), toData(view.bottomRight())).normalized(), consider);
+        }
         if (!onScreen.isEmpty() && onScreen.size() <= kThumbZoomLimit) {
             for (int i : onScreen) {
                 QImage t = m_thumbs->get(m_paths[i]);
@@ -343,13 +614,22 @@ void ScatterView::paintOverlays(QPainter& p) {
         p.setPen(QPen(QColor(200, 0, 0, 200), 1.2));
         p.setBrush(Qt::NoBrush);
         int drawn = 0;
-        for (int i = 0; i < pos.size() && drawn < 20000; ++i)
+        auto mark = [&](int i) {
             if (m_marked[i] && !isHidden(i)) {
                 p.drawEllipse(toWidget(pos[i]), 4.5, 4.5);
                 ++drawn;
             }
+            return drawn < 20000;
+        };
+        if (moving) {
+            for (int i = 0; i < pos.size() && mark(i); ++i) {
+            }
+        } else {
+            const double margin = 6 / m_scale;
+            forEachInCells(visibleDataRect().adjusted(-margin, -margin, margin, margin), mark);
+        }
     }
-    if (!m_selection.isEmpty()) {
+    if (!m_selection.isEmpty() && m_selection.size() <= kSelectionRingLimit) {
         p.setPen(QPen(palette().color(QPalette::Text), 1.5));
         for (int i : m_selection) {
             if (i < 0 || i >= pos.size())
@@ -426,6 +706,7 @@ QImage ScatterView::renderToImage() {
     QElapsedTimer t;
     t.start();
     paintPoints(img);
+    stampSelection(img);
     QPainter p(&img);
     paintOverlays(p);
     p.end();
@@ -518,22 +799,56 @@ void ScatterView::mouseReleaseEvent(QMouseEvent* e) {
         return;
     }
     if (!m_lasso.isEmpty() || !m_rubber.isNull()) {
-        QSet<int> sel;
-        const QRectF rubber = m_rubber.normalized();
-        const QPolygonF lasso = m_lasso;
-        const QRectF lassoBox = lasso.boundingRect();
-        for (int i = 0; i < m_pos.size(); ++i) {
-            if (isHidden(i))
-                continue;
-            QPointF w = toWidget(m_pos[i]);
-            if (!lasso.isEmpty() ? (lassoBox.contains(w) && lasso.containsPoint(w, Qt::OddEvenFill)) : rubber.contains(w))
-                sel.insert(i);
-        }
+        const QSet<int> sel = pointsInside(m_lasso, m_rubber.normalized());
         m_lasso.clear();
         m_rubber = {};
         setSelection(sel, true);
     }
     update();
+}
+
+QSet<int> ScatterView::pointsInside(const QPolygonF& lasso, const QRectF& rubber) const {
+    QSet<int> sel;
+    const QRectF box = lasso.isEmpty() ? rubber : lasso.boundingRect();
+    const QRectF dataBox = QRectF(toData(box.topLeft()), toData(box.bottomRight())).normalized();
+    if (lasso.isEmpty()) {
+        forEachInCells(dataBox, [&](int i) {
+            if (!isHidden(i) && rubber.contains(toWidget(m_pos[i])))
+                sel.insert(i);
+            return true;
+        });
+        return sel;
+    }
+    // The lasso is rasterised once: inside (255), outside (0), and a band a few pixels
+    // wide along its edges (128) where the exact polygon test decides. A point more than
+    // the band's half-width from every edge lies on the same side as its pixel's centre,
+    // so the answer equals QPolygonF::containsPoint for every point, at a pixel lookup each.
+    const QRect maskRect = box.toAlignedRect().adjusted(-3, -3, 3, 3);
+    QImage mask(maskRect.size(), QImage::Format_RGB32);
+    mask.fill(Qt::black);
+    {
+        QPainter mp(&mask);
+        mp.translate(-maskRect.topLeft());
+        mp.setPen(Qt::NoPen);
+        mp.setBrush(QColor(255, 255, 255));
+        mp.drawPolygon(lasso, Qt::OddEvenFill);
+        mp.setPen(QPen(QColor(128, 128, 128), 4));
+        mp.setBrush(Qt::NoBrush);
+        mp.drawPolygon(lasso);
+    }
+    forEachInCells(dataBox, [&](int i) {
+        if (isHidden(i))
+            return true;
+        const QPointF w = toWidget(m_pos[i]);
+        const int x = int(std::floor(w.x())) - maskRect.left(), y = int(std::floor(w.y())) - maskRect.top();
+        if (x < 0 || y < 0 || x >= mask.width() || y >= mask.height())
+            return true;
+        const int v = qRed(reinterpret_cast<const QRgb*>(mask.constScanLine(y))[x]);
+        if (v == 255 || (v != 0 && lasso.containsPoint(w, Qt::OddEvenFill)))
+            sel.insert(i);
+        return true;
+    });
+    return sel;
 }
 
 void ScatterView::leaveEvent(QEvent*) {

@@ -1,6 +1,10 @@
 #pragma once
 // The embedding map's scatter plot: custom painting straight into an image buffer
-// (no item per point), so pan, zoom and hover stay interactive with 100,000 points.
+// (no item per point), so pan, zoom and hover stay interactive with 10^6 points: above
+// kRasterMinPoints a density raster (count and mean colour per data-space bin, a pyramid
+// of resolutions built once per change of positions or colours) is drawn per screen pixel
+// while many points are in view, and only the points of the grid cells in view are
+// stamped when zoomed in.
 // Colour by any categorical value with per-category visibility, hover tooltips with
 // thumbnails, click / rectangle / lasso selection, thumbnails instead of dots at high
 // zoom, and animated transitions between layouts (live training).
@@ -82,6 +86,11 @@ public:
     QPointF toData(const QPointF& widget) const;
     /// Milliseconds the last full repaint took (points + overlays).
     double lastFrameMs() const { return m_lastFrameMs; }
+    /// Whether the last frame drew the density raster (true) or individual points.
+    bool lastFrameWasRaster() const { return m_lastFrameRaster; }
+    /// Maps with at least this many points draw a density raster when zoomed out and do
+    /// not animate between layouts.
+    static constexpr int kRasterMinPoints = 200000;
     /// Renders a frame into an image of the widget's size (tests, export).
     QImage renderToImage();
 
@@ -108,6 +117,21 @@ private:
     void paintPoints(QImage& target);
     void paintOverlays(QPainter& p);
     void rebuildIndex();
+    void rebuildDensity();
+    void paintDensity(QImage& target, double binPx);
+    void stampSelection(QImage& target);
+    void coloursEdited();
+    bool animating() const { return m_anim < 1.0 && m_from.size() == m_pos.size(); }
+    /// Calls fn(point) for every indexed point whose grid cell overlaps `dataRect` (a
+    /// superset of the points inside); stops early when fn returns false.
+    template <class Fn> void forEachInCells(const QRectF& dataRect, Fn&& fn) const;
+    /// Calls fn(begin, end) for each run of m_cellPoints in the cells overlapping `dataRect`.
+    template <class Fn> void forEachCellRun(const QRectF& dataRect, Fn&& fn) const;
+    void syncCellCategories();
+    /// Points in the grid cells overlapping `dataRect` (an upper bound of those inside).
+    qsizetype countInCells(const QRectF& dataRect) const;
+    /// Selects the visible points inside the widget-space lasso or rectangle.
+    QSet<int> pointsInside(const QPolygonF& lasso, const QRectF& rubber) const;
     void animationStep();
     void userMovedView();
     QVector<QPointF> displayPositions() const;
@@ -127,6 +151,7 @@ private:
     QStringList m_labels;
     ThumbnailCache* m_thumbs = nullptr;
     QSet<int> m_selection;
+    QVector<char> m_selectedMask; ///< per point, for large selections (stamped in cell order)
     int m_current = -1;
     int m_hover = -1;
     int m_linkedHover = -1;
@@ -146,9 +171,27 @@ private:
     QRectF m_bounds;
     int m_gridN = 0;
     QVector<int> m_cellStart;
-    QVector<int> m_cellItems;
+    /// The points in cell order, with their position and category, so that drawing and
+    /// rasterising read memory in sequence instead of jumping through 10^6 indices.
+    struct CellPoint {
+        QPointF pos;
+        int index;
+        int category;
+    };
+    QVector<CellPoint> m_cellPoints;
+
+    // Density raster: level 0 has kDensityBins^2 bins over m_bounds, each next level half
+    // as many per side; colour per bin already blended over the background by log count.
+    struct DensityLevel {
+        int bins = 0;
+        QVector<QRgb> colour;
+    };
+    QVector<DensityLevel> m_density;
+    bool m_densityDirty = true;
+    QRgb m_densityBase = 0; ///< background the bin colours were blended over
 
     double m_lastFrameMs = 0;
+    bool m_lastFrameRaster = false;
 };
 
 /// A qualitative palette with n distinguishable colours (Tableau-like, then hue steps).

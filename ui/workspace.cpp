@@ -7,6 +7,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -14,6 +15,7 @@
 #include "core/analysis/attention_stats.h"
 #include "core/analysis/inspection.h"
 #include "core/analysis/projection.h"
+#include "core/common/error.h"
 #include "core/image/decode.h"
 #include "core/image/preprocess.h"
 #include "core/model/checkpoint.h"
@@ -74,17 +76,31 @@ DatasetEmbeddings Workspace::embedWithModel(const QString& spec, int imageSize, 
     return out;
 }
 
-core::Matrix Workspace::projectLayout(const core::Matrix& data, const ProjectionSettings& ps, const core::Matrix* previous,
-                                      const JobRunner::Context& ctx) {
+core::Matrix Workspace::projectLayout(const core::MatrixView& view, const ProjectionSettings& ps,
+                                      const core::Matrix* previous, const JobRunner::Context& ctx) {
     const bool hasPrev = previous && !previous->empty();
     core::Matrix layout;
+    if (ps.method != ProjectionMethod::Pca && view.rows >= kLargeRows)
+        throw core::Error(QStringLiteral("%1 on %L2 embeddings is too slow and too large for an interactive map "
+                                         "(the limit is %L3 rows); choose PCA, or export a sample and map that")
+                              .arg(ps.method == ProjectionMethod::Tsne ? QStringLiteral("t-SNE") : QStringLiteral("UMAP"))
+                              .arg(view.rows)
+                              .arg(kLargeRows)
+                              .toStdString());
+    // t-SNE and UMAP take a matrix in memory (they hold a neighbour graph of it anyway).
+    core::Matrix copy;
+    if (ps.method != ProjectionMethod::Pca) {
+        copy = core::Matrix(view.rows, view.cols);
+        std::copy_n(view.data, copy.data.size(), copy.data.begin());
+    }
+    const core::Matrix& data = copy;
     switch (ps.method) {
     case ProjectionMethod::Pca: {
         an::PcaOptions o;
         o.seed = ps.seed;
         if (hasPrev)
             o.alignTo = previous;
-        layout = an::pca(data, o, ctx.progress, &ctx.cancel);
+        layout = an::pca(view, o, ctx.progress, &ctx.cancel);
         break;
     }
     case ProjectionMethod::Tsne: {
@@ -143,6 +159,8 @@ Workspace::Workspace(DatasetModel* dataset, QObject* parent)
     connect(m_dataset, &QAbstractItemModel::modelReset, this, [this] {
         m_stats->cancel(); // its rows are the old data set's
         m_embeddings = {};
+        m_fromFile = false;
+        m_analysisNote.clear();
         m_rowToEmbedding.clear();
         m_layout.clear();
         m_nnSame.clear();
@@ -180,6 +198,10 @@ void Workspace::setModel(const QString& spec, int imageSize) {
 }
 
 void Workspace::computeEmbeddings() {
+    if (m_fromFile) { // no images to embed: "Compute Map" projects the file's embeddings again
+        computeLayout(m_projection);
+        return;
+    }
     if (m_engine->busy()) {
         m_engine->cancel();
         m_embedQueued = true;
@@ -227,7 +249,7 @@ void Workspace::startEmbedding(bool live, qint64 step) {
         return [=, this] {
             if (m_dataset->rowCount() != embedded->rowOf.size())
                 return; // the data set changed meanwhile; a new job follows
-            m_embeddings = std::move(embedded->embeddings);
+            m_embeddings = core::MatrixView::owning(std::move(embedded->embeddings));
             m_rowToEmbedding = embedded->rowOf;
             m_embeddingToRow = QVector<int>(int(m_embeddings.rows), -1);
             for (int r = 0; r < m_rowToEmbedding.size(); ++r)
@@ -244,6 +266,48 @@ void Workspace::startEmbedding(bool live, qint64 step) {
                 requestInspection(m_inspectedRow);
         };
     });
+}
+
+core::Matrix Workspace::embeddingsCopy() const {
+    core::Matrix m(m_embeddings.rows, m_embeddings.cols);
+    if (!m_embeddings.empty())
+        std::copy_n(m_embeddings.data, m.data.size(), m.data.begin());
+    return m;
+}
+
+void Workspace::setEmbeddings(core::MatrixView embeddings, const QVector<int>& rowOf, const QString& description) {
+    // Nothing the model computes belongs to these rows.
+    m_engine->cancel();
+    m_stats->cancel();
+    m_embedQueued = false;
+    m_pendingWeights.reset();
+    m_embeddings = std::move(embeddings);
+    m_fromFile = true;
+    m_rowToEmbedding = rowOf;
+    m_embeddingToRow = QVector<int>(int(m_embeddings.rows), -1);
+    for (int r = 0; r < m_rowToEmbedding.size(); ++r)
+        if (m_rowToEmbedding[r] >= 0 && m_rowToEmbedding[r] < m_embeddingToRow.size())
+            m_embeddingToRow[m_rowToEmbedding[r]] = r;
+    m_layout.clear();
+    m_nnSame.clear();
+    m_nnRow.clear();
+    m_index.reset();
+    m_history.clear();
+    m_description = description;
+    if (m_embeddings.rows >= kLargeRows && m_projection.method != ProjectionMethod::Pca) {
+        m_projection.method = ProjectionMethod::Pca;
+        Q_EMIT message(tr("%L1 embeddings: mapped with PCA (t-SNE and UMAP stop at %L2 rows)")
+                           .arg(m_embeddings.rows)
+                           .arg(kLargeRows));
+    }
+    Q_EMIT embeddingsChanged();
+    m_mapTimer.start();
+    if (m_analysis->busy())
+        m_analysis->cancel();
+    QMetaObject::invokeMethod(this, [this] {
+        if (!m_analysis->busy())
+            startAnalysis(false, -1);
+    }, Qt::QueuedConnection);
 }
 
 void Workspace::computeLayout(const ProjectionSettings& settings, bool continuous) {
@@ -267,7 +331,7 @@ void Workspace::startAnalysis(bool live, qint64 step) {
             m_analysis->cancel();
         return;
     }
-    auto data = std::make_shared<core::Matrix>(m_embeddings);
+    auto data = std::make_shared<core::MatrixView>(m_embeddings); // shares the storage, no copy
     auto previous = std::make_shared<core::Matrix>();
     if (live && m_layout.size() == m_rowToEmbedding.size()) {
         previous->rows = data->rows;
@@ -290,9 +354,16 @@ void Workspace::startAnalysis(bool live, qint64 step) {
     m_analysis->start([=, this](const JobRunner::Context& ctx) -> std::function<void()> {
         const bool hasPrev = !previous->empty();
         const core::Matrix layout = projectLayout(*data, ps, previous.get(), ctx);
-        an::NeighbourOptions no;
-        auto index = std::make_shared<an::NeighbourIndex>(*data, no, core::ProgressFn{}, &ctx.cancel);
-        auto nn = index->allRows(1, {}, &ctx.cancel);
+        // Large sets get the map only: the index and the nearest-neighbour statistic would
+        // take minutes and more memory than the map itself.
+        const bool large = data->rows >= kLargeRows;
+        std::shared_ptr<an::NeighbourIndex> index;
+        std::vector<std::vector<an::Neighbour>> nn;
+        if (!large) {
+            an::NeighbourOptions no;
+            index = std::make_shared<an::NeighbourIndex>(*data, no, core::ProgressFn{}, &ctx.cancel);
+            nn = index->allRows(1, {}, &ctx.cancel);
+        }
         auto positions = std::make_shared<QVector<QPointF>>(
             rowCount, QPointF(std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::quiet_NaN()));
         auto same = std::make_shared<QVector<bool>>(rowCount, true);
@@ -302,7 +373,7 @@ void Workspace::startAnalysis(bool live, qint64 step) {
             if (r < 0)
                 continue;
             (*positions)[r] = QPointF(layout(e, 0), layout(e, 1));
-            if (!nn[std::size_t(e)].empty()) {
+            if (!large && !nn[std::size_t(e)].empty()) {
                 int other = embToRow.value(int(nn[std::size_t(e)][0].row), -1);
                 (*same)[r] = other >= 0 && classOfRow[other] == classOfRow[r];
                 (*nnRow)[r] = other;
@@ -312,15 +383,21 @@ void Workspace::startAnalysis(bool live, qint64 step) {
             if (m_dataset->rowCount() != rowCount)
                 return;
             m_layout = *positions;
-            m_nnSame = *same;
-            m_nnRow = *nnRow;
+            m_analysisNote = large ? tr("%L1 embeddings: PCA only; no neighbour index or nearest-neighbour class "
+                                        "(above %L2 rows). Neighbours are searched exactly, one query at a time.")
+                                         .arg(data->rows)
+                                         .arg(kLargeRows)
+                                   : QString();
+            m_nnSame = large ? QVector<bool>{} : *same;
+            m_nnRow = large ? QVector<int>{} : *nnRow;
             m_index = index;
             m_history.push_back({step < 0 ? (m_history.isEmpty() ? 0 : m_history.back().first) : step, m_layout});
             Q_EMIT layoutChanged(hasPrev);
             if (m_mapTimer.isValid()) {
                 const double seconds = m_mapTimer.elapsed() / 1000.0;
                 m_mapTimer.invalidate();
-                Q_EMIT message(tr("Embedded and mapped %n image(s) in %1 s", "", rowCount).arg(seconds, 0, 'f', 1));
+                Q_EMIT message(m_fromFile ? tr("Mapped %L1 embeddings in %2 s").arg(rowCount).arg(seconds, 0, 'f', 1)
+                                          : tr("Embedded and mapped %n image(s) in %1 s", "", rowCount).arg(seconds, 0, 'f', 1));
                 // For bench/: wall time from the app's start to the first drawn map.
                 if (qEnvironmentVariableIsSet("VITRINE_TIMING"))
                     std::fprintf(stderr, "vitrine-timing: map ready %.3f s after start of embedding\n", seconds);
@@ -360,7 +437,7 @@ void Workspace::requestNeighbours(int row, int k, bool cosine) {
         return;
     // Exact search over the embeddings is a few milliseconds for the sets a GUI shows, but it
     // still runs off the GUI thread.
-    auto data = std::make_shared<core::Matrix>(m_embeddings);
+    auto data = std::make_shared<core::MatrixView>(m_embeddings); // shares the storage
     const int e = m_rowToEmbedding[row];
     auto index = m_index;
     JobRunner* runner = m_inspect->busy() ? nullptr : m_inspect;
@@ -394,7 +471,7 @@ void Workspace::requestNeighboursOfFile(const QString& path, int k, bool cosine)
         Q_EMIT error(tr("Compute the embeddings first (the map does it), then drop an image to find its neighbours."));
         return;
     }
-    auto data = std::make_shared<core::Matrix>(m_embeddings);
+    auto data = std::make_shared<core::MatrixView>(m_embeddings); // shares the storage
     auto engine = m_inspectEngine;
     const QString spec = m_spec;
     const int imageSize = m_imageSize;

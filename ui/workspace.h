@@ -17,6 +17,7 @@
 
 #include "core/analysis/neighbours.h"
 #include "core/common/matrix.h"
+#include "core/common/matrix_view.h"
 #include "core/io/row_table.h"
 #include "ui/job_runner.h"
 #include "ui/neighbours_panel.h"
@@ -84,8 +85,22 @@ public:
                                             const JobRunner::Context& ctx);
     /// Worker side of computeLayout(): `data` ([N, D] float32) -> [N, 2] float32 with the
     /// method and parameters of `settings`; `previous` ([N, 2], optional) continues a layout.
-    static core::Matrix projectLayout(const core::Matrix& data, const ProjectionSettings& settings,
+    /// PCA streams over the view (a memory-mapped file is not copied); t-SNE and UMAP copy
+    /// it and refuse above kLargeRows rows (core::Error saying why and what to do instead).
+    static core::Matrix projectLayout(const core::MatrixView& data, const ProjectionSettings& settings,
                                       const core::Matrix* previous, const JobRunner::Context& ctx);
+    /// From this many embeddings on, the map is PCA only and the extras computed after a
+    /// projection (the neighbour index and each row's nearest-neighbour class) are skipped:
+    /// at 10^6 rows they take minutes and gigabytes the map does not need.
+    static constexpr std::int64_t kLargeRows = 200000;
+
+    /// Shows embeddings computed elsewhere (an embeddings file, memory-mapped): one row of
+    /// `embeddings` ([N, D] float32) per data set row, in order; no model is involved.
+    /// Projects them with the current settings (PCA above kLargeRows) on the Map worker.
+    /// `rowOf`: data set row -> embedding row.
+    void setEmbeddings(core::MatrixView embeddings, const QVector<int>& rowOf, const QString& description);
+    /// What the last projection left out, for the map's info line (empty: nothing).
+    QString analysisNote() const { return m_analysisNote; }
     int imageSize() const { return m_imageSize; }
 
     /// Neighbours of a data set row, or of an image file (embedded on the fly).
@@ -121,7 +136,10 @@ public:
     };
     EmbeddedRows embeddedRows(bool absolutePaths) const;
 
-    const core::Matrix& embeddings() const { return m_embeddings; }
+    /// [N, D] float32, owned (computed here) or memory-mapped (setEmbeddings).
+    const core::MatrixView& embeddings() const { return m_embeddings; }
+    /// The embeddings copied into memory (for writers that take a Matrix).
+    core::Matrix embeddingsCopy() const;
     /// Data set row -> embedding row (-1 when the image could not be embedded).
     const QVector<int>& embeddingRowOf() const { return m_rowToEmbedding; }
     /// Per data set row; NaN for rows without an embedding.
@@ -183,7 +201,9 @@ private:
     QElapsedTimer m_mapTimer; ///< from a (non-live) embedding's start to its map being drawn
     ProjectionSettings m_projection;
 
-    core::Matrix m_embeddings;
+    core::MatrixView m_embeddings; // shares its storage with the workers that read it
+    QString m_analysisNote;
+    bool m_fromFile = false; ///< the embeddings came from setEmbeddings(), not the model
     QVector<int> m_rowToEmbedding;
     QVector<int> m_embeddingToRow;
     std::shared_ptr<const core::analysis::NeighbourIndex> m_index;

@@ -30,6 +30,11 @@ int main(int argc, char** argv) {
                                             "Hugging Face model folder (default: the one used last)."),
                              QStringLiteral("MODEL"));
     parser.addOption(model);
+    QCommandLineOption embeddings(QStringLiteral("embeddings"),
+                                  QStringLiteral("Embeddings file to open as the map (.npy memory-mapped, with its "
+                                                 "rows.tsv), instead of a folder of images."),
+                                  QStringLiteral("FILE"));
+    parser.addOption(embeddings);
     parser.addPositionalArgument(QStringLiteral("folder"), QStringLiteral("Data set folder to open (default: the demo photos)."));
     parser.process(app);
     vitrine::core::setComputeThreads(parser.value(threads).toInt());
@@ -38,6 +43,10 @@ int main(int argc, char** argv) {
     window.show();
     if (parser.isSet(model))
         window.workspace()->setModel(parser.value(model));
+    if (parser.isSet(embeddings)) {
+        window.openEmbeddings(parser.value(embeddings));
+        return app.exec();
+    }
     const QStringList args = parser.positionalArguments();
     const QString folder = args.isEmpty() ? vitrine::ui::demoDataDir() : args.front();
     if (!folder.isEmpty())

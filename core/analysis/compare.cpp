@@ -155,7 +155,7 @@ std::vector<std::int64_t> matchRowsByPath(const io::RowTable& a, const io::RowTa
     return out;
 }
 
-Matrix pickRows(const Matrix& m, const std::vector<std::int64_t>& rows) {
+Matrix pickRows(const MatrixView& m, const std::vector<std::int64_t>& rows) {
     Matrix out(static_cast<std::int64_t>(rows.size()), m.cols);
     for (std::size_t i = 0; i < rows.size(); ++i)
         std::copy_n(m.row(rows[i]), m.cols, out.row(static_cast<std::int64_t>(i)));

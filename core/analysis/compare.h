@@ -103,7 +103,8 @@ ComparisonReport compareEmbeddings(const Matrix& a, const Matrix& b, const io::R
 /// has no "path" column.
 std::vector<std::int64_t> matchRowsByPath(const io::RowTable& a, const io::RowTable& b);
 
-/// The rows `rows` of `m`, in that order (to line two matched embeddings files up).
-Matrix pickRows(const Matrix& m, const std::vector<std::int64_t>& rows);
+/// The rows `rows` of `m`, in that order (to line two matched embeddings files up). A view
+/// (e.g. a memory-mapped file) is read only at those rows.
+Matrix pickRows(const MatrixView& m, const std::vector<std::int64_t>& rows);
 
 } // namespace vitrine::core::analysis

@@ -23,14 +23,6 @@ Matrix toMatrix(const torch::Tensor& t) {
     return m;
 }
 
-// [D, C] leading eigenvectors of the covariance of centred x ([N, D]), exact.
-torch::Tensor exactAxes(const torch::Tensor& x, int c) {
-    // float32 GEMM for speed (the O(N D^2) part), float64 for the small eigenproblem.
-    auto cov = torch::mm(x.t(), x).to(torch::kFloat64);
-    auto [evals, evecs] = torch::linalg::eigh(cov, "L");
-    return evecs.slice(1, evecs.size(1) - c, evecs.size(1)).flip({1}).to(torch::kFloat32);
-}
-
 // Halko, Martinsson & Tropp 2011, algorithm 4.4 (randomised subspace iteration).
 torch::Tensor randomizedAxes(const torch::Tensor& x, int c, int oversamples, int iterations, std::uint64_t seed,
                              const CancelToken* cancel) {
@@ -51,8 +43,99 @@ torch::Tensor randomizedAxes(const torch::Tensor& x, int c, int oversamples, int
 
 } // namespace
 
+namespace {
+
+// Fixes each axis' sign so that its largest-magnitude loading is positive.
+torch::Tensor withDeterministicSigns(torch::Tensor axes) {
+    auto idx = axes.abs().argmax(0);
+    auto signs = axes.gather(0, idx.unsqueeze(0)).sign();
+    signs.masked_fill_(signs == 0, 1.0f);
+    return axes * signs;
+}
+
+Matrix alignScores(const Matrix& scores, const Matrix& alignTo) {
+    TORCH_CHECK(alignTo.rows == scores.rows && alignTo.cols == scores.cols, "alignTo must be [", scores.rows, ", ",
+                scores.cols, "]");
+    // PCA scores are centred: rotate/reflect about the origin only, never translate; and
+    // scale uniformly, so a live map stays the same size when the embedding's scale jumps
+    // (raw features -> a normalised head) instead of shrinking to a dot in the view.
+    auto y = view(scores).to(torch::kFloat64);
+    auto r = view(alignTo).to(torch::kFloat64);
+    auto [u, s, vh] = torch::linalg::svd(torch::mm(y.t(), r), false, c10::nullopt);
+    const double norm = y.square().sum().item<double>();
+    const double scale = norm > 0 ? s.sum().item<double>() / norm : 1.0;
+    return toMatrix(torch::mm(y, torch::mm(u, vh)) * scale);
+}
+
+bool exactSolver(const PcaOptions& options, std::int64_t cols) {
+    return options.solver == PcaOptions::Solver::Exact || (options.solver == PcaOptions::Solver::Auto && cols <= 1024);
+}
+
+// Exact PCA in three streamed passes over `data`; see pca() in the header.
+Matrix streamedPca(const MatrixView& data, int c, const PcaOptions& options, const ProgressFn& progress,
+                   const CancelToken* cancel) {
+    const std::int64_t n = data.rows, d = data.cols;
+    const std::int64_t block =
+        options.blockRows > 0 ? options.blockRows : std::max<std::int64_t>(1, (std::int64_t(4) << 20) / d);
+    const std::int64_t blocks = (n + block - 1) / block;
+    const long long steps = 3 * blocks;
+    long long done = 0;
+    auto rows = [&](std::int64_t start) {
+        const std::int64_t end = std::min(n, start + block);
+        return torch::from_blob(const_cast<float*>(data.row(start)), {end - start, d}, torch::kFloat32);
+    };
+    auto step = [&] {
+        if (cancel)
+            cancel->check();
+        report(progress, ++done, steps, "pca");
+    };
+    report(progress, 0, steps, "pca");
+    auto sum = torch::zeros({d}, torch::kFloat64);
+    for (std::int64_t start = 0; start < n; start += block) {
+        sum += torch::sum(rows(start), {0}, false, torch::kFloat64);
+        step();
+    }
+    const auto mean = (sum / double(n)).to(torch::kFloat32);
+    // Centred before the product (not E[x x^T] - m m^T afterwards), which would lose the
+    // spread of embeddings far from the origin to cancellation.
+    auto cov = torch::zeros({d, d}, torch::kFloat64);
+    for (std::int64_t start = 0; start < n; start += block) {
+        auto centred = rows(start) - mean;
+        cov += torch::mm(centred.t(), centred).to(torch::kFloat64);
+        step();
+    }
+    auto [evals, evecs] = torch::linalg::eigh(cov, "L");
+    const auto axes =
+        withDeterministicSigns(evecs.slice(1, evecs.size(1) - c, evecs.size(1)).flip({1}).to(torch::kFloat32));
+    Matrix scores(n, c);
+    for (std::int64_t start = 0; start < n; start += block) {
+        auto s = torch::mm(rows(start) - mean, axes).contiguous();
+        std::copy_n(s.data_ptr<float>(), s.numel(), scores.data.begin() + start * c);
+        step();
+    }
+    return scores;
+}
+
+} // namespace
+
+Matrix pca(const MatrixView& data, const PcaOptions& options, const ProgressFn& progress, const CancelToken* cancel) {
+    TORCH_CHECK(data.rows >= 2 && data.cols >= 1, "PCA needs at least 2 rows");
+    if (!exactSolver(options, data.cols)) {
+        Matrix copy(data.rows, data.cols);
+        std::copy_n(data.data, copy.data.size(), copy.data.begin());
+        return pca(copy, options, progress, cancel);
+    }
+    const int c = static_cast<int>(std::min<int64_t>({options.components, data.cols, data.rows}));
+    torch::NoGradGuard noGrad;
+    auto scores = streamedPca(data, c, options, progress, cancel);
+    return options.alignTo ? alignScores(scores, *options.alignTo) : scores;
+}
+
 Matrix pca(const Matrix& data, const PcaOptions& options, const ProgressFn& progress, const CancelToken* cancel) {
     TORCH_CHECK(data.rows >= 2 && data.cols >= 1, "PCA needs at least 2 rows");
+    if (exactSolver(options, data.cols))
+        return pca(MatrixView(data), options, progress, cancel);
+    // The randomised solver multiplies by the whole centred matrix several times.
     const int c = static_cast<int>(std::min<int64_t>({options.components, data.cols, data.rows}));
     torch::NoGradGuard noGrad;
     report(progress, 0, 2, "pca");
@@ -60,31 +143,11 @@ Matrix pca(const Matrix& data, const PcaOptions& options, const ProgressFn& prog
     auto centred = x - x.mean(0, true);
     if (cancel)
         cancel->check();
-    const bool exact = options.solver == PcaOptions::Solver::Exact ||
-                       (options.solver == PcaOptions::Solver::Auto && data.cols <= 1024);
-    auto axes = exact ? exactAxes(centred, c)
-                      : randomizedAxes(centred, c, options.oversamples, options.powerIterations, options.seed, cancel);
-    // Deterministic signs: the largest-magnitude loading of each axis is positive.
-    auto idx = axes.abs().argmax(0);
-    auto signs = axes.gather(0, idx.unsqueeze(0)).sign();
-    signs.masked_fill_(signs == 0, 1.0f);
-    axes = axes * signs;
+    auto axes = withDeterministicSigns(
+        randomizedAxes(centred, c, options.oversamples, options.powerIterations, options.seed, cancel));
     auto scores = toMatrix(torch::mm(centred, axes));
     report(progress, 2, 2, "pca");
-    if (options.alignTo) {
-        TORCH_CHECK(options.alignTo->rows == scores.rows && options.alignTo->cols == scores.cols,
-                    "alignTo must be [", scores.rows, ", ", scores.cols, "]");
-        // PCA scores are centred: rotate/reflect about the origin only, never translate; and
-        // scale uniformly, so a live map stays the same size when the embedding's scale jumps
-        // (raw features -> a normalised head) instead of shrinking to a dot in the view.
-        auto y = view(scores).to(torch::kFloat64);
-        auto r = view(*options.alignTo).to(torch::kFloat64);
-        auto [u, s, vh] = torch::linalg::svd(torch::mm(y.t(), r), false, c10::nullopt);
-        const double norm = y.square().sum().item<double>();
-        const double scale = norm > 0 ? s.sum().item<double>() / norm : 1.0;
-        return toMatrix(torch::mm(y, torch::mm(u, vh)) * scale);
-    }
-    return scores;
+    return options.alignTo ? alignScores(scores, *options.alignTo) : scores;
 }
 
 Matrix alignLayout(const Matrix& layout, const Matrix& reference) {

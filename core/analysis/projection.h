@@ -13,6 +13,7 @@
 #include "core/analysis/neighbours.h"
 #include "core/common/job.h"
 #include "core/common/matrix.h"
+#include "core/common/matrix_view.h"
 
 namespace vitrine::core::analysis {
 
@@ -25,6 +26,10 @@ struct PcaOptions {
     int oversamples = 10;     ///< randomised SVD: extra directions sampled
     int powerIterations = 4;  ///< randomised SVD: subspace iterations
     std::uint64_t seed = 0;   ///< randomised SVD's test matrix
+    /// The exact solver streams over the rows in blocks of this many (0 = about 16 MB of
+    /// rows): it never holds a centred copy of the data, so a memory-mapped 10^6 x 384
+    /// matrix is projected without being read into memory.
+    std::int64_t blockRows = 0;
     /// When set ([N, components] float32, same rows), the result is rotated/reflected
     /// (orthogonal Procrustes) onto it so consecutive frames line up.
     const Matrix* alignTo = nullptr;
@@ -33,7 +38,17 @@ struct PcaOptions {
 /// Principal components of `data` ([N, D] float32) -> [N, components] float32 scores
 /// (centred data times the leading principal axes). Without alignTo, each axis' sign is
 /// fixed so that its largest-magnitude loading is positive.
+///
+/// The exact solver makes three passes over the rows, a block at a time (mean; covariance
+/// of the centred rows, float32 products summed in float64; scores), reporting progress
+/// ("pca", one step per block and pass) and polling `cancel` between blocks.
 Matrix pca(const Matrix& data, const PcaOptions& options = {}, const ProgressFn& progress = {},
+           const CancelToken* cancel = nullptr);
+/// The same on a view ([N, D] float32, e.g. a memory-mapped .npy, core/io/npy.h), with the
+/// same results as the Matrix overload. The exact solver reads the view in blocks and keeps
+/// only the [N, components] scores and a [D, D] covariance; the randomised solver (D > 1024
+/// under Auto) copies the rows into memory first.
+Matrix pca(const MatrixView& data, const PcaOptions& options = {}, const ProgressFn& progress = {},
            const CancelToken* cancel = nullptr);
 
 /// The orthogonal matrix R (rotation or reflection, [C, C]) and uniform scale s minimising

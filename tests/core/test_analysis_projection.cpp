@@ -1,9 +1,12 @@
 #include <cmath>
+#include <filesystem>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 
 #include "analysis_test_data.h"
 #include "core/analysis/projection.h"
+#include "core/io/npy.h"
 
 using namespace vitrine::core;
 using namespace vitrine::core::analysis;
@@ -39,6 +42,48 @@ TEST_CASE("PCA keeps neighbourhoods of separated clusters and is deterministic",
     auto ra = alignLayout(r, y);
     for (std::size_t i = 0; i < y.data.size(); ++i)
         REQUIRE(ra.data[i] == Approx(y.data[i]).margin(1e-2 * std::abs(y.data[i]) + 0.05));
+}
+
+TEST_CASE("PCA streamed over a memory-mapped .npy in blocks agrees with PCA of the matrix in memory", "[analysis][projection]") {
+    namespace fs = std::filesystem;
+    const auto& x = clusters384();
+    const Matrix inMemory = pca(x);
+    const fs::path dir = fs::temp_directory_path() / ("vitrine-pca-tests-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    io::writeNpyMatrix(dir / "x.npy", x);
+    bool mapped = false;
+    const MatrixView view = io::mapNpyMatrix(dir / "x.npy", &mapped);
+    REQUIRE(mapped);
+    // The same rows through the view give the same scores, bit for bit.
+    const Matrix streamed = pca(view);
+    CHECK(streamed.data == inMemory.data);
+    // Many small blocks (the last one short) sum to the same covariance as one block.
+    PcaOptions oneBlock, smallBlocks;
+    oneBlock.blockRows = x.rows;
+    smallBlocks.blockRows = 7;
+    std::vector<long long> steps;
+    const Matrix a = pca(view, oneBlock);
+    const Matrix b = pca(view, smallBlocks, [&](long long done, long long total, const std::string& stage) {
+        CHECK(stage == "pca");
+        CHECK(total == 3 * ((x.rows + 6) / 7));
+        steps.push_back(done);
+    });
+    REQUIRE(b.rows == x.rows);
+    for (std::size_t i = 0; i < a.data.size(); ++i)
+        REQUIRE(b.data[i] == Approx(a.data[i]).margin(1e-3 * (1.0 + std::abs(a.data[i]))));
+    CHECK(std::is_sorted(steps.begin(), steps.end()));
+    CHECK(steps.back() == 3 * ((x.rows + 6) / 7));
+    // An independent solver (randomised SVD of the centred matrix in memory) finds the same layout.
+    PcaOptions randomized;
+    randomized.solver = PcaOptions::Solver::Randomized;
+    const Matrix r = alignLayout(pca(x, randomized), streamed);
+    for (std::size_t i = 0; i < r.data.size(); ++i)
+        REQUIRE(r.data[i] == Approx(streamed.data[i]).margin(1e-2 * std::abs(streamed.data[i]) + 0.05));
+    // Cancel is polled between blocks.
+    CancelToken token;
+    token.cancel();
+    CHECK_THROWS_AS(pca(view, smallBlocks, {}, &token), Cancelled);
+    fs::remove_all(dir);
 }
 
 TEST_CASE("PCA aligned to the previous frame does not flip or rotate", "[analysis][projection]") {

@@ -1,0 +1,136 @@
+// Opening an embeddings file as the map: a memory-mapped .npy with its rows sidecar becomes
+// the data set (one row per embedding, no images) and a PCA map; large files get the map only.
+#include <catch2/catch.hpp>
+
+#include "../support/wait_for.h"
+
+#include <QApplication>
+#include <QMessageBox>
+#include <QSignalSpy>
+#include <QTimer>
+#include <QTemporaryDir>
+
+#include <cmath>
+#include <random>
+
+#include "core/analysis/projection.h"
+#include "core/io/npy.h"
+#include "core/io/row_table.h"
+#include "ui/dataset_model.h"
+#include "ui/job_runner.h"
+#include "ui/main_window.h"
+#include "ui/map_panel.h"
+#include "ui/scatter_view.h"
+#include "ui/workspace.h"
+
+using namespace vitrine;
+using namespace vitrine::ui;
+
+namespace {
+
+struct Env {
+    QTemporaryDir settings;
+    Env() { qputenv("XDG_CONFIG_HOME", settings.path().toUtf8()); }
+};
+
+// `n` rows of `d` values in three clusters; rows are written in reverse order of their
+// names, so the data set (sorted by path) and the file (in file order) differ.
+QString writeEmbeddings(const QString& dir, int n, int d, core::Matrix* out) {
+    std::mt19937 rng(5);
+    std::normal_distribution<float> g(0.0f, 1.0f);
+    core::Matrix x(n, d);
+    core::io::RowTable rows;
+    rows.columns = {"path", "label"};
+    for (int i = 0; i < n; ++i) {
+        const int c = i % 3;
+        for (int j = 0; j < d; ++j)
+            x(i, j) = (j % 3 == c ? 8.0f : 0.0f) + g(rng);
+        char name[64];
+        std::snprintf(name, sizeof name, "c%d/img_%07d.jpg", c, n - 1 - i);
+        rows.rows.push_back({name, "c" + std::to_string(c)});
+    }
+    const std::filesystem::path file = (dir + "/emb.npy").toStdString();
+    core::io::writeNpyMatrix(file, x);
+    core::io::writeRowTable(core::io::rowsSidecarPath(file), rows);
+    *out = std::move(x);
+    return QString::fromStdString(file.string());
+}
+
+bool waitForMap(MainWindow& w, int n) {
+    return testutil::waitFor(
+        [&] {
+            return !w.scanRunner()->busy() && w.workspace()->waitForIdle(10) && w.workspace()->layout().size() == n &&
+                   w.mapPanel()->view()->pointCount() == n;
+        },
+        180000);
+}
+
+} // namespace
+
+TEST_CASE("an embeddings file opens as the data set and its PCA map, without images", "[ui][map]") {
+    Env env;
+    QTemporaryDir dir;
+    core::Matrix x;
+    const int n = 3000;
+    const QString file = writeEmbeddings(dir.path(), n, 12, &x);
+    MainWindow w;
+    w.resize(1200, 800);
+    w.show();
+    w.openEmbeddings(file);
+    REQUIRE(waitForMap(w, n));
+    CHECK(w.datasetModel()->rowCount() == n);
+    CHECK(w.workspace()->embeddings().rows == n);
+    CHECK(w.workspace()->analysisNote().isEmpty());
+    CHECK(w.workspace()->nearestSameClass().size() == n); // small files keep the extras
+    // Each data set row is placed where PCA puts its own embedding row.
+    const core::Matrix expected = core::analysis::pca(x);
+    const auto& rowOf = w.workspace()->embeddingRowOf();
+    REQUIRE(rowOf.size() == n);
+    int mismatched = 0;
+    for (int r = 0; r < n; ++r) {
+        const int e = rowOf[r];
+        const QString path = w.datasetModel()->index(r).data(DatasetModel::RelativePathRole).toString();
+        char name[64];
+        std::snprintf(name, sizeof name, "c%d/img_%07d.jpg", e % 3, n - 1 - e);
+        const QPointF p = w.workspace()->layout()[r];
+        if (path != QLatin1String(name) || std::abs(p.x() - expected(e, 0)) > 1e-3 || std::abs(p.y() - expected(e, 1)) > 1e-3)
+            ++mismatched;
+    }
+    CHECK(mismatched == 0);
+    CHECK(w.datasetModel()->index(0).data(DatasetModel::ClassRole).toString().startsWith("c"));
+}
+
+TEST_CASE("a large embeddings file gets the map only, and t-SNE refuses it with a reason", "[ui][map]") {
+    Env env;
+    QTemporaryDir dir;
+    core::Matrix x;
+    const int n = int(Workspace::kLargeRows);
+    const QString file = writeEmbeddings(dir.path(), n, 6, &x);
+    MainWindow w;
+    w.resize(1200, 800);
+    w.show();
+    w.openEmbeddings(file);
+    REQUIRE(waitForMap(w, n));
+    CHECK(w.workspace()->embeddings().rows == n);
+    CHECK(w.workspace()->analysisNote().contains("PCA only"));
+    CHECK(w.workspace()->nearestSameClass().isEmpty());
+    QSignalSpy errors(w.workspace(), &Workspace::error);
+    // The window shows the reason in a message box; read it and close it.
+    QString shown;
+    QTimer closer;
+    closer.setInterval(50);
+    QObject::connect(&closer, &QTimer::timeout, [&] {
+        if (auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget())) {
+            shown = box->text();
+            box->accept();
+        }
+    });
+    closer.start();
+    ProjectionSettings tsne;
+    tsne.method = ProjectionMethod::Tsne;
+    w.workspace()->computeLayout(tsne);
+    REQUIRE(testutil::waitFor([&] { return errors.count() > 0 && !shown.isEmpty(); }, 60000));
+    CHECK(shown.contains("t-SNE"));
+    CHECK(shown.contains("choose PCA"));
+    CHECK(w.workspace()->layout().size() == n); // the PCA map stays
+}
