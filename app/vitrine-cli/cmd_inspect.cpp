@@ -14,7 +14,7 @@
 #include "core/analysis/heatmap.h"
 #include "core/analysis/inspection.h"
 #include "core/analysis/patch_tokens.h"
-#include "core/cli/commands.h"
+#include "app/vitrine-cli/commands.h"
 #include "core/common/error.h"
 #include "core/image/decode.h"
 #include "core/image/preprocess.h"

@@ -1,8 +1,8 @@
-#include "core/cli/cli.h"
+#include "app/vitrine-cli/cli.h"
 
 #include <iostream>
 
-#include "core/cli/commands.h"
+#include "app/vitrine-cli/commands.h"
 #include "core/common/error.h"
 #include "core/common/precision.h"
 #include "core/common/runtime.h"

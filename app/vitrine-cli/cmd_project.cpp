@@ -4,7 +4,7 @@
 #include <iostream>
 
 #include "core/analysis/projection.h"
-#include "core/cli/commands.h"
+#include "app/vitrine-cli/commands.h"
 #include "core/common/error.h"
 #include "core/io/atomic_file.h"
 #include "core/io/csv.h"

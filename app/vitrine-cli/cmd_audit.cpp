@@ -9,10 +9,10 @@
 #include <nlohmann/json.hpp>
 
 #include "core/analysis/audit.h"
-#include "core/cli/commands.h"
-#include "core/cli/embed_rows.h"
-#include "core/cli/interrupt.h"
-#include "core/cli/progress.h"
+#include "app/vitrine-cli/commands.h"
+#include "app/vitrine-cli/embed_rows.h"
+#include "app/vitrine-cli/interrupt.h"
+#include "app/vitrine-cli/progress.h"
 #include "core/common/error.h"
 
 namespace vitrine::cli {

@@ -5,7 +5,7 @@
 #include <iostream>
 
 #include "core/analysis/neighbours.h"
-#include "core/cli/commands.h"
+#include "app/vitrine-cli/commands.h"
 #include "core/common/error.h"
 #include "core/io/embedding_set.h"
 

@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/cli/commands.h"
+#include "app/vitrine-cli/commands.h"
 #include "core/common/precision.h"
 #include "core/common/runtime.h"
 #include "core/image/codecs.h"

@@ -9,9 +9,9 @@
 #include <iostream>
 #include <optional>
 
-#include "core/cli/commands.h"
-#include "core/cli/interrupt.h"
-#include "core/cli/progress.h"
+#include "app/vitrine-cli/commands.h"
+#include "app/vitrine-cli/interrupt.h"
+#include "app/vitrine-cli/progress.h"
 #include "core/common/error.h"
 #include "core/model/model_catalogue.h"
 #include "core/model/model_download.h"

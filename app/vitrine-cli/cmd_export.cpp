@@ -2,7 +2,7 @@
 // [--coords FILE.npy] [--images-root DIR] [--no-sprite]
 #include <iostream>
 
-#include "core/cli/commands.h"
+#include "app/vitrine-cli/commands.h"
 #include "core/common/error.h"
 #include "core/io/embedding_export.h"
 #include "core/io/npy.h"

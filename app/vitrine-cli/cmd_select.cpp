@@ -4,9 +4,9 @@
 #include <iostream>
 #include <set>
 
-#include "core/cli/commands.h"
-#include "core/cli/embed_rows.h"
-#include "core/cli/interrupt.h"
+#include "app/vitrine-cli/commands.h"
+#include "app/vitrine-cli/embed_rows.h"
+#include "app/vitrine-cli/interrupt.h"
 #include "core/common/error.h"
 #include "core/data/dataset.h"
 #include "core/analysis/selection_export.h"

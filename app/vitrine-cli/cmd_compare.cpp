@@ -11,10 +11,10 @@
 
 #include "core/analysis/compare.h"
 #include "core/analysis/projection.h"
-#include "core/cli/commands.h"
-#include "core/cli/embed_rows.h"
-#include "core/cli/interrupt.h"
-#include "core/cli/progress.h"
+#include "app/vitrine-cli/commands.h"
+#include "app/vitrine-cli/embed_rows.h"
+#include "app/vitrine-cli/interrupt.h"
+#include "app/vitrine-cli/progress.h"
 #include "core/common/error.h"
 
 namespace vitrine::cli {

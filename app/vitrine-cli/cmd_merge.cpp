@@ -9,7 +9,7 @@
 #include <numeric>
 
 #include "core/common/files.h"
-#include "core/cli/commands.h"
+#include "app/vitrine-cli/commands.h"
 #include "core/common/error.h"
 #include "core/data/shard.h"
 #include "core/io/atomic_file.h"

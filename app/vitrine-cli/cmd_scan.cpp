@@ -3,7 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/cli/commands.h"
+#include "app/vitrine-cli/commands.h"
 #include "core/data/dataset.h"
 
 namespace vitrine::cli {

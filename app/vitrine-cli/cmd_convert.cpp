@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/cli/commands.h"
+#include "app/vitrine-cli/commands.h"
 #include "core/model/checkpoint.h"
 
 namespace vitrine::cli {

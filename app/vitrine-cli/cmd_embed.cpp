@@ -7,9 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/cli/commands.h"
-#include "core/cli/interrupt.h"
-#include "core/cli/progress.h"
+#include "app/vitrine-cli/commands.h"
+#include "app/vitrine-cli/interrupt.h"
+#include "app/vitrine-cli/progress.h"
 #include "core/common/error.h"
 #include "core/data/dataset.h"
 #include "core/data/shard.h"
