@@ -127,7 +127,7 @@ void addAuditCommand(CLI::App& app, CliContext& ctx) {
             j["seconds"] = rep.seconds;
             j["pixel_seconds"] = rep.pixelSeconds;
             std::cout << j.dump(2) << '\n';
-            ctx.exitCode = 0;
+            ctx.exitCode = ExitCode::Done;
             return;
         }
 
@@ -184,7 +184,7 @@ void addAuditCommand(CLI::App& app, CliContext& ctx) {
                       << '\n';
         }
         more(rep.outliers.size());
-        ctx.exitCode = 0;
+        ctx.exitCode = ExitCode::Done;
     });
 }
 

@@ -66,7 +66,7 @@ void addCompareCommand(CLI::App& app, CliContext& ctx) {
             throw core::Error(root, "not a folder");
         const auto& names = opts->models.empty() ? opts->embeddings : opts->models;
         if (names.size() != 2)
-            throw core::Error("compare needs two models (--model A --model B) or two embeddings files "
+            throw UsageError("compare needs two models (--model A --model B) or two embeddings files "
                               "(--embeddings A.npy --embeddings B.npy); got " + std::to_string(names.size()));
         core::CancelToken token;
         InterruptScope interrupt(token);
@@ -144,7 +144,7 @@ void addCompareCommand(CLI::App& app, CliContext& ctx) {
             j["maps"] = "pca";
             j["seconds"] = rep.seconds;
             std::cout << j.dump(2) << '\n';
-            ctx.exitCode = 0;
+            ctx.exitCode = ExitCode::Done;
             return;
         }
 
@@ -180,7 +180,7 @@ void addCompareCommand(CLI::App& app, CliContext& ctx) {
         }
         if (changed > top)
             std::cout << "  ... and " << changed - top << " more (--top N, or --json for all)\n";
-        ctx.exitCode = 0;
+        ctx.exitCode = ExitCode::Done;
     });
 }
 

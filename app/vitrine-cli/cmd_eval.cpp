@@ -68,7 +68,7 @@ void addEvalCommand(CLI::App& app, CliContext& ctx) {
                       << "  MAP@R         " << m.mapAtR << '\n'
                       << "  kNN acc (k=" << m.knnK << ") " << m.knnAccuracy << '\n';
         }
-        ctx.exitCode = 0;
+        ctx.exitCode = ExitCode::Done;
     });
 }
 

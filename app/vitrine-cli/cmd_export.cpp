@@ -45,7 +45,7 @@ void addExportCommand(CLI::App& app, CliContext& ctx) {
         if (result.missingImages > 0)
             std::cerr << "warning: " << result.missingImages
                       << " images could not be read; their sprite tiles are grey (see --images-root)\n";
-        ctx.exitCode = 0;
+        ctx.exitCode = ExitCode::Done;
     });
 }
 

@@ -86,7 +86,7 @@ void addFilesCommand(CLI::App& app, CliContext& ctx) {
             for (const auto& a : files.history())
                 print(a, opts->json);
         }
-        ctx.exitCode = 0;
+        ctx.exitCode = ExitCode::Done;
     });
 }
 

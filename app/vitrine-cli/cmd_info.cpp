@@ -93,7 +93,7 @@ void addInfoCommand(CLI::App& app, CliContext& ctx) {
                     std::cerr << "warning: " << w.get<std::string>() << '\n';
             }
         }
-        ctx.exitCode = 0;
+        ctx.exitCode = ExitCode::Done;
     });
 }
 
