@@ -123,47 +123,22 @@ DatasetEmbeddings Workspace::embedWithModel(const QString& spec, int imageSize, 
     return out;
 }
 
+an::ProjectionRequest Workspace::projectionRequest(const ProjectionSettings& ps) {
+    an::ProjectionRequest request;
+    request.method = ps.method;
+    request.seed = ps.seed;
+    request.perplexity = ps.perplexity;
+    // The panel's iteration count is t-SNE's; UMAP runs its automatic number of epochs.
+    request.iterations = ps.method == ProjectionMethod::Tsne ? ps.iterations : 0;
+    request.neighbours = ps.umapNeighbours;
+    request.minDist = ps.minDist;
+    return request;
+}
+
 core::Matrix Workspace::projectLayout(const core::Matrix& data, const ProjectionSettings& ps, const core::Matrix* previous,
                                       const JobRunner::Context& ctx) {
-    const bool hasPrev = previous && !previous->empty();
-    core::Matrix layout;
-    switch (ps.method) {
-    case ProjectionMethod::Pca: {
-        an::PcaOptions o;
-        o.seed = ps.seed;
-        if (hasPrev)
-            o.alignTo = previous;
-        layout = an::pca(data, o, ctx.progress, &ctx.cancel);
-        break;
-    }
-    case ProjectionMethod::Tsne: {
-        an::TsneOptions o;
-        o.perplexity = std::min(ps.perplexity, std::max(2.0, (data.rows - 1) / 3.0));
-        o.iterations = hasPrev ? std::max(150, ps.iterations / 4) : ps.iterations;
-        o.seed = ps.seed;
-        if (hasPrev) {
-            o.init = previous;
-            o.earlyExaggerationIterations = 0;
-        }
-        layout = an::tsne(data, o, ctx.progress, &ctx.cancel);
-        break;
-    }
-    case ProjectionMethod::Umap: {
-        an::UmapOptions o;
-        o.neighbours = std::min<int>(ps.umapNeighbours, int(data.rows) - 1);
-        o.minDist = ps.minDist;
-        o.seed = ps.seed;
-        if (hasPrev) {
-            o.init = previous;
-            o.epochs = 100;
-        }
-        layout = an::umap(data, o, ctx.progress, &ctx.cancel);
-        break;
-    }
-    }
-    if (hasPrev && ps.method != ProjectionMethod::Pca)
-        layout = an::alignLayout(layout, *previous);
-    return layout;
+    // The policy `vitrine-cli project` follows too (core/analysis/projection.h).
+    return an::projectLayout(data, projectionRequest(ps), previous, ctx.progress, &ctx.cancel);
 }
 
 Workspace::Workspace(DatasetModel* dataset, QObject* parent)

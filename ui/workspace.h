@@ -16,6 +16,7 @@
 #include <memory>
 
 #include "core/analysis/neighbours.h"
+#include "core/analysis/projection.h"
 #include "core/common/matrix.h"
 #include "ui/job_runner.h"
 #include "ui/neighbours_panel.h"
@@ -35,7 +36,7 @@ namespace vitrine::ui {
 class DatasetModel;
 class JobRunner;
 
-enum class ProjectionMethod { Pca, Tsne, Umap };
+using ProjectionMethod = core::analysis::ProjectionMethod;
 
 struct ProjectionSettings {
     ProjectionMethod method = ProjectionMethod::Pca;
@@ -85,6 +86,8 @@ public:
     /// method and parameters of `settings`; `previous` ([N, 2], optional) continues a layout.
     static core::Matrix projectLayout(const core::Matrix& data, const ProjectionSettings& settings,
                                       const core::Matrix* previous, const JobRunner::Context& ctx);
+    /// The map panel's settings as core's projection request (the one `vitrine-cli project` builds).
+    static core::analysis::ProjectionRequest projectionRequest(const ProjectionSettings& settings);
     int imageSize() const { return m_imageSize; }
 
     /// Neighbours of a data set row, or of an image file (embedded on the fly).
