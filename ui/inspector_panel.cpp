@@ -53,7 +53,7 @@ InspectorPanel::InspectorPanel(QWidget* parent)
                           "patch token, the first three principal components of the patch tokens as colours, or "
                           "the high-norm \"artefact\" tokens (boxed) where the class token's attention piles up in "
                           "models without registers, with the register tokens of models that have them."));
-    m_layer->setToolTip(tr("Transformer layer (1 = first). PageUp/PageDown also move it."));
+    m_layer->setToolTip(tr("Transformer layer, numbered from 0 as the model and vitrine-cli number its blocks. PageUp/PageDown also move it."));
     m_layer->setAccessibleName(tr("Layer"));
     m_opacity->setAccessibleName(tr("Heatmap opacity"));
     m_discard->setAccessibleName(tr("Rollout discard ratio"));
@@ -262,7 +262,7 @@ void InspectorPanel::rebuildControls() {
     m_head->clear();
     m_head->addItems({tr("mean"), tr("max"), tr("min")});
     for (int h = 0; h < heads; ++h)
-        m_head->addItem(tr("head %1").arg(h + 1));
+        m_head->addItem(tr("head %1").arg(h));
     m_head->setCurrentIndex(oldHead >= 0 && oldHead < m_head->count() ? oldHead : 0);
     if (m_query >= (m_a ? m_a->attention.numPatches() : 0))
         m_query = -1;
@@ -271,50 +271,38 @@ void InspectorPanel::rebuildControls() {
     m_updating = false;
 }
 
-cv::Mat InspectorPanel::currentMap(const an::InspectionResult& r) const {
-    const int layer = std::clamp(m_layer->value() - 1, 0, std::max(0, r.layers() - 1));
+an::AttentionView InspectorPanel::attentionView(const an::InspectionResult& r) const {
+    an::AttentionView v;
+    v.layer = std::clamp(m_layer->value() - 1, 0, std::max(0, r.layers() - 1));
     const int hi = m_head->currentIndex();
-    an::HeadChoice choice = hi <= 0 ? an::HeadChoice::fused(an::HeadFusion::Mean)
-                            : hi == 1 ? an::HeadChoice::fused(an::HeadFusion::Max)
-                            : hi == 2 ? an::HeadChoice::fused(an::HeadFusion::Min)
-                                      : an::HeadChoice::single(std::min(hi - 3, r.heads() - 1));
-    const int query = m_query < 0 ? 0 : m_query + 1;
-    if (m_rollout->isChecked()) {
-        an::RolloutOptions o;
-        o.fusion = choice.head >= 0 ? an::HeadFusion::Mean : choice.fusion;
-        o.discardRatio = m_discard->value();
-        o.lastLayer = layer;
-        return an::rolloutMap(r.attention, o, query);
-    }
-    return an::attentionMap(r.attention, layer, choice, query);
+    v.heads = hi <= 0   ? an::HeadChoice::fused(an::HeadFusion::Mean)
+              : hi == 1 ? an::HeadChoice::fused(an::HeadFusion::Max)
+              : hi == 2 ? an::HeadChoice::fused(an::HeadFusion::Min)
+                        : an::HeadChoice::single(std::min(hi - 3, r.heads() - 1));
+    const bool allHeads = View(m_view->currentIndex()) == View::AllHeads;
+    v.allHeads = allHeads;
+    v.rollout = m_rollout->isChecked() && !allHeads; // the sheet shows one layer's heads
+    v.discardRatio = v.rollout ? m_discard->value() : 0.0;
+    v.patch = m_query;
+    v.maskShare = m_mask->isChecked() ? m_maskShare->value() : 0.0;
+    // One map: the canvas draws the grid over it at screen resolution; the sheet's tiles
+    // carry their own.
+    v.drawGrid = allHeads && m_grid->isChecked();
+    v.style.colormap = an::parseColormap(m_colormap->currentText().toStdString());
+    v.style.opacity = m_opacity->value() / 100.0;
+    v.style.interpolation = m_interp->currentIndex() == 1 ? an::Interpolation::Nearest : an::Interpolation::Bilinear;
+    return v;
 }
 
 QImage InspectorPanel::renderAttention(const an::InspectionResult& r, cv::Mat* mapOut) const {
-    an::HeatmapStyle style;
-    style.colormap = an::parseColormap(m_colormap->currentText().toStdString());
-    style.opacity = m_opacity->value() / 100.0;
-    style.interpolation = m_interp->currentIndex() == 1 ? an::Interpolation::Nearest : an::Interpolation::Bilinear;
+    const an::AttentionView attention = attentionView(r);
+    const an::HeatmapStyle& style = attention.style;
     const int g = r.gridSize();
     const auto view = View(m_view->currentIndex());
     cv::Mat out;
-    if (view == View::AllHeads) {
-        const int layer = std::clamp(m_layer->value() - 1, 0, r.layers() - 1);
-        auto maps = an::headAttentionMaps(r.attention, layer, m_query < 0 ? 0 : m_query + 1);
-        std::vector<cv::Mat> tiles;
-        std::vector<std::string> labels;
-        // Small models run at 64-96 px: draw the tiles at least 224 px wide so the labels
-        // and the patch grid stay readable.
-        cv::Mat base = r.input;
-        if (base.cols < 224)
-            cv::resize(r.input, base, cv::Size(224, 224 * r.input.rows / std::max(1, r.input.cols)), 0, 0, cv::INTER_CUBIC);
-        for (std::size_t h = 0; h < maps.size(); ++h) {
-            cv::Mat tile = an::renderHeatmap(base, maps[h], style);
-            if (m_grid->isChecked())
-                an::drawPatchGrid(tile, g, {255, 255, 255}, 1);
-            tiles.push_back(tile);
-            labels.push_back("L" + std::to_string(layer + 1) + " head " + std::to_string(h + 1));
-        }
-        return toQImage(an::composeTiles(tiles, labels));
+    if (view == View::Attention || view == View::AllHeads) {
+        // The rule `vitrine-cli attention` follows too (core/analysis/attention_view.h).
+        return toQImage(an::renderAttentionView(r.attention, r.input, attention, view == View::Attention ? mapOut : nullptr));
     }
     if (view == View::TokenNorms) {
         cv::Mat norms = an::tokenNorms(r.patchTokens, g);
@@ -333,19 +321,9 @@ QImage InspectorPanel::renderAttention(const an::InspectionResult& r, cv::Mat* m
         o.removeBackground = view == View::PatchPcaForeground;
         an::PcaRgb pca = an::pcaRgb(r.patchTokens, g, o);
         out = an::renderPatchColors(r.input, pca.rgb, std::max(0.35, m_opacity->value() / 100.0), style.interpolation);
-    } else {
-        cv::Mat map = currentMap(r);
-        if (mapOut)
-            *mapOut = map;
-        if (m_mask->isChecked()) {
-            an::MassMask mm = an::massMask(map, m_maskShare->value());
-            out = an::renderMask(r.input, mm.mask);
-        } else {
-            out = an::renderHeatmap(r.input, map, style);
-        }
     }
     if (m_query >= 0)
-        an::highlightPatch(out, g, m_query, {255, 60, 60}, 1);
+        an::highlightPatch(out, g, m_query, {255, 64, 64}, 1);
     return toQImage(out);
 }
 
@@ -356,7 +334,7 @@ void InspectorPanel::render() {
         m_layerLabel->setText(QString());
         return;
     }
-    m_layerLabel->setText(QStringLiteral("%1/%2").arg(m_layer->value()).arg(m_a->layers()));
+    m_layerLabel->setText(tr("L%1 of %2").arg(m_layer->value() - 1).arg(m_a->layers()));
     for (ImageCanvas* c : {m_canvasA, m_canvasB, m_canvasDiff})
         c->setGridVisible(m_grid->isChecked() && View(m_view->currentIndex()) != View::AllHeads);
     const int g = m_a->gridSize();
@@ -483,7 +461,7 @@ void InspectorPanel::updateHoverText(int patch, bool onB) {
     QString text = tr("patch %1 (row %2, col %3)").arg(patch).arg(patch / g + 1).arg(patch % g + 1);
     try {
         if (View(m_view->currentIndex()) == View::Attention && m_compare != Compare::Images) {
-            cv::Mat map = currentMap(*r);
+            cv::Mat map = an::attentionViewMap(r->attention, attentionView(*r));
             text += tr(" · attention %1").arg(map.at<float>(patch / g, patch % g), 0, 'g', 3);
         } else if (View(m_view->currentIndex()) == View::TokenNorms ||
                    View(m_view->currentIndex()) == View::HighNormTokens) {

@@ -10,6 +10,7 @@
 
 #include <memory>
 
+#include "core/analysis/attention_view.h"
 #include "core/analysis/inspection.h"
 
 class QCheckBox;
@@ -72,7 +73,8 @@ private:
     /// token's attention they take, and the registers' norms and shares.
     QString highNormSummary(const core::analysis::InspectionResult& r) const;
     QImage renderAttention(const core::analysis::InspectionResult& r, cv::Mat* mapOut = nullptr) const;
-    cv::Mat currentMap(const core::analysis::InspectionResult& r) const;
+    /// The attention request the controls describe (core's one rule draws it, as the CLI's).
+    core::analysis::AttentionView attentionView(const core::analysis::InspectionResult& r) const;
     void updateHoverText(int patch, bool onB);
 
     InspectionPtr m_a, m_b;

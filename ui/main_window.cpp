@@ -744,7 +744,7 @@ void MainWindow::addFolders(const QStringList& folders) {
         paths.push_back(QDir(f).absolutePath().toStdString());
     bool started = m_scanRunner->start([this, paths](const JobRunner::Context& ctx) -> std::function<void()> {
         auto added = std::make_shared<std::vector<core::data::Sample>>();
-        auto skipped = std::make_shared<std::vector<core::data::Skipped>>();
+        auto skipped = std::make_shared<std::vector<core::Skipped>>();
         for (const auto& p : paths) {
             auto ds = core::data::scanFolder(p, {}, ctx.progress, &ctx.cancel);
             // A folder of loose images is one class named after the folder; a folder of
@@ -770,7 +770,7 @@ void MainWindow::addFolders(const QStringList& folders) {
 }
 
 void MainWindow::addFiles(const QStringList& files) {
-    std::vector<core::data::Skipped> problems;
+    std::vector<core::Skipped> problems;
     QStringList images;
     for (const QString& f : files) {
         // Header check only: cheap enough for the GUI thread on a handful of dropped files.
@@ -813,7 +813,7 @@ void MainWindow::addFiles(const QStringList& files) {
     updateStatus();
 }
 
-void MainWindow::addProblems(const std::vector<core::data::Skipped>& skipped) {
+void MainWindow::addProblems(const std::vector<core::Skipped>& skipped) {
     for (const auto& s : skipped) {
         auto* file = new QStandardItem(QString::fromStdString(s.path));
         file->setToolTip(file->text());

@@ -115,7 +115,7 @@ private:
     void buildMenus();
     void buildDocks();
     QDockWidget* addPanel(const QString& title, const QString& objectName, QWidget* widget, Qt::DockWidgetArea area);
-    void addProblems(const std::vector<core::data::Skipped>& skipped);
+    void addProblems(const std::vector<core::Skipped>& skipped);
     void updateStatus();
     void rememberFolder(const QString& folder);
     void rebuildRecentMenu();

@@ -76,10 +76,20 @@ DatasetEmbeddings Workspace::embedWithModel(const QString& spec, int imageSize, 
     return out;
 }
 
+an::ProjectionRequest Workspace::projectionRequest(const ProjectionSettings& ps) {
+    an::ProjectionRequest request;
+    request.method = ps.method;
+    request.seed = ps.seed;
+    request.perplexity = ps.perplexity;
+    // The panel's iteration count is t-SNE's; UMAP runs its automatic number of epochs.
+    request.iterations = ps.method == ProjectionMethod::Tsne ? ps.iterations : 0;
+    request.neighbours = ps.umapNeighbours;
+    request.minDist = ps.minDist;
+    return request;
+}
+
 core::Matrix Workspace::projectLayout(const core::MatrixView& view, const ProjectionSettings& ps,
                                       const core::Matrix* previous, const JobRunner::Context& ctx) {
-    const bool hasPrev = previous && !previous->empty();
-    core::Matrix layout;
     if (ps.method != ProjectionMethod::Pca && view.rows >= kLargeRows)
         throw core::Error(QStringLiteral("%1 on %L2 embeddings is too slow and too large for an interactive map "
                                          "(the limit is %L3 rows); choose PCA, or export a sample and map that")
@@ -87,50 +97,8 @@ core::Matrix Workspace::projectLayout(const core::MatrixView& view, const Projec
                               .arg(view.rows)
                               .arg(kLargeRows)
                               .toStdString());
-    // t-SNE and UMAP take a matrix in memory (they hold a neighbour graph of it anyway).
-    core::Matrix copy;
-    if (ps.method != ProjectionMethod::Pca) {
-        copy = core::Matrix(view.rows, view.cols);
-        std::copy_n(view.data, copy.data.size(), copy.data.begin());
-    }
-    const core::Matrix& data = copy;
-    switch (ps.method) {
-    case ProjectionMethod::Pca: {
-        an::PcaOptions o;
-        o.seed = ps.seed;
-        if (hasPrev)
-            o.alignTo = previous;
-        layout = an::pca(view, o, ctx.progress, &ctx.cancel);
-        break;
-    }
-    case ProjectionMethod::Tsne: {
-        an::TsneOptions o;
-        o.perplexity = std::min(ps.perplexity, std::max(2.0, (data.rows - 1) / 3.0));
-        o.iterations = hasPrev ? std::max(150, ps.iterations / 4) : ps.iterations;
-        o.seed = ps.seed;
-        if (hasPrev) {
-            o.init = previous;
-            o.earlyExaggerationIterations = 0;
-        }
-        layout = an::tsne(data, o, ctx.progress, &ctx.cancel);
-        break;
-    }
-    case ProjectionMethod::Umap: {
-        an::UmapOptions o;
-        o.neighbours = std::min<int>(ps.umapNeighbours, int(data.rows) - 1);
-        o.minDist = ps.minDist;
-        o.seed = ps.seed;
-        if (hasPrev) {
-            o.init = previous;
-            o.epochs = 100;
-        }
-        layout = an::umap(data, o, ctx.progress, &ctx.cancel);
-        break;
-    }
-    }
-    if (hasPrev && ps.method != ProjectionMethod::Pca)
-        layout = an::alignLayout(layout, *previous);
-    return layout;
+    // The policy `vitrine-cli project` follows too (core/analysis/projection.h).
+    return an::projectLayout(view, projectionRequest(ps), previous, ctx.progress, &ctx.cancel);
 }
 
 Workspace::Workspace(DatasetModel* dataset, QObject* parent)

@@ -16,6 +16,7 @@
 #include <memory>
 
 #include "core/analysis/neighbours.h"
+#include "core/analysis/projection.h"
 #include "core/common/matrix.h"
 #include "core/common/matrix_view.h"
 #include "core/io/row_table.h"
@@ -37,7 +38,7 @@ namespace vitrine::ui {
 class DatasetModel;
 class JobRunner;
 
-enum class ProjectionMethod { Pca, Tsne, Umap };
+using ProjectionMethod = core::analysis::ProjectionMethod;
 
 struct ProjectionSettings {
     ProjectionMethod method = ProjectionMethod::Pca;
@@ -101,6 +102,8 @@ public:
     void setEmbeddings(core::MatrixView embeddings, const QVector<int>& rowOf, const QString& description);
     /// What the last projection left out, for the map's info line (empty: nothing).
     QString analysisNote() const { return m_analysisNote; }
+    /// The map panel's settings as core's projection request (the one `vitrine-cli project` builds).
+    static core::analysis::ProjectionRequest projectionRequest(const ProjectionSettings& settings);
     int imageSize() const { return m_imageSize; }
 
     /// Neighbours of a data set row, or of an image file (embedded on the fly).

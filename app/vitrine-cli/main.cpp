@@ -1,4 +1,4 @@
-#include "core/cli/cli.h"
+#include "app/vitrine-cli/cli.h"
 #include "core/common/runtime.h"
 
 int main(int argc, char** argv) {

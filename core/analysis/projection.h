@@ -9,6 +9,7 @@
 // while training runs does not jump.
 
 #include <cstdint>
+#include <string>
 
 #include "core/analysis/neighbours.h"
 #include "core/common/job.h"
@@ -105,6 +106,36 @@ std::pair<double, double> umapCurve(double minDist, double spread);
 /// the same seed gives the same layout. Progress stages: "neighbours", "epochs".
 Matrix umap(const Matrix& data, const UmapOptions& options = {}, const ProgressFn& progress = {},
             const CancelToken* cancel = nullptr);
+
+enum class ProjectionMethod { Pca, Tsne, Umap };
+
+/// "pca", "tsne", "umap"; throws core::Error naming the accepted values otherwise.
+ProjectionMethod parseProjectionMethod(const std::string& name);
+std::string toString(ProjectionMethod method);
+
+/// A map as a person asks for it, in the map panel or with `vitrine-cli project`.
+struct ProjectionRequest {
+    ProjectionMethod method = ProjectionMethod::Pca;
+    std::uint64_t seed = 0;    ///< same seed, same layout
+    double perplexity = 30.0;  ///< t-SNE
+    int iterations = 0;        ///< t-SNE iterations (0: 1000) or UMAP epochs (0: UMAP's automatic count)
+    int neighbours = 15;       ///< UMAP n_neighbors
+    double minDist = 0.1;      ///< UMAP min_dist
+    Metric metric = Metric::Euclidean; ///< input distance for t-SNE and UMAP
+};
+
+/// The one projection policy the map and `vitrine-cli project` share: [N, 2] float32 layout
+/// of `data` ([N, D] float32) for `request`, adapted to the data:
+///  - t-SNE's perplexity is capped at max(2, (N - 1) / 3) and UMAP's neighbours at N - 1,
+///    so a small selection still gets a map instead of an error;
+///  - `previous` ([N, 2], optional) continues an earlier layout so points do not jump: PCA
+///    is aligned to it; t-SNE starts from it without early exaggeration, for a quarter of
+///    the iterations (at least 150); UMAP starts from it for 100 epochs (or `iterations`
+///    when given); t-SNE and UMAP are then aligned to it (rotation, reflection, scale).
+/// Throws core::Error when `previous` is not [N, 2].
+/// PCA streams over `data` (a memory-mapped view is not copied); t-SNE and UMAP copy it.
+Matrix projectLayout(const MatrixView& data, const ProjectionRequest& request, const Matrix* previous = nullptr,
+                     const ProgressFn& progress = {}, const CancelToken* cancel = nullptr);
 
 /// Trustworthiness (Venna & Kaski 2001; sklearn.manifold.trustworthiness) of `layout`
 /// ([N, C]) as an embedding of `data` ([N, D]) with Euclidean distances: 1 = every

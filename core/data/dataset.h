@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/common/job.h"
+#include "core/common/skipped.h"
 
 namespace vitrine::core::data {
 
@@ -15,11 +16,6 @@ struct Sample {
     std::filesystem::path path;      ///< absolute
     std::string relativePath;        ///< generic form relative to its root, '/'-separated
     std::vector<std::string> labels; ///< folder names from the root down; empty for loose files
-};
-
-struct Skipped {
-    std::string path;   ///< as found
-    std::string reason; ///< a sentence a person can act on
 };
 
 struct ScanOptions {

@@ -1,6 +1,7 @@
 #include "core/image/codecs.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
@@ -312,13 +313,26 @@ cv::Mat decodeWithLibrary(Format format, std::string_view bytes, const LibraryDe
 }
 
 std::string codecVersions() {
-    const int webp = WebPGetDecoderVersion();
+    const auto dotted = [](unsigned major, unsigned minor, unsigned patch) {
+        char text[40];
+        std::snprintf(text, sizeof text, "%u.%u.%u", major, minor, patch);
+        return std::string(text);
+    };
+    const auto webp = static_cast<unsigned>(WebPGetDecoderVersion());
     const std::uint32_t jxl = JxlDecoderVersion();
-    return std::string("OpenCV ") + CV_VERSION + " (JPEG, PNG, TIFF), libwebp " + std::to_string(webp >> 16) + "." +
-           std::to_string((webp >> 8) & 0xFF) + "." + std::to_string(webp & 0xFF) + ", giflib " +
-           std::to_string(GIFLIB_MAJOR) + "." + std::to_string(GIFLIB_MINOR) + "." + std::to_string(GIFLIB_RELEASE) +
-           ", libheif " + heif_get_version() + " (HEIF, AVIF), libjxl " + std::to_string(jxl / 1000000) + "." +
-           std::to_string(jxl / 1000 % 1000) + "." + std::to_string(jxl % 1000) + ", BMP: Vitrine's own reader";
+    // Appended piece by piece: one long chain of operator+ on temporaries trips GCC 12's
+    // -Warray-bounds (a false positive inside basic_string's move).
+    std::string text = "OpenCV " CV_VERSION " (JPEG, PNG, TIFF)";
+    text += ", libwebp ";
+    text += dotted(webp >> 16, (webp >> 8) & 0xFF, webp & 0xFF);
+    text += ", giflib ";
+    text += dotted(GIFLIB_MAJOR, GIFLIB_MINOR, GIFLIB_RELEASE);
+    text += ", libheif ";
+    text += heif_get_version();
+    text += " (HEIF, AVIF), libjxl ";
+    text += dotted(jxl / 1000000, jxl / 1000 % 1000, jxl % 1000);
+    text += ", BMP: Vitrine's own reader";
+    return text;
 }
 
 } // namespace vitrine::core::image

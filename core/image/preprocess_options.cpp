@@ -1,13 +1,13 @@
 #include "core/image/preprocess_options.h"
 
 #include <cmath>
-#include <fstream>
 #include <iomanip>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "core/common/error.h"
+#include "core/common/files.h"
 
 namespace vitrine::core::image {
 
@@ -97,11 +97,10 @@ std::string PreprocessOptions::describe() const {
 namespace {
 
 nlohmann::json readJson(const fs::path& file) {
-    std::ifstream in(file);
-    if (!in)
-        throw Error(file, "cannot be read");
+    // A preprocessing config is a few hundred bytes; a megabyte is not one.
+    const std::string text = readFile(file, std::size_t(1) << 20);
     try {
-        return nlohmann::json::parse(in);
+        return nlohmann::json::parse(text);
     } catch (const nlohmann::json::exception& e) {
         throw Error(file, std::string("is not valid JSON: ") + e.what());
     }

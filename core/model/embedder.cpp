@@ -23,7 +23,7 @@ namespace {
 struct PreparedBatch {
     std::vector<std::size_t> indices;
     torch::Tensor images; // [b, 3, S, S] float32
-    std::vector<data::Skipped> skipped;
+    std::vector<Skipped> skipped;
     std::size_t inputCount = 0; // inputs this batch covered (embedded + skipped)
 };
 

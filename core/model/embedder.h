@@ -17,6 +17,7 @@
 
 #include "core/common/job.h"
 #include "core/common/precision.h"
+#include "core/common/skipped.h"
 #include "core/data/dataset.h"
 
 namespace vitrine::core::model {
@@ -42,7 +43,7 @@ struct EmbeddedBatch {
     std::vector<std::size_t> indices;      ///< positions in the input list, ascending
     const float* rows = nullptr;           ///< [indices.size(), dim] float32, row-major
     int dim = 0;
-    std::vector<data::Skipped> skipped;    ///< inputs of this batch that could not be used
+    std::vector<Skipped> skipped;    ///< inputs of this batch that could not be used
 };
 
 /// int8 embeddings must stay within this cosine of float32 to be used automatically.
@@ -50,7 +51,7 @@ inline constexpr double kInt8MinCosine = 0.99;
 
 struct EmbedSummary {
     std::size_t embedded = 0;
-    std::vector<data::Skipped> skipped;
+    std::vector<Skipped> skipped;
     double seconds = 0.0;
     Precision precision = Precision::Fp32; ///< what ran (Auto resolved; after any int8 fallback)
     /// int8 runs: the least cosine between int8 and float32 embeddings of the first batch's

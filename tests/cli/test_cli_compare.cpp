@@ -121,9 +121,9 @@ TEST_CASE("compare reads two embeddings files, matching their rows by path", "[c
     CHECK(j.at("changed").empty());
     CHECK(j.at("procrustes_residual").get<double>() < 1e-6);
 
-    // One model is not a comparison.
+    // One model is not a comparison: a usage error.
     auto one = cli("compare --data " + q(data) + " --model vit-micro", tmp.path);
-    CHECK(one.code == 1);
+    CHECK(one.code == 2);
     CHECK(one.err.find("two models") != std::string::npos);
     CHECK(one.out.empty());
 }

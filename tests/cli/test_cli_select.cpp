@@ -99,7 +99,8 @@ TEST_CASE("select names a missing file and its line, and an unreadable one in th
     CHECK(m.err.find("cat/broken.jpg") != std::string::npos);
     CHECK(fs::exists(tmp / "m.png"));
 
+    // Nothing to make: a usage error.
     auto nothing = cli("select --data " + q(data) + " --paths-from " + q(tmp / "list.txt"), tmp.path);
-    CHECK(nothing.code == 1);
+    CHECK(nothing.code == 2);
     CHECK(nothing.err.find("--csv") != std::string::npos);
 }

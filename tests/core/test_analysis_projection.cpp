@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <unistd.h>
@@ -6,6 +7,7 @@
 
 #include "analysis_test_data.h"
 #include "core/analysis/projection.h"
+#include "core/common/error.h"
 #include "core/io/npy.h"
 
 using namespace vitrine::core;
@@ -220,4 +222,50 @@ TEST_CASE("trustworthiness is 1 for an isometric layout and lower for a shuffled
         shuffled(i, 1) = x(j, 1);
     }
     REQUIRE(trustworthiness(x, shuffled, 10) < 0.7);
+}
+
+TEST_CASE("the projection policy fits small sets and continues a layout without a jump", "[analysis][projection]") {
+    const Matrix x = vitrine::test::gaussianClusters(12, 8, 3, 5.0f, 4);
+    ProjectionRequest request;
+    request.seed = 2;
+    // Perplexity 30 and 15 neighbours on 12 points: capped to what 12 points allow.
+    for (const auto method : {ProjectionMethod::Pca, ProjectionMethod::Tsne, ProjectionMethod::Umap}) {
+        INFO(toString(method));
+        request.method = method;
+        const Matrix y = projectLayout(x, request);
+        REQUIRE(y.rows == 12);
+        REQUIRE(y.cols == 2);
+        CHECK(allFinite(y));
+        CHECK(parseProjectionMethod(toString(method)) == method);
+    }
+    // The cap is the policy: asking for the capped perplexity gives the same layout.
+    request.method = ProjectionMethod::Tsne;
+    request.iterations = 300;
+    ProjectionRequest capped = request;
+    capped.perplexity = (12.0 - 1) / 3;
+    CHECK(projectLayout(x, request).data == projectLayout(x, capped).data);
+    CHECK(projectLayout(x, request).data == tsne(x, {.perplexity = capped.perplexity, .iterations = 300, .seed = 2}).data);
+
+    // Continuing: the new layout is aligned to the previous one, so a layout continued from
+    // itself barely moves, and the continued t-SNE runs a quarter of the iterations.
+    const Matrix previous = projectLayout(x, request);
+    long long iterations = 0;
+    const Matrix next = projectLayout(x, request, &previous, [&](long long done, long long, const std::string& stage) {
+        if (stage == "iterations")
+            iterations = done;
+    });
+    CHECK(iterations == 150); // max(150, 300 / 4)
+    double moved = 0, spread = 0;
+    for (std::int64_t i = 0; i < x.rows; ++i)
+        for (int c = 0; c < 2; ++c) {
+            moved = std::max(moved, double(std::abs(next(i, c) - previous(i, c))));
+            spread = std::max(spread, double(std::abs(previous(i, c))));
+        }
+    // 12 points continued for 150 iterations still drift (0.19-0.26 of the spread, depending
+    // on the PCA start); without the alignment a rotation or reflection moves them by about
+    // the whole spread.
+    CHECK(moved < 0.35 * spread);
+    const Matrix wrong(11, 2);
+    CHECK_THROWS_AS(projectLayout(x, request, &wrong), vitrine::core::Error);
+    CHECK_THROWS_AS(parseProjectionMethod("mds"), vitrine::core::Error);
 }

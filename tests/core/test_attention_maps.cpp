@@ -11,6 +11,7 @@
 #include <opencv2/core.hpp>
 
 #include "core/analysis/attention_maps.h"
+#include "core/analysis/attention_view.h"
 #include "core/common/error.h"
 
 using namespace vitrine::core::analysis;
@@ -257,4 +258,65 @@ TEST_CASE("rollout matches the PyTorch reference (vit-explain with row normalisa
             REQUIRE(r.at<float>(i / s.tokens, i % s.tokens) ==
                     Approx(expected[static_cast<std::size_t>(i)]).margin(1e-5));
     }
+}
+
+TEST_CASE("one attention-view rule: what a request means and how it is drawn", "[attention]") {
+    const AttentionStack stack = randomStack(3, 4, 4, 17);
+    cv::Mat photo(64, 64, CV_8UC3, cv::Scalar(120, 90, 60));
+
+    AttentionView view; // the last layer's mean, class token
+    CHECK(cv::norm(attentionViewMap(stack, view), attentionMap(stack, 2, HeadChoice::fused(HeadFusion::Mean)),
+                   cv::NORM_INF) == 0);
+    CHECK(describeAttentionView(stack, view) == "layer 2, mean, class token");
+    view.layer = 1;
+    view.heads = HeadChoice::single(3);
+    view.patch = 5;
+    CHECK(cv::norm(attentionViewMap(stack, view), attentionMap(stack, 1, HeadChoice::single(3), 6), cv::NORM_INF) == 0);
+
+    // Rollout folds every head of every layer: a single head means the mean.
+    view.rollout = true;
+    view.discardRatio = 0.5;
+    AttentionView mean = view;
+    mean.heads = HeadChoice::fused(HeadFusion::Mean);
+    CHECK(cv::norm(attentionViewMap(stack, view), attentionViewMap(stack, mean), cv::NORM_INF) == 0);
+    CHECK(describeAttentionView(stack, view) == "rollout to layer 1 (mean fusion, discard 0.5), patch 5");
+
+    // One map keeps the canvas's size; the DINO mask darkens the photo outside the kept patches
+    // and leaves the kept ones as they were (no heatmap under a mask).
+    view = {};
+    CHECK(renderAttentionView(stack, photo, view).size() == photo.size());
+    view.maskShare = 0.5;
+    const cv::Mat masked = renderAttentionView(stack, photo, view);
+    const MassMask mm = massMask(attentionViewMap(stack, view), 0.5);
+    int kept = 0, dark = 0;
+    for (int p = 0; p < 16; ++p) {
+        const cv::Vec3b pixel = masked.at<cv::Vec3b>(p / 4 * 16 + 8, p % 4 * 16 + 8);
+        if (mm.mask.at<std::uint8_t>(p / 4, p % 4))
+            kept += pixel == photo.at<cv::Vec3b>(0, 0);
+        else
+            dark += pixel[0] < 120;
+    }
+    CHECK(kept == mm.keptCount);
+    CHECK(dark == 16 - mm.keptCount);
+
+    // The sheet: every head and their fusion, tiles at least 224 px.
+    view = {};
+    view.allHeads = true;
+    const cv::Mat sheet = renderAttentionView(stack, photo, view);
+    CHECK(sheet.cols >= 2 * 224);
+    CHECK(sheet.rows >= 2 * 224);
+
+    // What a stack does not have, or what cannot be drawn, is refused with the setting named.
+    AttentionView bad;
+    bad.layer = 3;
+    CHECK_THROWS_WITH(validateAttentionView(stack, bad), Catch::Contains("layer 3"));
+    bad = {};
+    bad.heads = HeadChoice::single(4);
+    CHECK_THROWS_WITH(validateAttentionView(stack, bad), Catch::Contains("head 4"));
+    bad = {};
+    bad.patch = 16;
+    CHECK_THROWS_WITH(validateAttentionView(stack, bad), Catch::Contains("patch 16"));
+    bad = {};
+    bad.allHeads = bad.rollout = true;
+    CHECK_THROWS_AS(validateAttentionView(stack, bad), vitrine::core::Error);
 }

@@ -1,8 +1,9 @@
-#include "core/cli/cli.h"
+#include "app/vitrine-cli/cli.h"
 
 #include <iostream>
 
-#include "core/cli/commands.h"
+#include "app/vitrine-cli/commands.h"
+#include "app/vitrine-cli/exit_codes.h"
 #include "core/common/error.h"
 #include "core/common/precision.h"
 #include "core/common/runtime.h"
@@ -39,6 +40,7 @@ void addPreprocessFlags(CLI::App* cmd, PreprocessFlags& f) {
 int run(int argc, char** argv) {
     CLI::App app{"vitrine-cli: embed, train, inspect and export Vision Transformer embeddings"};
     app.require_subcommand(1);
+    app.footer(kExitCodeHelp);
     // Global options (--threads) may also follow the subcommand: its parser hands options it
     // does not know to this one. Set before the subcommands are added, which inherit it.
     app.fallthrough();
@@ -69,16 +71,24 @@ int run(int argc, char** argv) {
     addCompareCommand(app, ctx);
     addSelectCommand(app, ctx);
 
+    // The job contract (exit_codes.h): every way a subcommand can end becomes its status here.
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        // --help and --version reach here too, as CLI11 "errors" with status 0; every other
+        // parse error (unknown option, missing or invalid value) is a usage error, whatever
+        // CLI11's own number for it.
+        const int printed = app.exit(e);
+        return printed == 0 ? ExitCode::Done : ExitCode::Usage;
+    } catch (const UsageError& e) {
+        std::cerr << "error: " << e.what() << "\n" << "Run with --help for more information.\n";
+        return ExitCode::Usage;
     } catch (const core::Cancelled&) {
         std::cerr << "cancelled\n";
-        return 130;
+        return ExitCode::Cancelled;
     } catch (const std::exception& e) {
         std::cerr << "error: " << e.what() << '\n';
-        return 1;
+        return ExitCode::Failed;
     }
     return ctx.exitCode;
 }

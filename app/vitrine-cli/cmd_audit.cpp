@@ -9,10 +9,10 @@
 #include <nlohmann/json.hpp>
 
 #include "core/analysis/audit.h"
-#include "core/cli/commands.h"
-#include "core/cli/embed_rows.h"
-#include "core/cli/interrupt.h"
-#include "core/cli/progress.h"
+#include "app/vitrine-cli/commands.h"
+#include "app/vitrine-cli/embed_rows.h"
+#include "app/vitrine-cli/interrupt.h"
+#include "app/vitrine-cli/progress.h"
 #include "core/common/error.h"
 
 namespace vitrine::cli {
@@ -127,7 +127,7 @@ void addAuditCommand(CLI::App& app, CliContext& ctx) {
             j["seconds"] = rep.seconds;
             j["pixel_seconds"] = rep.pixelSeconds;
             std::cout << j.dump(2) << '\n';
-            ctx.exitCode = 0;
+            ctx.exitCode = ExitCode::Done;
             return;
         }
 
@@ -184,7 +184,7 @@ void addAuditCommand(CLI::App& app, CliContext& ctx) {
                       << '\n';
         }
         more(rep.outliers.size());
-        ctx.exitCode = 0;
+        ctx.exitCode = ExitCode::Done;
     });
 }
 

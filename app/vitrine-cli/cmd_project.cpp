@@ -4,7 +4,7 @@
 #include <iostream>
 
 #include "core/analysis/projection.h"
-#include "core/cli/commands.h"
+#include "app/vitrine-cli/commands.h"
 #include "core/common/error.h"
 #include "core/io/atomic_file.h"
 #include "core/io/csv.h"
@@ -36,14 +36,15 @@ void addProjectCommand(CLI::App& app, CliContext& ctx) {
     cmd->add_option("--min-dist", opts->minDist, "UMAP min_dist")->check(CLI::Range(0.0, 10.0));
     cmd->add_option("--metric", opts->metric, "Input distance for t-SNE/UMAP: euclidean or cosine")
         ->check(CLI::IsMember({"cosine", "euclidean"}));
-    cmd->add_option("--init", opts->init, "Start from a previous layout (.npy [N, 2]); PCA is aligned to it")
+    cmd->add_option("--init", opts->init, "Continue a previous layout (.npy [N, 2]) as the map does: PCA aligned to it; "
+                                          "t-SNE (a quarter of the iterations) and UMAP (100 epochs) start from it and are aligned to it")
         ->check(CLI::ExistingFile);
     cmd->add_flag("--quiet", opts->quiet, "No progress on stderr");
     cmd->callback([opts, &ctx] {
         const std::filesystem::path out = opts->out;
         const auto ext = out.extension().string();
         if (ext != ".npy" && ext != ".csv")
-            throw core::Error(out, "unsupported output type; use .npy or .csv");
+            throw UsageError("--out " + out.string() + ": unsupported output type; use .npy or .csv");
         auto set = core::io::loadEmbeddingSet(opts->embeddings);
         core::Matrix init;
         if (!opts->init.empty()) {
@@ -62,33 +63,17 @@ void addProjectCommand(CLI::App& app, CliContext& ctx) {
                 lastPercent = pct;
             }
         };
-        core::Matrix y;
-        if (opts->method == "pca") {
-            core::analysis::PcaOptions o;
-            o.seed = opts->seed;
-            o.alignTo = initPtr;
-            y = core::analysis::pca(set.embeddings, o, progress);
-        } else if (opts->method == "tsne") {
-            core::analysis::TsneOptions o;
-            o.seed = opts->seed;
-            o.perplexity = opts->perplexity;
-            if (opts->iterations > 0)
-                o.iterations = opts->iterations;
-            o.metric = parseMetric(opts->metric);
-            o.init = initPtr;
-            if (initPtr)
-                o.earlyExaggerationIterations = 0;
-            y = core::analysis::tsne(set.embeddings, o, progress);
-        } else {
-            core::analysis::UmapOptions o;
-            o.seed = opts->seed;
-            o.neighbours = opts->neighbours;
-            o.minDist = opts->minDist;
-            o.epochs = opts->iterations;
-            o.metric = parseMetric(opts->metric);
-            o.init = initPtr;
-            y = core::analysis::umap(set.embeddings, o, progress);
-        }
+        // The map panel's policy (core/analysis/projection.h): perplexity and neighbours capped
+        // for small sets, --init continued the way the map continues a layout.
+        core::analysis::ProjectionRequest request;
+        request.method = core::analysis::parseProjectionMethod(opts->method);
+        request.seed = opts->seed;
+        request.perplexity = opts->perplexity;
+        request.iterations = opts->iterations;
+        request.neighbours = opts->neighbours;
+        request.minDist = opts->minDist;
+        request.metric = parseMetric(opts->metric);
+        const core::Matrix y = core::analysis::projectLayout(set.embeddings, request, initPtr, progress);
         if (ext == ".npy") {
             core::io::writeNpyMatrix(out, y);
         } else {
@@ -105,7 +90,7 @@ void addProjectCommand(CLI::App& app, CliContext& ctx) {
             }
             core::io::writeFileAtomically(out, text);
         }
-        ctx.exitCode = 0;
+        ctx.exitCode = ExitCode::Done;
     });
 }
 

@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/cli/commands.h"
+#include "app/vitrine-cli/commands.h"
 #include "core/model/checkpoint.h"
 
 namespace vitrine::cli {
@@ -54,7 +54,7 @@ void addConvertCommand(CLI::App& app, CliContext& ctx) {
         core::model::saveCheckpoint(opts->out, *loaded.model, meta, {}, opts->half);
         std::cout << "wrote " << opts->out << " (" << (opts->half ? "float16" : "float32") << ", "
                   << loaded.model->config().inputOptions().describe() << ")\n";
-        ctx.exitCode = 0;
+        ctx.exitCode = ExitCode::Done;
     });
 }
 

@@ -3,7 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/cli/commands.h"
+#include "app/vitrine-cli/commands.h"
 #include "core/data/dataset.h"
 
 namespace vitrine::cli {
@@ -51,7 +51,7 @@ void addScanCommand(CLI::App& app, CliContext& ctx) {
             for (const auto& s : ds.skipped)
                 std::cerr << "skipped " << s.path << ": " << s.reason << '\n';
         }
-        ctx.exitCode = ds.samples.empty() ? 1 : 0;
+        ctx.exitCode = ds.samples.empty() ? ExitCode::Failed : ExitCode::Done;
     });
 }
 

@@ -7,8 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/cli/commands.h"
-#include "core/cli/interrupt.h"
+#include "app/vitrine-cli/commands.h"
+#include "app/vitrine-cli/interrupt.h"
 #include "core/common/error.h"
 #include "core/train/trainer.h"
 

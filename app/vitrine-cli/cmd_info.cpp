@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/cli/commands.h"
+#include "app/vitrine-cli/commands.h"
 #include "core/common/precision.h"
 #include "core/common/runtime.h"
 #include "core/image/codecs.h"
@@ -93,7 +93,7 @@ void addInfoCommand(CLI::App& app, CliContext& ctx) {
                     std::cerr << "warning: " << w.get<std::string>() << '\n';
             }
         }
-        ctx.exitCode = 0;
+        ctx.exitCode = ExitCode::Done;
     });
 }
 

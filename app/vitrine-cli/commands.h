@@ -1,6 +1,7 @@
 #pragma once
-// Each subcommand registers itself on the CLI11 app; the callback it installs
-// sets the exit code. Declared here, defined in cmd_<name>.cpp.
+// Each subcommand registers itself on the CLI11 app; the callback it installs sets the exit
+// code of a job that ran to its end, or throws (UsageError, core::Cancelled, core::Error):
+// exit_codes.h is the contract. Declared here, defined in cmd_<name>.cpp.
 
 #include <string>
 #include <vector>
@@ -8,11 +9,13 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "app/vitrine-cli/exit_codes.h"
+
 namespace vitrine::cli {
 
 /// Shared state the subcommands write their result into.
 struct CliContext {
-    int exitCode = 0;
+    int exitCode = ExitCode::Done; ///< exit_codes.h
     int threads = 0; ///< --threads, 0 = all cores
 };
 

@@ -1,4 +1,4 @@
-#include "core/cli/embed_rows.h"
+#include "app/vitrine-cli/embed_rows.h"
 
 #include <cstdio>
 #include <iostream>

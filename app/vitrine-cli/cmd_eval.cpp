@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/cli/commands.h"
+#include "app/vitrine-cli/commands.h"
 #include "core/common/precision.h"
 #include "core/train/evaluate.h"
 
@@ -68,7 +68,7 @@ void addEvalCommand(CLI::App& app, CliContext& ctx) {
                       << "  MAP@R         " << m.mapAtR << '\n'
                       << "  kNN acc (k=" << m.knnK << ") " << m.knnAccuracy << '\n';
         }
-        ctx.exitCode = 0;
+        ctx.exitCode = ExitCode::Done;
     });
 }
 

@@ -9,7 +9,7 @@
 #include <numeric>
 
 #include "core/common/files.h"
-#include "core/cli/commands.h"
+#include "app/vitrine-cli/commands.h"
 #include "core/common/error.h"
 #include "core/data/shard.h"
 #include "core/io/atomic_file.h"
@@ -113,8 +113,8 @@ void addMergeCommand(CLI::App& app, CliContext& ctx) {
                 throw core::Error("merge: " + *refs[i].path + " is in two shards");
         const fs::path out(opts->out);
         if (!core::io::EmbeddingStreamWriter::supports(out))
-            throw core::Error(out, "unsupported output type '" + out.extension().string() +
-                                       "' (use .npy, .csv or .safetensors)");
+            throw UsageError("--out " + out.string() + ": unsupported output type '" + out.extension().string() +
+                             "' (use .npy, .csv or .safetensors)");
         core::io::EmbeddingStreamWriter writer(out, int(dim), refs.size(),
                                                {{"model", first.info.value("model", std::string())},
                                                 {"config", first.info.value("config", nlohmann::json()).dump()},
@@ -131,7 +131,7 @@ void addMergeCommand(CLI::App& app, CliContext& ctx) {
         std::cerr << "merged " << n << " shards: " << refs.size() << " rows of " << files << " files -> " << out.string()
                   << (refs.size() < files ? " (" + std::to_string(files - refs.size()) + " could not be embedded)" : "")
                   << '\n';
-        ctx.exitCode = 0;
+        ctx.exitCode = ExitCode::Done;
     });
 }
 

@@ -1,4 +1,4 @@
-#include "core/cli/interrupt.h"
+#include "app/vitrine-cli/interrupt.h"
 
 #include <atomic>
 

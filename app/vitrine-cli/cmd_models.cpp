@@ -9,9 +9,9 @@
 #include <iostream>
 #include <optional>
 
-#include "core/cli/commands.h"
-#include "core/cli/interrupt.h"
-#include "core/cli/progress.h"
+#include "app/vitrine-cli/commands.h"
+#include "app/vitrine-cli/interrupt.h"
+#include "app/vitrine-cli/progress.h"
 #include "core/common/error.h"
 #include "core/model/model_catalogue.h"
 #include "core/model/model_download.h"
@@ -53,14 +53,12 @@ std::string hashLine(const model::CatalogueEntry& e) {
     return "unverified: no published hash; the first download's hash will be pinned";
 }
 
-/// The catalogue entry `name`; for an unknown name, says so and sets exit code 2 (usage).
-std::optional<model::CatalogueEntry> knownEntry(const std::string& name, CliContext& ctx) {
+/// The catalogue entry `name`; an unknown name is a usage error (exit code 2).
+model::CatalogueEntry knownEntry(const std::string& name) {
     auto e = model::catalogueEntry(name);
-    if (!e) {
-        std::cerr << "error: unknown model '" << name << "'; `vitrine-cli models list` shows the catalogue\n";
-        ctx.exitCode = 2;
-    }
-    return e;
+    if (!e)
+        throw UsageError("unknown model '" + name + "'; `vitrine-cli models list` shows the catalogue");
+    return *e;
 }
 
 } // namespace
@@ -102,47 +100,43 @@ void addModelsCommand(CLI::App& app, CliContext& ctx) {
     auto* info = cmd->add_subcommand("info", "One entry: URL, licence, hash and its source, where it is saved");
     info->add_option("name", opts->name, "Catalogue name (see `models list`)")->required();
     info->add_flag("--json", opts->json, "One JSON object on stdout");
-    info->callback([opts, &ctx] {
-        const auto e = knownEntry(opts->name, ctx);
-        if (!e)
-            return;
+    info->callback([opts] {
+        const auto e = knownEntry(opts->name);
         if (opts->json) {
-            std::cout << entryJson(*e).dump(2) << '\n';
+            std::cout << entryJson(e).dump(2) << '\n';
             return;
         }
-        const auto j = entryJson(*e);
-        std::cout << e->name << ": " << e->title << '\n'
-                  << "  " << e->note << '\n'
-                  << "  url:      " << e->url << '\n'
-                  << "  size:     about " << e->approxMegabytes << " MB\n"
-                  << "  licence:  " << e->licence << '\n'
-                  << "  hash:     " << hashLine(*e) << '\n'
+        const auto j = entryJson(e);
+        std::cout << e.name << ": " << e.title << '\n'
+                  << "  " << e.note << '\n'
+                  << "  url:      " << e.url << '\n'
+                  << "  size:     about " << e.approxMegabytes << " MB\n"
+                  << "  licence:  " << e.licence << '\n'
+                  << "  hash:     " << hashLine(e) << '\n'
                   << "  file:     " << j["path"].get<std::string>()
                   << (j["downloaded"].get<bool>() ? " (downloaded)" : " (not downloaded)") << '\n';
         if (j.contains("partial_bytes"))
             std::cout << "  partial:  " << j["partial_bytes"].get<long long>() << " bytes kept; `models download "
-                      << e->name << "` resumes\n";
+                      << e.name << "` resumes\n";
     });
 
     auto* download = cmd->add_subcommand("download", "Download one entry (resumes a partial download)");
     download->add_option("name", opts->name, "Catalogue name (see `models list`)")->required();
     download->add_flag("--json", opts->json, "JSON-lines progress and a summary object on stdout");
     download->callback([opts, &ctx] {
-        const auto e = knownEntry(opts->name, ctx);
-        if (!e)
-            return;
+        const auto e = knownEntry(opts->name);
         core::CancelToken cancel;
         InterruptScope interrupts(cancel);
         ProgressPrinter printer(opts->json, ProgressUnit::Bytes);
         auto progress = [&](long long done, long long total, const std::string&) { printer(done, total); };
         if (!opts->json)
-            std::cerr << "downloading " << e->name << " from " << model::mirroredUrl(e->url) << '\n';
+            std::cerr << "downloading " << e.name << " from " << model::mirroredUrl(e.url) << '\n';
         try {
-            const auto got = model::downloadCatalogueModel(e->name, progress, &cancel);
+            const auto got = model::downloadCatalogueModel(e.name, progress, &cancel);
             printer.breakLine();
             if (opts->json) {
                 std::cout << nlohmann::json{{"event", "done"},
-                                            {"name", e->name},
+                                            {"name", e.name},
                                             {"path", got.file.string()},
                                             {"bytes", got.bytes},
                                             {"sha256", got.sha256},
@@ -155,13 +149,13 @@ void addModelsCommand(CLI::App& app, CliContext& ctx) {
                           << "  " << got.bytes << " bytes"
                           << (got.resumedFrom > 0 ? " (resumed after " + std::to_string(got.resumedFrom) + ")" : "")
                           << ", sha256 " << got.sha256 << " (" << model::hashCheckName(got.check) << ")\n"
-                          << "  open it with --model " << e->name << '\n';
+                          << "  open it with --model " << e.name << '\n';
             }
         } catch (const core::Cancelled&) {
             printer.breakLine();
-            std::cerr << "cancelled; " << model::partialDownloadBytes(e->name)
+            std::cerr << "cancelled; " << model::partialDownloadBytes(e.name)
                       << " bytes are kept: run the same command to resume\n";
-            ctx.exitCode = 130;
+            ctx.exitCode = ExitCode::Cancelled;
         } catch (const core::Error&) {
             printer.breakLine();
             throw;

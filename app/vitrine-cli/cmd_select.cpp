@@ -4,9 +4,9 @@
 #include <iostream>
 #include <set>
 
-#include "core/cli/commands.h"
-#include "core/cli/embed_rows.h"
-#include "core/cli/interrupt.h"
+#include "app/vitrine-cli/commands.h"
+#include "app/vitrine-cli/embed_rows.h"
+#include "app/vitrine-cli/interrupt.h"
 #include "core/common/error.h"
 #include "core/data/dataset.h"
 #include "core/analysis/selection_export.h"
@@ -79,9 +79,9 @@ void addSelectCommand(CLI::App& app, CliContext& ctx) {
         if (!fs::is_directory(root))
             throw core::Error(root, "not a folder");
         if (opts->pathsFrom.empty() && opts->label.empty())
-            throw core::Error("select: say which images, with --paths-from LIST.txt (or - for stdin) or --label L");
+            throw UsageError("select: say which images, with --paths-from LIST.txt (or - for stdin) or --label L");
         if (opts->csv.empty() && opts->copyTo.empty() && opts->montage.empty())
-            throw core::Error("select: say what to make, with --csv F.csv, --copy-to DIR and/or --montage F.png");
+            throw UsageError("select: say what to make, with --csv F.csv, --copy-to DIR and/or --montage F.png");
         core::CancelToken token;
         InterruptScope interrupt(token);
 
@@ -137,7 +137,7 @@ void addSelectCommand(CLI::App& app, CliContext& ctx) {
             std::cout << "wrote " << opts->montage << " (" << m.image.cols << " x " << m.image.rows << ", "
                       << images.size() << " images)\n";
         }
-        ctx.exitCode = 0;
+        ctx.exitCode = ExitCode::Done;
     });
 }
 

@@ -5,7 +5,7 @@
 #include <iostream>
 
 #include "core/analysis/neighbours.h"
-#include "core/cli/commands.h"
+#include "app/vitrine-cli/commands.h"
 #include "core/common/error.h"
 #include "core/io/embedding_set.h"
 
@@ -16,7 +16,7 @@ core::analysis::Metric parseMetric(const std::string& name) {
         return core::analysis::Metric::Cosine;
     if (name == "euclidean")
         return core::analysis::Metric::Euclidean;
-    throw core::Error("unknown metric '" + name + "'; use cosine or euclidean");
+    throw UsageError("unknown metric '" + name + "'; use cosine or euclidean");
 }
 
 void addNeighboursCommand(CLI::App& app, CliContext& ctx) {
@@ -65,7 +65,7 @@ void addNeighboursCommand(CLI::App& app, CliContext& ctx) {
             std::cout << r + 1 << '\t' << hits[r].row << '\t' << core::io::escapeTsvField(set.rows.value(hits[r].row, "path"))
                       << '\t' << core::io::escapeTsvField(set.rows.value(hits[r].row, "label")) << '\t' << hits[r].distance
                       << '\n';
-        ctx.exitCode = 0;
+        ctx.exitCode = ExitCode::Done;
     });
 }
 

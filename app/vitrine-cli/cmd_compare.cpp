@@ -11,10 +11,10 @@
 
 #include "core/analysis/compare.h"
 #include "core/analysis/projection.h"
-#include "core/cli/commands.h"
-#include "core/cli/embed_rows.h"
-#include "core/cli/interrupt.h"
-#include "core/cli/progress.h"
+#include "app/vitrine-cli/commands.h"
+#include "app/vitrine-cli/embed_rows.h"
+#include "app/vitrine-cli/interrupt.h"
+#include "app/vitrine-cli/progress.h"
 #include "core/common/error.h"
 
 namespace vitrine::cli {
@@ -66,7 +66,7 @@ void addCompareCommand(CLI::App& app, CliContext& ctx) {
             throw core::Error(root, "not a folder");
         const auto& names = opts->models.empty() ? opts->embeddings : opts->models;
         if (names.size() != 2)
-            throw core::Error("compare needs two models (--model A --model B) or two embeddings files "
+            throw UsageError("compare needs two models (--model A --model B) or two embeddings files "
                               "(--embeddings A.npy --embeddings B.npy); got " + std::to_string(names.size()));
         core::CancelToken token;
         InterruptScope interrupt(token);
@@ -144,7 +144,7 @@ void addCompareCommand(CLI::App& app, CliContext& ctx) {
             j["maps"] = "pca";
             j["seconds"] = rep.seconds;
             std::cout << j.dump(2) << '\n';
-            ctx.exitCode = 0;
+            ctx.exitCode = ExitCode::Done;
             return;
         }
 
@@ -180,7 +180,7 @@ void addCompareCommand(CLI::App& app, CliContext& ctx) {
         }
         if (changed > top)
             std::cout << "  ... and " << changed - top << " more (--top N, or --json for all)\n";
-        ctx.exitCode = 0;
+        ctx.exitCode = ExitCode::Done;
     });
 }
 

@@ -7,9 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/cli/commands.h"
-#include "core/cli/interrupt.h"
-#include "core/cli/progress.h"
+#include "app/vitrine-cli/commands.h"
+#include "app/vitrine-cli/interrupt.h"
+#include "app/vitrine-cli/progress.h"
 #include "core/common/error.h"
 #include "core/data/dataset.h"
 #include "core/data/shard.h"
@@ -59,8 +59,8 @@ void addEmbedCommand(CLI::App& app, CliContext& ctx) {
     cmd->callback([opts, &ctx] {
         const std::filesystem::path out(opts->out);
         if (!core::io::EmbeddingStreamWriter::supports(out))
-            throw core::Error(out, "unsupported output type '" + out.extension().string() +
-                                       "' (use .npy, .csv or .safetensors)");
+            throw UsageError("--out " + out.string() + ": unsupported output type '" + out.extension().string() +
+                             "' (use .npy, .csv or .safetensors)");
 
         core::model::LoadOptions lo;
         lo.imageSize = opts->imageSize;
@@ -128,7 +128,7 @@ void addEmbedCommand(CLI::App& app, CliContext& ctx) {
                          static_cast<unsigned long long>(writer.rows()), out.string().c_str());
             if (opts->json)
                 std::cout << nlohmann::json{{"event", "cancelled"}, {"embedded", writer.rows()}}.dump() << std::endl;
-            ctx.exitCode = 130;
+            ctx.exitCode = ExitCode::Cancelled;
             return;
         }
         const auto n = static_cast<std::int64_t>(writer.rows());
@@ -183,7 +183,7 @@ void addEmbedCommand(CLI::App& app, CliContext& ctx) {
         std::fprintf(stderr, "embedded %zu images (%d dims) in %.1f s, %.1f img/s; %zu skipped%s\n", summary.embedded,
                      dim, summary.seconds, rate, skipped,
                      n > 0 ? (" -> " + out.string()).c_str() : "; nothing written");
-        ctx.exitCode = summary.embedded > 0 || (!shard.whole() && summary.skipped.empty()) ? 0 : 1;
+        ctx.exitCode = summary.embedded > 0 || (!shard.whole() && summary.skipped.empty()) ? ExitCode::Done : ExitCode::Failed;
     });
 }
 

@@ -2,7 +2,7 @@
 // [--coords FILE.npy] [--images-root DIR] [--no-sprite]
 #include <iostream>
 
-#include "core/cli/commands.h"
+#include "app/vitrine-cli/commands.h"
 #include "core/common/error.h"
 #include "core/io/embedding_export.h"
 #include "core/io/npy.h"
@@ -45,7 +45,7 @@ void addExportCommand(CLI::App& app, CliContext& ctx) {
         if (result.missingImages > 0)
             std::cerr << "warning: " << result.missingImages
                       << " images could not be read; their sprite tiles are grey (see --images-root)\n";
-        ctx.exitCode = 0;
+        ctx.exitCode = ExitCode::Done;
     });
 }
 

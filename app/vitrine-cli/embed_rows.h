@@ -5,7 +5,7 @@
 #include <optional>
 #include <string>
 
-#include "core/cli/progress.h"
+#include "app/vitrine-cli/progress.h"
 #include "core/common/job.h"
 #include "core/common/matrix.h"
 #include "core/data/dataset.h"

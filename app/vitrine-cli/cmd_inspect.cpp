@@ -11,10 +11,11 @@
 #include <opencv2/imgproc.hpp>
 
 #include "core/analysis/attention_maps.h"
+#include "core/analysis/attention_view.h"
 #include "core/analysis/heatmap.h"
 #include "core/analysis/inspection.h"
 #include "core/analysis/patch_tokens.h"
-#include "core/cli/commands.h"
+#include "app/vitrine-cli/commands.h"
 #include "core/common/error.h"
 #include "core/image/decode.h"
 #include "core/image/preprocess.h"
@@ -143,95 +144,55 @@ void addAttentionCommand(CLI::App& app, CliContext& ctx) {
     cmd->add_option("--patch", opts->patch, "Show where this patch (row-major index) looks instead of the class token");
     cmd->callback([opts, &ctx] {
         const Opts& o = *opts;
+        // Command-line rules first (before a model is loaded); what the request means and how
+        // it is drawn is core's one rule (core/analysis/attention_view.h), the Inspector's too.
         if (o.discardRatio > 0 && !o.rollout)
-            throw core::Error("--discard-ratio only applies to --rollout");
+            throw UsageError("--discard-ratio only applies to --rollout");
         if (o.grid && o.rollout)
-            throw core::Error("--grid shows one layer's heads; it cannot be combined with --rollout");
-        auto p = prepare(o);
-        const auto& stack = p.result.attention;
-        int layer = stack.layers - 1;
+            throw UsageError("--grid shows one layer's heads; it cannot be combined with --rollout");
+        int layer = -1;
         if (o.layer != "last") {
             try {
                 std::size_t used = 0;
                 layer = std::stoi(o.layer, &used);
-                if (used != o.layer.size())
+                if (used != o.layer.size() || layer < 0)
                     throw std::invalid_argument(o.layer);
             } catch (const std::exception&) {
-                throw core::Error("--layer: expected a layer index or 'last', got '" + o.layer + "'");
+                throw UsageError("--layer: expected a layer index or 'last', got '" + o.layer + "'");
             }
-            if (layer < 0 || layer >= stack.layers)
+        }
+        auto p = prepare(o);
+        const auto& stack = p.result.attention;
+        analysis::AttentionView view;
+        view.layer = layer;
+        view.rollout = o.rollout;
+        view.discardRatio = o.discardRatio;
+        view.patch = o.patch;
+        view.maskShare = o.mask;
+        view.allHeads = o.grid;
+        view.drawGrid = o.drawGrid;
+        view.style.colormap = analysis::parseColormap(o.colormap);
+        view.style.opacity = o.opacity < 0 ? 0.6 : o.opacity;
+        view.style.interpolation = interpolationOf(o, analysis::Interpolation::Bilinear);
+        try {
+            view.heads = analysis::parseHeadChoice(o.head, stack.heads);
+            if (view.layer >= stack.layers)
                 throw core::Error("--layer " + o.layer + ": the model has layers 0.." + std::to_string(stack.layers - 1));
-        }
-        const int patches = stack.numPatches();
-        if (o.patch >= patches || o.patch < -1)
-            throw core::Error("--patch " + std::to_string(o.patch) + ": the model has patches 0.." +
-                              std::to_string(patches - 1));
-        const int query = o.patch + 1; // token 0 = class token
-        const auto head = analysis::parseHeadChoice(o.head, stack.heads);
-
-        analysis::HeatmapStyle style;
-        style.colormap = analysis::parseColormap(o.colormap);
-        style.opacity = o.opacity < 0 ? 0.6 : o.opacity;
-        style.interpolation = interpolationOf(o, analysis::Interpolation::Bilinear);
-        const int grid = p.result.gridSize();
-        const auto render = [&](const cv::Mat& canvas, const cv::Mat& map) {
-            cv::Mat picture = analysis::renderHeatmap(canvas, map, style);
-            if (o.mask > 0)
-                picture = analysis::renderMask(picture, analysis::massMask(map, o.mask).mask);
-            if (o.patch >= 0)
-                analysis::highlightPatch(picture, grid, o.patch, {255, 64, 64}, 2 * lineWidth(picture));
-            return picture;
-        };
-        const std::string whose = o.patch >= 0 ? "patch " + std::to_string(o.patch) : "class token";
-
-        if (o.grid) {
-            // Tiles at most 320 px on the longer side: a sheet of 12 full-size photos helps nobody.
-            cv::Mat tileCanvas = p.canvas;
-            const double scale = 320.0 / std::max(tileCanvas.cols, tileCanvas.rows);
-            if (scale < 1)
-                cv::resize(p.canvas, tileCanvas, {}, scale, scale, cv::INTER_AREA);
-            std::vector<cv::Mat> tiles;
-            std::vector<std::string> labels;
-            const auto maps = analysis::headAttentionMaps(stack, layer, query);
-            for (int h = 0; h < stack.heads; ++h) {
-                tiles.push_back(render(tileCanvas, maps[static_cast<std::size_t>(h)]));
-                labels.push_back("L" + std::to_string(layer) + " head " + std::to_string(h));
-            }
-            const auto fused = head.head >= 0 ? analysis::HeadChoice::fused(analysis::HeadFusion::Mean) : head;
-            tiles.push_back(render(tileCanvas, analysis::attentionMap(stack, layer, fused, query)));
-            labels.push_back("L" + std::to_string(layer) + " " + analysis::toString(fused));
-            for (auto& t : tiles)
-                if (o.drawGrid)
-                    analysis::drawPatchGrid(t, grid, {255, 255, 255}, 1);
-            write(o, analysis::composeTiles(tiles, labels),
-                  "every head of layer " + std::to_string(layer) + ", " + whose + "; " + modelLabel(p));
-            ctx.exitCode = 0;
-            return;
-        }
-
-        cv::Mat map;
-        std::string what;
-        if (o.rollout) {
-            if (head.head >= 0)
+            if (o.patch >= stack.numPatches() || o.patch < -1)
+                throw core::Error("--patch " + std::to_string(o.patch) + ": the model has patches 0.." +
+                                  std::to_string(stack.numPatches() - 1));
+            if (o.rollout && view.heads.head >= 0)
                 throw core::Error("--rollout fuses all heads of every layer; use --head mean, max or min");
-            analysis::RolloutOptions ro;
-            ro.fusion = head.fusion;
-            ro.discardRatio = o.discardRatio;
-            ro.lastLayer = layer;
-            map = analysis::rolloutMap(stack, ro, query);
-            what = "rollout to layer " + std::to_string(layer) + " (" + analysis::toString(head) + " fusion";
-            if (o.discardRatio > 0)
-                what += ", discard " + std::to_string(o.discardRatio);
-            what += ")";
-        } else {
-            map = analysis::attentionMap(stack, layer, head, query);
-            what = "layer " + std::to_string(layer) + ", " + analysis::toString(head);
+            analysis::validateAttentionView(stack, view);
+        } catch (const core::Error& e) {
+            throw UsageError(e.what()); // a request this model cannot show: the command line asked for it
         }
-        what += ", " + whose;
-        if (o.mask > 0)
-            what += ", mask " + std::to_string(analysis::massMask(map, o.mask).keptCount) + " patches";
-        write(o, finish(p, o, render(p.canvas, map)), what + "; " + modelLabel(p));
-        ctx.exitCode = 0;
+        const cv::Mat picture = analysis::renderAttentionView(stack, p.canvas, view);
+        const std::string what = analysis::describeAttentionView(stack, view) + "; " + modelLabel(p);
+        // A sheet of tiles is written as it is; one map keeps the original photo's size.
+        write(o, o.grid || o.view == "model" ? picture : analysis::placeInOriginal(p.original, p.result.crop, picture),
+              what);
+        ctx.exitCode = ExitCode::Done;
     });
 }
 
@@ -266,11 +227,11 @@ void addPatchesCommand(CLI::App& app, CliContext& ctx) {
     cmd->callback([opts, &ctx] {
         const Opts& o = *opts;
         if (o.norms && o.removeBackground)
-            throw core::Error("--remove-background applies to --pca, not --norms");
+            throw UsageError("--remove-background applies to --pca, not --norms");
         if (o.patch >= 0 && o.compare.empty())
-            throw core::Error("--patch needs --compare (the image whose patches it is compared with)");
+            throw UsageError("--patch needs --compare (the image whose patches it is compared with)");
         if (!o.compare.empty() && (o.norms || o.pca || o.removeBackground))
-            throw core::Error("--compare draws patch similarities; it cannot be combined with --pca or --norms");
+            throw UsageError("--compare draws patch similarities; it cannot be combined with --pca or --norms");
         auto p = prepare(o);
         const int grid = p.result.gridSize();
         if (!o.compare.empty()) {
@@ -278,7 +239,7 @@ void addPatchesCommand(CLI::App& app, CliContext& ctx) {
                 *p.loaded.model, core::image::decodeForModel(o.compare, p.loaded.model->config().inputOptions()));
             const int patches = p.result.attention.numPatches();
             if (o.patch >= patches)
-                throw core::Error("--patch " + std::to_string(o.patch) + ": the model has patches 0.." +
+                throw UsageError("--patch " + std::to_string(o.patch) + ": the model has patches 0.." +
                                   std::to_string(patches - 1));
             cv::Mat picture;
             std::string what;
@@ -317,7 +278,7 @@ void addPatchesCommand(CLI::App& app, CliContext& ctx) {
                 analysis::drawPatchGrid(right, other.gridSize());
             }
             write(o, picture, what + "; " + modelLabel(p));
-            ctx.exitCode = 0;
+            ctx.exitCode = ExitCode::Done;
             return;
         }
         if (o.norms) {
@@ -347,7 +308,7 @@ void addPatchesCommand(CLI::App& app, CliContext& ctx) {
                 what << ", foreground " << cv::countNonZero(colours.foreground) << " of " << grid * grid << " patches";
             write(o, finish(p, o, picture), what.str() + "; " + modelLabel(p));
         }
-        ctx.exitCode = 0;
+        ctx.exitCode = ExitCode::Done;
     });
 }
 

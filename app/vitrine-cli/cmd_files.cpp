@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/cli/commands.h"
+#include "app/vitrine-cli/commands.h"
 #include "core/common/error.h"
 #include "core/data/file_actions.h"
 
@@ -86,7 +86,7 @@ void addFilesCommand(CLI::App& app, CliContext& ctx) {
             for (const auto& a : files.history())
                 print(a, opts->json);
         }
-        ctx.exitCode = 0;
+        ctx.exitCode = ExitCode::Done;
     });
 }
 
