@@ -228,8 +228,10 @@ void addTrainCommand(CLI::App& app, CliContext& ctx) {
         core::CancelToken token;
         t.cancel = &token;
         core::train::TrainResult r;
+        // Ctrl-C (or --nproc's SIGTERM) ends the run with a checkpoint; held until the summary
+        // is out, so a signal that comes as the run ends cannot cut the summary short.
+        InterruptScope interrupt(token);
         {
-            InterruptScope interrupt(token); // Ctrl-C ends the run with a checkpoint
             core::train::Trainer trainer(t);
             CliListener listener(opts->json, quiet);
             r = trainer.run(&listener);

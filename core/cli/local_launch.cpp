@@ -153,7 +153,7 @@ int launchLocalWorkers(int nproc, int graceSeconds) {
     int exitCode = 0;
     int failedRank = -1;
     bool interrupted = false; // Ctrl-C: the workers stop with 130, which is no failure
-    Clock::time_point killAt = Clock::time_point::max();
+    Clock::time_point termAt = Clock::time_point::max(), killAt = Clock::time_point::max();
     auto signalRunning = [&](int sig) {
         for (auto& w : workers)
             if (w.running)
@@ -221,13 +221,19 @@ int launchLocalWorkers(int nproc, int graceSeconds) {
                     others = others || o.running;
                 if (others) {
                     std::cerr << "\nrank " << w.rank << " " << describe(status)
-                              << "; stopping the other ranks (killed in " << graceSeconds
-                              << " s if they have not stopped)\n"
+                              << "; stopping the other ranks (terminated in " << graceSeconds
+                              << " s if they have not stopped by then)\n"
                               << std::flush;
-                    signalRunning(SIGTERM);
-                    killAt = Clock::now() + std::chrono::seconds(graceSeconds);
+                    // They notice at their next all-reduce and stop by themselves, rank 0 with a
+                    // checkpoint; SIGTERM (a cancel) then SIGKILL only for those that do not.
+                    termAt = Clock::now() + std::chrono::seconds(graceSeconds);
+                    killAt = termAt + std::chrono::seconds(5);
                 }
             }
+        }
+        if (Clock::now() >= termAt) {
+            signalRunning(SIGTERM);
+            termAt = Clock::time_point::max();
         }
         if (Clock::now() >= killAt) {
             signalRunning(SIGKILL);
@@ -241,9 +247,12 @@ int launchLocalWorkers(int nproc, int graceSeconds) {
     }
     ::sigaction(SIGINT, &oldInt, nullptr);
     ::sigaction(SIGTERM, &oldTerm, nullptr);
-    if (failedRank >= 0)
-        std::cerr << "rank " << failedRank << " failed first ("
-                  << describe(workers[std::size_t(failedRank)].status) << ")\n";
+    if (failedRank >= 0) {
+        std::cerr << "rank " << failedRank << " failed first;";
+        for (const auto& w : workers)
+            std::cerr << (w.rank ? "," : "") << " rank " << w.rank << " " << describe(w.status);
+        std::cerr << '\n';
+    }
     return exitCode;
 }
 

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <sstream>
 
@@ -55,6 +56,10 @@ bool isLoopback(const std::string& host) {
 class GlooGroup final : public ProcessGroup {
 public:
     GlooGroup(const DistributedOptions& o) : m_options(o) {
+        // A write to the socket of a rank that died must fail with EPIPE, which becomes the
+        // RankLost that names it, not end this process without a word. (Python ignores
+        // SIGPIPE, so PyTorch's own workers never see it.)
+        std::signal(SIGPIPE, SIG_IGN);
         const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(o.timeout).count();
         try {
             c10d::TCPStoreOptions so;

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <sstream>
 
@@ -55,6 +57,12 @@ std::string readOrEmpty(const fs::path& p) {
     return fs::exists(p, ec) ? core::readFile(p) : std::string();
 }
 
+/// A /proc file (their size reads as 0, so not core::readFile); empty when unreadable.
+std::string readProc(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
 std::size_t count(const std::string& text, const std::string& what) {
     std::size_t n = 0;
     for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
@@ -77,6 +85,31 @@ nlohmann::json doneEvent(const std::string& text, const std::string& prefix = ""
     }
     FAIL("no done event" << (prefix.empty() ? "" : " after '" + prefix + "'") << " in:\n" << text);
     return {};
+}
+
+/// The child of `parent` whose environment holds RANK=`rank` (a worker of --nproc), or -1.
+pid_t childWithRank(pid_t parent, int rank) {
+    for (const auto& e : fs::directory_iterator("/proc")) {
+        const auto name = e.path().filename().string();
+        if (name.find_first_not_of("0123456789") != std::string::npos)
+            continue;
+        const std::string stat = readProc(e.path() / "stat");
+        const auto close = stat.rfind(')');
+        if (close == std::string::npos)
+            continue;
+        std::istringstream fields(stat.substr(close + 2));
+        std::string state;
+        long ppid = 0;
+        fields >> state >> ppid;
+        if (ppid != parent)
+            continue;
+        const std::string environ = readProc(e.path() / "environ");
+        const std::string want = std::string("RANK=") + std::to_string(rank);
+        if (environ.find(std::string(1, '\0') + want + std::string(1, '\0')) != std::string::npos ||
+            environ.rfind(want + std::string(1, '\0'), 0) == 0)
+            return pid_t(std::stol(name));
+    }
+    return -1;
 }
 
 struct TwoRanks {
@@ -181,4 +214,37 @@ TEST_CASE("cli train --nproc 2 trains on two local ranks and only rank 0 writes 
     auto loaded = core::model::loadModel(ckpt.string());
     CHECK(loaded.metadata["training"]["step"] == 4);
     CHECK(loaded.metadata["training"]["world_size"] == 2);
+}
+
+TEST_CASE("cli train --nproc: a rank that dies is named, and the others stop", "[cli][train][distributed]") {
+    TwoRanks run("nproc-killed");
+    const auto out = run.tmp.path / "launcher.out", err = run.tmp.path / "launcher.err";
+    const std::string cmd = "exec " + std::string(VITRINE_CLI_PATH) + " " + run.args + " --nproc 2 >" +
+                            testutil::q(out) + " 2>" + testutil::q(err);
+    const pid_t launcher = ::fork();
+    if (launcher == 0) {
+        ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    REQUIRE(launcher > 0);
+    REQUIRE(testutil::waitUntil([&] { return count(readOrEmpty(out), "\"event\":\"step\"") >= 3; }, 60000, 20));
+    const pid_t rank1 = childWithRank(launcher, 1);
+    REQUIRE(rank1 > 0);
+
+    ::kill(rank1, SIGKILL);
+    const auto killed = Clock::now();
+    const auto status = waitExit(launcher, 30000);
+    const double seconds = std::chrono::duration<double>(Clock::now() - killed).count();
+    REQUIRE(status.has_value());
+    WARN("--nproc 2 ended " << seconds << " s after rank 1 was killed");
+    const auto text = readOrEmpty(err);
+    INFO(text);
+    CHECK(seconds < 10);
+    REQUIRE(WIFEXITED(*status));
+    CHECK(WEXITSTATUS(*status) == 128 + SIGKILL); // the failed rank's status
+    CHECK_THAT(text, Catch::Contains("rank 1 was killed by signal 9 (SIGKILL); stopping the other ranks"));
+    const auto done = doneEvent(readOrEmpty(out)); // rank 0's, on the launcher's stdout
+    CHECK(done["rank_lost"] == true);
+    REQUIRE(done["checkpoint"] == run.ckpt.string());
+    CHECK(core::model::loadModel(run.ckpt.string()).metadata["training"]["step"] == done["steps"]);
 }
