@@ -262,7 +262,8 @@ void addTrainCommand(CLI::App& app, CliContext& ctx) {
             std::cout << j.dump() << '\n';
             return;
         }
-        std::cerr << '\n';
+        if (!quiet)
+            std::cerr << '\n'; // ends the progress line
         if (!r.message.empty())
             std::cerr << r.message << '\n';
         if (quiet) { // rank 0 reports the run; the others only how far they got
