@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   cmake ninja-build ccache g++ pkg-config
   qt6-base-dev qt6-base-dev-tools libqt6opengl6-dev qt6-image-formats-plugins libqt6svg6 libgl-dev
-  libtorch-dev libopenblas0-pthread libdnnl-dev
+  libtorch-dev libgloo-dev libopenblas0-pthread libdnnl-dev
   libopencv-dev
   libwebp-dev libgif-dev libheif-dev libjxl-dev libjpeg62-turbo-dev
   libcurl4-openssl-dev libssl-dev

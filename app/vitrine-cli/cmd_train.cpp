@@ -1,15 +1,22 @@
 // vitrine-cli train: triplet-loss training from the command line, with a progress bar,
 // Ctrl-C handling (stop after the current step, write a checkpoint) and --resume.
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <iomanip>
+#include <thread>
 #include <iostream>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "app/vitrine-cli/commands.h"
+#include "app/vitrine-cli/exit_codes.h"
 #include "app/vitrine-cli/interrupt.h"
+#include "app/vitrine-cli/local_launch.h"
 #include "core/common/error.h"
+#include "core/common/runtime.h"
+#include "core/train/distributed.h"
 #include "core/train/trainer.h"
 
 namespace vitrine::cli {
@@ -38,10 +45,12 @@ nlohmann::json metricsJson(const core::train::RetrievalMetrics& m) {
 
 class CliListener : public core::train::TrainerListener {
 public:
-    explicit CliListener(bool json) : m_json(json), m_start(std::chrono::steady_clock::now()) {}
+    /// `quiet`: ranks above 0 of a group report warnings only (rank 0 shows the progress).
+    CliListener(bool json, bool quiet)
+        : m_json(json), m_quiet(quiet), m_start(std::chrono::steady_clock::now()) {}
 
     void onStage(const std::string& stage, long long done, long long total) override {
-        if (m_json || (stage == m_lastStage && stage != "loading images"))
+        if (m_json || m_quiet || (stage == m_lastStage && stage != "loading images"))
             return;
         if (stage == "loading images") {
             if (done == total || done % 25 == 0)
@@ -53,6 +62,8 @@ public:
     }
 
     void onStep(const core::train::StepStats& s) override {
+        if (m_quiet)
+            return;
         if (m_firstStep < 0) {
             m_firstStep = s.step - 1;
             m_loopStart = std::chrono::steady_clock::now();
@@ -86,6 +97,8 @@ public:
     }
 
     void onEpoch(const core::train::EpochStats& e) override {
+        if (m_quiet)
+            return;
         if (m_json) {
             nlohmann::json j{{"event", "epoch"}, {"epoch", e.epoch}, {"epochs", e.epochs}, {"mean_loss", e.meanLoss}};
             if (e.validated)
@@ -114,7 +127,7 @@ public:
     }
 
 private:
-    bool m_json;
+    bool m_json, m_quiet;
     std::string m_lastStage;
     std::chrono::steady_clock::time_point m_start, m_loopStart;
     std::int64_t m_firstStep = -1;
@@ -127,6 +140,7 @@ void addTrainCommand(CLI::App& app, CliContext& ctx) {
         core::train::TrainOptions t;
         std::string data, out, precision = "auto";
         bool json = false, noAugment = false;
+        int nproc = 0;
         PreprocessFlags pre;
     };
     auto opts = std::make_shared<Opts>();
@@ -176,10 +190,36 @@ void addTrainCommand(CLI::App& app, CliContext& ctx) {
     cmd->add_option("--checkpoint-every", t.checkpointEverySteps, "Also write the checkpoint every N steps");
     cmd->add_option("--stop-after", t.stopAfterSteps, "Stop (with a checkpoint) at this global step");
     cmd->add_flag("--resume", t.resume, "Continue from --out's training state");
+    cmd->add_option("--accumulate", t.accumulate,
+                    "P×K batches per step, each mining its own triplets; the step follows their mean gradient")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    cmd->add_option("--nproc", opts->nproc,
+                    "Train on N local processes (ranks on 127.0.0.1, gradients averaged each step, each rank its "
+                    "own P×K batches); without it, MASTER_ADDR, MASTER_PORT, WORLD_SIZE and RANK (as torchrun "
+                    "sets them) make this process one rank of a group")
+        ->check(CLI::PositiveNumber);
     cmd->add_flag("--json", opts->json, "JSON lines: step, epoch, warning and a final summary event");
     addPreprocessFlags(cmd, opts->pre);
     cmd->callback([opts, &ctx] {
         auto& t = opts->t;
+        const auto group = core::train::distributedFromEnvironment();
+        if (group && opts->nproc > 0 && opts->nproc != group->worldSize)
+            throw core::Error("--nproc " + std::to_string(opts->nproc) + " disagrees with WORLD_SIZE=" +
+                              std::to_string(group->worldSize) + "; give one or the other");
+        if (!group && opts->nproc > 1) {
+            ctx.exitCode = launchLocalWorkers(opts->nproc);
+            return;
+        }
+        if (group) {
+            // Ranks sharing this machine share its cores (unless --threads says otherwise).
+            if (const char* local = std::getenv("LOCAL_WORLD_SIZE"); local && ctx.threads == 0) {
+                const int n = std::max(1, std::atoi(local));
+                core::setComputeThreads(std::max(1, int(std::thread::hardware_concurrency()) / n));
+            }
+            t.distributed = core::train::connectProcessGroup(*group);
+        }
+        const bool quiet = group && group->rank != 0;
         t.dataDir = opts->data;
         t.checkpointPath = opts->out;
         t.precision = core::parsePrecision(opts->precision);
@@ -189,14 +229,20 @@ void addTrainCommand(CLI::App& app, CliContext& ctx) {
         core::CancelToken token;
         t.cancel = &token;
         core::train::TrainResult r;
+        // Ctrl-C (or --nproc's SIGTERM) ends the run with a checkpoint; held until the summary
+        // is out, so a signal that comes as the run ends cannot cut the summary short.
+        InterruptScope interrupt(token);
         {
-            InterruptScope interrupt(token); // Ctrl-C ends the run with a checkpoint
             core::train::Trainer trainer(t);
-            CliListener listener(opts->json);
+            CliListener listener(opts->json, quiet);
             r = trainer.run(&listener);
         }
 
-        ctx.exitCode = r.stoppedNonFinite ? 2 : r.cancelled ? 130 : 0;
+        // A diverging run failed (1); a lost rank has its own status (exit_codes.h).
+        ctx.exitCode = r.rankLost            ? ExitCode::RankLost
+                       : r.stoppedNonFinite ? ExitCode::Failed
+                       : r.cancelled        ? ExitCode::Cancelled
+                                            : ExitCode::Done;
         if (opts->json) {
             nlohmann::json j{{"event", "done"},
                              {"steps", r.steps},
@@ -204,6 +250,9 @@ void addTrainCommand(CLI::App& app, CliContext& ctx) {
                              {"epochs_completed", r.epochsCompleted},
                              {"cancelled", r.cancelled},
                              {"stopped_non_finite", r.stoppedNonFinite},
+                             {"rank_lost", r.rankLost},
+                             {"rank", r.rank},
+                             {"world_size", r.worldSize},
                              {"skipped_steps", r.skippedSteps},
                              {"message", r.message},
                              {"warnings", r.warnings},
@@ -218,9 +267,17 @@ void addTrainCommand(CLI::App& app, CliContext& ctx) {
             std::cout << j.dump() << '\n';
             return;
         }
-        std::cerr << '\n';
+        if (!quiet)
+            std::cerr << '\n'; // ends the progress line
         if (!r.message.empty())
             std::cerr << r.message << '\n';
+        if (quiet) { // rank 0 reports the run; the others only how far they got
+            std::cout << "rank " << r.rank << " of " << r.worldSize << ": trained " << r.steps << "/" << r.totalSteps
+                      << " steps\n";
+            if (r.checkpointWritten)
+                std::cout << "checkpoint: " << opts->out << '\n';
+            return;
+        }
         std::cout << std::fixed << std::setprecision(3) << "trained " << r.steps << "/" << r.totalSteps
                   << " steps on " << r.trainImages << " images (" << r.classes << " classes) in "
                   << duration(r.seconds) << ", " << std::setprecision(2) << r.stepsPerSecond << " steps/s"

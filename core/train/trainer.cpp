@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <set>
@@ -16,6 +17,7 @@
 #include "core/image/preprocess.h"
 #include "core/model/checkpoint.h"
 #include "core/model/checkpoint_metadata.h"
+#include "core/train/distributed.h"
 #include "core/train/embed_batch.h"
 #include "core/train/evaluate.h"
 #include "core/train/triplet.h"
@@ -255,7 +257,15 @@ TrainResult Trainer::run(TrainerListener* listener) {
         }
     }
 
-    const std::int64_t batchSize = std::int64_t(sampler.batchSize());
+    // Several processes: rank 0 alone validates and writes checkpoints; every step consumes
+    // worldSize × accumulate P×K batches (see the step loop).
+    ProcessGroup* const dist = o.distributed.get();
+    const int rank = dist ? dist->rank() : 0;
+    const int worldSize = dist ? dist->worldSize() : 1;
+    const int accumulate = std::max(1, o.accumulate);
+    result.rank = rank;
+    result.worldSize = worldSize;
+    const std::int64_t batchSize = std::int64_t(sampler.batchSize()) * worldSize * accumulate;
     const std::int64_t stepsPerEpoch =
         o.stepsPerEpoch > 0 ? o.stepsPerEpoch
                             : std::max<std::int64_t>(1, (std::int64_t(trainIdx.size()) + batchSize - 1) / batchSize);
@@ -278,6 +288,8 @@ TrainResult Trainer::run(TrainerListener* listener) {
     const int cacheSide = int(std::lround(input.resizeSize() * 1.15));
     std::vector<cv::Mat> cache(ds->samples.size());
     std::vector<torch::Tensor> prepared(ds->samples.size());
+    if (rank != 0)
+        valIdx.clear(); // only rank 0 validates
     std::vector<std::size_t> needed(trainIdx);
     needed.insert(needed.end(), valIdx.begin(), valIdx.end());
     const std::set<std::size_t> isVal(valIdx.begin(), valIdx.end());
@@ -329,6 +341,36 @@ TrainResult Trainer::run(TrainerListener* listener) {
         model.train();
         return metricsOf(emb, valLabels);
     };
+    if (dist) {
+        // Same data, model and schedule on every rank, or the batches and the gradients
+        // would not add up; then rank 0's weights everywhere (DDP's start).
+        const std::vector<std::pair<const char*, double>> facts = {
+            {"training images", double(trainIdx.size())},
+            {"classes", double(classNames.size())},
+            {"trainable parameters", double(trainable.size())},
+            {"steps", double(totalSteps)},
+            {"start step", double(startStep)},
+            {"batch size", double(batchSize)},
+            {"seed", double(seed % (1ULL << 52))},
+        };
+        auto lo = torch::empty({std::int64_t(facts.size())}, torch::kFloat64);
+        for (std::size_t i = 0; i < facts.size(); ++i)
+            lo[std::int64_t(i)] = facts[i].second;
+        auto hi = lo.clone();
+        dist->allreduceMin(lo);
+        dist->allreduceMax(hi);
+        for (std::size_t i = 0; i < facts.size(); ++i)
+            if (lo[std::int64_t(i)].item<double>() != hi[std::int64_t(i)].item<double>())
+                throw Error("the " + std::to_string(worldSize) + " ranks disagree on the " + facts[i].first + " (from " +
+                            std::to_string(std::llround(lo[std::int64_t(i)].item<double>())) + " to " +
+                            std::to_string(std::llround(hi[std::int64_t(i)].item<double>())) +
+                            "): start every rank on the same data set, model and options");
+        std::vector<torch::Tensor> weights;
+        for (auto& [name, p] : trainable)
+            weights.push_back(p.detach());
+        torch::NoGradGuard noGrad;
+        dist->broadcastFromRank0(weights);
+    }
     const bool canValidate = valLabels.size() >= 2;
     if (canValidate) {
         result.initialValidation = validate();
@@ -340,14 +382,14 @@ TrainResult Trainer::run(TrainerListener* listener) {
             e.validated = true;
             listener->onEpoch(e);
         }
-    } else {
+    } else if (rank == 0) {
         warn("fewer than 2 validation images: validation metrics are not computed");
     }
 
     // ---- Checkpointing.
     std::int64_t lastCheckpointStep = -1;
     auto writeCheckpoint = [&](std::int64_t step, const RetrievalMetrics* metrics) {
-        if (o.checkpointPath.empty() || step == lastCheckpointStep)
+        if (o.checkpointPath.empty() || step == lastCheckpointStep || rank != 0)
             return;
         phase(TrainPhase::WritingCheckpoint, step);
         stage("writing checkpoint", 0, 0);
@@ -385,6 +427,8 @@ TrainResult Trainer::run(TrainerListener* listener) {
             {"precision", precisionName(precision)},
             {"augment", o.augment.enabled},
             {"label_level", o.labelLevel},
+            {"world_size", worldSize},
+            {"accumulate", accumulate},
         };
         nlohmann::json meta = {{"training", training}, {"class_names", classNames}, {"label_level", o.labelLevel}};
         if (metrics)
@@ -417,8 +461,8 @@ TrainResult Trainer::run(TrainerListener* listener) {
     bool haveMetrics = canValidate;
     std::int64_t step = startStep;
     // Ends the run after `completed` steps with a checkpoint of exactly those steps.
-    auto stopAt = [&](std::int64_t completed) {
-        result.cancelled = cancelled();
+    auto stopAt = [&](std::int64_t completed, bool byCancel) {
+        result.cancelled = byCancel;
         result.steps = completed;
         result.message = result.cancelled ? "cancelled at step " + std::to_string(completed)
                                           : "stopped at step " + std::to_string(completed) + " as requested";
@@ -433,67 +477,149 @@ TrainResult Trainer::run(TrainerListener* listener) {
                 m_pauseCv.wait_for(lock, std::chrono::milliseconds(100));
             m_waiting.store(false);
         }
-        if (cancelled() || (o.stopAfterSteps > 0 && step >= o.stopAfterSteps)) {
-            stopAt(step);
+        if ((!dist && cancelled()) || (o.stopAfterSteps > 0 && step >= o.stopAfterSteps)) {
+            stopAt(step, !dist && cancelled());
             break;
         }
         const auto t0 = Clock::now();
-        const auto batch = sampler.batch(step);
-        std::mt19937_64 augRng(mix(seed, std::uint64_t(step), 1));
-        std::vector<std::int64_t> labels;
-        torch::Tensor x;
-        if (o.augment.enabled) {
-            std::vector<cv::Mat> images;
-            images.reserve(batch.size());
-            for (auto i : batch)
-                images.push_back(image::augment(cache[i], imageSize, o.augment, augRng));
-            x = image::normalizeSquares(images, input);
-        } else {
-            std::vector<torch::Tensor> items;
-            for (auto i : batch)
-                items.push_back(prepared[i]);
-            x = torch::stack(items);
-        }
-        for (auto i : batch)
-            labels.push_back(classIds[i]);
-        auto y = torch::tensor(labels, torch::kLong);
-        auto gen = at::make_generator<at::CPUGeneratorImpl>(mix(seed, std::uint64_t(step), 2));
-
         const double lr = learningRateAt(o, step, totalSteps);
         for (auto& g : optimizer.param_groups())
             static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
         optimizer.zero_grad();
         phase(TrainPhase::Forward, step + 1);
-        torch::Tensor emb;
-        {
-            AutocastScope autocast(precision);
-            emb = model.embed(x);
-        }
-        auto r = tripletLoss(emb.to(torch::kFloat32), y, lossOptions, gen);
-        if (cancelled()) { // abandon this step: the weights are still those of `step` steps
-            stopAt(step);
-            break;
-        }
         StepStats s;
         s.step = step + 1;
         s.totalSteps = totalSteps;
         s.epoch = int(step / stepsPerEpoch) + 1;
-        s.loss = r.loss.item<double>();
-        s.found = r.found;
-        s.active = r.active;
-        s.activeFraction = r.activeFraction();
-        s.meanPositive = r.meanPositive;
-        s.meanNegative = r.meanNegative;
         s.learningRate = lr;
-        s.hardest = hardestTriplets(emb.detach().to(torch::kFloat32), labels, batch, lossOptions);
-        bool finite = std::isfinite(s.loss);
-        if (finite && r.loss.requires_grad()) {
-            phase(TrainPhase::Backward, step + 1);
-            r.loss.backward();
-            if (cancelled()) {
-                optimizer.zero_grad();
-                stopAt(step);
+        // The step's shards: `accumulate` P×K batches on each rank, numbered across the ranks
+        // so that W ranks draw exactly the batches one process with W × accumulate would.
+        // Each shard mines its own triplets; the step's gradient is the mean of the shards'.
+        double lossSum = 0, meanPairwise = 0;
+        bool localFinite = true, anyGrad = false, abandoned = false;
+        std::size_t stepImages = 0;
+        for (int a = 0; a < accumulate; ++a) {
+            const auto shard = std::uint64_t((step * worldSize + rank) * accumulate + a);
+            const auto batch = sampler.batch(std::int64_t(shard));
+            std::mt19937_64 augRng(mix(seed, shard, 1));
+            std::vector<std::int64_t> labels;
+            torch::Tensor x;
+            if (o.augment.enabled) {
+                std::vector<cv::Mat> images;
+                images.reserve(batch.size());
+                for (auto i : batch)
+                    images.push_back(image::augment(cache[i], imageSize, o.augment, augRng));
+                x = image::normalizeSquares(images, input);
+            } else {
+                std::vector<torch::Tensor> items;
+                for (auto i : batch)
+                    items.push_back(prepared[i]);
+                x = torch::stack(items);
+            }
+            for (auto i : batch)
+                labels.push_back(classIds[i]);
+            stepImages += batch.size();
+            auto y = torch::tensor(labels, torch::kLong);
+            auto gen = at::make_generator<at::CPUGeneratorImpl>(mix(seed, shard, 2));
+            torch::Tensor emb;
+            {
+                AutocastScope autocast(precision);
+                emb = model.embed(x);
+            }
+            auto r = tripletLoss(emb.to(torch::kFloat32), y, lossOptions, gen);
+            // Alone, a cancel abandons the step here. Ranks must stop at the same step, so
+            // there the request travels with the gradients and all stop together.
+            if (!dist && cancelled()) {
+                abandoned = true;
                 break;
+            }
+            const double loss = r.loss.item<double>();
+            s.found += r.found;
+            s.active += r.active;
+            s.meanPositive += r.meanPositive / accumulate;
+            s.meanNegative += r.meanNegative / accumulate;
+            meanPairwise += r.meanPairwise / accumulate;
+            if (a == 0)
+                s.hardest = hardestTriplets(emb.detach().to(torch::kFloat32), labels, batch, lossOptions);
+            if (!std::isfinite(loss)) {
+                localFinite = false;
+                continue;
+            }
+            lossSum += loss;
+            if (r.loss.requires_grad()) {
+                if (!anyGrad)
+                    phase(TrainPhase::Backward, step + 1);
+                anyGrad = true;
+                r.loss.backward(); // accumulates over the shards; divided by their count below
+                if (!dist && cancelled()) {
+                    abandoned = true;
+                    break;
+                }
+            }
+        }
+        if (abandoned) { // the weights are still those of `step` steps
+            optimizer.zero_grad();
+            stopAt(step, true);
+            break;
+        }
+        s.activeFraction = s.found > 0 ? double(s.active) / double(s.found) : 0.0;
+        bool finite = localFinite;
+        double shards = accumulate;
+        if (dist) {
+            // One all-reduce per step: every gradient (zeros where a parameter got none), then
+            // this rank's loss, whether it was non-finite, whether it computed gradients and
+            // whether it was asked to stop.
+            std::vector<torch::Tensor> flat;
+            flat.reserve(trainableTensors.size() + 1);
+            for (auto& p : trainableTensors)
+                flat.push_back(p.grad().defined() ? p.grad().detach().reshape(-1)
+                                                  : torch::zeros({p.numel()}, p.options().requires_grad(false)));
+            flat.push_back(torch::tensor({float(localFinite ? lossSum : 0.0), localFinite ? 0.0f : 1.0f,
+                                          anyGrad ? 1.0f : 0.0f, cancelled() ? 1.0f : 0.0f},
+                                         torch::kFloat32));
+            auto buffer = torch::cat(flat).to(torch::kFloat32).contiguous();
+            try {
+                dist->allreduceSum(buffer);
+            } catch (const RankLost& e) {
+                optimizer.zero_grad();
+                result.rankLost = true;
+                result.steps = step;
+                result.message = e.what();
+                if (rank == 0 && !o.checkpointPath.empty())
+                    result.message += " The checkpoint holds the " + std::to_string(step) +
+                                      " steps completed by all ranks; continue with --resume.";
+                writeCheckpoint(step, haveMetrics ? &lastMetrics : nullptr);
+                break;
+            }
+            const auto n = buffer.numel();
+            auto tail = buffer.slice(0, n - 4).contiguous();
+            const auto* t = tail.data_ptr<float>();
+            if (t[3] > 0) {
+                optimizer.zero_grad();
+                stopAt(step, true);
+                break;
+            }
+            shards = double(accumulate) * worldSize;
+            finite = t[1] == 0;
+            anyGrad = t[2] > 0;
+            lossSum = t[0];
+            if (finite && anyGrad) {
+                torch::NoGradGuard noGrad;
+                std::int64_t offset = 0;
+                for (auto& p : trainableTensors) {
+                    if (p.grad().defined())
+                        p.mutable_grad().copy_(buffer.slice(0, offset, offset + p.numel()).view_as(p));
+                    offset += p.numel();
+                }
+            }
+        }
+        s.loss = finite ? lossSum / shards : std::numeric_limits<double>::quiet_NaN();
+        if (finite && anyGrad) {
+            if (shards > 1) {
+                torch::NoGradGuard noGrad;
+                for (auto& p : trainableTensors)
+                    if (p.grad().defined())
+                        p.mutable_grad().div_(shards);
             }
             double norm = 0;
             if (o.gradClipNorm > 0) {
@@ -533,8 +659,8 @@ TrainResult Trainer::run(TrainerListener* listener) {
         }
 
         // Collapse: every embedding at the same point, or every triplet stuck at the margin.
-        collapseSteps = r.meanPairwise < 0.05 ? collapseSteps + 1 : 0;
-        saturatedSteps = (!o.softMargin && r.found > 0 && s.activeFraction > 0.95 &&
+        collapseSteps = meanPairwise < 0.05 ? collapseSteps + 1 : 0;
+        saturatedSteps = (!o.softMargin && s.found > 0 && s.activeFraction > 0.95 &&
                           std::abs(s.loss - o.margin) < 0.1 * std::max(o.margin, 1e-3))
                              ? saturatedSteps + 1
                              : 0;
@@ -552,7 +678,7 @@ TrainResult Trainer::run(TrainerListener* listener) {
         const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
         trainSeconds += seconds;
         ++trainSteps;
-        s.imagesPerSecond = seconds > 0 ? double(batch.size()) / seconds : 0;
+        s.imagesPerSecond = seconds > 0 ? double(stepImages) * worldSize / seconds : 0;
         result.steps = step + 1;
         if (listener)
             listener->onStep(s);

@@ -43,6 +43,8 @@ class Dataset;
 
 namespace vitrine::core::train {
 
+class ProcessGroup; // distributed.h
+
 /// Points inside a run, in order within a step, at which TrainOptions::phaseHook is called.
 enum class TrainPhase {
     LoadingImage,      ///< before each image of the preload
@@ -66,8 +68,12 @@ struct TrainOptions {
     int trainableBlocks = -1;               ///< fine-tune: the last N blocks (+ final norm, head); -1 = all
 
     int epochs = 10;
-    int stepsPerEpoch = 0;                  ///< 0 = ceil(training images / batch size)
+    int stepsPerEpoch = 0;                  ///< 0 = ceil(training images / (P×K × ranks × accumulate))
     data::PkOptions pk;                     ///< P = 8, K = 4
+    /// P×K batches per step, each mining its own triplets; the step follows the mean of
+    /// their gradients (a larger batch in the same memory). Several processes multiply it:
+    /// each of W ranks draws `accumulate` batches, so a step sees W × accumulate of them.
+    int accumulate = 1;
     std::string miner = "batch-all";        ///< see triplet.h
     std::string distance = "euclidean";
     double margin = 0.2;
@@ -92,6 +98,12 @@ struct TrainOptions {
     /// > 0: stop (with a checkpoint) once the global step reaches this, without changing the
     /// schedule, as if cancelled there (for tests and time-boxed runs).
     std::int64_t stopAfterSteps = 0;
+
+    /// Training on several processes (distributed.h); null = this process alone. Every rank
+    /// runs the same options; the gradients are averaged over the ranks each step, only
+    /// rank 0 validates and writes the checkpoint, and a cancel on any rank stops all of
+    /// them at the same step. A rank that fails ends the others' runs with rankLost.
+    std::shared_ptr<ProcessGroup> distributed;
 
     /// Optional extra cancellation (e.g. the CLI's SIGINT handler); polled between steps.
     const CancelToken* cancel = nullptr;
@@ -162,6 +174,10 @@ struct TrainResult {
     double seconds = 0;
     double stepsPerSecond = 0;       ///< training steps only (no validation/preload)
     bool checkpointWritten = false;
+    /// Several processes: another rank exited or stopped answering (`message` says which);
+    /// rank 0 wrote a checkpoint of the steps all ranks completed.
+    bool rankLost = false;
+    int rank = 0, worldSize = 1;
 };
 
 class Trainer {

@@ -96,14 +96,14 @@ TEST_CASE("cli train refuses a single-class data set and explains why", "[cli][t
     CHECK_FALSE(fs::exists(tmp.path / "x.safetensors"));
 }
 
-TEST_CASE("cli train stops on a non-finite loss with exit code 2", "[cli][train]") {
+TEST_CASE("cli train stops on a non-finite loss with exit code 1", "[cli][train]") {
     testutil::TempDir tmp("cli-nan");
     testutil::linkFourBreeds(tmp.path / "data", 6);
     const auto model = testutil::writeTinyModel(tmp.path / "tiny.safetensors");
     auto r = runCli("train --data " + (tmp.path / "data").string() + " --out " + (tmp.path / "x.safetensors").string() +
                         " --model " + model.string() + " -P 4 -K 4 --label-level -1 --epochs 10 --lr 1e30 --warmup 0",
                     tmp.path);
-    CHECK(r.code == 2);
+    CHECK(r.code == 1);
     CHECK_THAT(r.err, Catch::Contains("non-finite") && Catch::Contains("--lr"));
     CHECK_FALSE(fs::exists(tmp.path / "x.safetensors"));
 }
