@@ -17,16 +17,6 @@
 
 namespace vitrine::cli {
 
-namespace {
-
-std::string fixed(double v, int digits) {
-    std::ostringstream o;
-    o << std::fixed << std::setprecision(digits) << v;
-    return o.str();
-}
-
-} // namespace
-
 void addAuditCommand(CLI::App& app, CliContext& ctx) {
     struct Opts {
         std::string model = "default", data, embeddings, precision = "auto";

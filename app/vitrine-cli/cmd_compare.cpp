@@ -19,16 +19,6 @@
 
 namespace vitrine::cli {
 
-namespace {
-
-std::string fixed(double v, int digits) {
-    std::ostringstream o;
-    o << std::fixed << std::setprecision(digits) << v;
-    return o.str();
-}
-
-} // namespace
-
 void addCompareCommand(CLI::App& app, CliContext& ctx) {
     struct Opts {
         std::string data, precision = "auto";

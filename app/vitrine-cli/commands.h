@@ -3,6 +3,8 @@
 // code of a job that ran to its end, or throws (UsageError, core::Cancelled, core::Error):
 // exit_codes.h is the contract. Declared here, defined in cmd_<name>.cpp.
 
+#include <iomanip>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -12,6 +14,13 @@
 #include "app/vitrine-cli/exit_codes.h"
 
 namespace vitrine::cli {
+
+/// `v` with `digits` decimals, for the commands' tables.
+inline std::string fixed(double v, int digits) {
+    std::ostringstream o;
+    o << std::fixed << std::setprecision(digits) << v;
+    return o.str();
+}
 
 /// Shared state the subcommands write their result into.
 struct CliContext {
