@@ -176,7 +176,10 @@ MapPanel::MapPanel(Workspace* workspace, DatasetModel* dataset, ThumbnailCache* 
     m_rangeRow->hide();
     connect(m_rangeFrom, qOverload<double>(&QDoubleSpinBox::valueChanged), this, &MapPanel::applyRangeFilter);
     connect(m_rangeTo, qOverload<double>(&QDoubleSpinBox::valueChanged), this, &MapPanel::applyRangeFilter);
-    connect(rangeReset, &QToolButton::clicked, this, [this] { resetRange(false); });
+    connect(rangeReset, &QToolButton::clicked, this, [this] {
+        resetRange(false);
+        applyRangeFilter();
+    });
 
     auto* split = new QSplitter;
     split->addWidget(m_view);
@@ -394,8 +397,6 @@ void MapPanel::resetRange(bool keepIfInside) {
     const bool keep = keepIfInside && from >= low && to <= high && from <= to;
     m_rangeFrom->setValue(keep ? from : low);
     m_rangeTo->setValue(keep ? to : high);
-    if (!keepIfInside)
-        applyRangeFilter();
 }
 
 void MapPanel::applyRangeFilter() {
