@@ -6,6 +6,11 @@
 //   bench_analysis umap  [--n 10000]
 //   bench_analysis exact [--n 100000] [--nq 1000]          (L2-normalised Gaussian, cosine = IP)
 //   bench_analysis hnsw  [--n 100000] [--nq 1000] [--clusters 100] [--ef 0 (auto)] [--m 16]
+//   bench_analysis graph --data F.npy [--k 14] [--metric euclidean|cosine] [--nq 1000]
+//                        (issue 20: the kNN graph t-SNE and UMAP start from, of a memory-mapped
+//                        file: index build, graph time, recall@k of nq rows vs exact, peak RSS)
+//   bench_analysis project --data F.npy [--method umap|tsne|pca] [--iterations 0] [--out Y.npy]
+//                        (issue 20: projectLayout over the mapped file, stage times, peak RSS)
 //   bench_analysis audit [--n 10000] [--d 384] [--clusters 37] [--k 10]   (W8: duplicates,
 //                        leakage, mislabels, outliers from embeddings; pixels not hashed)
 //   bench_analysis w7    [--n 1000000] [--d 384] [--clusters 1000] [--nq 1000] [--engine faiss|hnsw]
@@ -129,7 +134,7 @@ double median(std::vector<double> v) {
 int main(int argc, char** argv) {
     ensureFastBlas(argc, argv);
     if (argc < 2) {
-        std::cerr << "usage: bench_analysis pca|tsne|umap|exact|hnsw|audit|w7 [options]\n";
+        std::cerr << "usage: bench_analysis pca|tsne|umap|exact|hnsw|audit|w7|graph|project [options]\n";
         return 2;
     }
     const std::string workload = argv[1];
@@ -301,6 +306,78 @@ int main(int argc, char** argv) {
             std::filesystem::remove(file);
             std::filesystem::remove(faissIndexPath(file));
         }
+    } else if (workload == "graph" || workload == "project") {
+        // A memory-mapped file's kNN graph (what t-SNE and UMAP start from), or its whole
+        // projection, with the stages' times and the peak resident set.
+        if (!opt.count("data")) {
+            std::cerr << workload << " needs --data F.npy\n";
+            return 2;
+        }
+        bool mapped = false;
+        const MatrixView x = io::mapNpyMatrix(opt["data"], &mapped);
+        out["mapped"] = mapped;
+        out["n"] = x.rows;
+        out["d"] = x.cols;
+        out["peak_rss_mib_before"] = peakRssMiB();
+        const auto start = std::chrono::steady_clock::now();
+        nlohmann::json stages = nlohmann::json::object();
+        std::string stage;
+        ProgressFn progress = [&](long long, long long, const std::string& s) {
+            if (s == stage)
+                return;
+            stage = s;
+            stages[s] = seconds(start);
+            std::cerr << seconds(start) << " s: " << s << std::endl;
+        };
+        const double cpu0 = cpuSeconds();
+        const Metric metric = opt.count("metric") && opt["metric"] == "cosine" ? Metric::Cosine : Metric::Euclidean;
+        if (workload == "graph") {
+            const int k = static_cast<int>(num("k", 14));
+            NeighbourOptions o;
+            o.metric = metric;
+            o.forceFaiss = opt.count("engine") && opt["engine"] == "faiss";
+            o.forceApproximate = opt.count("engine") && opt["engine"] == "hnsw";
+            NeighbourIndex index(x, o, progress);
+            out["engine"] = index.engine() == NeighbourEngine::Faiss ? "faiss" : index.approximate() ? "hnsw" : "exact";
+            out["build_s"] = seconds(start);
+            const auto t0 = std::chrono::steady_clock::now();
+            const auto graph = index.allRows(k, progress);
+            out["graph_s"] = seconds(t0);
+            out["peak_rss_mib"] = peakRssMiB();
+            // Recall@k on evenly spaced rows against exact search (their own row left out).
+            const std::int64_t nq = std::min<std::int64_t>(x.rows, static_cast<std::int64_t>(num("nq", 1000)));
+            Matrix q(nq, x.cols);
+            std::vector<std::vector<Neighbour>> found;
+            for (std::int64_t i = 0; i < nq; ++i) {
+                const std::int64_t r = (2 * i + 1) * x.rows / (2 * nq);
+                std::copy_n(x.row(r), x.cols, q.row(i));
+                found.push_back(graph[static_cast<std::size_t>(r)]);
+            }
+            auto truth = exactKnn(x, q, k + 1, metric);
+            for (std::int64_t i = 0; i < nq; ++i) {
+                const std::int64_t r = (2 * i + 1) * x.rows / (2 * nq);
+                auto& t = truth[static_cast<std::size_t>(i)];
+                std::erase_if(t, [&](const Neighbour& nb) { return nb.row == r; });
+                t.resize(std::min<std::size_t>(t.size(), static_cast<std::size_t>(k)));
+            }
+            out["k"] = k;
+            out["recall@k"] = recallAtK(found, truth, k);
+        } else {
+            ProjectionRequest request;
+            request.method = parseProjectionMethod(opt.count("method") ? opt["method"] : "umap");
+            request.metric = metric;
+            request.seed = seed;
+            request.iterations = static_cast<int>(num("iterations", 0));
+            const Matrix y = projectLayout(x, request, nullptr, progress);
+            out["method"] = toString(request.method);
+            out["iterations"] = request.iterations;
+            out["peak_rss_mib"] = peakRssMiB();
+            if (opt.count("out"))
+                io::writeNpyMatrix(opt["out"], y);
+        }
+        out["stages_s"] = stages;
+        out["total_s"] = seconds(start);
+        out["cpu_s"] = cpuSeconds() - cpu0;
     } else if (workload == "audit") {
         // Clustered embeddings with planted problems of each kind, labels = clusters.
         const auto n = static_cast<std::int64_t>(num("n", 10000));
@@ -366,6 +443,15 @@ int main(int argc, char** argv) {
                                        " (k " + std::to_string(out["k"].get<int>()) + ", no pixel hashing)",
                              out["median_s"].get<double>(), "s", false,
                              extra({"seconds", "cpu_s_per_run", "duplicate_groups", "mislabels", "outliers"}));
+    } else if (workload == "graph") {
+        vitrine::bench::emit("W7", "kNN graph (k " + std::to_string(out["k"].get<int>()) + ") " + size + "x" +
+                                       std::to_string(out["d"].get<std::int64_t>()) + ", " + out["engine"].get<std::string>(),
+                             out["total_s"].get<double>(), "s", false,
+                             extra({"build_s", "graph_s", "recall@k", "peak_rss_mib", "cpu_s"}));
+    } else if (workload == "project") {
+        vitrine::bench::emit("W7", out["method"].get<std::string>() + " " + size + "x" +
+                                       std::to_string(out["d"].get<std::int64_t>()) + " (memory-mapped)",
+                             out["total_s"].get<double>(), "s", false, extra({"stages_s", "peak_rss_mib", "cpu_s"}));
     } else {
         vitrine::bench::emit("W4", workload + " " + size + "x384", out["median_s"].get<double>(), "s", false,
                     extra({"seconds", "trustworthiness@10", "cpu_s_per_run"}));

@@ -90,13 +90,6 @@ an::ProjectionRequest Workspace::projectionRequest(const ProjectionSettings& ps)
 
 core::Matrix Workspace::projectLayout(const core::MatrixView& view, const ProjectionSettings& ps,
                                       const core::Matrix* previous, const JobRunner::Context& ctx) {
-    if (ps.method != ProjectionMethod::Pca && view.rows >= kLargeRows)
-        throw core::Error(QStringLiteral("%1 on %L2 embeddings is too slow and too large for an interactive map "
-                                         "(the limit is %L3 rows); choose PCA, or export a sample and map that")
-                              .arg(ps.method == ProjectionMethod::Tsne ? QStringLiteral("t-SNE") : QStringLiteral("UMAP"))
-                              .arg(view.rows)
-                              .arg(kLargeRows)
-                              .toStdString());
     // The policy `vitrine-cli project` follows too (core/analysis/projection.h).
     return an::projectLayout(view, projectionRequest(ps), previous, ctx.progress, &ctx.cancel);
 }
@@ -263,10 +256,12 @@ void Workspace::setEmbeddings(core::MatrixView embeddings, const QVector<int>& r
     m_history.clear();
     m_description = description;
     if (m_embeddings.rows >= kLargeRows && m_projection.method != ProjectionMethod::Pca) {
+        // The first map of a large file comes in seconds; t-SNE and UMAP take minutes there
+        // and stay one click away (with progress, the time left and Cancel).
         m_projection.method = ProjectionMethod::Pca;
-        Q_EMIT message(tr("%L1 embeddings: mapped with PCA (t-SNE and UMAP stop at %L2 rows)")
-                           .arg(m_embeddings.rows)
-                           .arg(kLargeRows));
+        Q_EMIT message(tr("%L1 embeddings: mapped with PCA first; UMAP and t-SNE take minutes at this size, "
+                          "choose them in the map panel")
+                           .arg(m_embeddings.rows));
     }
     Q_EMIT embeddingsChanged();
     m_mapTimer.start();
@@ -351,7 +346,7 @@ void Workspace::startAnalysis(bool live, qint64 step) {
             if (m_dataset->rowCount() != rowCount)
                 return;
             m_layout = *positions;
-            m_analysisNote = large ? tr("%L1 embeddings: PCA only; no neighbour index or nearest-neighbour class "
+            m_analysisNote = large ? tr("%L1 embeddings: no neighbour index or nearest-neighbour class "
                                         "(above %L2 rows). Neighbours are searched exactly, one query at a time.")
                                          .arg(data->rows)
                                          .arg(kLargeRows)

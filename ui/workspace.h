@@ -86,18 +86,20 @@ public:
                                             const JobRunner::Context& ctx);
     /// Worker side of computeLayout(): `data` ([N, D] float32) -> [N, 2] float32 with the
     /// method and parameters of `settings`; `previous` ([N, 2], optional) continues a layout.
-    /// PCA streams over the view (a memory-mapped file is not copied); t-SNE and UMAP copy
-    /// it and refuse above kLargeRows rows (core::Error saying why and what to do instead).
+    /// No method copies the view (a memory-mapped file stays on disk); above
+    /// NeighbourOptions::faissAbove rows t-SNE and UMAP take their neighbour graph from a
+    /// FAISS IVF index (minutes at 10^6 rows, with progress and Cancel).
     static core::Matrix projectLayout(const core::MatrixView& data, const ProjectionSettings& settings,
                                       const core::Matrix* previous, const JobRunner::Context& ctx);
-    /// From this many embeddings on, the map is PCA only and the extras computed after a
-    /// projection (the neighbour index and each row's nearest-neighbour class) are skipped:
-    /// at 10^6 rows they take minutes and gigabytes the map does not need.
+    /// From this many embeddings on, a file's first map is PCA (t-SNE and UMAP stay a choice
+    /// in the map panel) and the extras computed after a projection (the neighbour index and
+    /// each row's nearest-neighbour class) are skipped: at 10^6 rows they take minutes and
+    /// gigabytes the map does not need.
     static constexpr std::int64_t kLargeRows = 200000;
 
     /// Shows embeddings computed elsewhere (an embeddings file, memory-mapped): one row of
     /// `embeddings` ([N, D] float32) per data set row, in order; no model is involved.
-    /// Projects them with the current settings (PCA above kLargeRows) on the Map worker.
+    /// Projects them with the current settings (PCA first above kLargeRows) on the Map worker.
     /// `rowOf`: data set row -> embedding row.
     void setEmbeddings(core::MatrixView embeddings, const QVector<int>& rowOf, const QString& description);
     /// What the last projection left out, for the map's info line (empty: nothing).

@@ -45,7 +45,8 @@ void addProjectCommand(CLI::App& app, CliContext& ctx) {
         const auto ext = out.extension().string();
         if (ext != ".npy" && ext != ".csv")
             throw UsageError("--out " + out.string() + ": unsupported output type; use .npy or .csv");
-        auto set = core::io::loadEmbeddingSet(opts->embeddings);
+        // Memory-mapped when it is a float32 .npy: no projection copies the rows.
+        auto set = core::io::openEmbeddingSet(opts->embeddings);
         core::Matrix init;
         if (!opts->init.empty()) {
             init = core::io::readNpyMatrix(opts->init);
@@ -54,10 +55,15 @@ void addProjectCommand(CLI::App& app, CliContext& ctx) {
         }
         const core::Matrix* initPtr = init.empty() ? nullptr : &init;
         int lastPercent = -1;
+        std::string lastStage;
         core::ProgressFn progress = [&](long long done, long long total, const std::string& stage) {
             if (opts->quiet || total <= 0)
                 return;
             const int pct = static_cast<int>(100 * done / total);
+            if (stage != lastStage) {
+                lastStage = stage;
+                lastPercent = -1;
+            }
             if (pct != lastPercent && (pct % 10 == 0)) {
                 std::cerr << stage << ' ' << pct << "%\n";
                 lastPercent = pct;

@@ -225,6 +225,7 @@ void FaissIvfIndex::build(const MatrixView& data, const ProgressFn& progress, co
             cancel->check();
         const std::int64_t end = std::min(n, start + kBlockRows), rows = end - start;
         std::memcpy(buf.data(), data.row(start), static_cast<std::size_t>(rows * d) * sizeof(float));
+        data.releasePages(start, end); // copied: the mapped pages can leave the resident set
         prepare(buf.data(), rows);
         ivf->add(rows, buf.data());
         if (probes > 0) {
@@ -305,6 +306,40 @@ std::vector<std::vector<Neighbour>> FaissIvfIndex::search(const float* queries, 
             const float v = dist[static_cast<std::size_t>(i * want + j)];
             list.push_back({row, m_options.metric == Metric::Cosine ? 1.0f - v : std::sqrt(std::max(0.0f, v))});
         }
+    }
+    return out;
+}
+
+FaissIvfIndex::Cell FaissIvfIndex::cell(int c) const {
+    const auto* lists = m_faiss->index()->invlists;
+    Cell out;
+    out.size = static_cast<std::int64_t>(lists->list_size(static_cast<std::size_t>(c)));
+    out.ids = lists->get_ids(static_cast<std::size_t>(c));
+    out.rows = reinterpret_cast<const float*>(lists->get_codes(static_cast<std::size_t>(c)));
+    return out;
+}
+
+int FaissIvfIndex::cellOf(std::int64_t row) const {
+    return static_cast<int>(faiss::lo_listno(m_faiss->index()->direct_map.get(row)));
+}
+
+std::vector<std::int64_t> FaissIvfIndex::nearestCells(int p) const {
+    const auto* ivf = m_faiss->index();
+    const int nlist = static_cast<int>(ivf->nlist);
+    std::vector<float> centroids(static_cast<std::size_t>(nlist) * static_cast<std::size_t>(m_dim));
+    ivf->quantizer->reconstruct_n(0, nlist, centroids.data());
+    std::vector<float> dist(static_cast<std::size_t>(nlist) * static_cast<std::size_t>(p));
+    std::vector<faiss::Index::idx_t> lab(dist.size());
+    ivf->quantizer->search(nlist, centroids.data(), p, dist.data(), lab.data());
+    std::vector<std::int64_t> out(lab.begin(), lab.end());
+    // A centroid is its own nearest; ties between equal centroids could put another first.
+    for (int c = 0; c < nlist; ++c) {
+        auto* row = out.data() + static_cast<std::ptrdiff_t>(c) * p;
+        auto self = std::find(row, row + p, c);
+        if (self == row + p)
+            self = row + p - 1;
+        *self = c;
+        std::rotate(row, self, self + 1);
     }
     return out;
 }

@@ -32,6 +32,20 @@ public:
     /// The stored (for cosine: normalised) row.
     std::vector<float> storedRow(std::int64_t row) const;
 
+    /// One IVF cell: its rows' ids and their stored (for cosine: normalised) vectors,
+    /// [size, dim] float32 row-major, valid while the index lives.
+    struct Cell {
+        std::int64_t size = 0;
+        const std::int64_t* ids = nullptr;
+        const float* rows = nullptr;
+    };
+    Cell cell(int c) const;
+    /// The cell an indexed row was put in.
+    int cellOf(std::int64_t row) const;
+    /// For every cell, the `p` cells whose centroids are nearest to its centroid, itself
+    /// first: [nlist * p] cell numbers (-1 where there are fewer than p cells).
+    std::vector<std::int64_t> nearestCells(int p) const;
+
     int nlist() const { return m_nlist; }
     int nprobe() const { return m_nprobe; }
     double probedRecall() const { return m_probedRecall; }

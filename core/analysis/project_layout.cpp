@@ -40,9 +40,8 @@ Matrix projectLayout(const MatrixView& view, const ProjectionRequest& request, c
             o.alignTo = previous;
         return pca(view, o, progress, cancel);
     }
-    // t-SNE and UMAP take a matrix in memory (they hold a neighbour graph of it anyway).
-    Matrix data(view.rows, view.cols);
-    std::copy_n(view.data, data.data.size(), data.data.begin());
+    // t-SNE and UMAP read the view where it lies (a memory-mapped file is not copied).
+    const MatrixView& data = view;
     Matrix layout;
     switch (request.method) {
     case ProjectionMethod::Pca:

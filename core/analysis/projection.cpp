@@ -84,7 +84,12 @@ Matrix streamedPca(const MatrixView& data, int c, const PcaOptions& options, con
         const std::int64_t end = std::min(n, start + block);
         return torch::from_blob(const_cast<float*>(data.row(start)), {end - start, d}, torch::kFloat32);
     };
+    // Each pass leaves the blocks behind it to the page cache: a memory-mapped 10^6 x 384
+    // file does not stay in the resident set (MatrixView::releasePages).
+    std::int64_t passStart = 0;
     auto step = [&] {
+        data.releasePages(passStart, passStart + block);
+        passStart = passStart + block >= n ? 0 : passStart + block;
         if (cancel)
             cancel->check();
         report(progress, ++done, steps, "pca");

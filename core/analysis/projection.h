@@ -80,7 +80,7 @@ struct TsneOptions {
 /// t-SNE (van der Maaten & Hinton 2008) of `data` ([N, D] float32) -> [N, 2] float32.
 /// Input affinities from the 3*perplexity nearest neighbours (NeighbourIndex).
 /// Progress stages: "neighbours", "affinities", "iterations".
-Matrix tsne(const Matrix& data, const TsneOptions& options = {}, const ProgressFn& progress = {},
+Matrix tsne(const MatrixView& data, const TsneOptions& options = {}, const ProgressFn& progress = {},
             const CancelToken* cancel = nullptr);
 
 struct UmapOptions {
@@ -104,7 +104,7 @@ std::pair<double, double> umapCurve(double minDist, double spread);
 /// UMAP (McInnes, Healy & Melville 2018) of `data` ([N, D] float32) -> [N, 2] float32:
 /// kNN graph, fuzzy simplicial set, SGD with negative sampling. Single-threaded SGD so
 /// the same seed gives the same layout. Progress stages: "neighbours", "epochs".
-Matrix umap(const Matrix& data, const UmapOptions& options = {}, const ProgressFn& progress = {},
+Matrix umap(const MatrixView& data, const UmapOptions& options = {}, const ProgressFn& progress = {},
             const CancelToken* cancel = nullptr);
 
 enum class ProjectionMethod { Pca, Tsne, Umap };
@@ -133,7 +133,9 @@ struct ProjectionRequest {
 ///    the iterations (at least 150); UMAP starts from it for 100 epochs (or `iterations`
 ///    when given); t-SNE and UMAP are then aligned to it (rotation, reflection, scale).
 /// Throws core::Error when `previous` is not [N, 2].
-/// PCA streams over `data` (a memory-mapped view is not copied); t-SNE and UMAP copy it.
+/// No projection copies `data`: PCA streams over it, and t-SNE and UMAP read it only to build
+/// their neighbour graph (NeighbourIndex: above NeighbourOptions::faissAbove rows the FAISS
+/// index reads a memory-mapped view in blocks) and their PCA start.
 Matrix projectLayout(const MatrixView& data, const ProjectionRequest& request, const Matrix* previous = nullptr,
                      const ProgressFn& progress = {}, const CancelToken* cancel = nullptr);
 

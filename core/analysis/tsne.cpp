@@ -347,7 +347,7 @@ private:
 
 } // namespace
 
-Matrix tsne(const Matrix& data, const TsneOptions& options, const ProgressFn& progress, const CancelToken* cancel) {
+Matrix tsne(const MatrixView& data, const TsneOptions& options, const ProgressFn& progress, const CancelToken* cancel) {
     const std::int64_t n = data.rows;
     TORCH_CHECK(n >= 4, "t-SNE needs at least 4 rows");
     TORCH_CHECK(options.theta > 0.0 && options.theta <= 0.7, "t-SNE theta must be in (0, 0.7]");
@@ -358,7 +358,7 @@ Matrix tsne(const Matrix& data, const TsneOptions& options, const ProgressFn& pr
     no.metric = options.metric;
     no.threads = options.threads;
     no.seed = options.seed;
-    auto knn = NeighbourIndex(data, no, {}, cancel).allRows(k, {}, cancel);
+    auto knn = NeighbourIndex(data, no, progress, cancel).allRows(k, progress, cancel);
     if (options.metric == Metric::Cosine) // affinities use squared Euclidean of unit vectors
         for (auto& row : knn)
             for (auto& nb : row)

@@ -199,7 +199,7 @@ std::pair<double, double> umapCurve(double minDist, double spread) {
     return {a, b};
 }
 
-Matrix umap(const Matrix& data, const UmapOptions& options, const ProgressFn& progress, const CancelToken* cancel) {
+Matrix umap(const MatrixView& data, const UmapOptions& options, const ProgressFn& progress, const CancelToken* cancel) {
     const std::int64_t n = data.rows;
     TORCH_CHECK(n >= 3, "UMAP needs at least 3 rows");
     const int nNeighbours = static_cast<int>(std::clamp<std::int64_t>(options.neighbours, 2, n));
@@ -207,7 +207,7 @@ Matrix umap(const Matrix& data, const UmapOptions& options, const ProgressFn& pr
     NeighbourOptions no;
     no.metric = options.metric;
     no.seed = options.seed;
-    auto knn = NeighbourIndex(data, no, {}, cancel).allRows(nNeighbours - 1, {}, cancel);
+    auto knn = NeighbourIndex(data, no, progress, cancel).allRows(nNeighbours - 1, progress, cancel);
     report(progress, 1, 1, "neighbours");
     if (cancel)
         cancel->check();

@@ -279,7 +279,9 @@ core::MatrixView mapNpyMatrix(const std::filesystem::path& path, bool* mapped) {
     if (!inPlace)
         return core::MatrixView::owning(parseNpy(mapping->bytes(), path));
     const auto* data = reinterpret_cast<const float*>(mapping->bytes().data() + l.dataOffset);
-    return core::MatrixView(l.rows * l.cols > 0 ? data : nullptr, l.rows, l.cols, mapping);
+    core::MatrixView view(l.rows * l.cols > 0 ? data : nullptr, l.rows, l.cols, mapping);
+    view.fileBacked = true;
+    return view;
 }
 
 core::Matrix readNpyMatrix(const std::filesystem::path& path) { return parseNpy(readFile(path), path); }

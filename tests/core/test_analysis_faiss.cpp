@@ -231,3 +231,104 @@ TEST_CASE("FAISS IVF on structureless data probes at most an eighth of its cells
     CHECK(index.probedRecall() >= 0.0);
     CHECK(index.probedRecall() < 0.97); // the target was out of reach, and the figure says so
 }
+
+TEST_CASE("the kNN graph of a FAISS index (IVF self-join) matches exact search for both metrics",
+          "[analysis][neighbours][faiss][graph]") {
+    // What t-SNE and UMAP start from above faissAbove rows: every row's k nearest other rows.
+    const auto base = vitrine::test::gaussianClusters(30'000, 48, 200, 2.0f, 11);
+    const int k = 14;
+    for (Metric metric : {Metric::Cosine, Metric::Euclidean}) {
+        auto o = faissOptions();
+        o.metric = metric;
+        NeighbourIndex index(base, o);
+        REQUIRE(index.engine() == NeighbourEngine::Faiss);
+        std::vector<std::pair<long long, std::string>> reports;
+        const auto graph = index.allRows(k, [&](long long done, long long total, const std::string& stage) {
+            reports.emplace_back(done, stage);
+            CHECK(total == base.rows);
+        });
+        REQUIRE(graph.size() == static_cast<std::size_t>(base.rows));
+        const auto truth = exactKnn(base, base, k, metric, /*excludeSelf=*/true);
+        const double recall = recallAtK(graph, truth, k);
+        INFO("metric " << (metric == Metric::Cosine ? "cosine" : "euclidean") << ", recall@" << k << " " << recall);
+        CHECK(recall >= 0.95);
+        std::size_t wrongDistance = 0, unsorted = 0, self = 0, shortLists = 0;
+        for (std::int64_t i = 0; i < base.rows; ++i) {
+            const auto& list = graph[static_cast<std::size_t>(i)];
+            shortLists += list.size() != static_cast<std::size_t>(k);
+            for (std::size_t j = 0; j < list.size(); ++j) {
+                self += list[j].row == i;
+                unsorted += j > 0 && list[j].distance < list[j - 1].distance - 1e-5f;
+                // The distance is the metric's, recomputed here from the rows.
+                double dot = 0, na = 0, nb = 0, d2 = 0;
+                for (std::int64_t c = 0; c < base.cols; ++c) {
+                    const double a = base(i, c), b = base(list[j].row, c);
+                    dot += a * b, na += a * a, nb += b * b, d2 += (a - b) * (a - b);
+                }
+                const double want = metric == Metric::Cosine ? 1.0 - dot / std::sqrt(na * nb) : std::sqrt(d2);
+                wrongDistance += std::abs(list[j].distance - want) > 1e-3 * std::max(1.0, want);
+            }
+        }
+        CHECK(shortLists == 0);
+        CHECK(self == 0);
+        CHECK(unsorted == 0);
+        CHECK(wrongDistance == 0);
+        // Progress in rows, ending at all of them.
+        REQUIRE_FALSE(reports.empty());
+        CHECK(reports.back() == std::make_pair(static_cast<long long>(base.rows), std::string("neighbours")));
+    }
+}
+
+TEST_CASE("the kNN graph of a FAISS index can be cancelled", "[analysis][neighbours][faiss][graph]") {
+    const auto base = vitrine::test::gaussianClusters(20'000, 32, 50, 2.0f, 5);
+    NeighbourIndex index(base, faissOptions());
+    CancelToken cancel;
+    int calls = 0;
+    REQUIRE_THROWS_AS(index.allRows(10,
+                                    [&](long long, long long, const std::string&) {
+                                        if (++calls == 3)
+                                            cancel.cancel();
+                                    },
+                                    &cancel),
+                      Cancelled);
+}
+
+TEST_CASE("streaming readers leave a memory-mapped file's pages to the page cache", "[io][npy][mmap]") {
+    TempDir dir("npy_release");
+    const auto x = vitrine::test::gaussianClusters(40'000, 128, 8, 2.0f, 4); // 20 MB
+    const fs::path f = dir.path / "x.npy";
+    io::writeNpyMatrix(f, x);
+    const auto view = io::mapNpyMatrix(f);
+    REQUIRE(view.fileBacked);
+    // This process's resident file-backed pages (kB).
+    auto rssFileKb = [] {
+        std::ifstream status("/proc/self/status");
+        std::string key;
+        long long kb = -1;
+        while (status >> key)
+            if (key == "RssFile:" && (status >> kb))
+                break;
+        return kb;
+    };
+    double sum = 0;
+    for (std::int64_t i = 0; i < view.rows; ++i)
+        for (std::int64_t c = 0; c < view.cols; c += 256 / static_cast<std::int64_t>(sizeof(float)))
+            sum += view(i, c); // every page touched
+    const long long touched = rssFileKb();
+    view.releasePages(0, view.rows);
+    const long long released = rssFileKb();
+    INFO("RssFile " << touched << " kB touched, " << released << " kB after releasing");
+    CHECK(touched - released > 15'000); // most of the 20 MB left the resident set
+    // The values are still there: read back from the page cache on the next touch.
+    double again = 0;
+    for (std::int64_t i = 0; i < view.rows; ++i)
+        for (std::int64_t c = 0; c < view.cols; c += 256 / static_cast<std::int64_t>(sizeof(float)))
+            again += view(i, c);
+    CHECK(again == sum);
+    CHECK(std::equal(view.data, view.data + view.rows * view.cols, x.data.begin()));
+    // A view of memory is never released (its data would be lost).
+    const MatrixView memory(x);
+    REQUIRE_FALSE(memory.fileBacked);
+    memory.releasePages(0, memory.rows);
+    CHECK(std::equal(memory.data, memory.data + memory.rows * memory.cols, x.data.begin()));
+}
