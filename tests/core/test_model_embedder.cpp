@@ -51,7 +51,7 @@ Vit smallModel() {
 
 } // namespace
 
-TEST_CASE("streamed embeddings equal a direct forward, in order, skipping broken files", "[model][embedder]") {
+TEST_CASE("streamed embeddings equal a direct forward, in order, skipping broken files", "[model][embedder][threads]") {
     auto files = demoImages(5);
     REQUIRE(files.size() == 5);
     const auto broken = fs::temp_directory_path() / ("vitrine_broken_" + std::to_string(::getpid()) + ".jpg");
@@ -104,7 +104,7 @@ TEST_CASE("bf16 autocast embeddings stay close to fp32", "[model][embedder]") {
     CHECK(cos.min().item<double>() >= 0.99);
 }
 
-TEST_CASE("embedding stops with Cancelled when the token is set", "[model][embedder]") {
+TEST_CASE("embedding stops with Cancelled when the token is set", "[model][embedder][threads]") {
     auto files = demoImages(4);
     auto vit = smallModel();
     CancelToken cancel;

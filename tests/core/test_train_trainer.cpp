@@ -159,7 +159,7 @@ TEST_CASE("a huge learning rate stops after 5 non-finite steps and keeps the las
         CHECK(rec.steps[i].skipped);
 }
 
-TEST_CASE("pause, snapshot and cancel from another thread", "[train]") {
+TEST_CASE("pause, snapshot and cancel from another thread", "[train][threads]") {
     testutil::TempDir tmp("pause");
     testutil::linkFourBreeds(tmp.path / "data", 6);
     auto o = tinyOptions(tmp.path, tmp.path / "data");

@@ -63,7 +63,7 @@ fs::path demoPhoto(const char* breedDir) {
 
 } // namespace
 
-TEST_CASE("the main window opens the demo photos and shows thumbnails", "[ui]") {
+TEST_CASE("the main window opens the demo photos and shows thumbnails", "[ui][threads]") {
     QTemporaryDir settingsDir;
     qputenv("XDG_CONFIG_HOME", settingsDir.path().toUtf8());
     MainWindow w;
@@ -170,7 +170,7 @@ TEST_CASE("dropping a folder and loose files adds them and non-images go to Prob
     CHECK(w.datasetModel()->rowCount() == 301);
 }
 
-TEST_CASE("a scan can be cancelled and leaves the loaded set intact", "[ui]") {
+TEST_CASE("a scan can be cancelled and leaves the loaded set intact", "[ui][threads]") {
     QTemporaryDir settingsDir;
     qputenv("XDG_CONFIG_HOME", settingsDir.path().toUtf8());
     MainWindow w;

@@ -70,7 +70,7 @@ qint64 runMeasuringStall(const std::function<bool()>& until, int timeoutMs) {
 
 } // namespace
 
-TEST_CASE("training from the panel: progress, pause, resume, stop, checkpoint, live map", "[ui][training]") {
+TEST_CASE("training from the panel: progress, pause, resume, stop, checkpoint, live map", "[ui][training][threads]") {
     Env env;
     MainWindow w;
     w.resize(1400, 900);
@@ -127,7 +127,7 @@ TEST_CASE("training from the panel: progress, pause, resume, stop, checkpoint, l
     REQUIRE(w.workspace()->waitForIdle(240000));
 }
 
-TEST_CASE("closing the window mid-training stops it cleanly with a checkpoint", "[ui][training]") {
+TEST_CASE("closing the window mid-training stops it cleanly with a checkpoint", "[ui][training][threads]") {
     Env env;
     auto* w = new MainWindow;
     w->show();

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Builds the tsan preset (ThreadSanitizer, -O1 -g) and runs the threaded tests under it: the
+# Catch2 cases tagged [threads] (the embed pipeline's reader thread, the trainer paused,
+# snapshotted and cancelled from another thread, the UI's job runner, thumbnail cache and
+# training controller). Only what they need is built: core, ui and vitrine_thread_tests
+# (tests/CMakeLists.txt), not the whole suite or vitrine-cli. Any report fails the run.
+#   scripts/tsan.sh              the [threads] cases (what CI runs)
+#   scripts/tsan.sh "[train]"    other Catch2 test specs, in vitrine_thread_tests' four files
+# Dependencies as for scripts/test.sh (run that first).
+#
+# LibTorch, OpenMP (libgomp), oneDNN, OpenBLAS and Qt are Debian's builds, not instrumented:
+# TSan does not see their memory accesses nor the synchronisation inside them. So the compute
+# libraries run on one thread (OMP_NUM_THREADS=1: ATen's intra-op pool and OpenBLAS then run
+# inline), which removes their internal thread pools from the picture; Vitrine's own threads
+# (std::thread, QThread, the job runner's workers) are what is tested. tests/tsan.supp lists
+# the reports that lie wholly inside those libraries, each with why; Vitrine's code is never
+# suppressed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+spec=("$@")
+((${#spec[@]})) || spec=("[threads]")
+cmake --preset tsan >/dev/null
+start=$(date +%s)
+cmake --build --preset tsan
+echo "tsan: build took $(( $(date +%s) - start )) s"
+
+REPORTS=$(mktemp -d /tmp/vitrine-tsan-reports.XXXXXX)
+trap 'rm -rf "$REPORTS"' EXIT
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+export QT_QPA_PLATFORM=offscreen
+# history_size: longer access histories, so both stacks of a race are shown. die_after_fork=0:
+# tests may start programs (QProcess/fork) while threads run, which is safe with exec.
+export TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp:history_size=4:second_deadlock_stack=1:die_after_fork=0:log_path=$REPORTS/tsan"
+start=$(date +%s)
+status=0
+build/tsan/tests/vitrine_thread_tests "${spec[@]}" || status=$?
+echo "tsan: tests took $(( $(date +%s) - start )) s"
+if [ -n "$(ls -A "$REPORTS")" ]; then
+  echo "tsan: ThreadSanitizer reports:"
+  for f in "$REPORTS"/*; do echo "== $f"; cat "$f"; done
+  status=1
+else
+  echo "tsan: no ThreadSanitizer reports"
+fi
+exit $status
