@@ -14,11 +14,18 @@ PACKAGES=(
   catch2
   xvfb xauth
 )
-if [[ "${1:-}" == "--with-peers" ]]; then
-  # Python peers for bench/ (Debian's /usr/bin/python3).
-  PACKAGES+=(python3-torch python3-torchvision python3-faiss python3-sklearn python3-numpy python3-opencv python3-pil
-             python3-hnswlib umap-learn)
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --with-peers)
+      # Python peers for bench/ (Debian's /usr/bin/python3).
+      PACKAGES+=(python3-torch python3-torchvision python3-faiss python3-sklearn python3-numpy python3-opencv python3-pil
+                 python3-hnswlib umap-learn) ;;
+    --with-checks)
+      # CI's checks (.ci/run): scripts/tidy.sh and scripts/format.sh (clang 14 on Debian 12).
+      PACKAGES+=(clang-tidy clang-format) ;;
+    *) echo "install-deps: unknown option $arg (--with-peers, --with-checks)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${PACKAGES[@]}"; do
