@@ -165,7 +165,7 @@ cv::Mat renderHeatmap(const cv::Mat& rgb, const cv::Mat& map, const HeatmapStyle
         checkRgb(rgb, "heatmap");
     const cv::Mat scaled = style.normalize ? normalizeMap(map) : map;
     // Upsample the values before colouring so bilinear blends values, not colours.
-    const cv::Mat coloured = colorizeMap(upsampleMap(scaled, size, style.interpolation), style.colormap);
+    cv::Mat coloured = colorizeMap(upsampleMap(scaled, size, style.interpolation), style.colormap);
     if (rgb.empty())
         return coloured;
     return blend(rgb, coloured, style.opacity);
@@ -327,7 +327,7 @@ cv::Mat renderPatchMatches(const cv::Mat& a, int gridA, const cv::Mat& b, int gr
         const cv::Rect ra = patchRect(a.size(), gridA, m.patchA);
         cv::Rect rb = patchRect(right.size(), gridB, m.patchB);
         rb.x += a.cols;
-        const cv::Vec3b c = colours.at<cv::Vec3b>(i);
+        const cv::Vec3b& c = colours.at<cv::Vec3b>(i);
         const cv::Scalar colour(c[0], c[1], c[2]);
         const cv::Point pa = (ra.tl() + ra.br()) / 2;
         const cv::Point pb = (rb.tl() + rb.br()) / 2;

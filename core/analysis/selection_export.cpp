@@ -101,7 +101,7 @@ fs::path copyNoReplace(const fs::path& src, const fs::path& dir, const std::stri
             std::error_code ec;
             return !fs::exists(fs::symlink_status(dir / n, ec));
         });
-        const fs::path dst = dir / free;
+        fs::path dst = dir / free;
         if (::renameat2(AT_FDCWD, part.c_str(), AT_FDCWD, dst.c_str(), RENAME_NOREPLACE) == 0) {
             fsyncDir(dir);
             return dst;
