@@ -471,7 +471,8 @@ void MainWindow::buildMenus() {
     auto* themeGroup = new QActionGroup(this);
     for (const auto& [theme, label] : {std::pair{Theme::System, tr("&System")}, std::pair{Theme::Light, tr("&Light")},
                                        std::pair{Theme::Dark, tr("&Dark")}}) {
-        QAction* a = themes->addAction(label, this, [theme] { applyTheme(theme); });
+        // An init-capture: clang before 16 (clang-tidy 14) cannot capture a structured binding.
+        QAction* a = themes->addAction(label, this, [theme = theme] { applyTheme(theme); });
         a->setCheckable(true);
         a->setChecked(savedTheme() == theme);
         a->setObjectName(QStringLiteral("theme-") + themeName(theme));
@@ -927,7 +928,7 @@ void MainWindow::rebuildRecentMenu() {
     const QStringList recent = QSettings().value(QStringLiteral("recentFolders")).toStringList();
     for (int i = 0; i < recent.size(); ++i) {
         QAction* a = m_recentMenu->addAction(QStringLiteral("&%1 %2").arg(i + 1).arg(recent[i]));
-        const QString folder = recent[i];
+        const QString& folder = recent[i];
         connect(a, &QAction::triggered, this, [this, folder] { openFolder(folder); });
     }
     m_recentMenu->setEnabled(!recent.isEmpty());

@@ -549,7 +549,7 @@ TorchCheckpoint parseTorchCheckpoint(std::string_view bytes, const std::filesyst
         throw Error(name, "saved on a big-endian machine, which is not supported");
 
     Unpickler vm(pickle, name);
-    const ValuePtr root = vm.run();
+    Value* const root = vm.run();
 
     // The state dict: the top level, or inside a common wrapper; for a TorchScript archive
     // (torch.jit.save: a module object), its tensors under their attribute paths, which are
