@@ -290,7 +290,7 @@ TEST_CASE("one attention-view rule: what a request means and how it is drawn", "
     const MassMask mm = massMask(attentionViewMap(stack, view), 0.5);
     int kept = 0, dark = 0;
     for (int p = 0; p < 16; ++p) {
-        const cv::Vec3b pixel = masked.at<cv::Vec3b>(p / 4 * 16 + 8, p % 4 * 16 + 8);
+        const cv::Vec3b& pixel = masked.at<cv::Vec3b>(p / 4 * 16 + 8, p % 4 * 16 + 8);
         if (mm.mask.at<std::uint8_t>(p / 4, p % 4))
             kept += pixel == photo.at<cv::Vec3b>(0, 0);
         else
