@@ -23,7 +23,7 @@ inline std::vector<std::filesystem::path> demoPhotos(const char* folder, std::si
 /// cat/ and of four dog breeds (beagle, pug, boxer, samoyed) in dog/, named c0.jpg, c1.jpg, …
 /// then d<k>.jpg with k counting on from the cats.
 inline std::filesystem::path makePets(const std::filesystem::path& parent, std::size_t perBreed) {
-    const std::filesystem::path root = parent / "pets";
+    std::filesystem::path root = parent / "pets";
     std::filesystem::create_directories(root / "cat");
     std::filesystem::create_directories(root / "dog");
     int i = 0;
