@@ -51,7 +51,6 @@
 #include "ui/workspace.h"
 
 using namespace vitrine::ui;
-using vitrine::testutil::demoPhotos;
 using vitrine::testutil::makePets;
 using vitrine::testutil::waitFor;
 namespace fs = std::filesystem;

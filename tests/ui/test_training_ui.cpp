@@ -115,7 +115,7 @@ TEST_CASE("training from the panel: progress, pause, resume, stop, checkpoint, l
     // The map re-projects from a live snapshot at least once.
     REQUIRE(vitrine::testutil::waitFor([&] { return snapshots.count() >= 1; }, 120000));
     REQUIRE(vitrine::testutil::waitFor([&] { return layouts.count() >= 1; }, 240000));
-    CHECK(w.workspace()->history().size() >= 1);
+    CHECK(!w.workspace()->history().empty());
 
     QTest::mouseClick(panel->stopButton(), Qt::LeftButton);
     REQUIRE(vitrine::testutil::waitFor([&] { return !trainer->running(); }, 120000));
