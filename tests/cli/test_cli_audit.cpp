@@ -142,7 +142,7 @@ void checkFindsPlanted(const nlohmann::json& j, const Planted& p) {
     CHECK(dups[2].at("distance").get<double>() <= j.at("near_duplicate_distance").get<double>());
     // Leakage: the byte copy is in the other split.
     const auto& leaks = j.at("leakage");
-    REQUIRE(leaks.size() >= 1);
+    REQUIRE(!leaks.empty());
     CHECK(pathsOf(leaks[0]) == p.byteCopy);
     CHECK(leaks[0].at("labels") == nlohmann::json({"cat", "cat"}));
     // Mislabels: the three moved photos first, with the right suggestion.

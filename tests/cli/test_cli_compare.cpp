@@ -72,7 +72,7 @@ TEST_CASE("compare two real models on real photos: overlaps, classes, most chang
     CHECK(residual > 0.0);
     CHECK(residual <= 1.0);
     const auto& changed = j.at("changed");
-    REQUIRE(changed.size() >= 1);
+    REQUIRE(!changed.empty());
     double previous = -1;
     for (const auto& c : changed) {
         const double o = c.at("overlap").get<double>();
