@@ -13,7 +13,6 @@
 #include <QSet>
 #include <QSizeF>
 #include <QVector>
-
 #include <algorithm>
 #include <cmath>
 
@@ -68,7 +67,8 @@ public:
     bool filtered() const { return m_shown.size() == m_pos.size(); }
     /// A point is hidden by its category or by the point filter.
     bool isHidden(int point) const {
-        return (!m_hidden.isEmpty() && m_hidden.contains(m_category.value(point))) || (filtered() && !m_shown[point]);
+        return (!m_hidden.isEmpty() && m_hidden.contains(m_category.value(point))) ||
+               (filtered() && !m_shown[point]);
     }
 
     /// Bounds of the finite positions (null when there are none).

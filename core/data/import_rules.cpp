@@ -6,8 +6,8 @@ namespace fs = std::filesystem;
 
 namespace vitrine::core::data {
 
-Import importFolders(const std::vector<fs::path>& folders, const ScanOptions& options, const ProgressFn& progress,
-                     const CancelToken* cancel) {
+Import importFolders(const std::vector<fs::path>& folders, const ScanOptions& options,
+                     const ProgressFn& progress, const CancelToken* cancel) {
     Import out;
     for (const auto& folder : folders) {
         Dataset ds = scanFolder(folder, options, progress, cancel);
@@ -37,8 +37,8 @@ Import checkDroppedFiles(const std::vector<fs::path>& files) {
         } else if (!image::hasImageExtension(name)) {
             // The text after the last dot, as a person reads the extension (".bashrc" -> "bashrc").
             const auto dot = name.rfind('.');
-            reason = "not an image file (extension '." + (dot == std::string::npos ? std::string() : name.substr(dot + 1)) +
-                     "')";
+            reason = "not an image file (extension '." +
+                     (dot == std::string::npos ? std::string() : name.substr(dot + 1)) + "')";
         } else {
             reason = checkImageFile(f, quick);
         }
@@ -58,13 +58,15 @@ std::vector<std::string> labelsForClass(const Dataset& ds, int level, const std:
         if (Dataset::labelAt(s, level) != name || s.labels.empty())
             continue;
         const std::size_t depth =
-            level < 0 ? s.labels.size() : std::min<std::size_t>(s.labels.size(), std::size_t(level) + 1);
+            level < 0 ? s.labels.size()
+                      : std::min<std::size_t>(s.labels.size(), std::size_t(level) + 1);
         return {s.labels.begin(), s.labels.begin() + static_cast<std::ptrdiff_t>(depth)};
     }
     return {name};
 }
 
-std::vector<Sample> samplesForClass(const std::vector<fs::path>& files, const std::vector<std::string>& labels) {
+std::vector<Sample> samplesForClass(const std::vector<fs::path>& files,
+                                    const std::vector<std::string>& labels) {
     std::string prefix;
     for (const auto& l : labels)
         prefix += l + "/";

@@ -6,13 +6,13 @@
 // already in the data set are skipped when the samples are merged (Dataset::merge).
 // No torch and no Qt here.
 
-#include <filesystem>
-#include <string>
-#include <vector>
-
 #include "core/common/job.h"
 #include "core/common/skipped.h"
 #include "core/data/dataset.h"
+
+#include <filesystem>
+#include <string>
+#include <vector>
 
 namespace vitrine::core::data {
 
@@ -26,8 +26,9 @@ struct Import {
 /// set: a folder of loose images is one class named after the folder; a folder of class
 /// folders adds each class. Relative paths start with the folder's name ("cats/a.jpg",
 /// "pets/cat/a.jpg"). Throws what scanFolder throws (a missing folder, cancellation).
-Import importFolders(const std::vector<std::filesystem::path>& folders, const ScanOptions& options = {},
-                     const ProgressFn& progress = {}, const CancelToken* cancel = nullptr);
+Import importFolders(const std::vector<std::filesystem::path>& folders,
+                     const ScanOptions& options = {}, const ProgressFn& progress = {},
+                     const CancelToken* cancel = nullptr);
 
 /// Sorts dropped files into usable images (`samples`, with only `path` set, as given) and
 /// the rest (`skipped`): "not a file" (a folder, a missing path), "not an image file

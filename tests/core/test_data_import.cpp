@@ -1,16 +1,15 @@
 // core/data/import_rules: what a dropped or added folder or file contributes to an open
 // data set, on a temporary folder tree (hidden files, recursion, class from the folder's
 // name, non-images, symbolic links and their loops, duplicates).
-#include <catch2/catch.hpp>
+#include "core/data/import_rules.h"
+#include "tests/support/temp_dir.h"
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
-
-#include "core/data/import_rules.h"
-#include "tests/support/temp_dir.h"
 
 namespace fs = std::filesystem;
 using namespace vitrine::core::data;
@@ -59,7 +58,8 @@ TEST_CASE("an added folder of loose images is one class named after the folder",
     CHECK(in.skipped.empty());
 }
 
-TEST_CASE("an added folder of class folders adds each class, recursively, under the folder's name", "[data][import]") {
+TEST_CASE("an added folder of class folders adds each class, recursively, under the folder's name",
+          "[data][import]") {
     TempDir tmp("import-classes");
     photo(tmp / "pets/cat/a.jpg");
     photo(tmp / "pets/dog/samoyed/b.jpg");
@@ -74,7 +74,8 @@ TEST_CASE("an added folder of class folders adds each class, recursively, under 
                         {"pets/loose.jpg", {"pets"}}});
 }
 
-TEST_CASE("an added folder leaves out hidden files and folders and reports what is not an image", "[data][import]") {
+TEST_CASE("an added folder leaves out hidden files and folders and reports what is not an image",
+          "[data][import]") {
     TempDir tmp("import-hidden");
     photo(tmp / "set/cat/a.jpg");
     photo(tmp / "set/cat/.secret.jpg");
@@ -91,7 +92,9 @@ TEST_CASE("an added folder leaves out hidden files and folders and reports what 
     CHECK(in.skipped.size() == 2);
 }
 
-TEST_CASE("an added folder follows symbolic links to folders once and reports loops and broken links", "[data][import]") {
+TEST_CASE(
+    "an added folder follows symbolic links to folders once and reports loops and broken links",
+    "[data][import]") {
     TempDir tmp("import-links");
     photo(tmp / "set/cat/a.jpg");
     photo(tmp / "elsewhere/b.jpg");
@@ -104,7 +107,8 @@ TEST_CASE("an added folder follows symbolic links to folders once and reports lo
     CHECK(reasonFor(in, "broken.jpg") == "broken symbolic link (target missing or a loop)");
 }
 
-TEST_CASE("two added folders contribute both; samples already in the data set are not added twice", "[data][import]") {
+TEST_CASE("two added folders contribute both; samples already in the data set are not added twice",
+          "[data][import]") {
     TempDir tmp("import-dupes");
     photo(tmp / "cats/a.jpg");
     photo(tmp / "dogs/b.jpg");
@@ -121,19 +125,21 @@ TEST_CASE("two added folders contribute both; samples already in the data set ar
 TEST_CASE("a folder that is missing or a file is refused by name", "[data][import]") {
     TempDir tmp("import-missing");
     text(tmp / "plain.txt", "x");
-    CHECK_THROWS_WITH(importFolders({tmp / "nope"}), Catch::Contains("nope") && Catch::Contains("does not exist"));
+    CHECK_THROWS_WITH(importFolders({tmp / "nope"}),
+                      Catch::Contains("nope") && Catch::Contains("does not exist"));
     CHECK_THROWS_WITH(importFolders({tmp / "plain.txt"}), Catch::Contains("is not a folder"));
 }
 
-TEST_CASE("dropped files: images are kept as given, the rest are reported with a reason", "[data][import]") {
+TEST_CASE("dropped files: images are kept as given, the rest are reported with a reason",
+          "[data][import]") {
     TempDir tmp("import-files");
     photo(tmp / "a.jpg");
     text(tmp / "notes.txt", "x");
     text(tmp / "noext", "x");
     text(tmp / "fake.png", "<html>");
     fs::create_directory(tmp / "folder.jpg");
-    const Import in = checkDroppedFiles({tmp / "a.jpg", tmp / "notes.txt", tmp / "noext", tmp / "fake.png",
-                                         tmp / "folder.jpg", tmp / "gone.jpg"});
+    const Import in = checkDroppedFiles({tmp / "a.jpg", tmp / "notes.txt", tmp / "noext",
+                                         tmp / "fake.png", tmp / "folder.jpg", tmp / "gone.jpg"});
     REQUIRE(in.samples.size() == 1);
     CHECK(in.samples[0].path == tmp / "a.jpg");
     CHECK(reasonFor(in, "notes.txt") == "not an image file (extension '.txt')");
@@ -145,7 +151,8 @@ TEST_CASE("dropped files: images are kept as given, the rest are reported with a
     CHECK(in.skipped.size() == 5);
 }
 
-TEST_CASE("files added to an existing class keep its parents; a new class is one label", "[data][import]") {
+TEST_CASE("files added to an existing class keep its parents; a new class is one label",
+          "[data][import]") {
     Dataset ds;
     Sample bengal;
     bengal.path = "/data/cat/Bengal/x.jpg";
