@@ -37,7 +37,7 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "core/image/image_probe.h"
+#include "core/data/import_rules.h"
 #include "core/io/embedding_set.h"
 #include "core/common/precision.h"
 #include "core/model/model_paths.h"
@@ -86,17 +86,6 @@ private:
     DatasetModel* m_model;
     std::vector<core::data::Sample> m_samples;
 };
-
-std::vector<std::string> labelsForClass(const core::data::Dataset& ds, int level, const std::string& name) {
-    // Joining an existing class keeps its parents (cat/Bengal), so every level stays right.
-    for (const auto& s : ds.samples) {
-        if (core::data::Dataset::labelAt(s, level) != name || s.labels.empty())
-            continue;
-        std::size_t depth = level < 0 ? s.labels.size() : std::min<std::size_t>(s.labels.size(), std::size_t(level) + 1);
-        return {s.labels.begin(), s.labels.begin() + static_cast<std::ptrdiff_t>(depth)};
-    }
-    return {name};
-}
 
 } // namespace
 
@@ -740,29 +729,18 @@ void MainWindow::openEmbeddings(const QString& file) {
 }
 
 void MainWindow::addFolders(const QStringList& folders) {
-    std::vector<std::string> paths;
+    std::vector<std::filesystem::path> paths;
     for (const QString& f : folders)
         paths.push_back(QDir(f).absolutePath().toStdString());
     bool started = m_scanRunner->start([this, paths](const JobRunner::Context& ctx) -> std::function<void()> {
-        auto added = std::make_shared<std::vector<core::data::Sample>>();
-        auto skipped = std::make_shared<std::vector<core::Skipped>>();
-        for (const auto& p : paths) {
-            auto ds = core::data::scanFolder(p, {}, ctx.progress, &ctx.cancel);
-            // A folder of loose images is one class named after the folder; a folder of
-            // class folders adds each.
-            const std::string folderName = ds.root.filename().string();
-            for (auto& s : ds.samples) {
-                if (s.labels.empty())
-                    s.labels = {folderName};
-                s.relativePath = folderName + "/" + s.relativePath;
-                added->push_back(std::move(s));
-            }
-            skipped->insert(skipped->end(), ds.skipped.begin(), ds.skipped.end());
-        }
-        return [this, added, skipped] {
-            addProblems(*skipped);
-            if (!added->empty())
-                m_undo->push(new AddSamplesCommand(m_datasetModel, *added, tr("Add %n image(s)", "", int(added->size()))));
+        // The import rules (a folder of loose images is one class named after the folder, ...)
+        // are core's: core/data/import_rules.h.
+        auto imported = std::make_shared<core::data::Import>(core::data::importFolders(paths, {}, ctx.progress, &ctx.cancel));
+        return [this, imported] {
+            addProblems(imported->skipped);
+            const auto& added = imported->samples;
+            if (!added.empty())
+                m_undo->push(new AddSamplesCommand(m_datasetModel, added, tr("Add %n image(s)", "", int(added.size()))));
             updateStatus();
         };
     });
@@ -771,45 +749,25 @@ void MainWindow::addFolders(const QStringList& folders) {
 }
 
 void MainWindow::addFiles(const QStringList& files) {
-    std::vector<core::Skipped> problems;
-    QStringList images;
-    for (const QString& f : files) {
-        // Header check only: cheap enough for the GUI thread on a handful of dropped files.
-        core::data::ScanOptions quick;
-        quick.verifyImages = false;
-        std::string reason;
-        if (!QFileInfo(f).isFile())
-            reason = "not a file";
-        else if (!core::image::hasImageExtension(QFileInfo(f).fileName().toStdString()))
-            reason = "not an image file (extension '." + QFileInfo(f).suffix().toStdString() + "')";
-        else
-            reason = core::data::checkImageFile(f.toStdString(), quick);
-        if (reason.empty())
-            images << f;
-        else
-            problems.push_back({f.toStdString(), reason});
-    }
-    addProblems(problems);
-    if (images.isEmpty()) {
-        if (!problems.empty())
+    std::vector<std::filesystem::path> dropped;
+    for (const QString& f : files)
+        dropped.push_back(f.toStdString());
+    const core::data::Import checked = core::data::checkDroppedFiles(dropped);
+    addProblems(checked.skipped);
+    if (checked.samples.empty()) {
+        if (!checked.skipped.empty())
             statusBar()->showMessage(tr("None of the dropped files is an image; see Problems."), 8000);
         return;
     }
-    QString cls = m_classChooser(m_datasetModel->classNames(), int(images.size()));
+    QString cls = m_classChooser(m_datasetModel->classNames(), int(checked.samples.size()));
     if (cls.isEmpty())
         return;
-    const auto labels = labelsForClass(m_datasetModel->dataset(), m_datasetModel->labelLevel(), cls.toStdString());
-    std::vector<core::data::Sample> samples;
-    for (const QString& f : images) {
-        core::data::Sample s;
-        s.path = QFileInfo(f).absoluteFilePath().toStdString();
-        s.labels = labels;
-        std::string rel;
-        for (const auto& l : labels)
-            rel += l + "/";
-        s.relativePath = rel + s.path.filename().string();
-        samples.push_back(std::move(s));
-    }
+    const auto labels =
+        core::data::labelsForClass(m_datasetModel->dataset(), m_datasetModel->labelLevel(), cls.toStdString());
+    std::vector<std::filesystem::path> images;
+    for (const auto& s : checked.samples)
+        images.push_back(s.path);
+    const std::vector<core::data::Sample> samples = core::data::samplesForClass(images, labels);
     m_undo->push(new AddSamplesCommand(m_datasetModel, samples, tr("Add %n image(s) to %1", "", int(samples.size())).arg(cls)));
     updateStatus();
 }

@@ -68,9 +68,7 @@ void ScatterView::setPositions(const QVector<QPointF>& positions, bool animate, 
         m_animTimer.stop();
     }
     m_pos = positions;
-    if (m_category.size() != m_pos.size())
-        m_category = QVector<int>(m_pos.size(), 0);
-    rebuildIndex();
+    m_index.setPositions(m_pos);
     m_densityDirty = true;
     if (fitView || m_scale <= 0)
         fitToData();
@@ -78,11 +76,10 @@ void ScatterView::setPositions(const QVector<QPointF>& positions, bool animate, 
 }
 
 void ScatterView::setCategories(const QVector<int>& category, const QStringList& names, const QVector<QColor>& palette) {
-    m_category = category;
+    m_index.setCategories(category);
+    m_index.setHiddenCategories({});
     m_categoryNames = names;
     m_palette = palette;
-    m_hidden.clear();
-    syncCellCategories();
     coloursEdited();
     Q_EMIT coloursChanged();
 }
@@ -93,14 +90,13 @@ void ScatterView::coloursEdited() {
 }
 
 void ScatterView::copyColoursFrom(const ScatterView& other) {
-    if (other.m_category.size() != m_pos.size())
+    if (other.categories().size() != m_pos.size())
         return;
-    m_category = other.m_category;
+    m_index.setCategories(other.categories());
+    m_index.setHiddenCategories(other.m_index.hiddenCategories());
+    m_index.setPointFilter(other.pointFilter().size() == m_pos.size() ? other.pointFilter() : QVector<bool>{});
     m_categoryNames = other.m_categoryNames;
     m_palette = other.m_palette;
-    m_hidden = other.m_hidden;
-    m_shown = other.m_shown.size() == m_pos.size() ? other.m_shown : QVector<bool>{};
-    syncCellCategories();
     coloursEdited();
 }
 
@@ -124,16 +120,13 @@ void ScatterView::userMovedView() {
 }
 
 void ScatterView::setCategoryVisible(int category, bool visible) {
-    if (visible)
-        m_hidden.remove(category);
-    else
-        m_hidden.insert(category);
+    m_index.setCategoryVisible(category, visible);
     coloursEdited();
     Q_EMIT coloursChanged();
 }
 
 void ScatterView::setPointFilter(const QVector<bool>& shown) {
-    m_shown = shown;
+    m_index.setPointFilter(shown);
     coloursEdited();
     Q_EMIT coloursChanged();
 }
@@ -200,12 +193,12 @@ void ScatterView::animationStep() {
 }
 
 void ScatterView::fitToData() {
-    if (m_pos.isEmpty() || m_bounds.isNull()) {
+    const QRectF b = m_index.bounds();
+    if (m_pos.isEmpty() || b.isNull()) {
         m_center = {};
         m_scale = 1.0;
         return;
     }
-    QRectF b = m_bounds;
     double w = std::max(b.width(), 1e-9), h = std::max(b.height(), 1e-9);
     m_center = b.center();
     m_scale = 0.9 * std::min(width() / w, height() / h);
@@ -215,106 +208,17 @@ void ScatterView::fitToData() {
     update();
 }
 
-QPointF ScatterView::toWidget(const QPointF& d) const {
-    return {(d.x() - m_center.x()) * m_scale + width() / 2.0, -(d.y() - m_center.y()) * m_scale + height() / 2.0};
-}
+MapTransform ScatterView::transform() const { return MapTransform{m_center, m_scale, QSizeF(size())}; }
 
-QPointF ScatterView::toData(const QPointF& w) const {
-    return {(w.x() - width() / 2.0) / m_scale + m_center.x(), -(w.y() - height() / 2.0) / m_scale + m_center.y()};
-}
+QPointF ScatterView::toWidget(const QPointF& d) const { return transform().toWidget(d); }
 
-void ScatterView::rebuildIndex() {
-    m_bounds = {};
-    if (m_pos.isEmpty()) {
-        m_gridN = 0;
-        return;
-    }
-    // Points without a position (images that could not be embedded) are NaN: not drawn, not indexed.
-    double x0 = std::numeric_limits<double>::infinity(), x1 = -x0, y0 = x0, y1 = -x0;
-    for (const QPointF& p : m_pos) {
-        if (!std::isfinite(p.x()) || !std::isfinite(p.y()))
-            continue;
-        x0 = std::min(x0, p.x()), x1 = std::max(x1, p.x());
-        y0 = std::min(y0, p.y()), y1 = std::max(y1, p.y());
-    }
-    if (!std::isfinite(x0)) {
-        m_gridN = 0;
-        return;
-    }
-    m_bounds = QRectF(QPointF(x0, y0), QPointF(x1, y1));
-    m_gridN = std::clamp(int(std::sqrt(m_pos.size() / 4.0)), 1, 512);
-    const int cells = m_gridN * m_gridN;
-    auto cellOf = [&](const QPointF& p) {
-        int cx = std::clamp(int((p.x() - x0) / std::max(x1 - x0, 1e-12) * m_gridN), 0, m_gridN - 1);
-        int cy = std::clamp(int((p.y() - y0) / std::max(y1 - y0, 1e-12) * m_gridN), 0, m_gridN - 1);
-        return cy * m_gridN + cx;
-    };
-    // Counting sort into cells (CSR layout).
-    m_cellStart = QVector<int>(cells + 1, 0);
-    auto finite = [](const QPointF& p) { return std::isfinite(p.x()) && std::isfinite(p.y()); };
-    for (const QPointF& p : m_pos)
-        if (finite(p))
-            ++m_cellStart[cellOf(p) + 1];
-    for (int c = 0; c < cells; ++c)
-        m_cellStart[c + 1] += m_cellStart[c];
-    m_cellPoints = QVector<CellPoint>(m_cellStart[cells]);
-    QVector<int> fill = m_cellStart;
-    for (int i = 0; i < m_pos.size(); ++i)
-        if (finite(m_pos[i]))
-            m_cellPoints[fill[cellOf(m_pos[i])]++] = CellPoint{m_pos[i], i, m_category.value(i)};
-}
-
-void ScatterView::syncCellCategories() {
-    for (CellPoint& p : m_cellPoints)
-        p.category = m_category.value(p.index);
-}
-
-template <class Fn> void ScatterView::forEachInCells(const QRectF& r, Fn&& fn) const {
-    forEachCellRun(r, [&](int begin, int end) {
-        for (int k = begin; k < end; ++k)
-            if (!fn(m_cellPoints[k].index))
-                return false;
-        return true;
-    });
-}
-
-template <class Fn> void ScatterView::forEachCellRun(const QRectF& r, Fn&& fn) const {
-    if (m_gridN == 0 || r.right() < m_bounds.left() || r.left() > m_bounds.right() || r.bottom() < m_bounds.top() ||
-        r.top() > m_bounds.bottom())
-        return;
-    const double cw = std::max(m_bounds.width(), 1e-12) / m_gridN, ch = std::max(m_bounds.height(), 1e-12) / m_gridN;
-    auto cell = [&](double v, double origin, double size) {
-        return int(std::clamp(std::floor((v - origin) / size), 0.0, double(m_gridN - 1)));
-    };
-    const int cx0 = cell(r.left(), m_bounds.left(), cw), cx1 = cell(r.right(), m_bounds.left(), cw);
-    const int cy0 = cell(r.top(), m_bounds.top(), ch), cy1 = cell(r.bottom(), m_bounds.top(), ch);
-    // Cells are stored row by row, so a row's run of cells is one contiguous range of items.
-    for (int cy = cy0; cy <= cy1; ++cy)
-        if (!fn(m_cellStart[cy * m_gridN + cx0], m_cellStart[cy * m_gridN + cx1 + 1]))
-            return;
-}
-
-qsizetype ScatterView::countInCells(const QRectF& r) const {
-    if (m_gridN == 0 || r.right() < m_bounds.left() || r.left() > m_bounds.right() || r.bottom() < m_bounds.top() ||
-        r.top() > m_bounds.bottom())
-        return 0;
-    const double cw = std::max(m_bounds.width(), 1e-12) / m_gridN, ch = std::max(m_bounds.height(), 1e-12) / m_gridN;
-    auto cell = [&](double v, double origin, double size) {
-        return int(std::clamp(std::floor((v - origin) / size), 0.0, double(m_gridN - 1)));
-    };
-    const int cx0 = cell(r.left(), m_bounds.left(), cw), cx1 = cell(r.right(), m_bounds.left(), cw);
-    const int cy0 = cell(r.top(), m_bounds.top(), ch), cy1 = cell(r.bottom(), m_bounds.top(), ch);
-    qsizetype n = 0;
-    for (int cy = cy0; cy <= cy1; ++cy)
-        n += m_cellStart[cy * m_gridN + cx1 + 1] - m_cellStart[cy * m_gridN + cx0];
-    return n;
-}
+QPointF ScatterView::toData(const QPointF& w) const { return transform().toData(w); }
 
 void ScatterView::rebuildDensity() {
     m_densityDirty = false;
     m_density.clear();
     m_densityBase = palette().color(QPalette::Base).rgb();
-    if (m_gridN == 0 || m_pos.size() < kRasterMinPoints)
+    if (!m_index.indexed() || m_pos.size() < kRasterMinPoints)
         return;
     const int bins = kDensityBins;
     QVector<quint32> count(bins * bins, 0), red(bins * bins, 0), green(bins * bins, 0), blue(bins * bins, 0);
@@ -322,18 +226,18 @@ void ScatterView::rebuildDensity() {
     for (int c = 0; c < m_palette.size(); ++c)
         colours[c] = m_palette[c].rgb();
     QVector<char> hiddenCategory(colours.size(), 0);
-    for (int c : m_hidden)
+    for (int c : m_index.hiddenCategories())
         if (c >= 0 && c < hiddenCategory.size())
             hiddenCategory[c] = 1;
-    const bool filtered = m_shown.size() == m_pos.size();
-    const double x0 = m_bounds.left(), y0 = m_bounds.top();
-    const double sx = bins / std::max(m_bounds.width(), 1e-12), sy = bins / std::max(m_bounds.height(), 1e-12);
-    for (const CellPoint& cp : m_cellPoints) {
+    const bool filtered = m_index.filtered();
+    const double x0 = m_index.bounds().left(), y0 = m_index.bounds().top();
+    const double sx = bins / std::max(m_index.bounds().width(), 1e-12), sy = bins / std::max(m_index.bounds().height(), 1e-12);
+    for (const ScatterIndex::CellPoint& cp : m_index.cellPoints()) {
         const QPointF& p = cp.pos;
-        if (filtered && !m_shown[cp.index])
+        if (filtered && !m_index.pointFilter()[cp.index])
             continue;
         const int cat = std::clamp(cp.category, 0, int(colours.size()) - 1);
-        if (cat == cp.category ? hiddenCategory[cat] : m_hidden.contains(cp.category))
+        if (cat == cp.category ? hiddenCategory[cat] : m_index.hiddenCategories().contains(cp.category))
             continue;
         const int bx = std::clamp(int((p.x() - x0) * sx), 0, bins - 1), by = std::clamp(int((p.y() - y0) * sy), 0, bins - 1);
         const int b = by * bins + bx;
@@ -381,7 +285,7 @@ void ScatterView::paintDensity(QImage& img, double bin0Px) {
     const DensityLevel& level = m_density[levelIndex];
     const int bins = level.bins, w = img.width(), h = img.height();
     const double dpr = img.devicePixelRatio(), s = m_scale * dpr, hw = w / 2.0, hh = h / 2.0;
-    const double bw = m_bounds.width() / bins, bh = m_bounds.height() / bins;
+    const double bw = m_index.bounds().width() / bins, bh = m_index.bounds().height() / bins;
     auto binOf = [&](double v, double origin, double size) {
         if (size <= 0) // every point on one line: one bin, a pixel wide
             return std::abs(v - origin) * s <= 0.5 ? 0 : -1;
@@ -390,9 +294,9 @@ void ScatterView::paintDensity(QImage& img, double bin0Px) {
     };
     QVector<int> colBin(w), rowBin(h);
     for (int x = 0; x < w; ++x)
-        colBin[x] = binOf((x + 0.5 - hw) / s + m_center.x(), m_bounds.left(), bw);
+        colBin[x] = binOf((x + 0.5 - hw) / s + m_center.x(), m_index.bounds().left(), bw);
     for (int y = 0; y < h; ++y)
-        rowBin[y] = binOf(-(y + 0.5 - hh) / s + m_center.y(), m_bounds.top(), bh);
+        rowBin[y] = binOf(-(y + 0.5 - hh) / s + m_center.y(), m_index.bounds().top(), bh);
     int xFirst = 0, xLast = w - 1;
     while (xFirst < w && colBin[xFirst] < 0)
         ++xFirst;
@@ -427,9 +331,9 @@ void ScatterView::stampSelection(QImage& img) {
         fills[c] = m_palette[c].rgb();
     // The points of the cells in view, in memory order, rather than the set's hash order.
     const double margin = (r + 1) / s;
-    forEachCellRun(visibleDataRect().adjusted(-margin, -margin, margin, margin), [&](int begin, int end) {
+    m_index.forEachCellRun(visibleDataRect().adjusted(-margin, -margin, margin, margin), [&](int begin, int end) {
         for (int k = begin; k < end; ++k) {
-            const CellPoint& cp = m_cellPoints[k];
+            const ScatterIndex::CellPoint& cp = m_index.cellPoints()[k];
             if (!m_selectedMask[cp.index])
                 continue;
             const int px = int(std::lround((cp.pos.x() - m_center.x()) * s + hw));
@@ -450,32 +354,7 @@ void ScatterView::stampSelection(QImage& img) {
 }
 
 int ScatterView::pointAt(const QPointF& widgetPos, double radiusPx) const {
-    if (m_gridN == 0)
-        return -1;
-    const QPointF d = toData(widgetPos);
-    const double r = radiusPx / m_scale;
-    const double x0 = m_bounds.left(), y0 = m_bounds.top();
-    const double cw = std::max(m_bounds.width(), 1e-12) / m_gridN, ch = std::max(m_bounds.height(), 1e-12) / m_gridN;
-    int cx0 = std::clamp(int((d.x() - r - x0) / cw), 0, m_gridN - 1), cx1 = std::clamp(int((d.x() + r - x0) / cw), 0, m_gridN - 1);
-    int cy0 = std::clamp(int((d.y() - r - y0) / ch), 0, m_gridN - 1), cy1 = std::clamp(int((d.y() + r - y0) / ch), 0, m_gridN - 1);
-    int best = -1;
-    double bestD = r * r;
-    for (int cy = cy0; cy <= cy1; ++cy)
-        for (int cx = cx0; cx <= cx1; ++cx) {
-            int c = cy * m_gridN + cx;
-            for (int k = m_cellStart[c]; k < m_cellStart[c + 1]; ++k) {
-                int i = m_cellPoints[k].index;
-                if (isHidden(i))
-                    continue;
-                QPointF v = m_pos[i] - d;
-                double dd = v.x() * v.x() + v.y() * v.y();
-                if (dd <= bestD) {
-                    bestD = dd;
-                    best = i;
-                }
-            }
-        }
-    return best;
+    return m_index.pointAt(widgetPos, radiusPx, transform());
 }
 
 void ScatterView::paintPoints(QImage& img) {
@@ -487,12 +366,12 @@ void ScatterView::paintPoints(QImage& img) {
         return;
     const double dpr = img.devicePixelRatio();
     const QRectF viewRect = visibleDataRect();
-    if (n >= kRasterMinPoints && !animating() && m_gridN > 0) {
+    if (n >= kRasterMinPoints && !animating() && m_index.indexed()) {
         // Many points in view while a raster bin is at most ~2 pixels: the density raster.
         // Zoomed in further, the points of the cells in view are stamped one by one.
-        const double bw = m_bounds.width() / kDensityBins * m_scale * dpr, bh = m_bounds.height() / kDensityBins * m_scale * dpr;
+        const double bw = m_index.bounds().width() / kDensityBins * m_scale * dpr, bh = m_index.bounds().height() / kDensityBins * m_scale * dpr;
         const double binPx = bw > 0 && bh > 0 ? std::min(bw, bh) : std::max(bw, bh);
-        const qsizetype inView = countInCells(viewRect);
+        const qsizetype inView = m_index.countInCells(viewRect);
         if (inView > (binPx <= 2.0 ? kPointBudget : kPointHardLimit)) {
             if (m_densityDirty || m_densityBase != base)
                 rebuildDensity();
@@ -528,7 +407,7 @@ void ScatterView::paintPoints(QImage& img) {
         const int py = int(std::lround(-(p.y() - cy) * s + hh));
         if (px < -r || py < -r || px >= w + r || py >= h + r)
             return true;
-        const QRgb colour = colours[std::clamp(m_category.value(i), 0, int(colours.size()) - 1)];
+        const QRgb colour = colours[std::clamp(m_index.categories().value(i), 0, int(colours.size()) - 1)];
         for (const QPoint& o : stamp) {
             const int x = px + o.x(), y = py + o.y();
             if (x >= 0 && y >= 0 && x < w && y < h)
@@ -543,17 +422,17 @@ void ScatterView::paintPoints(QImage& img) {
     } else {
         // Only the grid cells in view (widened by a dot's radius) are visited, in memory order.
         QVector<char> hiddenCategory(colours.size(), 0);
-        for (int c : m_hidden)
+        for (int c : m_index.hiddenCategories())
             if (c >= 0 && c < hiddenCategory.size())
                 hiddenCategory[c] = 1;
-        const bool filtered = m_shown.size() == m_pos.size();
+        const bool filtered = m_index.filtered();
         const double margin = (r + 1) / s;
-        forEachCellRun(viewRect.adjusted(-margin, -margin, margin, margin), [&](int begin, int end) {
-            for (const CellPoint* cp = m_cellPoints.constData() + begin, *last = m_cellPoints.constData() + end; cp != last;
-                 ++cp) {
+        m_index.forEachCellRun(viewRect.adjusted(-margin, -margin, margin, margin), [&](int begin, int end) {
+            const ScatterIndex::CellPoint* cells = m_index.cellPoints().constData();
+            for (const ScatterIndex::CellPoint *cp = cells + begin, *last = cells + end; cp != last; ++cp) {
                 const int cat = std::clamp(cp->category, 0, int(colours.size()) - 1);
-                if ((filtered && !m_shown[cp->index]) ||
-                    (cat == cp->category ? hiddenCategory[cat] : m_hidden.contains(cp->category)))
+                if ((filtered && !m_index.pointFilter()[cp->index]) ||
+                    (cat == cp->category ? hiddenCategory[cat] : m_index.hiddenCategories().contains(cp->category)))
                     continue;
                 const int px = int(std::lround((cp->pos.x() - cx) * s + hw));
                 const int py = int(std::lround(-(cp->pos.y() - cy) * s + hh));
@@ -593,7 +472,7 @@ void ScatterView::paintOverlays(QPainter& p) {
             for (int i = 0; i < pos.size() && consider(i); ++i) {
             }
         } else {
-            forEachInCells(QRectF(toData(view.topLeft()), toData(view.bottomRight())).normalized(), consider);
+            m_index.forEachInCells(QRectF(toData(view.topLeft()), toData(view.bottomRight())).normalized(), consider);
         }
         if (!onScreen.isEmpty() && onScreen.size() <= kThumbZoomLimit) {
             for (int i : onScreen) {
@@ -602,7 +481,7 @@ void ScatterView::paintOverlays(QPainter& p) {
                 QRectF r(c.x() - kThumbPx / 2.0, c.y() - kThumbPx / 2.0, kThumbPx, kThumbPx);
                 if (!t.isNull())
                     p.drawImage(r, t);
-                QColor edge = m_palette.value(m_category.value(i), Qt::gray);
+                QColor edge = m_palette.value(m_index.categories().value(i), Qt::gray);
                 p.setPen(QPen(edge, 3));
                 p.setBrush(Qt::NoBrush);
                 p.drawRect(r);
@@ -626,7 +505,7 @@ void ScatterView::paintOverlays(QPainter& p) {
             }
         } else {
             const double margin = 6 / m_scale;
-            forEachInCells(visibleDataRect().adjusted(-margin, -margin, margin, margin), mark);
+            m_index.forEachInCells(visibleDataRect().adjusted(-margin, -margin, margin, margin), mark);
         }
     }
     if (!m_selection.isEmpty() && m_selection.size() <= kSelectionRingLimit) {
@@ -634,7 +513,7 @@ void ScatterView::paintOverlays(QPainter& p) {
         for (int i : m_selection) {
             if (i < 0 || i >= pos.size())
                 continue;
-            p.setBrush(m_palette.value(m_category.value(i), QColor(31, 119, 180)));
+            p.setBrush(m_palette.value(m_index.categories().value(i), QColor(31, 119, 180)));
             p.drawEllipse(toWidget(pos[i]), 4.5, 4.5);
         }
     }
@@ -799,56 +678,13 @@ void ScatterView::mouseReleaseEvent(QMouseEvent* e) {
         return;
     }
     if (!m_lasso.isEmpty() || !m_rubber.isNull()) {
-        const QSet<int> sel = pointsInside(m_lasso, m_rubber.normalized());
+        const QSet<int> sel = m_lasso.isEmpty() ? m_index.pointsInRect(m_rubber, transform())
+                                                : m_index.pointsInLasso(m_lasso, transform());
         m_lasso.clear();
         m_rubber = {};
         setSelection(sel, true);
     }
     update();
-}
-
-QSet<int> ScatterView::pointsInside(const QPolygonF& lasso, const QRectF& rubber) const {
-    QSet<int> sel;
-    const QRectF box = lasso.isEmpty() ? rubber : lasso.boundingRect();
-    const QRectF dataBox = QRectF(toData(box.topLeft()), toData(box.bottomRight())).normalized();
-    if (lasso.isEmpty()) {
-        forEachInCells(dataBox, [&](int i) {
-            if (!isHidden(i) && rubber.contains(toWidget(m_pos[i])))
-                sel.insert(i);
-            return true;
-        });
-        return sel;
-    }
-    // The lasso is rasterised once: inside (255), outside (0), and a band a few pixels
-    // wide along its edges (128) where the exact polygon test decides. A point more than
-    // the band's half-width from every edge lies on the same side as its pixel's centre,
-    // so the answer equals QPolygonF::containsPoint for every point, at a pixel lookup each.
-    const QRect maskRect = box.toAlignedRect().adjusted(-3, -3, 3, 3);
-    QImage mask(maskRect.size(), QImage::Format_RGB32);
-    mask.fill(Qt::black);
-    {
-        QPainter mp(&mask);
-        mp.translate(-maskRect.topLeft());
-        mp.setPen(Qt::NoPen);
-        mp.setBrush(QColor(255, 255, 255));
-        mp.drawPolygon(lasso, Qt::OddEvenFill);
-        mp.setPen(QPen(QColor(128, 128, 128), 4));
-        mp.setBrush(Qt::NoBrush);
-        mp.drawPolygon(lasso);
-    }
-    forEachInCells(dataBox, [&](int i) {
-        if (isHidden(i))
-            return true;
-        const QPointF w = toWidget(m_pos[i]);
-        const int x = int(std::floor(w.x())) - maskRect.left(), y = int(std::floor(w.y())) - maskRect.top();
-        if (x < 0 || y < 0 || x >= mask.width() || y >= mask.height())
-            return true;
-        const int v = qRed(reinterpret_cast<const QRgb*>(mask.constScanLine(y))[x]);
-        if (v == 255 || (v != 0 && lasso.containsPoint(w, Qt::OddEvenFill)))
-            sel.insert(i);
-        return true;
-    });
-    return sel;
 }
 
 void ScatterView::leaveEvent(QEvent*) {

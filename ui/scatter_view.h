@@ -21,6 +21,8 @@
 
 #include <functional>
 
+#include "ui/scatter_index.h"
+
 namespace vitrine::ui {
 
 class ThumbnailCache;
@@ -38,17 +40,14 @@ public:
     /// Category per point (index into palette), names and colours per category.
     void setCategories(const QVector<int>& category, const QStringList& names, const QVector<QColor>& palette);
     void setCategoryVisible(int category, bool visible);
-    bool categoryVisible(int category) const { return !m_hidden.contains(category); }
+    bool categoryVisible(int category) const { return m_index.categoryVisible(category); }
     /// Per point: shown (true) or filtered out (a score's range filter); empty shows every
     /// point. Filtered points are neither drawn nor hovered, clicked or lassoed, as hidden
     /// categories are.
     void setPointFilter(const QVector<bool>& shown);
-    const QVector<bool>& pointFilter() const { return m_shown; }
+    const QVector<bool>& pointFilter() const { return m_index.pointFilter(); }
     /// A point is hidden by its category or by the point filter.
-    bool isHidden(int point) const {
-        return (!m_hidden.isEmpty() && m_hidden.contains(m_category.value(point))) ||
-               (m_shown.size() == m_pos.size() && !m_shown[point]);
-    }
+    bool isHidden(int point) const { return m_index.isHidden(point); }
     /// Optional per-point outline marks (e.g. wrong-class nearest neighbour).
     void setMarked(const QVector<bool>& marked);
     /// Image path per point for hover/zoom thumbnails (empty = none).
@@ -65,7 +64,7 @@ public:
     void setLinkedHover(int point);
     int linkedHover() const { return m_linkedHover; }
     /// The colouring setCategories() gave (so a second map can be coloured the same way).
-    const QVector<int>& categories() const { return m_category; }
+    const QVector<int>& categories() const { return m_index.categories(); }
     const QStringList& categoryNames() const { return m_categoryNames; }
     const QVector<QColor>& categoryPalette() const { return m_palette; }
     /// Takes `other`'s colouring, hidden categories and point filter (same point count;
@@ -116,22 +115,12 @@ protected:
 private:
     void paintPoints(QImage& target);
     void paintOverlays(QPainter& p);
-    void rebuildIndex();
     void rebuildDensity();
     void paintDensity(QImage& target, double binPx);
     void stampSelection(QImage& target);
     void coloursEdited();
     bool animating() const { return m_anim < 1.0 && m_from.size() == m_pos.size(); }
-    /// Calls fn(point) for every indexed point whose grid cell overlaps `dataRect` (a
-    /// superset of the points inside); stops early when fn returns false.
-    template <class Fn> void forEachInCells(const QRectF& dataRect, Fn&& fn) const;
-    /// Calls fn(begin, end) for each run of m_cellPoints in the cells overlapping `dataRect`.
-    template <class Fn> void forEachCellRun(const QRectF& dataRect, Fn&& fn) const;
-    void syncCellCategories();
-    /// Points in the grid cells overlapping `dataRect` (an upper bound of those inside).
-    qsizetype countInCells(const QRectF& dataRect) const;
-    /// Selects the visible points inside the widget-space lasso or rectangle.
-    QSet<int> pointsInside(const QPolygonF& lasso, const QRectF& rubber) const;
+    MapTransform transform() const;
     void animationStep();
     void userMovedView();
     QVector<QPointF> displayPositions() const;
@@ -141,11 +130,11 @@ private:
     double m_anim = 1.0;         // 0..1
     QElapsedTimer m_animClock;
     QTimer m_animTimer;
-    QVector<int> m_category;
+    /// The grid over m_pos, categories, hidden categories and the point filter: what the
+    /// hover, click, rectangle and lasso reach (ui/scatter_index.h).
+    ScatterIndex m_index;
     QStringList m_categoryNames;
     QVector<QColor> m_palette;
-    QSet<int> m_hidden;
-    QVector<bool> m_shown; // per point; empty: all
     QVector<bool> m_marked;
     QStringList m_paths;
     QStringList m_labels;
@@ -167,20 +156,7 @@ private:
     QPolygonF m_lasso;
     QRectF m_rubber;
 
-    // uniform grid over data bounds for hover/click lookups
-    QRectF m_bounds;
-    int m_gridN = 0;
-    QVector<int> m_cellStart;
-    /// The points in cell order, with their position and category, so that drawing and
-    /// rasterising read memory in sequence instead of jumping through 10^6 indices.
-    struct CellPoint {
-        QPointF pos;
-        int index;
-        int category;
-    };
-    QVector<CellPoint> m_cellPoints;
-
-    // Density raster: level 0 has kDensityBins^2 bins over m_bounds, each next level half
+    // Density raster: level 0 has kDensityBins^2 bins over m_index.bounds(), each next level half
     // as many per side; colour per bin already blended over the background by log count.
     struct DensityLevel {
         int bins = 0;

@@ -1,7 +1,5 @@
 // The Inspector and `vitrine-cli attention` draw attention with one rule
 // (core/analysis/attention_view.h): the same photo and the same request give the same pixels.
-#include <catch2/catch.hpp>
-
 #include <QImage>
 #include <QTemporaryDir>
 
@@ -20,6 +18,11 @@
 #include "core/image/preprocess.h"
 #include "core/model/model_session.h"
 #include "ui/inspector_panel.h"
+
+// Last: LibTorch's headers bring glog, whose CHECK aborts the process ("Check failed: ...");
+// included after them, Catch2's CHECK is the one these cases use, so a mismatch fails the
+// case with its request and the run goes on.
+#include <catch2/catch.hpp>
 
 using vitrine::ui::InspectorPanel;
 namespace an = vitrine::core::analysis;
