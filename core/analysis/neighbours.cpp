@@ -249,11 +249,11 @@ std::vector<std::vector<Neighbour>> cellJoin(const FaissIvfIndex& index, const N
             auto [values, indices] = torch::topk(scores, want, 1);
             auto v = values.accessor<float, 2>();
             auto ix = indices.accessor<std::int64_t, 2>();
-            auto qNorms = euclidean ? cand.sqNorms.slice(0, start, end) : torch::Tensor();
+            const float* qNorms = euclidean ? cand.sqNorms.data_ptr<float>() + start : nullptr;
             for (std::int64_t i = 0; i < end - start; ++i) {
                 auto& list = out[static_cast<std::size_t>(cell.ids[start + i])];
                 list.reserve(static_cast<std::size_t>(want));
-                const float qn = euclidean ? qNorms[i].item<float>() : 0.0f;
+                const float qn = euclidean ? qNorms[i] : 0.0f;
                 for (std::int64_t j = 0; j < want; ++j) {
                     const float d = euclidean ? std::sqrt(std::max(0.0f, qn - v[i][j])) : 1.0f - v[i][j];
                     list.push_back({cand.ids[static_cast<std::size_t>(ix[i][j])], d});
