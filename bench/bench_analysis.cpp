@@ -25,9 +25,9 @@
 #include <sys/resource.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <cmath>
 #include <iostream>
 #include <map>
 #include <random>
@@ -85,7 +85,8 @@ Matrix writeClusteredNpy(const std::filesystem::path& file, std::int64_t n, std:
         for (std::int64_t i = 0; i < rows; ++i)
             for (std::int64_t j = 0; j < d; ++j)
                 block(i, j) = centres((start + i) % k, j) + normal(rng);
-        out.write(reinterpret_cast<const char*>(block.data.data()), static_cast<std::streamsize>(rows * d * sizeof(float)));
+        out.write(reinterpret_cast<const char*>(block.data.data()),
+                  static_cast<std::streamsize>(rows * d * sizeof(float)));
     }
     if (!out.flush())
         throw Error(file, "could not write the benchmark data");
@@ -389,7 +390,7 @@ int main(int argc, char** argv) {
         for (std::int64_t i = 0; i < x.rows; ++i)
             rows.rows.push_back({"c" + std::to_string(i % clusters) + "/" + std::to_string(i) + ".jpg",
                                  "c" + std::to_string((i % 97 == 0 ? i + 1 : i) % clusters)}); // ~1 % mislabelled
-        for (std::int64_t i = 1; i + 1 < x.rows; i += 211) // ~0.5 % duplicated
+        for (std::int64_t i = 1; i + 1 < x.rows; i += 211)                                     // ~0.5 % duplicated
             std::copy_n(x.row(i), x.cols, x.row(i + 1));
         AuditOptions o;
         o.k = static_cast<int>(num("k", 10));
@@ -426,35 +427,43 @@ int main(int argc, char** argv) {
         return e;
     };
     if (workload == "exact") {
-        vitrine::bench::emit("W3", "exact top-10, " + std::to_string(out["nq"].get<std::int64_t>()) + " queries over " + size + "x384", out["queries_per_s"].get<double>(), "queries/s", true,
-                    extra({"search_s"}));
+        vitrine::bench::emit(
+            "W3", "exact top-10, " + std::to_string(out["nq"].get<std::int64_t>()) + " queries over " + size + "x384",
+            out["queries_per_s"].get<double>(), "queries/s", true, extra({"search_s"}));
     } else if (workload == "hnsw") {
-        vitrine::bench::emit("W3", "hnsw M16 build " + size + "x384", out["build_s"].get<double>(), "s", false, extra({"M", "ef_construction"}));
-        vitrine::bench::emit("W3", "hnsw M16 search, " + std::to_string(out["nq"].get<std::int64_t>()) + " queries", out["queries_per_s"].get<double>(), "queries/s", true,
-                    extra({"recall@10", "ef", "search_s"}));
+        vitrine::bench::emit("W3", "hnsw M16 build " + size + "x384", out["build_s"].get<double>(), "s", false,
+                             extra({"M", "ef_construction"}));
+        vitrine::bench::emit("W3", "hnsw M16 search, " + std::to_string(out["nq"].get<std::int64_t>()) + " queries",
+                             out["queries_per_s"].get<double>(), "queries/s", true,
+                             extra({"recall@10", "ef", "search_s"}));
     } else if (workload == "w7") {
-        const std::string what = out["engine"].get<std::string>() + " " + size + "x" + std::to_string(out["d"].get<std::int64_t>());
+        const std::string what = out["engine"].get<std::string>() + " " + size + "x" +
+                                 std::to_string(out["d"].get<std::int64_t>());
         vitrine::bench::emit("W7", what + " build (memory-mapped .npy)", out["build_s"].get<double>(), "s", false,
                              extra({"peak_rss_mib_after_build", "nprobe", "ef"}));
         vitrine::bench::emit("W7", what + " search, " + std::to_string(out["nq"].get<std::int64_t>()) + " queries",
-                             out["queries_per_s"].get<double>(), "queries/s", true, extra({"recall@10", "nprobe", "ef"}));
+                             out["queries_per_s"].get<double>(), "queries/s", true,
+                             extra({"recall@10", "nprobe", "ef"}));
     } else if (workload == "audit") {
-        vitrine::bench::emit("W8", "audit " + size + "x" + std::to_string(out["d"].get<std::int64_t>()) +
-                                       " (k " + std::to_string(out["k"].get<int>()) + ", no pixel hashing)",
+        vitrine::bench::emit("W8",
+                             "audit " + size + "x" + std::to_string(out["d"].get<std::int64_t>()) + " (k " +
+                                 std::to_string(out["k"].get<int>()) + ", no pixel hashing)",
                              out["median_s"].get<double>(), "s", false,
                              extra({"seconds", "cpu_s_per_run", "duplicate_groups", "mislabels", "outliers"}));
     } else if (workload == "graph") {
-        vitrine::bench::emit("W7", "kNN graph (k " + std::to_string(out["k"].get<int>()) + ") " + size + "x" +
-                                       std::to_string(out["d"].get<std::int64_t>()) + ", " + out["engine"].get<std::string>(),
+        vitrine::bench::emit("W7",
+                             "kNN graph (k " + std::to_string(out["k"].get<int>()) + ") " + size + "x" +
+                                 std::to_string(out["d"].get<std::int64_t>()) + ", " + out["engine"].get<std::string>(),
                              out["total_s"].get<double>(), "s", false,
                              extra({"build_s", "graph_s", "recall@k", "peak_rss_mib", "cpu_s"}));
     } else if (workload == "project") {
-        vitrine::bench::emit("W7", out["method"].get<std::string>() + " " + size + "x" +
-                                       std::to_string(out["d"].get<std::int64_t>()) + " (memory-mapped)",
+        vitrine::bench::emit("W7",
+                             out["method"].get<std::string>() + " " + size + "x" +
+                                 std::to_string(out["d"].get<std::int64_t>()) + " (memory-mapped)",
                              out["total_s"].get<double>(), "s", false, extra({"stages_s", "peak_rss_mib", "cpu_s"}));
     } else {
         vitrine::bench::emit("W4", workload + " " + size + "x384", out["median_s"].get<double>(), "s", false,
-                    extra({"seconds", "trustworthiness@10", "cpu_s_per_run"}));
+                             extra({"seconds", "trustworthiness@10", "cpu_s_per_run"}));
     }
     return 0;
 }

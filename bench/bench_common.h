@@ -68,8 +68,7 @@ inline double median(std::vector<double> v) {
 }
 
 /// Runs fn once to warm up, then `blocks` timed blocks of `inner` calls; seconds per call.
-template <class Fn>
-std::vector<double> timeBlocks(Fn&& fn, int blocks, int inner = 1, int warmup = 1) {
+template <class Fn> std::vector<double> timeBlocks(Fn&& fn, int blocks, int inner = 1, int warmup = 1) {
     for (int i = 0; i < warmup; ++i)
         fn();
     std::vector<double> out;

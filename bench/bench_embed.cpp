@@ -22,7 +22,8 @@ namespace {
 // qkv/proj (4ND^2), attention (2N^2D) and MLP (2NDM) multiply-adds; FLOPs = 2 MACs.
 double gflopsPerImage(const core::model::VitConfig& c) {
     const double p = std::pow(c.imageSize / c.patchSize, 2), n = p + 1, d = c.dim, m = c.dim * c.mlpRatio;
-    const double macs = p * 3 * c.patchSize * c.patchSize * d + c.depth * (4 * n * d * d + 2 * n * n * d + 2 * n * d * m);
+    const double macs = p * 3 * c.patchSize * c.patchSize * d +
+                        c.depth * (4 * n * d * d + 2 * n * n * d + 2 * n * d * m);
     return 2 * macs / 1e9;
 }
 
@@ -62,7 +63,8 @@ int main(int argc, char** argv) {
                     auto fn = [&] { out = vit->embed(x); };
                     secs = bench::timeBlocks(fn, fp32 ? fp32Calls : calls, inner);
                     if (p == core::Precision::Bf16 && std::getenv("VITRINE_PROFILE")) {
-                        torch::autograd::profiler::RecordProfile rp(std::string(std::getenv("VITRINE_PROFILE")) + ".json");
+                        torch::autograd::profiler::RecordProfile rp(std::string(std::getenv("VITRINE_PROFILE")) +
+                                                                    ".json");
                         fn();
                     }
                 }

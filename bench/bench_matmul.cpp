@@ -28,7 +28,8 @@ int main(int argc, char** argv) {
             fn();
             auto t0 = std::chrono::steady_clock::now();
             fn();
-            const int inner = std::max(1, static_cast<int>(std::ceil(blockSeconds / std::max(bench::seconds(t0), 1e-6))));
+            const int inner = std::max(1,
+                                       static_cast<int>(std::ceil(blockSeconds / std::max(bench::seconds(t0), 1e-6))));
             auto secs = bench::timeBlocks(fn, blocks, inner, 0);
             std::vector<double> gflops;
             for (double t : secs)

@@ -22,7 +22,8 @@ int main(int argc, char** argv) {
     cv::setNumThreads(1);
     const auto n = static_cast<std::size_t>(args.num("n", 500));
     std::vector<fs::path> files;
-    for (const auto& e : fs::recursive_directory_iterator(args.str("dir", "."), fs::directory_options::follow_directory_symlink))
+    for (const auto& e :
+         fs::recursive_directory_iterator(args.str("dir", "."), fs::directory_options::follow_directory_symlink))
         if (e.path().extension() == ".jpg")
             files.push_back(e.path());
     std::sort(files.begin(), files.end());

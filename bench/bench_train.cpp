@@ -26,12 +26,19 @@ int main(int argc, char** argv) {
     std::string precision = "fp32";
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i], v = argv[i + 1];
-        if (a == "--size") size = std::stoi(v);
-        else if (a == "--pk") { p = std::stoi(v.substr(0, v.find('x'))); k = std::stoi(v.substr(v.find('x') + 1)); }
-        else if (a == "--precision") precision = v;
-        else if (a == "--steps") steps = std::stoi(v);
-        else if (a == "--repeats") repeats = std::stoi(v);
-        else if (a == "--threads") threads = std::stoi(v);
+        if (a == "--size")
+            size = std::stoi(v);
+        else if (a == "--pk") {
+            p = std::stoi(v.substr(0, v.find('x')));
+            k = std::stoi(v.substr(v.find('x') + 1));
+        } else if (a == "--precision")
+            precision = v;
+        else if (a == "--steps")
+            steps = std::stoi(v);
+        else if (a == "--repeats")
+            repeats = std::stoi(v);
+        else if (a == "--threads")
+            threads = std::stoi(v);
     }
     setComputeThreads(threads);
     model::VitConfig c;
@@ -78,11 +85,16 @@ int main(int argc, char** argv) {
         rates.push_back(steps / std::chrono::duration<double>(Clock::now() - t0).count());
     }
     std::sort(rates.begin(), rates.end());
-    nlohmann::json j{{"bench", "train"},          {"size", size},
-                     {"batch", p * k},            {"pk", std::to_string(p) + "x" + std::to_string(k)},
-                     {"precision", precision},    {"threads", computeThreads()},
-                     {"first_step_s", first},     {"steps_per_s_median", rates[rates.size() / 2]},
-                     {"steps_per_s_min", rates.front()}, {"steps_per_s_max", rates.back()},
+    nlohmann::json j{{"bench", "train"},
+                     {"size", size},
+                     {"batch", p * k},
+                     {"pk", std::to_string(p) + "x" + std::to_string(k)},
+                     {"precision", precision},
+                     {"threads", computeThreads()},
+                     {"first_step_s", first},
+                     {"steps_per_s_median", rates[rates.size() / 2]},
+                     {"steps_per_s_min", rates.front()},
+                     {"steps_per_s_max", rates.back()},
                      {"images_per_s_median", rates[rates.size() / 2] * p * k},
                      {"loss_first_last", {losses.front(), losses.back()}}};
     std::cout << j.dump() << std::endl;

@@ -20,19 +20,26 @@ int main(int argc, char** argv) {
     int cycles = 20, threads = 2;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string k = argv[i], v = argv[i + 1];
-        if (k == "--data") c.data = v;
-        else if (k == "--model") c.model = v;
-        else if (k == "--cycles") cycles = std::stoi(v);
-        else if (k == "--steps") c.steps = std::stoi(v);
-        else if (k == "--work") c.work = v;
-        else if (k == "--threads") threads = std::stoi(v);
+        if (k == "--data")
+            c.data = v;
+        else if (k == "--model")
+            c.model = v;
+        else if (k == "--cycles")
+            cycles = std::stoi(v);
+        else if (k == "--steps")
+            c.steps = std::stoi(v);
+        else if (k == "--work")
+            c.work = v;
+        else if (k == "--threads")
+            threads = std::stoi(v);
         else {
             std::fprintf(stderr, "unknown option %s\n", k.c_str());
             return 2;
         }
     }
     if (c.data.empty()) {
-        std::fprintf(stderr, "usage: soak --data DIR [--model tiny|PRESET|FILE] [--cycles N] [--steps N] [--work DIR]\n");
+        std::fprintf(stderr,
+                     "usage: soak --data DIR [--model tiny|PRESET|FILE] [--cycles N] [--steps N] [--work DIR]\n");
         return 2;
     }
     vitrine::core::setComputeThreads(threads);

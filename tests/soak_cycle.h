@@ -22,10 +22,10 @@ namespace vitrine::soak {
 namespace fs = std::filesystem;
 
 struct SoakConfig {
-    fs::path data;      ///< folder-per-class images
-    fs::path model;     ///< preset name or .safetensors to start training from
-    fs::path work;      ///< folder for the checkpoint and exports (overwritten every cycle)
-    int steps = 3;      ///< training steps before the cancel
+    fs::path data;  ///< folder-per-class images
+    fs::path model; ///< preset name or .safetensors to start training from
+    fs::path work;  ///< folder for the checkpoint and exports (overwritten every cycle)
+    int steps = 3;  ///< training steps before the cancel
     int labelLevel = -1;
 };
 

@@ -47,9 +47,9 @@ QString relativeToRoot(const core::data::Dataset& ds, const core::data::Sample& 
 } // namespace
 
 AuditPanel::AuditPanel(Workspace* workspace, DatasetModel* dataset, QWidget* parent)
-    : QWidget(parent), m_workspace(workspace), m_dataset(dataset), m_runner(new JobRunner(QStringLiteral("audit"), this)),
-      m_tree(new QTreeWidget), m_status(new QLabel), m_threshold(new QDoubleSpinBox),
-      m_run(new QPushButton(tr("Audit"))), m_cancel(new QPushButton(tr("Cancel"))),
+    : QWidget(parent), m_workspace(workspace), m_dataset(dataset),
+      m_runner(new JobRunner(QStringLiteral("audit"), this)), m_tree(new QTreeWidget), m_status(new QLabel),
+      m_threshold(new QDoubleSpinBox), m_run(new QPushButton(tr("Audit"))), m_cancel(new QPushButton(tr("Cancel"))),
       m_moveSuggested(new QPushButton(tr("Move to Suggested Class"))), m_trash(new QPushButton(tr("Move to Trash"))),
       m_undoFix(new QPushButton(tr("Undo Fix"))) {
     m_run->setToolTip(tr("Find duplicates, leakage across the split or labels, likely mislabels and outliers in "
@@ -159,50 +159,52 @@ void AuditPanel::runAudit() {
     const QVector<int> toDataset = rows.toDataset;
     core::analysis::AuditOptions options;
     options.nearDuplicateDistance = m_threshold->value() > 0 ? float(m_threshold->value()) : -1.0f;
-    const bool started = m_runner->start([this, embeddings, table, options, toDataset](const JobRunner::Context& ctx)
-                                             -> std::function<void()> {
-        auto report = std::make_shared<core::analysis::AuditReport>(
-            core::analysis::audit(*embeddings, *table, fs::path(), options, ctx.progress, &ctx.cancel));
-        // Cosine distance of each image to its class's mean direction.
-        const auto n = embeddings->rows, dim = embeddings->cols;
-        std::map<std::string, std::vector<double>> centre;
-        std::vector<std::vector<float>> unit(static_cast<std::size_t>(n), std::vector<float>(static_cast<std::size_t>(dim)));
-        for (std::int64_t i = 0; i < n; ++i) {
-            double norm = 0;
-            for (std::int64_t j = 0; j < dim; ++j)
-                norm += double(embeddings->row(i)[j]) * embeddings->row(i)[j];
-            norm = std::max(std::sqrt(norm), 1e-12);
-            auto& c = centre[table->rows[std::size_t(i)][1]];
-            c.resize(std::size_t(dim), 0.0);
-            for (std::int64_t j = 0; j < dim; ++j) {
-                unit[std::size_t(i)][std::size_t(j)] = float(embeddings->row(i)[j] / norm);
-                c[std::size_t(j)] += unit[std::size_t(i)][std::size_t(j)];
+    const bool started = m_runner->start(
+        [this, embeddings, table, options, toDataset](const JobRunner::Context& ctx) -> std::function<void()> {
+            auto report = std::make_shared<core::analysis::AuditReport>(
+                core::analysis::audit(*embeddings, *table, fs::path(), options, ctx.progress, &ctx.cancel));
+            // Cosine distance of each image to its class's mean direction.
+            const auto n = embeddings->rows, dim = embeddings->cols;
+            std::map<std::string, std::vector<double>> centre;
+            std::vector<std::vector<float>> unit(static_cast<std::size_t>(n),
+                                                 std::vector<float>(static_cast<std::size_t>(dim)));
+            for (std::int64_t i = 0; i < n; ++i) {
+                double norm = 0;
+                for (std::int64_t j = 0; j < dim; ++j)
+                    norm += double(embeddings->row(i)[j]) * embeddings->row(i)[j];
+                norm = std::max(std::sqrt(norm), 1e-12);
+                auto& c = centre[table->rows[std::size_t(i)][1]];
+                c.resize(std::size_t(dim), 0.0);
+                for (std::int64_t j = 0; j < dim; ++j) {
+                    unit[std::size_t(i)][std::size_t(j)] = float(embeddings->row(i)[j] / norm);
+                    c[std::size_t(j)] += unit[std::size_t(i)][std::size_t(j)];
+                }
             }
-        }
-        for (auto& [label, c] : centre) {
-            double norm = 0;
-            for (double v : c)
-                norm += v * v;
-            norm = std::max(std::sqrt(norm), 1e-12);
-            for (double& v : c)
-                v /= norm;
-        }
-        QVector<float> distance(toDataset.isEmpty() ? 0 : *std::max_element(toDataset.begin(), toDataset.end()) + 1, 0.0f);
-        for (std::int64_t i = 0; i < n; ++i) {
-            const auto& c = centre[table->rows[std::size_t(i)][1]];
-            double dot = 0;
-            for (std::int64_t j = 0; j < dim; ++j)
-                dot += unit[std::size_t(i)][std::size_t(j)] * c[std::size_t(j)];
-            distance[toDataset[int(i)]] = float(1.0 - dot);
-        }
-        return [this, report, toDataset, distance] {
-            m_report = report;
-            m_auditRowToDataset = toDataset;
-            m_classDistance = distance;
-            m_classDistance.resize(m_dataset->rowCount());
-            showReport();
-        };
-    });
+            for (auto& [label, c] : centre) {
+                double norm = 0;
+                for (double v : c)
+                    norm += v * v;
+                norm = std::max(std::sqrt(norm), 1e-12);
+                for (double& v : c)
+                    v /= norm;
+            }
+            QVector<float> distance(toDataset.isEmpty() ? 0 : *std::max_element(toDataset.begin(), toDataset.end()) + 1,
+                                    0.0f);
+            for (std::int64_t i = 0; i < n; ++i) {
+                const auto& c = centre[table->rows[std::size_t(i)][1]];
+                double dot = 0;
+                for (std::int64_t j = 0; j < dim; ++j)
+                    dot += unit[std::size_t(i)][std::size_t(j)] * c[std::size_t(j)];
+                distance[toDataset[int(i)]] = float(1.0 - dot);
+            }
+            return [this, report, toDataset, distance] {
+                m_report = report;
+                m_auditRowToDataset = toDataset;
+                m_classDistance = distance;
+                m_classDistance.resize(m_dataset->rowCount());
+                showReport();
+            };
+        });
     if (started) {
         m_run->setEnabled(false);
         m_cancel->setVisible(true);
@@ -274,7 +276,8 @@ void AuditPanel::showReport() {
     auto* out = section(tr("Outliers"), r.outliers.size(),
                         tr("The most isolated images: far from everything else. 0.5 and above is a clear outlier."));
     for (const auto& o : r.outliers)
-        addRowItem(out, datasetRow(o.row), tr("score %1 · distance %2").arg(o.score, 0, 'f', 2).arg(o.knnDistance, 0, 'f', 3));
+        addRowItem(out, datasetRow(o.row),
+                   tr("score %1 · distance %2").arg(o.score, 0, 'f', 2).arg(o.knnDistance, 0, 'f', 3));
     for (auto* s : {dup, leak, mis, out})
         s->setExpanded(s->childCount() > 0 && s->childCount() <= 30);
 
@@ -302,7 +305,8 @@ void AuditPanel::showReport() {
         Q_EMIT scoresReady(tr("distance to class centre"), m_classDistance);
     m_status->setText(summary());
     if (!r.unreadable.empty())
-        m_status->setText(m_status->text() + tr(" %n duplicate candidate(s) could not be read.", "", int(r.unreadable.size())));
+        m_status->setText(m_status->text() +
+                          tr(" %n duplicate candidate(s) could not be read.", "", int(r.unreadable.size())));
 }
 
 QString AuditPanel::summary() const {
@@ -432,8 +436,9 @@ void AuditPanel::trashSelected() {
             m_fixes << action.id;
             m_tree->clear();
             m_report.reset();
-            m_status->setText(tr("Moved %n image(s) to the trash. Undo Fix brings them back; the data set is read again.",
-                                 "", int(action.files.size())));
+            m_status->setText(
+                tr("Moved %n image(s) to the trash. Undo Fix brings them back; the data set is read again.", "",
+                   int(action.files.size())));
             Q_EMIT filesChanged();
         };
     });

@@ -78,7 +78,7 @@ private:
     std::shared_ptr<core::analysis::AuditReport> m_report;
     /// Data set row of each audited embedding row.
     QVector<int> m_auditRowToDataset;
-    QVector<quint64> m_fixes; ///< journaled action ids, newest last
+    QVector<quint64> m_fixes;       ///< journaled action ids, newest last
     QVector<float> m_classDistance; ///< per data set row: cosine distance to its class's mean direction
 };
 

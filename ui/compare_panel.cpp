@@ -50,7 +50,7 @@ struct ComparePanel::Source {
 };
 
 struct ComparePanel::Detail {
-    int row = -1;        ///< data set row
+    int row = -1; ///< data set row
     float overlap = 1.0f;
     QVector<int> onlyCurrent; ///< data set rows, neighbours under the current model only
     QVector<int> onlyOther;   ///< data set rows, neighbours under the file only
@@ -61,8 +61,9 @@ QString ComparePanel::scoreName() { return tr("neighbourhood change"); }
 ComparePanel::ComparePanel(Workspace* workspace, DatasetModel* dataset, QWidget* parent)
     : QWidget(parent), m_workspace(workspace), m_dataset(dataset), m_runner(new JobRunner(tr("Compare"), this)),
       m_choose(new QPushButton(tr("Compare With"))), m_menu(new QMenu(this)), m_progress(new QProgressBar),
-      m_otherMap(new ScatterView), m_otherCaption(new QLabel), m_split(new QSplitter(Qt::Vertical)), m_cancel(new QPushButton(tr("Cancel"))),
-      m_k(new QSpinBox), m_summary(new QLabel), m_tree(new QTreeWidget), m_status(new QLabel) {
+      m_otherMap(new ScatterView), m_otherCaption(new QLabel), m_split(new QSplitter(Qt::Vertical)),
+      m_cancel(new QPushButton(tr("Cancel"))), m_k(new QSpinBox), m_summary(new QLabel), m_tree(new QTreeWidget),
+      m_status(new QLabel) {
     m_choose->setToolTip(tr("Compare the current model's embeddings of this data set with another model or checkpoint "
                             "(the panel embeds the images with it) or with an embeddings file of the same images "
                             "(.npy, .safetensors or .csv, as File > Export Embeddings or vitrine-cli embed write "
@@ -74,9 +75,10 @@ ComparePanel::ComparePanel(Workspace* workspace, DatasetModel* dataset, QWidget*
     m_progress->setAccessibleName(tr("Comparison progress"));
     m_otherMap->setAccessibleName(tr("Second embedding's map"));
     m_otherMap->setMinimumHeight(220);
-    m_otherCaption->setToolTip(tr("The second embedding's map, projected like the main map and turned, scaled and moved onto "
-                              "it (Procrustes). Selecting or hovering here selects or rings the same images on the main "
-                              "map, and the other way round."));
+    m_otherCaption->setToolTip(
+        tr("The second embedding's map, projected like the main map and turned, scaled and moved onto "
+           "it (Procrustes). Selecting or hovering here selects or rings the same images on the main "
+           "map, and the other way round."));
     m_otherCaption->setWordWrap(true);
     m_otherCaption->setVisible(false);
     m_otherMap->setVisible(false);
@@ -209,11 +211,11 @@ void ComparePanel::chooseAndCompare() {
     if (!readyToCompare())
         return;
     QSettings s;
-    const QString start = s.value(QStringLiteral("compare/lastFile"), s.value(QStringLiteral("export/path"), QDir::homePath()))
+    const QString start = s.value(QStringLiteral("compare/lastFile"),
+                                  s.value(QStringLiteral("export/path"), QDir::homePath()))
                               .toString();
-    const QString file = QFileDialog::getOpenFileName(
-        this, tr("Compare With Embeddings"), start,
-        tr("Embeddings (*.npy *.safetensors *.csv);;All files (*)"));
+    const QString file = QFileDialog::getOpenFileName(this, tr("Compare With Embeddings"), start,
+                                                      tr("Embeddings (*.npy *.safetensors *.csv);;All files (*)"));
     if (file.isEmpty())
         return;
     compareWith(file);
@@ -229,8 +231,9 @@ void ComparePanel::chooseModelAndCompare() {
         return;
     QSettings s;
     const QString start = s.value(QStringLiteral("compare/lastModel"), QDir::homePath()).toString();
-    const QString file = QFileDialog::getOpenFileName(this, tr("Compare With Model or Checkpoint"), start,
-                                                      tr("Model checkpoints (*.safetensors *.pt *.pth);;All files (*)"));
+    const QString file = QFileDialog::getOpenFileName(
+        this, tr("Compare With Model or Checkpoint"), start,
+        tr("Model checkpoints (*.safetensors *.pt *.pth);;All files (*)"));
     if (file.isEmpty())
         return;
     compareWithModel(file);
@@ -242,9 +245,7 @@ void ComparePanel::compareWithModel(const QString& spec) {
     start({{}, spec});
 }
 
-void ComparePanel::popupSourceMenu() {
-    m_menu->popup(m_choose->mapToGlobal(QPoint(0, m_choose->height())));
-}
+void ComparePanel::popupSourceMenu() { m_menu->popup(m_choose->mapToGlobal(QPoint(0, m_choose->height()))); }
 
 void ComparePanel::fillMenu() {
     m_menu->clear();
@@ -275,9 +276,8 @@ void ComparePanel::setLinkedMap(ScatterView* mainMap, ThumbnailCache* thumbs) {
     m_mainMap = mainMap;
     m_thumbs = thumbs;
     // Points are data set rows on both maps, so linking is passing the same rows on.
-    connect(mainMap, &ScatterView::selectionChanged, m_otherMap, [this](const QSet<int>& rows) {
-        m_otherMap->setSelection(rows, /*emitSignal=*/false);
-    });
+    connect(mainMap, &ScatterView::selectionChanged, m_otherMap,
+            [this](const QSet<int>& rows) { m_otherMap->setSelection(rows, /*emitSignal=*/false); });
     connect(m_otherMap, &ScatterView::selectionChanged, mainMap, [this](const QSet<int>& rows) {
         if (m_mainMap->selection() != rows)
             m_mainMap->setSelection(rows, /*emitSignal=*/true); // the rest of the window follows the main map
@@ -340,8 +340,9 @@ void ComparePanel::start(const Source& source) {
     }
     const QString otherSpec = source.model.isEmpty() ? source.file : source.model;
     const bool isModel = !source.model.isEmpty();
-    const bool started = m_runner->start([this, otherSpec, isModel, loadOther, current, table, toDataset, k, datasetRows,
-                                          mainLayout, projection](const JobRunner::Context& ctx) -> std::function<void()> {
+    const bool started = m_runner->start([this, otherSpec, isModel, loadOther, current, table, toDataset, k,
+                                          datasetRows, mainLayout,
+                                          projection](const JobRunner::Context& ctx) -> std::function<void()> {
         QElapsedTimer clock; // the whole job (embedding or reading, both maps, both neighbour searches)
         clock.start();
         QString otherName;
@@ -363,7 +364,8 @@ void ComparePanel::start(const Source& source) {
         rows.columns = table->columns;
         for (auto r : rowsA)
             rows.rows.push_back(table->rows[std::size_t(r)]);
-        const core::Matrix ea = core::analysis::pickRows(*current, rowsA), eb = core::analysis::pickRows(other.embeddings, rowsB);
+        const core::Matrix ea = core::analysis::pickRows(*current, rowsA),
+                           eb = core::analysis::pickRows(other.embeddings, rowsB);
         auto datasetRow = [&](std::int64_t comparedRow) { return toDataset[int(rowsA[std::size_t(comparedRow)])]; };
         // Map A is the main map as drawn (its rows); map B is projected the same way and then
         // aligned onto it. Without a main map yet, both are PCA maps (vitrine-cli compare's).
@@ -451,8 +453,9 @@ void ComparePanel::start(const Source& source) {
         m_progress->setRange(0, 0);
         m_progress->setFormat(QString());
         m_progress->setVisible(true);
-        m_status->setText(isModel ? tr("Embedding the data set with %1, then comparing…").arg(QFileInfo(otherSpec).fileName())
-                                  : tr("Comparing with %1…").arg(QFileInfo(otherSpec).fileName()));
+        m_status->setText(
+            isModel ? tr("Embedding the data set with %1, then comparing…").arg(QFileInfo(otherSpec).fileName())
+                    : tr("Comparing with %1…").arg(QFileInfo(otherSpec).fileName()));
     }
 }
 
@@ -493,13 +496,14 @@ void ComparePanel::showResult() {
         item->setText(1, QString::number(d.overlap, 'f', 2));
         item->setTextAlignment(1, Qt::AlignRight | Qt::AlignVCenter);
         item->setData(0, kRowRole, d.row);
-        const QString tip = tr("%1\nOverlap %2: %3 of %4 neighbours in common\nNeighbours now only:\n  %5\nNeighbours in "
-                               "%6 only:\n  %7")
-                                .arg(idx.data(DatasetModel::PathRole).toString())
-                                .arg(d.overlap, 0, 'f', 2)
-                                .arg(int(std::lround(d.overlap * r.k)))
-                                .arg(r.k)
-                                .arg(names(d.onlyCurrent), otherName, names(d.onlyOther));
+        const QString tip =
+            tr("%1\nOverlap %2: %3 of %4 neighbours in common\nNeighbours now only:\n  %5\nNeighbours in "
+               "%6 only:\n  %7")
+                .arg(idx.data(DatasetModel::PathRole).toString())
+                .arg(d.overlap, 0, 'f', 2)
+                .arg(int(std::lround(d.overlap * r.k)))
+                .arg(r.k)
+                .arg(names(d.onlyCurrent), otherName, names(d.onlyOther));
         item->setToolTip(0, tip);
         item->setToolTip(1, tip);
     }

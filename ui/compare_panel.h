@@ -42,13 +42,13 @@ class Workspace;
 
 /// What the panel shows of one comparison (GUI-thread data, data set rows).
 struct ComparisonView {
-    QString otherFile;      ///< the embeddings file, or the model's spec (path or bundled name)
+    QString otherFile; ///< the embeddings file, or the model's spec (path or bundled name)
     bool otherIsModel = false;
-    QString otherName;      ///< how the panel names it (file name, or the model's description)
+    QString otherName; ///< how the panel names it (file name, or the model's description)
     int k = 0;
-    int compared = 0;       ///< images in both
-    int onlyCurrent = 0;    ///< embedded now, missing from the file
-    int onlyOther = 0;      ///< in the file, not (embedded) in the open data set
+    int compared = 0;    ///< images in both
+    int onlyCurrent = 0; ///< embedded now, missing from the file
+    int onlyOther = 0;   ///< in the file, not (embedded) in the open data set
     double meanOverlap = 0;
     double procrustesResidual = 0;
     double seconds = 0;

@@ -14,9 +14,8 @@ namespace vitrine::ui {
 DatasetModel::DatasetModel(ThumbnailCache* thumbnails, QObject* parent)
     : QAbstractListModel(parent), m_thumbnails(thumbnails) {
     connect(m_thumbnails, &ThumbnailCache::ready, this, &DatasetModel::onThumbnailReady);
-    connect(m_thumbnails, &ThumbnailCache::failed, this, [this](const QString& path, const QString&) {
-        onThumbnailReady(path);
-    });
+    connect(m_thumbnails, &ThumbnailCache::failed, this,
+            [this](const QString& path, const QString&) { onThumbnailReady(path); });
 }
 
 int DatasetModel::rowCount(const QModelIndex& parent) const {
@@ -28,8 +27,7 @@ QVariant DatasetModel::data(const QModelIndex& index, int role) const {
         return {};
     const auto& s = m_dataset.samples[static_cast<std::size_t>(index.row())];
     switch (role) {
-    case Qt::DisplayRole:
-        return QString::fromStdString(s.path.filename().string());
+    case Qt::DisplayRole: return QString::fromStdString(s.path.filename().string());
     case Qt::ToolTipRole:
         return QStringLiteral("<b>%1</b><br>%2<br><small>%3</small>")
             .arg(QString::fromStdString(core::data::Dataset::labelAt(s, m_level)).toHtmlEscaped(),
@@ -49,16 +47,11 @@ QVariant DatasetModel::data(const QModelIndex& index, int role) const {
         }
         return QPixmap::fromImage(img);
     }
-    case PathRole:
-        return QString::fromStdString(s.path.string());
-    case RelativePathRole:
-        return QString::fromStdString(s.relativePath);
-    case ClassRole:
-        return QString::fromStdString(core::data::Dataset::labelAt(s, m_level));
-    case ClassIdRole:
-        return m_classIds[static_cast<std::size_t>(index.row())];
-    default:
-        return {};
+    case PathRole: return QString::fromStdString(s.path.string());
+    case RelativePathRole: return QString::fromStdString(s.relativePath);
+    case ClassRole: return QString::fromStdString(core::data::Dataset::labelAt(s, m_level));
+    case ClassIdRole: return m_classIds[static_cast<std::size_t>(index.row())];
+    default: return {};
     }
 }
 

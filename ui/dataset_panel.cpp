@@ -28,7 +28,8 @@ bool SampleFilterProxy::filterAcceptsRow(int sourceRow, const QModelIndex& sourc
     QModelIndex idx = sourceModel()->index(sourceRow, 0, sourceParent);
     if (!m_hidden.isEmpty() && m_hidden.contains(idx.data(DatasetModel::ClassRole).toString()))
         return false;
-    if (!m_search.isEmpty() && !idx.data(DatasetModel::RelativePathRole).toString().contains(m_search, Qt::CaseInsensitive))
+    if (!m_search.isEmpty() &&
+        !idx.data(DatasetModel::RelativePathRole).toString().contains(m_search, Qt::CaseInsensitive))
         return false;
     return true;
 }
@@ -91,11 +92,10 @@ DatasetPanel::DatasetPanel(DatasetModel* model, QWidget* parent)
     });
     connect(m_model, &QAbstractItemModel::modelReset, this, &DatasetPanel::rebuildLevels);
     connect(m_classes, &QStandardItemModel::itemChanged, this, &DatasetPanel::applyClassFilter);
-    connect(m_grid->selectionModel(), &QItemSelectionModel::currentChanged, this,
-            [this](const QModelIndex& current) {
-                if (current.isValid())
-                    Q_EMIT currentRowChanged(m_proxy->mapToSource(current).row());
-            });
+    connect(m_grid->selectionModel(), &QItemSelectionModel::currentChanged, this, [this](const QModelIndex& current) {
+        if (current.isValid())
+            Q_EMIT currentRowChanged(m_proxy->mapToSource(current).row());
+    });
     rebuildLevels();
     rebuildClassList();
 }

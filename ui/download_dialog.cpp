@@ -20,9 +20,9 @@ QString megabytes(qint64 bytes) { return QString::number(bytes / 1e6, 'f', 1); }
 } // namespace
 
 DownloadDialog::DownloadDialog(QWidget* parent)
-    : QDialog(parent), m_list(new QListWidget), m_details(new QLabel), m_status(new QLabel), m_progress(new QProgressBar),
-      m_download(new QPushButton(tr("Download"))), m_cancel(new QPushButton(tr("Cancel Download"))),
-      m_runner(new JobRunner(QStringLiteral("download"), this)) {
+    : QDialog(parent), m_list(new QListWidget), m_details(new QLabel), m_status(new QLabel),
+      m_progress(new QProgressBar), m_download(new QPushButton(tr("Download"))),
+      m_cancel(new QPushButton(tr("Cancel Download"))), m_runner(new JobRunner(QStringLiteral("download"), this)) {
     setWindowTitle(tr("Download a Model"));
     m_details->setWordWrap(true);
     m_details->setTextInteractionFlags(Qt::TextSelectableByMouse);
@@ -39,8 +39,9 @@ DownloadDialog::DownloadDialog(QWidget* parent)
     buttons->addStretch(1);
     buttons->addWidget(close);
     auto* layout = new QVBoxLayout(this);
-    layout->addWidget(new QLabel(tr("Checkpoints from their publishers, read without running Python. They are saved in %1.")
-                                     .arg(QDir::toNativeSeparators(q(core::model::downloadedModelsDir().string())))));
+    layout->addWidget(
+        new QLabel(tr("Checkpoints from their publishers, read without running Python. They are saved in %1.")
+                       .arg(QDir::toNativeSeparators(q(core::model::downloadedModelsDir().string())))));
     layout->addWidget(m_list, 1);
     layout->addWidget(m_details);
     layout->addWidget(m_progress);
@@ -65,8 +66,8 @@ DownloadDialog::DownloadDialog(QWidget* parent)
         m_progress->setRange(0, 1000);
         m_progress->setValue(int(1000 * done / total));
         const double eta = m_runner->etaSeconds();
-        m_progress->setFormat(tr("%1 of %2 MB · %3 left")
-                                  .arg(megabytes(done), megabytes(total), eta >= 0 ? formatEta(eta) : tr("?")));
+        m_progress->setFormat(
+            tr("%1 of %2 MB · %3 left").arg(megabytes(done), megabytes(total), eta >= 0 ? formatEta(eta) : tr("?")));
     });
     connect(m_runner, &JobRunner::failed, this, [this](const QString& message) {
         setRunning(false);
@@ -77,9 +78,9 @@ DownloadDialog::DownloadDialog(QWidget* parent)
     connect(m_runner, &JobRunner::cancelled, this, [this] {
         setRunning(false);
         const qint64 kept = core::model::partialDownloadBytes(m_name.toStdString());
-        m_status->setText(kept > 0 ? tr("Cancelled; %1 MB are kept, not opened: Download resumes from there.")
-                                         .arg(megabytes(kept))
-                                   : tr("Cancelled; nothing was kept."));
+        m_status->setText(
+            kept > 0 ? tr("Cancelled; %1 MB are kept, not opened: Download resumes from there.").arg(megabytes(kept))
+                     : tr("Cancelled; nothing was kept."));
         refreshList();
         Q_EMIT failed(m_status->text());
     });
@@ -109,13 +110,13 @@ void DownloadDialog::showDetails(int row) {
         hash = tr("Unverified: its publisher gives no hash. The first download's SHA-256 is pinned and later "
                   "downloads must match it.");
     const qint64 part = core::model::partialDownloadBytes(e.name);
-    m_details->setText(tr("<b>%1</b><br>%2<br>About %3 MB · licence %4<br>%5%6<br><small>%7</small>")
-                           .arg(q(e.title).toHtmlEscaped(), q(e.note).toHtmlEscaped())
-                           .arg(e.approxMegabytes)
-                           .arg(q(e.licence).toHtmlEscaped(), hash.toHtmlEscaped(),
-                                part > 0 ? tr("<br>%1 MB downloaded earlier; Download resumes.").arg(megabytes(part))
-                                         : QString(),
-                                q(e.url).toHtmlEscaped()));
+    m_details->setText(
+        tr("<b>%1</b><br>%2<br>About %3 MB · licence %4<br>%5%6<br><small>%7</small>")
+            .arg(q(e.title).toHtmlEscaped(), q(e.note).toHtmlEscaped())
+            .arg(e.approxMegabytes)
+            .arg(q(e.licence).toHtmlEscaped(), hash.toHtmlEscaped(),
+                 part > 0 ? tr("<br>%1 MB downloaded earlier; Download resumes.").arg(megabytes(part)) : QString(),
+                 q(e.url).toHtmlEscaped()));
 }
 
 void DownloadDialog::setRunning(bool running) {

@@ -1,8 +1,8 @@
 #include "ui/export_dialog.h"
 
 #include <QComboBox>
-#include <QDir>
 #include <QDialogButtonBox>
+#include <QDir>
 #include <QFileDialog>
 #include <QFormLayout>
 #include <QHBoxLayout>
@@ -81,7 +81,8 @@ ExportDialog::ExportDialog(Workspace* workspace, DatasetModel* dataset, QWidget*
     m_format->addItem(tr("TensorBoard Projector folder"), QStringLiteral("projector"));
     QSettings q;
     m_format->setCurrentIndex(q.value(QStringLiteral("export/format"), 0).toInt());
-    m_path->setText(q.value(QStringLiteral("export/path"), QDir::homePath() + QStringLiteral("/embeddings.npy")).toString());
+    m_path->setText(
+        q.value(QStringLiteral("export/path"), QDir::homePath() + QStringLiteral("/embeddings.npy")).toString());
     auto* browse = new QToolButton;
     browse->setText(QStringLiteral("…"));
     auto* pathRow = new QHBoxLayout;
@@ -121,7 +122,8 @@ ExportDialog::ExportDialog(Workspace* workspace, DatasetModel* dataset, QWidget*
     connect(m_runner, &JobRunner::failed, this, [this](const QString& message) {
         m_status->setText(QStringLiteral("<span style='color:#b00'>%1</span>").arg(message.toHtmlEscaped()));
     });
-    connect(m_runner, &JobRunner::cancelled, this, [this] { m_status->setText(tr("Cancelled; earlier files are unchanged.")); });
+    connect(m_runner, &JobRunner::cancelled, this,
+            [this] { m_status->setText(tr("Cancelled; earlier files are unchanged.")); });
     connect(m_runner, &JobRunner::idle, this, [this] {
         m_export->setEnabled(true);
         m_cancel->setText(tr("Close"));
@@ -164,11 +166,13 @@ void ExportDialog::startExport() {
         QStringList files;
         for (const auto& f : result.files)
             files << QString::fromStdString(f.filename().string());
-        return [this, files, out] { m_status->setText(tr("Wrote %1 in %2").arg(files.join(QStringLiteral(", ")), out)); };
+        return
+            [this, files, out] { m_status->setText(tr("Wrote %1 in %2").arg(files.join(QStringLiteral(", ")), out)); };
     });
 }
 
-QString ExportDialog::exportNow(Workspace* workspace, DatasetModel* dataset, const QString& format, const QString& out) {
+QString ExportDialog::exportNow(Workspace* workspace, DatasetModel* dataset, const QString& format,
+                                const QString& out) {
     try {
         core::io::exportEmbeddings(*collect(workspace, dataset), out.toStdString(), optionsFor(format, dataset));
         return {};

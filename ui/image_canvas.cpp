@@ -86,8 +86,8 @@ void ImageCanvas::paintEvent(QPaintEvent*) {
         p.drawRect(cell.adjusted(-1, -1, 1, 1));
     }
     p.setPen(palette().color(QPalette::Text));
-    p.drawText(QRectF(0, height() - fontMetrics().height() - 4, width(), fontMetrics().height() + 4),
-               Qt::AlignCenter, m_hoverText);
+    p.drawText(QRectF(0, height() - fontMetrics().height() - 4, width(), fontMetrics().height() + 4), Qt::AlignCenter,
+               m_hoverText);
 }
 
 void ImageCanvas::mouseMoveEvent(QMouseEvent* e) {

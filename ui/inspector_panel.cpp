@@ -2,20 +2,20 @@
 
 #include <QApplication>
 
-#include <algorithm>
 #include <QCheckBox>
 #include <QClipboard>
-#include <QSettings>
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPainter>
+#include <QSettings>
 #include <QShortcut>
 #include <QSlider>
 #include <QToolButton>
 #include <QVBoxLayout>
+#include <algorithm>
 
 #include <opencv2/imgproc.hpp>
 
@@ -33,8 +33,9 @@ namespace {
 QImage toQImage(const cv::Mat& rgb) { return matToQImage(rgb); }
 
 const QVector<QColor>& matchColours() {
-    static const QVector<QColor> c{QColor(230, 25, 75), QColor(60, 180, 75), QColor(255, 225, 25), QColor(0, 130, 200),
-                                   QColor(245, 130, 48), QColor(145, 30, 180), QColor(70, 240, 240), QColor(240, 50, 230)};
+    static const QVector<QColor> c{QColor(230, 25, 75),  QColor(60, 180, 75),  QColor(255, 225, 25),
+                                   QColor(0, 130, 200),  QColor(245, 130, 48), QColor(145, 30, 180),
+                                   QColor(70, 240, 240), QColor(240, 50, 230)};
     return c;
 }
 
@@ -53,7 +54,8 @@ InspectorPanel::InspectorPanel(QWidget* parent)
                           "patch token, the first three principal components of the patch tokens as colours, or "
                           "the high-norm \"artefact\" tokens (boxed) where the class token's attention piles up in "
                           "models without registers, with the register tokens of models that have them."));
-    m_layer->setToolTip(tr("Transformer layer, numbered from 0 as the model and vitrine-cli number its blocks. PageUp/PageDown also move it."));
+    m_layer->setToolTip(tr(
+        "Transformer layer, numbered from 0 as the model and vitrine-cli number its blocks. PageUp/PageDown also move it."));
     m_layer->setAccessibleName(tr("Layer"));
     m_opacity->setAccessibleName(tr("Heatmap opacity"));
     m_discard->setAccessibleName(tr("Rollout discard ratio"));
@@ -148,7 +150,8 @@ InspectorPanel::InspectorPanel(QWidget* parent)
     // depend on the model).
     {
         QSettings settings;
-        m_view->setCurrentIndex(std::clamp(settings.value(QStringLiteral("inspector/view"), 0).toInt(), 0, m_view->count() - 1));
+        m_view->setCurrentIndex(
+            std::clamp(settings.value(QStringLiteral("inspector/view"), 0).toInt(), 0, m_view->count() - 1));
         const int cmap = m_colormap->findText(settings.value(QStringLiteral("inspector/colormap")).toString());
         if (cmap >= 0)
             m_colormap->setCurrentIndex(cmap);
@@ -192,7 +195,8 @@ InspectorPanel::InspectorPanel(QWidget* parent)
     connect(m_canvasA, &ImageCanvas::patchHovered, this, [this](int p) { updateHoverText(p, false); });
     connect(m_canvasB, &ImageCanvas::patchHovered, this, [this](int p) { updateHoverText(p, true); });
     connect(saveBtn, &QToolButton::clicked, this, [this] {
-        QString f = QFileDialog::getSaveFileName(this, tr("Save view"), QStringLiteral("attention.png"), tr("PNG (*.png)"));
+        QString f = QFileDialog::getSaveFileName(this, tr("Save view"), QStringLiteral("attention.png"),
+                                                 tr("PNG (*.png)"));
         if (!f.isEmpty() && !saveSnapshot(f))
             m_status->setText(tr("Could not save %1").arg(f));
     });
@@ -302,7 +306,8 @@ QImage InspectorPanel::renderAttention(const an::InspectionResult& r, cv::Mat* m
     cv::Mat out;
     if (view == View::Attention || view == View::AllHeads) {
         // The rule `vitrine-cli attention` follows too (core/analysis/attention_view.h).
-        return toQImage(an::renderAttentionView(r.attention, r.input, attention, view == View::Attention ? mapOut : nullptr));
+        return toQImage(
+            an::renderAttentionView(r.attention, r.input, attention, view == View::Attention ? mapOut : nullptr));
     }
     if (view == View::TokenNorms) {
         cv::Mat norms = an::tokenNorms(r.patchTokens, g);
@@ -357,22 +362,29 @@ void InspectorPanel::render() {
                 cv::minMaxLoc(sim, nullptr, &mx, nullptr, &at);
                 an::highlightPatch(b, m_b->gridSize(), at.y * m_b->gridSize() + at.x, {255, 60, 60}, 2);
                 m_status->setText(tr("Patch %1 of the left image: most similar patch on the right has cosine %2. "
-                                     "Click [CLS] to see the best-matching pairs.").arg(m_query).arg(mx, 0, 'f', 3));
+                                     "Click [CLS] to see the best-matching pairs.")
+                                      .arg(m_query)
+                                      .arg(mx, 0, 'f', 3));
             } else {
                 b = m_b->input.clone();
-                auto matches = an::bestPatchMatches(m_a->patchTokens, m_b->patchTokens, an::MatchMode::MutualNearest, 8);
+                auto matches = an::bestPatchMatches(m_a->patchTokens, m_b->patchTokens, an::MatchMode::MutualNearest,
+                                                    8);
                 QStringList lines;
                 for (std::size_t i = 0; i < matches.size(); ++i) {
                     QColor c = matchColours()[int(i) % matchColours().size()];
                     cv::Scalar col(c.red(), c.green(), c.blue());
                     an::highlightPatch(a, g, matches[i].patchA, col, 3);
                     an::highlightPatch(b, m_b->gridSize(), matches[i].patchB, col, 3);
-                    lines << QStringLiteral("%1↔%2 (%3)").arg(matches[i].patchA).arg(matches[i].patchB).arg(matches[i].similarity, 0, 'f', 2);
+                    lines << QStringLiteral("%1↔%2 (%3)")
+                                 .arg(matches[i].patchA)
+                                 .arg(matches[i].patchB)
+                                 .arg(matches[i].similarity, 0, 'f', 2);
                 }
                 const double cosine = m_a->embedding.dot(m_b->embedding);
                 m_status->setText(tr("Embedding cosine similarity %1. Best mutual patch matches (same colour on both "
                                      "sides): %2. Click a patch on the left to see its similarity map.")
-                                      .arg(cosine, 0, 'f', 3).arg(lines.join(QStringLiteral(", "))));
+                                      .arg(cosine, 0, 'f', 3)
+                                      .arg(lines.join(QStringLiteral(", "))));
             }
             m_canvasA->setCaption(m_titleA);
             m_canvasB->setCaption(m_titleB);
@@ -405,7 +417,11 @@ void InspectorPanel::render() {
         else if (m_compare == Compare::None)
             m_status->setText(tr("%1 — %2×%2 patches of %3 px, %4 layers × %5 heads. Click a patch to see where it "
                                  "looks; hover for values.")
-                                  .arg(m_titleA).arg(g).arg(m_a->config.patchSize).arg(m_a->layers()).arg(m_a->heads()));
+                                  .arg(m_titleA)
+                                  .arg(g)
+                                  .arg(m_a->config.patchSize)
+                                  .arg(m_a->layers())
+                                  .arg(m_a->heads()));
     } catch (const std::exception& e) {
         setError(QString::fromStdString(e.what()));
     }

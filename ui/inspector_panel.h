@@ -40,13 +40,14 @@ public:
     /// Two images side by side with patch-to-patch similarity.
     void setImagePair(InspectionPtr a, const QString& titleA, InspectionPtr b, const QString& titleB);
     /// One image under two checkpoints, with the difference of their maps.
-    void setCheckpointPair(InspectionPtr before, const QString& titleBefore, InspectionPtr after, const QString& titleAfter);
+    void setCheckpointPair(InspectionPtr before, const QString& titleBefore, InspectionPtr after,
+                           const QString& titleAfter);
     void setBusy(const QString& message);
     void setError(const QString& message);
 
     // Controls (tests drive these).
-    void setLayer(int layer);   ///< 0-based
-    void setHead(int index);    ///< combo index: 0 mean, 1 max, 2 min, 3+h head h
+    void setLayer(int layer); ///< 0-based
+    void setHead(int index);  ///< combo index: 0 mean, 1 max, 2 min, 3+h head h
     void setRollout(bool on);
     void setMask(bool on);
     void setView(View view);

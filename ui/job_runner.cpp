@@ -10,8 +10,7 @@
 
 namespace vitrine::ui {
 
-JobRunner::JobRunner(const QString& name, QObject* parent)
-    : QObject(parent), m_name(name), m_worker(new QObject) {
+JobRunner::JobRunner(const QString& name, QObject* parent) : QObject(parent), m_name(name), m_worker(new QObject) {
     m_thread.setObjectName(name);
     m_worker->moveToThread(&m_thread);
     connect(&m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
@@ -45,10 +44,13 @@ bool JobRunner::start(Task task) {
                 return;
             *last = now;
             QString st = QString::fromStdString(stage);
-            QMetaObject::invokeMethod(self.data(), [self, done, total, st] {
-                if (self)
-                    self->onProgress(done, total, st);
-            }, Qt::QueuedConnection);
+            QMetaObject::invokeMethod(
+                self.data(),
+                [self, done, total, st] {
+                    if (self)
+                        self->onProgress(done, total, st);
+                },
+                Qt::QueuedConnection);
         };
         std::function<void()> apply;
         QString error;
@@ -63,27 +65,30 @@ bool JobRunner::start(Task task) {
         } catch (...) {
             error = QStringLiteral("unknown error");
         }
-        QMetaObject::invokeMethod(self.data(), [self, apply, error, wasCancelled] {
-            if (!self)
-                return;
-            if (wasCancelled) {
-                Q_EMIT self->cancelled();
-            } else if (!error.isEmpty()) {
-                Q_EMIT self->failed(error);
-            } else {
-                if (apply) {
-                    try {
-                        apply();
-                    } catch (const std::exception& e) {
-                        Q_EMIT self->failed(QString::fromStdString(e.what()));
-                        self->end();
-                        return;
+        QMetaObject::invokeMethod(
+            self.data(),
+            [self, apply, error, wasCancelled] {
+                if (!self)
+                    return;
+                if (wasCancelled) {
+                    Q_EMIT self->cancelled();
+                } else if (!error.isEmpty()) {
+                    Q_EMIT self->failed(error);
+                } else {
+                    if (apply) {
+                        try {
+                            apply();
+                        } catch (const std::exception& e) {
+                            Q_EMIT self->failed(QString::fromStdString(e.what()));
+                            self->end();
+                            return;
+                        }
                     }
+                    Q_EMIT self->finished();
                 }
-                Q_EMIT self->finished();
-            }
-            self->end();
-        }, Qt::QueuedConnection);
+                self->end();
+            },
+            Qt::QueuedConnection);
     });
     return true;
 }

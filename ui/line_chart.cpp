@@ -224,7 +224,8 @@ bool LineChart::savePng(const QString& file) {
     if (!img.save(&buf, "PNG"))
         return false;
     try {
-        core::io::writeFileAtomically(file.toStdString(), std::string_view(bytes.constData(), std::size_t(bytes.size())));
+        core::io::writeFileAtomically(file.toStdString(),
+                                      std::string_view(bytes.constData(), std::size_t(bytes.size())));
         return true;
     } catch (const std::exception&) {
         return false;

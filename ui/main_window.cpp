@@ -10,6 +10,7 @@
 #include <QDropEvent>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QGuiApplication>
 #include <QHeaderView>
 #include <QInputDialog>
 #include <QLabel>
@@ -18,18 +19,17 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
-#include <QGuiApplication>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QScreen>
-#include <QStackedWidget>
-#include <QStyle>
-#include <QTabWidget>
-#include <QToolBar>
 #include <QSettings>
+#include <QStackedWidget>
 #include <QStandardItemModel>
 #include <QStatusBar>
+#include <QStyle>
+#include <QTabWidget>
 #include <QTableView>
+#include <QToolBar>
 #include <QToolButton>
 #include <QUndoCommand>
 #include <QUndoStack>
@@ -37,9 +37,9 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "core/common/precision.h"
 #include "core/data/import_rules.h"
 #include "core/io/embedding_set.h"
-#include "core/common/precision.h"
 #include "core/model/model_paths.h"
 #include "core/model/vit_config.h"
 #include "ui/app_paths.h"
@@ -55,11 +55,11 @@
 #include "ui/neighbours_panel.h"
 #include "ui/scatter_view.h"
 #include "ui/selection_export_dialog.h"
+#include "ui/theme.h"
 #include "ui/thumbnail_cache.h"
 #include "ui/training_controller.h"
-#include "ui/theme.h"
-#include "ui/welcome_page.h"
 #include "ui/training_panel.h"
+#include "ui/welcome_page.h"
 #include "ui/workspace.h"
 
 namespace vitrine::ui {
@@ -72,9 +72,7 @@ class AddSamplesCommand : public QUndoCommand {
 public:
     AddSamplesCommand(DatasetModel* model, std::vector<core::data::Sample> samples, const QString& text)
         : QUndoCommand(text), m_model(model), m_samples(std::move(samples)) {}
-    void redo() override {
-        m_model->addSamples(m_samples);
-    }
+    void redo() override { m_model->addSamples(m_samples); }
     void undo() override {
         std::vector<std::string> paths;
         for (const auto& s : m_samples)
@@ -145,9 +143,8 @@ MainWindow::MainWindow(QWidget* parent)
 
     connect(m_datasetModel, &DatasetModel::classesChanged, this, &MainWindow::updateStatus);
     connect(m_datasetPanel, &DatasetPanel::currentRowChanged, this, &MainWindow::selectionChanged);
-    connect(m_datasetModel, &DatasetModel::classesChanged, this, [this] {
-        QSettings().setValue(QStringLiteral("dataset/labelLevel"), m_datasetModel->labelLevel());
-    });
+    connect(m_datasetModel, &DatasetModel::classesChanged, this,
+            [this] { QSettings().setValue(QStringLiteral("dataset/labelLevel"), m_datasetModel->labelLevel()); });
     m_datasetModel->setLabelLevel(QSettings().value(QStringLiteral("dataset/labelLevel"), -1).toInt());
 
     // Later starts restore what the user left; the first fills the screen.
@@ -172,8 +169,8 @@ void MainWindow::fitToScreen() {
     setGeometry(QStyle::alignedRect(Qt::LeftToRight, Qt::AlignCenter, size, avail));
     // Docks in proportion: the map in the middle gets what is left (about half the width).
     const int w = size.width();
-    resizeDocks({m_datasetDock, m_neighboursDock}, {std::clamp(w * 22 / 100, 280, 400), std::clamp(w * 26 / 100, 300, 520)},
-                Qt::Horizontal);
+    resizeDocks({m_datasetDock, m_neighboursDock},
+                {std::clamp(w * 22 / 100, 280, 400), std::clamp(w * 26 / 100, 300, 520)}, Qt::Horizontal);
 }
 
 void MainWindow::updateCentre() {
@@ -244,7 +241,8 @@ void MainWindow::buildDocks() {
 
     // Right: the neighbours of the selected image.
     m_neighbours = new NeighboursPanel(m_thumbnails);
-    m_neighboursDock = addPanel(tr("Neighbours"), QStringLiteral("neighboursDock"), m_neighbours, Qt::RightDockWidgetArea);
+    m_neighboursDock = addPanel(tr("Neighbours"), QStringLiteral("neighboursDock"), m_neighbours,
+                                Qt::RightDockWidgetArea);
     // Right, the tab beside it: the audit of the data set, and its fixes.
     m_audit = new AuditPanel(m_workspace, m_datasetModel);
     m_auditDock = addPanel(tr("Audit"), QStringLiteral("auditDock"), m_audit, Qt::RightDockWidgetArea);
@@ -298,8 +296,9 @@ void MainWindow::buildDocks() {
     });
     connect(m_neighbours, &NeighboursPanel::pairActivated, this, [this] { showMainView(1); });
     connect(m_neighbours, &NeighboursPanel::pairActivated, m_workspace, &Workspace::requestPairInspection);
-    connect(m_neighbours, &NeighboursPanel::imageDropped, this,
-            [this](const QString& path) { m_workspace->requestNeighboursOfFile(path, m_neighbours->k(), m_neighbours->cosine()); });
+    connect(m_neighbours, &NeighboursPanel::imageDropped, this, [this](const QString& path) {
+        m_workspace->requestNeighboursOfFile(path, m_neighbours->k(), m_neighbours->cosine());
+    });
     connect(m_neighbours, &NeighboursPanel::parametersChanged, this, [this] { onSelection(m_currentRow); });
     // "From another class" depends on the class level: ask again when it changes.
     connect(m_datasetModel, &DatasetModel::classesChanged, this, [this] {
@@ -323,30 +322,31 @@ void MainWindow::buildDocks() {
             m_workspace->requestNeighbours(m_currentRow, m_neighbours->k(), m_neighbours->cosine());
     });
     connect(m_workspace, &Workspace::layoutChanged, this, [this] { m_map->view()->setCurrent(m_currentRow); });
-    connect(m_workspace, &Workspace::computeSummaryChanged, this, [this](const QString& summary) {
-        m_computeSummary = summary;
-    });
-    connect(m_workspace, &Workspace::modelChanged, this, [this](const QString& description, const QStringList& warnings) {
-        m_statusModel->setText(description);
-        m_statusModel->setToolTip((QStringList{m_computeSummary} + warnings).join('\n'));
-        if (!warnings.isEmpty())
-            statusBar()->showMessage(warnings.join(QStringLiteral(" · ")), 10000);
-    });
-    connect(m_workspace, &Workspace::message, this, [this](const QString& text) { statusBar()->showMessage(text, 15000); });
+    connect(m_workspace, &Workspace::computeSummaryChanged, this,
+            [this](const QString& summary) { m_computeSummary = summary; });
+    connect(m_workspace, &Workspace::modelChanged, this,
+            [this](const QString& description, const QStringList& warnings) {
+                m_statusModel->setText(description);
+                m_statusModel->setToolTip((QStringList{m_computeSummary} + warnings).join('\n'));
+                if (!warnings.isEmpty())
+                    statusBar()->showMessage(warnings.join(QStringLiteral(" · ")), 10000);
+            });
+    connect(m_workspace, &Workspace::message, this,
+            [this](const QString& text) { statusBar()->showMessage(text, 15000); });
     connect(m_workspace, &Workspace::error, this, [this](const QString& message) {
         statusBar()->showMessage(message, 15000);
         m_inspector->setError(message);
     });
-    connect(m_training, &TrainingPanel::checkpointActivated, this, [this](const QString& path) { m_workspace->setModel(path); });
+    connect(m_training, &TrainingPanel::checkpointActivated, this,
+            [this](const QString& path) { m_workspace->setModel(path); });
     connect(m_training, &TrainingPanel::compareCheckpointsRequested, this, [this](const QString& a, const QString& b) {
         m_workspace->requestCheckpointComparison(std::max(0, m_currentRow), a, b);
     });
     connect(m_training, &TrainingPanel::tripletActivated, m_workspace, &Workspace::requestPairInspection);
     connect(m_training, &TrainingPanel::tripletActivated, this, [this] { showMainView(1); });
     connect(m_training, &TrainingPanel::compareCheckpointsRequested, this, [this] { showMainView(1); });
-    connect(m_trainer, &TrainingController::finished, this, [this](const QString& summary) {
-        statusBar()->showMessage(summary, 20000);
-    });
+    connect(m_trainer, &TrainingController::finished, this,
+            [this](const QString& summary) { statusBar()->showMessage(summary, 20000); });
 }
 
 void MainWindow::onSelection(int row) {
@@ -388,8 +388,9 @@ void MainWindow::buildMenus() {
     m_exportSelectionAction = file->addAction(tr("Export &Selection…"), this, &MainWindow::exportSelectionDialog);
     m_exportSelectionAction->setObjectName(QStringLiteral("exportSelectionAction"));
     m_exportSelectionAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_E));
-    m_exportSelectionAction->setToolTip(tr("Save the images selected on the map as a CSV list, a copy as an ImageFolder "
-                                           "tree, or a montage PNG (Ctrl+Shift+E)"));
+    m_exportSelectionAction->setToolTip(
+        tr("Save the images selected on the map as a CSV list, a copy as an ImageFolder "
+           "tree, or a montage PNG (Ctrl+Shift+E)"));
     m_exportSelectionAction->setStatusTip(m_exportSelectionAction->toolTip());
     file->addSeparator();
     QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
@@ -424,16 +425,16 @@ void MainWindow::buildMenus() {
     QAction* download = modelMenu->addAction(tr("&Download a Model…"), this, [this] {
         auto* dialog = new DownloadDialog(this);
         dialog->setAttribute(Qt::WA_DeleteOnClose);
-        connect(dialog, &DownloadDialog::downloaded, this, [this](const QString&, const QString& path) {
-            m_workspace->setModel(path);
-        });
+        connect(dialog, &DownloadDialog::downloaded, this,
+                [this](const QString&, const QString& path) { m_workspace->setModel(path); });
         dialog->show();
     });
     download->setObjectName(QStringLiteral("downloadModelAction"));
     download->setToolTip(tr("DINO, DINOv2 (with registers), DeiT and MAE checkpoints from their publishers"));
     QAction* openModel = modelMenu->addAction(tr("&Open Checkpoint…"), this, &MainWindow::chooseModelDialog);
     openModel->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_M));
-    openModel->setToolTip(tr("Load a checkpoint: .safetensors (Vitrine, timm/DINO, Hugging Face, torchvision, CLIP) or a PyTorch .pth/.pt/.bin state dict (DINO, DINOv2, DeiT, MAE, CLIP), read without running Python"));
+    openModel->setToolTip(tr(
+        "Load a checkpoint: .safetensors (Vitrine, timm/DINO, Hugging Face, torchvision, CLIP) or a PyTorch .pth/.pt/.bin state dict (DINO, DINOv2, DeiT, MAE, CLIP), read without running Python"));
     modelMenu->addAction(tr("&Recompute Map"), this, [this] { m_workspace->computeEmbeddings(); });
 
     m_viewMenu = menuBar()->addMenu(tr("&View"));
@@ -455,7 +456,8 @@ void MainWindow::buildMenus() {
     });
     m_focusAction->setCheckable(true);
     m_focusAction->setShortcut(QKeySequence(Qt::Key_F9));
-    m_focusAction->setToolTip(tr("Hide all panels so the map or the Inspector fills the window (F9 again restores them)"));
+    m_focusAction->setToolTip(
+        tr("Hide all panels so the map or the Inspector fills the window (F9 again restores them)"));
     QMenu* themes = m_viewMenu->addMenu(tr("&Theme"));
     auto* themeGroup = new QActionGroup(this);
     for (const auto& [theme, label] : {std::pair{Theme::System, tr("&System")}, std::pair{Theme::Light, tr("&Light")},
@@ -503,12 +505,13 @@ void MainWindow::buildMenus() {
     compute->setObjectName(QStringLiteral("computeMapAction"));
     compute->setShortcut(QKeySequence(Qt::Key_F5));
     compute->setToolTip(tr("Embed every image with the current model and draw the map (F5)"));
-    QAction* train = m_toolbar->addAction(QIcon(QStringLiteral(":/vitrine/icons/train.svg")), tr("Train"), this, [this] {
-        m_trainingDock->show();
-        m_trainingDock->raise();
-        if (m_training->startButton()->isEnabled())
-            m_training->startButton()->click();
-    });
+    QAction* train = m_toolbar->addAction(QIcon(QStringLiteral(":/vitrine/icons/train.svg")), tr("Train"), this,
+                                          [this] {
+                                              m_trainingDock->show();
+                                              m_trainingDock->raise();
+                                              if (m_training->startButton()->isEnabled())
+                                                  m_training->startButton()->click();
+                                          });
     train->setObjectName(QStringLiteral("trainAction"));
     train->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return));
     train->setToolTip(tr("Train the embedding with triplet loss using the Training tab's settings (Ctrl+Return)"));
@@ -532,9 +535,10 @@ void MainWindow::buildMenus() {
     });
     m_compareAction->setObjectName(QStringLiteral("compareAction"));
     m_compareAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_K));
-    m_compareAction->setToolTip(tr("Compare the current embeddings with another model, a checkpoint of the training run "
-                                   "or an embeddings file of the same images: which images' neighbours changed, and "
-                                   "the two maps side by side (Ctrl+Shift+K)"));
+    m_compareAction->setToolTip(
+        tr("Compare the current embeddings with another model, a checkpoint of the training run "
+           "or an embeddings file of the same images: which images' neighbours changed, and "
+           "the two maps side by side (Ctrl+Shift+K)"));
     m_compareAction->setStatusTip(m_compareAction->toolTip());
     m_map->setContextActions({m_exportSelectionAction, m_compareAction});
     m_toolbar->addSeparator();
@@ -567,9 +571,10 @@ void MainWindow::exportSelectionDialog() {
     if (rows.isEmpty() && m_map->view()->current() >= 0 && m_map->view()->current() < int(ds.samples.size()))
         rows = {m_map->view()->current()};
     if (rows.isEmpty()) {
-        statusBar()->showMessage(tr("Nothing is selected on the map: Shift+drag a rectangle or Ctrl+drag a lasso around "
-                                    "points (or click one), then Export Selection again."),
-                                 15000);
+        statusBar()->showMessage(
+            tr("Nothing is selected on the map: Shift+drag a rectangle or Ctrl+drag a lasso around "
+               "points (or click one), then Export Selection again."),
+            15000);
         return;
     }
     // Paths relative to the data set's folder where they are inside it (as the CLI's select
@@ -609,7 +614,8 @@ void MainWindow::showJobProgress(JobRunner* runner) {
         if (total > 0) {
             m_progress->setRange(0, 1000);
             m_progress->setValue(static_cast<int>(1000 * done / total));
-            m_statusJob->setText(tr("%1 %2/%3 · %4 left").arg(stage).arg(done).arg(total).arg(formatEta(runner->etaSeconds())));
+            m_statusJob->setText(
+                tr("%1 %2/%3 · %4 left").arg(stage).arg(done).arg(total).arg(formatEta(runner->etaSeconds())));
         } else {
             m_statusJob->setText(stage);
         }
@@ -626,7 +632,8 @@ void MainWindow::showJobProgress(JobRunner* runner) {
         statusBar()->showMessage(message, 10000);
         QMessageBox::warning(this, tr("Vitrine"), message);
     });
-    connect(runner, &JobRunner::cancelled, this, [this] { statusBar()->showMessage(tr("Cancelled; nothing was changed."), 5000); });
+    connect(runner, &JobRunner::cancelled, this,
+            [this] { statusBar()->showMessage(tr("Cancelled; nothing was changed."), 5000); });
 }
 
 void MainWindow::openFolder(const QString& folder) {
@@ -646,10 +653,10 @@ void MainWindow::openFolder(const QString& folder) {
             rememberFolder(m_folder);
             setWindowTitle(tr("%1 — Vitrine").arg(QFileInfo(m_folder).fileName()));
             if (m_datasetModel->rowCount() == 0)
-                m_welcome->setMessage(tr("%1 holds no images Vitrine can read%2. Choose the folder that holds one "
-                                         "sub-folder per class.")
-                                          .arg(m_folder.toHtmlEscaped(),
-                                               m_problems->rowCount() ? tr(" (see Problems)") : QString()));
+                m_welcome->setMessage(
+                    tr("%1 holds no images Vitrine can read%2. Choose the folder that holds one "
+                       "sub-folder per class.")
+                        .arg(m_folder.toHtmlEscaped(), m_problems->rowCount() ? tr(" (see Problems)") : QString()));
             if (m_datasetModel->rowCount() > 0) {
                 m_datasetPanel->selectRow(0);
                 m_workspace->computeEmbeddings(); // the map and neighbours appear without asking
@@ -735,12 +742,14 @@ void MainWindow::addFolders(const QStringList& folders) {
     bool started = m_scanRunner->start([this, paths](const JobRunner::Context& ctx) -> std::function<void()> {
         // The import rules (a folder of loose images is one class named after the folder, ...)
         // are core's: core/data/import_rules.h.
-        auto imported = std::make_shared<core::data::Import>(core::data::importFolders(paths, {}, ctx.progress, &ctx.cancel));
+        auto imported = std::make_shared<core::data::Import>(
+            core::data::importFolders(paths, {}, ctx.progress, &ctx.cancel));
         return [this, imported] {
             addProblems(imported->skipped);
             const auto& added = imported->samples;
             if (!added.empty())
-                m_undo->push(new AddSamplesCommand(m_datasetModel, added, tr("Add %n image(s)", "", int(added.size()))));
+                m_undo->push(
+                    new AddSamplesCommand(m_datasetModel, added, tr("Add %n image(s)", "", int(added.size()))));
             updateStatus();
         };
     });
@@ -762,13 +771,14 @@ void MainWindow::addFiles(const QStringList& files) {
     QString cls = m_classChooser(m_datasetModel->classNames(), int(checked.samples.size()));
     if (cls.isEmpty())
         return;
-    const auto labels =
-        core::data::labelsForClass(m_datasetModel->dataset(), m_datasetModel->labelLevel(), cls.toStdString());
+    const auto labels = core::data::labelsForClass(m_datasetModel->dataset(), m_datasetModel->labelLevel(),
+                                                   cls.toStdString());
     std::vector<std::filesystem::path> images;
     for (const auto& s : checked.samples)
         images.push_back(s.path);
     const std::vector<core::data::Sample> samples = core::data::samplesForClass(images, labels);
-    m_undo->push(new AddSamplesCommand(m_datasetModel, samples, tr("Add %n image(s) to %1", "", int(samples.size())).arg(cls)));
+    m_undo->push(
+        new AddSamplesCommand(m_datasetModel, samples, tr("Add %n image(s) to %1", "", int(samples.size())).arg(cls)));
     updateStatus();
 }
 
@@ -785,7 +795,8 @@ void MainWindow::addProblems(const std::vector<core::Skipped>& skipped) {
         m_problemsDock->show();
         statusBar()->showMessage(tr("%n file(s) skipped; see Problems.", "", int(skipped.size())), 8000);
     }
-    m_problemsDock->setWindowTitle(m_problems->rowCount() ? tr("Problems (%1)").arg(m_problems->rowCount()) : tr("Problems"));
+    m_problemsDock->setWindowTitle(m_problems->rowCount() ? tr("Problems (%1)").arg(m_problems->rowCount())
+                                                          : tr("Problems"));
     updateStatus();
 }
 
@@ -842,8 +853,9 @@ bool MainWindow::confirmStopTraining(const QString& why) {
 }
 
 void MainWindow::chooseModelDialog() {
-    QString file = QFileDialog::getOpenFileName(this, tr("Open a model checkpoint"), QString(),
-                                                tr("Checkpoints (*.safetensors *.pth *.pt *.bin *.ckpt);;All files (*)"));
+    QString file = QFileDialog::getOpenFileName(
+        this, tr("Open a model checkpoint"), QString(),
+        tr("Checkpoints (*.safetensors *.pth *.pt *.bin *.ckpt);;All files (*)"));
     if (!file.isEmpty())
         m_workspace->setModel(file);
 }
@@ -907,8 +919,9 @@ void MainWindow::openEmbeddingsDialog() {
 }
 
 void MainWindow::addImagesDialog() {
-    QStringList files = QFileDialog::getOpenFileNames(this, tr("Add images"), QString(),
-                                                      tr("Images (*.jpg *.jpeg *.png *.webp *.bmp *.tif *.tiff *.gif *.heic *.heif *.avif *.jxl);;All files (*)"));
+    QStringList files = QFileDialog::getOpenFileNames(
+        this, tr("Add images"), QString(),
+        tr("Images (*.jpg *.jpeg *.png *.webp *.bmp *.tif *.tiff *.gif *.heic *.heif *.avif *.jxl);;All files (*)"));
     if (!files.isEmpty())
         addFiles(files);
 }

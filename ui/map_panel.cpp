@@ -6,13 +6,13 @@
 #include <QDoubleSpinBox>
 #include <QHBoxLayout>
 #include <QLabel>
-#include <QMenu>
 #include <QListWidget>
+#include <QMenu>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QSettings>
 #include <QSlider>
 #include <QSpinBox>
-#include <QSettings>
 #include <QSplitter>
 #include <QToolButton>
 #include <QVBoxLayout>
@@ -135,7 +135,8 @@ MapPanel::MapPanel(Workspace* workspace, DatasetModel* dataset, ThumbnailCache* 
         m_statsProgress->setRange(0, int(std::max<qint64>(total, 1)));
         m_statsProgress->setValue(int(done));
         const double eta = stats->etaSeconds();
-        m_statsProgress->setFormat(eta >= 0 ? tr("%v / %m images · %1 left").arg(formatEta(eta)) : tr("%v / %m images"));
+        m_statsProgress->setFormat(eta >= 0 ? tr("%v / %m images · %1 left").arg(formatEta(eta))
+                                            : tr("%v / %m images"));
     });
     connect(stats, &JobRunner::idle, m_statsRow, &QWidget::hide);
     connect(m_workspace, &Workspace::attentionStatisticsReady, this,
@@ -295,7 +296,8 @@ void MapPanel::refreshColours() {
         const auto& score = m_scores[scoreName];
         const auto [low, top] = scoreRange(score);
         const float high = std::max(top, low + 1e-6f);
-        palette = {QColor(68, 1, 84), QColor(59, 82, 139), QColor(33, 145, 140), QColor(94, 201, 98), QColor(253, 231, 37)};
+        palette = {QColor(68, 1, 84), QColor(59, 82, 139), QColor(33, 145, 140), QColor(94, 201, 98),
+                   QColor(253, 231, 37)};
         const float step = (high - low) / 5.0f;
         const int digits = step >= 1.0f ? 0 : step >= 0.01f ? 2 : 3;
         for (int b = 0; b < 5; ++b)

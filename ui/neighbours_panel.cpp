@@ -49,14 +49,17 @@ public:
         p->drawText(QRect(r.left(), img.bottom() + 2, r.width(), fm.height()), Qt::AlignHCenter, label);
         p->setPen(wrong ? QColor(190, 30, 30) : opt.palette.color(QPalette::PlaceholderText));
         p->drawText(QRect(r.left(), img.bottom() + 2 + fm.height(), r.width(), fm.height()), Qt::AlignHCenter,
-                    QStringLiteral("#%1 · d %2").arg(idx.row() + 1).arg(idx.data(NeighboursModel::DistanceRole).toDouble(), 0, 'f', 3));
+                    QStringLiteral("#%1 · d %2")
+                        .arg(idx.row() + 1)
+                        .arg(idx.data(NeighboursModel::DistanceRole).toDouble(), 0, 'f', 3));
         p->restore();
     }
 };
 
 } // namespace
 
-NeighboursModel::NeighboursModel(ThumbnailCache* thumbs, QObject* parent) : QAbstractListModel(parent), m_thumbs(thumbs) {
+NeighboursModel::NeighboursModel(ThumbnailCache* thumbs, QObject* parent)
+    : QAbstractListModel(parent), m_thumbs(thumbs) {
     connect(thumbs, &ThumbnailCache::ready, this, [this](const QString& path) {
         for (int i = 0; i < m_items.size(); ++i)
             if (m_items[i].path == path)
@@ -79,18 +82,14 @@ QVariant NeighboursModel::data(const QModelIndex& index, int role) const {
         return QStringLiteral("%1<br><b>%2</b> · distance %3%4")
             .arg(it.path.toHtmlEscaped(), it.label.toHtmlEscaped())
             .arg(it.distance, 0, 'f', 4)
-            .arg(it.wrongClass ? QStringLiteral("<br><span style='color:#c00'>different class from the query</span>") : QString());
-    case RowRole:
-        return it.row;
-    case DistanceRole:
-        return it.distance;
-    case WrongRole:
-        return it.wrongClass;
+            .arg(it.wrongClass ? QStringLiteral("<br><span style='color:#c00'>different class from the query</span>")
+                               : QString());
+    case RowRole: return it.row;
+    case DistanceRole: return it.distance;
+    case WrongRole: return it.wrongClass;
     case LabelRole:
-    case Qt::DisplayRole:
-        return it.label;
-    default:
-        return {};
+    case Qt::DisplayRole: return it.label;
+    default: return {};
     }
 }
 
@@ -101,8 +100,8 @@ void NeighboursModel::setItems(QVector<NeighbourItem> items) {
 }
 
 NeighboursPanel::NeighboursPanel(ThumbnailCache* thumbs, QWidget* parent)
-    : QWidget(parent), m_thumbs(thumbs), m_model(new NeighboursModel(thumbs, this)), m_view(new QListView), m_title(new QLabel),
-      m_query(new QLabel), m_k(new QSpinBox), m_metric(new QComboBox) {
+    : QWidget(parent), m_thumbs(thumbs), m_model(new NeighboursModel(thumbs, this)), m_view(new QListView),
+      m_title(new QLabel), m_query(new QLabel), m_k(new QSpinBox), m_metric(new QComboBox) {
     setAcceptDrops(true);
     m_view->setModel(m_model);
     m_view->setViewMode(QListView::IconMode);
@@ -149,12 +148,16 @@ NeighboursPanel::NeighboursPanel(ThumbnailCache* thumbs, QWidget* parent)
     connect(m_metric, qOverload<int>(&QComboBox::currentIndexChanged), this, &NeighboursPanel::parametersChanged);
 }
 
-void NeighboursPanel::setResults(const QString& title, const QString& queryPath, int queryRow, QVector<NeighbourItem> items) {
+void NeighboursPanel::setResults(const QString& title, const QString& queryPath, int queryRow,
+                                 QVector<NeighbourItem> items) {
     m_queryRow = queryRow;
     int wrong = 0;
     for (const auto& it : items)
         wrong += it.wrongClass ? 1 : 0;
-    m_title->setText(tr("<b>%1</b><br>%2 of %3 neighbours from another class").arg(title.toHtmlEscaped()).arg(wrong).arg(items.size()));
+    m_title->setText(tr("<b>%1</b><br>%2 of %3 neighbours from another class")
+                         .arg(title.toHtmlEscaped())
+                         .arg(wrong)
+                         .arg(items.size()));
     m_queryPath = queryPath;
     QImage q = m_thumbs->get(queryPath); // may arrive later through ThumbnailCache::ready
     m_query->setPixmap(q.isNull() ? QPixmap() : QPixmap::fromImage(q));

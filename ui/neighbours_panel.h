@@ -16,8 +16,8 @@ namespace vitrine::ui {
 class ThumbnailCache;
 
 struct NeighbourItem {
-    int row = -1;         ///< data set row
-    double distance = 0;  ///< in the panel's metric
+    int row = -1;        ///< data set row
+    double distance = 0; ///< in the panel's metric
     QString path;
     QString label;
     bool wrongClass = false;

@@ -8,9 +8,7 @@
 
 namespace vitrine::ui {
 namespace {
-bool finitePoint(const QPointF& p) {
-    return std::isfinite(p.x()) && std::isfinite(p.y());
-}
+bool finitePoint(const QPointF& p) { return std::isfinite(p.x()) && std::isfinite(p.y()); }
 } // namespace
 
 void ScatterIndex::setPositions(const QVector<QPointF>& positions) {
@@ -78,11 +76,10 @@ void ScatterIndex::syncCellCategories() {
 }
 
 bool ScatterIndex::cellRange(const QRectF& r, int& cx0, int& cx1, int& cy0, int& cy1) const {
-    if (m_gridN == 0 || r.right() < m_bounds.left() || r.left() > m_bounds.right() ||
-        r.bottom() < m_bounds.top() || r.top() > m_bounds.bottom())
+    if (m_gridN == 0 || r.right() < m_bounds.left() || r.left() > m_bounds.right() || r.bottom() < m_bounds.top() ||
+        r.top() > m_bounds.bottom())
         return false;
-    const double cw = std::max(m_bounds.width(), 1e-12) / m_gridN,
-                 ch = std::max(m_bounds.height(), 1e-12) / m_gridN;
+    const double cw = std::max(m_bounds.width(), 1e-12) / m_gridN, ch = std::max(m_bounds.height(), 1e-12) / m_gridN;
     auto cell = [&](double v, double origin, double size) {
         return int(std::clamp(std::floor((v - origin) / size), 0.0, double(m_gridN - 1)));
     };
@@ -100,15 +97,13 @@ qsizetype ScatterIndex::countInCells(const QRectF& r) const {
     return n;
 }
 
-int ScatterIndex::pointAt(const QPointF& widgetPos, double radiusPx,
-                          const MapTransform& view) const {
+int ScatterIndex::pointAt(const QPointF& widgetPos, double radiusPx, const MapTransform& view) const {
     if (m_gridN == 0)
         return -1;
     const QPointF d = view.toData(widgetPos);
     const double r = radiusPx / view.scale;
     const double x0 = m_bounds.left(), y0 = m_bounds.top();
-    const double cw = std::max(m_bounds.width(), 1e-12) / m_gridN,
-                 ch = std::max(m_bounds.height(), 1e-12) / m_gridN;
+    const double cw = std::max(m_bounds.width(), 1e-12) / m_gridN, ch = std::max(m_bounds.height(), 1e-12) / m_gridN;
     int cx0 = std::clamp(int((d.x() - r - x0) / cw), 0, m_gridN - 1),
         cx1 = std::clamp(int((d.x() + r - x0) / cw), 0, m_gridN - 1);
     int cy0 = std::clamp(int((d.y() - r - y0) / ch), 0, m_gridN - 1),
@@ -136,8 +131,7 @@ int ScatterIndex::pointAt(const QPointF& widgetPos, double radiusPx,
 QSet<int> ScatterIndex::pointsInRect(const QRectF& widgetRect, const MapTransform& view) const {
     QSet<int> sel;
     const QRectF rect = widgetRect.normalized();
-    const QRectF dataBox =
-        QRectF(view.toData(rect.topLeft()), view.toData(rect.bottomRight())).normalized();
+    const QRectF dataBox = QRectF(view.toData(rect.topLeft()), view.toData(rect.bottomRight())).normalized();
     forEachInCells(dataBox, [&](int i) {
         if (!isHidden(i) && rect.contains(view.toWidget(m_pos[i])))
             sel.insert(i);
@@ -151,8 +145,7 @@ QSet<int> ScatterIndex::pointsInLasso(const QPolygonF& lasso, const MapTransform
     if (lasso.isEmpty())
         return sel;
     const QRectF box = lasso.boundingRect();
-    const QRectF dataBox =
-        QRectF(view.toData(box.topLeft()), view.toData(box.bottomRight())).normalized();
+    const QRectF dataBox = QRectF(view.toData(box.topLeft()), view.toData(box.bottomRight())).normalized();
     // The lasso is rasterised once: inside (255), outside (0), and a band a few pixels
     // wide along its edges (128) where the exact polygon test decides. A point more than
     // the band's half-width from every edge lies on the same side as its pixel's centre,
@@ -174,8 +167,7 @@ QSet<int> ScatterIndex::pointsInLasso(const QPolygonF& lasso, const MapTransform
         if (isHidden(i))
             return true;
         const QPointF w = view.toWidget(m_pos[i]);
-        const int x = int(std::floor(w.x())) - maskRect.left(),
-                  y = int(std::floor(w.y())) - maskRect.top();
+        const int x = int(std::floor(w.x())) - maskRect.left(), y = int(std::floor(w.y())) - maskRect.top();
         if (x < 0 || y < 0 || x >= mask.width() || y >= mask.height())
             return true;
         const int v = qRed(reinterpret_cast<const QRgb*>(mask.constScanLine(y))[x]);

@@ -67,8 +67,7 @@ public:
     bool filtered() const { return m_shown.size() == m_pos.size(); }
     /// A point is hidden by its category or by the point filter.
     bool isHidden(int point) const {
-        return (!m_hidden.isEmpty() && m_hidden.contains(m_category.value(point))) ||
-               (filtered() && !m_shown[point]);
+        return (!m_hidden.isEmpty() && m_hidden.contains(m_category.value(point))) || (filtered() && !m_shown[point]);
     }
 
     /// Bounds of the finite positions (null when there are none).

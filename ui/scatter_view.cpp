@@ -17,8 +17,8 @@ namespace {
 constexpr int kAnimMs = 450;
 constexpr int kThumbZoomLimit = 160; // thumbnails replace dots when fewer points are on screen
 constexpr int kThumbPx = 56;
-constexpr int kDensityBins = 1024;     // level-0 raster bins per side
-constexpr int kDensityMinBins = 32;    // coarsest pyramid level
+constexpr int kDensityBins = 1024;            // level-0 raster bins per side
+constexpr int kDensityMinBins = 32;           // coarsest pyramid level
 constexpr qsizetype kPointBudget = 300000;    // points stamped per frame while bins are small
 constexpr qsizetype kPointHardLimit = 700000; // beyond this the raster is drawn even if blocky
 constexpr int kSelectionRingLimit = 2000;     // larger selections are stamped, not drawn as rings
@@ -27,9 +27,8 @@ bool finitePoint(const QPointF& p) { return std::isfinite(p.x()) && std::isfinit
 
 QVector<QColor> categoricalPalette(int n) {
     static const QVector<QColor> base{
-        QColor(31, 119, 180), QColor(255, 127, 14), QColor(44, 160, 44),  QColor(214, 39, 40),
-        QColor(148, 103, 189), QColor(140, 86, 75), QColor(227, 119, 194), QColor(127, 127, 127),
-        QColor(188, 189, 34), QColor(23, 190, 207)};
+        QColor(31, 119, 180), QColor(255, 127, 14),  QColor(44, 160, 44),   QColor(214, 39, 40),  QColor(148, 103, 189),
+        QColor(140, 86, 75),  QColor(227, 119, 194), QColor(127, 127, 127), QColor(188, 189, 34), QColor(23, 190, 207)};
     QVector<QColor> out;
     for (int i = 0; i < n; ++i) {
         if (i < base.size()) {
@@ -75,7 +74,8 @@ void ScatterView::setPositions(const QVector<QPointF>& positions, bool animate, 
     update();
 }
 
-void ScatterView::setCategories(const QVector<int>& category, const QStringList& names, const QVector<QColor>& palette) {
+void ScatterView::setCategories(const QVector<int>& category, const QStringList& names,
+                                const QVector<QColor>& palette) {
     m_index.setCategories(category);
     m_index.setHiddenCategories({});
     m_categoryNames = names;
@@ -231,7 +231,8 @@ void ScatterView::rebuildDensity() {
             hiddenCategory[c] = 1;
     const bool filtered = m_index.filtered();
     const double x0 = m_index.bounds().left(), y0 = m_index.bounds().top();
-    const double sx = bins / std::max(m_index.bounds().width(), 1e-12), sy = bins / std::max(m_index.bounds().height(), 1e-12);
+    const double sx = bins / std::max(m_index.bounds().width(), 1e-12),
+                 sy = bins / std::max(m_index.bounds().height(), 1e-12);
     for (const ScatterIndex::CellPoint& cp : m_index.cellPoints()) {
         const QPointF& p = cp.pos;
         if (filtered && !m_index.pointFilter()[cp.index])
@@ -239,7 +240,8 @@ void ScatterView::rebuildDensity() {
         const int cat = std::clamp(cp.category, 0, int(colours.size()) - 1);
         if (cat == cp.category ? hiddenCategory[cat] : m_index.hiddenCategories().contains(cp.category))
             continue;
-        const int bx = std::clamp(int((p.x() - x0) * sx), 0, bins - 1), by = std::clamp(int((p.y() - y0) * sy), 0, bins - 1);
+        const int bx = std::clamp(int((p.x() - x0) * sx), 0, bins - 1),
+                  by = std::clamp(int((p.y() - y0) * sy), 0, bins - 1);
         const int b = by * bins + bx;
         ++count[b];
         red[b] += qRed(colours[cat]), green[b] += qGreen(colours[cat]), blue[b] += qBlue(colours[cat]);
@@ -369,7 +371,8 @@ void ScatterView::paintPoints(QImage& img) {
     if (n >= kRasterMinPoints && !animating() && m_index.indexed()) {
         // Many points in view while a raster bin is at most ~2 pixels: the density raster.
         // Zoomed in further, the points of the cells in view are stamped one by one.
-        const double bw = m_index.bounds().width() / kDensityBins * m_scale * dpr, bh = m_index.bounds().height() / kDensityBins * m_scale * dpr;
+        const double bw = m_index.bounds().width() / kDensityBins * m_scale * dpr,
+                     bh = m_index.bounds().height() / kDensityBins * m_scale * dpr;
         const double binPx = bw > 0 && bh > 0 ? std::min(bw, bh) : std::max(bw, bh);
         const qsizetype inView = m_index.countInCells(viewRect);
         if (inView > (binPx <= 2.0 ? kPointBudget : kPointHardLimit)) {
@@ -568,8 +571,9 @@ void ScatterView::paintOverlays(QPainter& p) {
             p.drawImage(QRectF(card.left() + 8, card.top() + 8, thumb, thumb), t);
         p.setPen(palette().color(QPalette::ToolTipText));
         for (int k = 0; k < lines.size(); ++k)
-            p.drawText(QPointF(card.left() + 8, card.top() + 8 + thumb + fm.ascent() + k * fm.height() + (thumb ? 4 : 0)),
-                       fm.elidedText(lines[k], Qt::ElideMiddle, 360));
+            p.drawText(
+                QPointF(card.left() + 8, card.top() + 8 + thumb + fm.ascent() + k * fm.height() + (thumb ? 4 : 0)),
+                fm.elidedText(lines[k], Qt::ElideMiddle, 360));
     }
     if (pos.isEmpty()) {
         p.setPen(QColor(140, 140, 140));
@@ -701,9 +705,7 @@ void ScatterView::keyPressEvent(QKeyEvent* e) {
         fitToData();
         Q_EMIT viewChanged();
         break;
-    case Qt::Key_Escape:
-        setSelection({}, true);
-        break;
+    case Qt::Key_Escape: setSelection({}, true); break;
     case Qt::Key_Plus:
     case Qt::Key_Equal:
         m_scale *= 1.25;
@@ -722,14 +724,17 @@ void ScatterView::keyPressEvent(QKeyEvent* e) {
         // Arrows pan by a tenth of the view.
         const double step = 0.1 * std::min(width(), height()) / std::max(m_scale, 1e-12);
         const int k = e->key();
-        m_center += QPointF(k == Qt::Key_Left ? -step : k == Qt::Key_Right ? step : 0.0,
-                            k == Qt::Key_Up ? step : k == Qt::Key_Down ? -step : 0.0);
+        m_center += QPointF(k == Qt::Key_Left    ? -step
+                            : k == Qt::Key_Right ? step
+                                                 : 0.0,
+                            k == Qt::Key_Up     ? step
+                            : k == Qt::Key_Down ? -step
+                                                : 0.0);
         m_fitted = false;
         userMovedView();
         break;
     }
-    default:
-        QWidget::keyPressEvent(e);
+    default: QWidget::keyPressEvent(e);
     }
 }
 

@@ -125,9 +125,9 @@ private:
     void userMovedView();
     QVector<QPointF> displayPositions() const;
 
-    QVector<QPointF> m_pos;      // target positions
-    QVector<QPointF> m_from;     // animation start
-    double m_anim = 1.0;         // 0..1
+    QVector<QPointF> m_pos;  // target positions
+    QVector<QPointF> m_from; // animation start
+    double m_anim = 1.0;     // 0..1
     QElapsedTimer m_animClock;
     QTimer m_animTimer;
     /// The grid over m_pos, categories, hidden categories and the point filter: what the

@@ -33,24 +33,18 @@ namespace {
 
 const char* formatKey(int format) {
     switch (format) {
-    case SelectionExportDialog::ImageFolder:
-        return "folder";
-    case SelectionExportDialog::Montage:
-        return "montage";
-    default:
-        return "csv";
+    case SelectionExportDialog::ImageFolder: return "folder";
+    case SelectionExportDialog::Montage: return "montage";
+    default: return "csv";
     }
 }
 
 QString defaultPath(int format) {
     const QString home = QDir::homePath();
     switch (format) {
-    case SelectionExportDialog::ImageFolder:
-        return home + QStringLiteral("/selection");
-    case SelectionExportDialog::Montage:
-        return home + QStringLiteral("/selection.png");
-    default:
-        return home + QStringLiteral("/selection.csv");
+    case SelectionExportDialog::ImageFolder: return home + QStringLiteral("/selection");
+    case SelectionExportDialog::Montage: return home + QStringLiteral("/selection.png");
+    default: return home + QStringLiteral("/selection.csv");
     }
 }
 
@@ -67,8 +61,10 @@ QString labelSummary(const std::vector<core::analysis::SelectedImage>& images) {
     std::sort(byCount.begin(), byCount.end());
     QStringList parts;
     for (std::size_t i = 0; i < byCount.size() && i < 4; ++i)
-        parts << QStringLiteral("%1 %2").arg(-byCount[i].first).arg(
-            byCount[i].second.empty() ? QObject::tr("unlabelled") : QString::fromStdString(byCount[i].second));
+        parts << QStringLiteral("%1 %2")
+                     .arg(-byCount[i].first)
+                     .arg(byCount[i].second.empty() ? QObject::tr("unlabelled")
+                                                    : QString::fromStdString(byCount[i].second));
     if (byCount.size() > 4)
         parts << QObject::tr("%n more class(es)", "", int(byCount.size() - 4));
     return parts.join(QStringLiteral(", "));
@@ -86,21 +82,25 @@ SelectionExportDialog::SelectionExportDialog(const QString& root, std::vector<co
     setObjectName(QStringLiteral("selectionExportDialog"));
     setWindowTitle(tr("Export %n Selected Image(s)", "", int(m_images.size())));
 
-    m_format->addItem(tr("CSV list (path, label%1)").arg(std::any_of(m_images.begin(), m_images.end(),
-                                                                     [](const auto& i) { return !std::isnan(i.score); })
-                                                             ? tr(", score")
-                                                             : QString()));
-    m_format->setItemData(Csv, tr("One line per image: its path relative to the data set, its class and, when the map "
-                                  "is coloured by a score, that score. Opens in a spreadsheet or pandas."),
+    m_format->addItem(
+        tr("CSV list (path, label%1)")
+            .arg(std::any_of(m_images.begin(), m_images.end(), [](const auto& i) { return !std::isnan(i.score); })
+                     ? tr(", score")
+                     : QString()));
+    m_format->setItemData(Csv,
+                          tr("One line per image: its path relative to the data set, its class and, when the map "
+                             "is coloured by a score, that score. Opens in a spreadsheet or pandas."),
                           Qt::ToolTipRole);
     m_format->addItem(tr("Copy as an ImageFolder tree (class/file)"));
-    m_format->setItemData(ImageFolder, tr("Copies the images into a folder with one sub-folder per class, as torchvision's "
-                                          "ImageFolder reads it. Existing files are never replaced: a clash gets "
-                                          "\"name (2).jpg\"."),
+    m_format->setItemData(ImageFolder,
+                          tr("Copies the images into a folder with one sub-folder per class, as torchvision's "
+                             "ImageFolder reads it. Existing files are never replaced: a clash gets "
+                             "\"name (2).jpg\"."),
                           Qt::ToolTipRole);
     m_format->addItem(tr("Montage PNG (a grid of thumbnails)"));
-    m_format->setItemData(Montage, tr("One picture of all the selected images, side by side, for a report or an "
-                                      "issue."),
+    m_format->setItemData(Montage,
+                          tr("One picture of all the selected images, side by side, for a report or an "
+                             "issue."),
                           Qt::ToolTipRole);
     m_format->setAccessibleName(tr("Export format"));
     m_path->setAccessibleName(tr("Destination"));
@@ -176,15 +176,17 @@ SelectionExportDialog::SelectionExportDialog(const QString& root, std::vector<co
     connect(m_runner, &JobRunner::progress, this, [this](qint64 done, qint64 total, const QString& stage) {
         m_progress->setRange(0, int(std::max<qint64>(total, 1)));
         m_progress->setValue(int(done));
-        m_status->setText(tr("%1: %2 of %3…").arg(stage == QStringLiteral("montage") ? tr("Drawing") : tr("Copying"))
+        m_status->setText(tr("%1: %2 of %3…")
+                              .arg(stage == QStringLiteral("montage") ? tr("Drawing") : tr("Copying"))
                               .arg(done)
                               .arg(total));
     });
     connect(m_runner, &JobRunner::failed, this, &SelectionExportDialog::showError);
     connect(m_runner, &JobRunner::cancelled, this, [this] {
-        m_status->setText(format() == ImageFolder
-                              ? tr("Cancelled. The images copied before that are complete and stay; nothing was replaced.")
-                              : tr("Cancelled; nothing was written."));
+        m_status->setText(
+            format() == ImageFolder
+                ? tr("Cancelled. The images copied before that are complete and stay; nothing was replaced.")
+                : tr("Cancelled; nothing was written."));
     });
     connect(m_runner, &JobRunner::idle, this, [this] {
         m_export->setEnabled(true);
@@ -216,7 +218,8 @@ void SelectionExportDialog::formatChanged() {
     m_path->setText(QSettings().value(settingsKey(f), defaultPath(f)).toString());
     m_path->setPlaceholderText(f == ImageFolder ? tr("a folder (created if needed)") : tr("a file"));
     m_path->setToolTip(f == ImageFolder ? tr("The folder to copy into; class sub-folders are created in it")
-                                        : f == Montage ? tr("The PNG file to write") : tr("The CSV file to write"));
+                       : f == Montage   ? tr("The PNG file to write")
+                                        : tr("The CSV file to write"));
     m_montageOptions->setVisible(f == Montage);
     m_status->clear();
     m_showFolder->setVisible(false);
@@ -282,7 +285,8 @@ void SelectionExportDialog::startExport() {
             out += QLatin1Char('.') + suffix;
         const QFileInfo file(out);
         if (file.isDir()) {
-            showError(tr("%1 is a folder; give a file name, e.g. %2").arg(out, QDir(out).filePath(QStringLiteral("selection.") + suffix)));
+            showError(tr("%1 is a folder; give a file name, e.g. %2")
+                          .arg(out, QDir(out).filePath(QStringLiteral("selection.") + suffix)));
             return;
         }
         if (!file.absoluteDir().exists()) {
@@ -315,8 +319,8 @@ void SelectionExportDialog::startExport() {
     const fs::path root = m_root.toStdString();
     const fs::path dest = out.toStdString();
     const auto images = m_images;
-    const bool started = m_runner->start([this, f, root, dest, images, mo, out](const JobRunner::Context& ctx)
-                                             -> std::function<void()> {
+    const bool started = m_runner->start([this, f, root, dest, images, mo,
+                                          out](const JobRunner::Context& ctx) -> std::function<void()> {
         QString done;
         QStringList warnings;
         switch (f) {
@@ -350,7 +354,9 @@ void SelectionExportDialog::startExport() {
             QString text = done.toHtmlEscaped();
             if (!warnings.isEmpty())
                 text += QStringLiteral("<br><span style='color:#b9770e'>%1</span>")
-                            .arg(tr("Shown as placeholders (could not be read): %1").arg(warnings.join(QStringLiteral("; "))).toHtmlEscaped());
+                            .arg(tr("Shown as placeholders (could not be read): %1")
+                                     .arg(warnings.join(QStringLiteral("; ")))
+                                     .toHtmlEscaped());
             m_status->setText(text);
             m_showFolder->setVisible(true);
         };

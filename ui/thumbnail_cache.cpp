@@ -81,10 +81,13 @@ void ThumbnailCache::pump() {
             QString error;
             QImage img = load(path, size, &error);
             img.setDevicePixelRatio(dpr);
-            QMetaObject::invokeMethod(self.data(), [self, path, img, error] {
-                if (self)
-                    self->deliver(path, img, error);
-            }, Qt::QueuedConnection);
+            QMetaObject::invokeMethod(
+                self.data(),
+                [self, path, img, error] {
+                    if (self)
+                        self->deliver(path, img, error);
+                },
+                Qt::QueuedConnection);
         });
     }
 }

@@ -34,7 +34,8 @@ struct TrainingController::Run {
     QStringList paths; ///< sample index -> image path, as the run's data set had them
 };
 
-TrainingController::TrainingController(TrainingPanel* panel, DatasetModel* dataset, Workspace* workspace, QObject* parent)
+TrainingController::TrainingController(TrainingPanel* panel, DatasetModel* dataset, Workspace* workspace,
+                                       QObject* parent)
     : QObject(parent), m_panel(panel), m_dataset(dataset), m_workspace(workspace),
       m_runner(new JobRunner(tr("Training"), this)) {
     connect(panel, &TrainingPanel::startRequested, this, &TrainingController::start);
@@ -77,7 +78,8 @@ void TrainingController::start() {
     run->spec = s.model;
     run->imageSize = s.imageSize;
     run->liveEvery = std::max(1, s.liveEverySteps);
-    const QString dir = runsDirectory() + QStringLiteral("/") + QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss"));
+    const QString dir = runsDirectory() + QStringLiteral("/") +
+                        QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss"));
     QDir().mkpath(dir);
     run->dir = dir.toStdString();
     run->latest = run->dir / "latest.safetensors";
@@ -126,10 +128,13 @@ void TrainingController::start() {
             QPointer<TrainingController> self;
             QElapsedTimer uiClock;
             void post(std::function<void(TrainingController*)> f) {
-                QMetaObject::invokeMethod(self.data(), [s = self, f] {
-                    if (s)
-                        f(s.data());
-                }, Qt::QueuedConnection);
+                QMetaObject::invokeMethod(
+                    self.data(),
+                    [s = self, f] {
+                        if (s)
+                            f(s.data());
+                    },
+                    Qt::QueuedConnection);
             }
             void keepCheckpoint(std::int64_t step) {
                 // The trainer overwrites latest.safetensors; keep each one under its step.
@@ -181,7 +186,8 @@ void TrainingController::start() {
                     if (!triplets.isEmpty() && (st.step % 5 == 0 || st.step < 5))
                         c->m_panel->setTriplets(triplets);
                     c->m_steps = st.step;
-                    c->m_panel->addStep(st.step, st.loss, st.activeFraction, st.meanPositive, st.meanNegative, st.learningRate);
+                    c->m_panel->addStep(st.step, st.loss, st.activeFraction, st.meanPositive, st.meanNegative,
+                                        st.learningRate);
                     c->m_panel->setProgress(st.step, st.totalSteps, c->m_runner->etaSeconds(),
                                             tr("epoch %1 · step %2/%3 · loss %4 · %5 img/s%6")
                                                 .arg(st.epoch)

@@ -58,19 +58,20 @@ QIcon tripletIcon(ThumbnailCache* thumbs, const TripletView& t) {
 
 TrainingPanel::TrainingPanel(ThumbnailCache* thumbs, QWidget* parent)
     : QWidget(parent), m_thumbs(thumbs), m_model(new QComboBox), m_mode(new QComboBox), m_miner(new QComboBox),
-      m_distance(new QComboBox), m_margin(new QDoubleSpinBox), m_lossKind(new QComboBox), m_p(new QSpinBox), m_k(new QSpinBox),
-      m_lr(new QDoubleSpinBox), m_epochs(new QSpinBox), m_imageSize(new QComboBox), m_liveEvery(new QSpinBox),
-      m_blocks(new QSpinBox), m_precision(new QComboBox), m_start(new QPushButton(tr("Start"))),
-      m_pause(new QPushButton(tr("Pause"))), m_stop(new QPushButton(tr("Stop"))), m_progress(new QProgressBar),
-      m_status(new QLabel), m_loss(new LineChart(tr("Loss"))), m_active(new LineChart(tr("Active triplets"))),
-      m_distances(new LineChart(tr("Distances"))), m_lrChart(new LineChart(tr("Learning rate"))),
-      m_validation(new LineChart(tr("Validation"))), m_triplets(new QListWidget), m_warnings(new QListWidget),
-      m_checkpoints(new QListWidget) {
+      m_distance(new QComboBox), m_margin(new QDoubleSpinBox), m_lossKind(new QComboBox), m_p(new QSpinBox),
+      m_k(new QSpinBox), m_lr(new QDoubleSpinBox), m_epochs(new QSpinBox), m_imageSize(new QComboBox),
+      m_liveEvery(new QSpinBox), m_blocks(new QSpinBox), m_precision(new QComboBox),
+      m_start(new QPushButton(tr("Start"))), m_pause(new QPushButton(tr("Pause"))), m_stop(new QPushButton(tr("Stop"))),
+      m_progress(new QProgressBar), m_status(new QLabel), m_loss(new LineChart(tr("Loss"))),
+      m_active(new LineChart(tr("Active triplets"))), m_distances(new LineChart(tr("Distances"))),
+      m_lrChart(new LineChart(tr("Learning rate"))), m_validation(new LineChart(tr("Validation"))),
+      m_triplets(new QListWidget), m_warnings(new QListWidget), m_checkpoints(new QListWidget) {
     // --- form
     m_model->setEditable(false);
-    m_model->setToolTip(tr("The weights training starts from: the pretrained ViT-Ti/16 (ImageNet-21k), Vitrine's "
-                           "default model (that ViT fine-tuned on pet breeds), a preset with random weights, or a "
-                           ".safetensors checkpoint (timm, DINO, Hugging Face and torchvision layouts are recognised)."));
+    m_model->setToolTip(
+        tr("The weights training starts from: the pretrained ViT-Ti/16 (ImageNet-21k), Vitrine's "
+           "default model (that ViT fine-tuned on pet breeds), a preset with random weights, or a "
+           ".safetensors checkpoint (timm, DINO, Hugging Face and torchvision layouts are recognised)."));
     // The order of kModes* below.
     m_mode->addItems({tr("Head only (frozen backbone)"), tr("Fine-tune the last blocks"), tr("Fine-tune everything")});
     m_mode->setToolTip(tr("Head only: the transformer stays fixed and only the projection head learns — fastest, "
@@ -94,8 +95,8 @@ TrainingPanel::TrainingPanel(ThumbnailCache* thumbs, QWidget* parent)
                            "random — one random valid triplet per anchor."));
     m_lossKind->addItems({tr("soft margin"), tr("hinge with margin")});
     m_lossKind->setToolTip(tr("Soft margin: softplus(d(a,p) − d(a,n)); every triplet keeps teaching, which trains "
-                          "steadily from scratch.\nHinge: max(0, d(a,p) − d(a,n) + m); only triplets that break "
-                          "the margin teach, which can collapse the embedding early in training."));
+                              "steadily from scratch.\nHinge: max(0, d(a,p) − d(a,n) + m); only triplets that break "
+                              "the margin teach, which can collapse the embedding early in training."));
     connect(m_lossKind, &QComboBox::currentIndexChanged, this, [this](int i) { m_margin->setEnabled(i == 1); });
     m_distance->addItems({QStringLiteral("euclidean"), QStringLiteral("cosine")});
     m_distance->setToolTip(tr("Distance between L2-normalised embeddings: Euclidean (0…2) or cosine (1 − cos θ)."));
@@ -268,7 +269,8 @@ TrainingPanel::TrainingPanel(ThumbnailCache* thumbs, QWidget* parent)
     connect(compare, &QPushButton::clicked, this, [this] {
         auto sel = m_checkpoints->selectedItems();
         if (sel.size() == 2)
-            Q_EMIT compareCheckpointsRequested(sel[0]->data(Qt::UserRole).toString(), sel[1]->data(Qt::UserRole).toString());
+            Q_EMIT compareCheckpointsRequested(sel[0]->data(Qt::UserRole).toString(),
+                                               sel[1]->data(Qt::UserRole).toString());
     });
     connect(m_triplets, &QListWidget::itemDoubleClicked, this, [this](QListWidgetItem* item) {
         Q_EMIT tripletActivated(item->data(Qt::UserRole).toInt(), item->data(Qt::UserRole + 1).toInt());
@@ -393,8 +395,8 @@ void TrainingPanel::setRunning(bool running, bool paused) {
     m_pause->setEnabled(running);
     m_stop->setEnabled(running);
     m_pause->setText(paused ? tr("Resume") : tr("Pause"));
-    for (QWidget* w : std::initializer_list<QWidget*>{m_model, m_mode, m_miner, m_distance, m_lossKind, m_margin, m_p, m_k, m_lr,
-                                                      m_epochs, m_imageSize, m_precision})
+    for (QWidget* w : std::initializer_list<QWidget*>{m_model, m_mode, m_miner, m_distance, m_lossKind, m_margin, m_p,
+                                                      m_k, m_lr, m_epochs, m_imageSize, m_precision})
         w->setEnabled(!running);
     m_blocks->setEnabled(!running && m_mode->currentIndex() == kModeLastBlocks);
     m_margin->setEnabled(!running && m_lossKind->currentIndex() == 1);

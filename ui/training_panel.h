@@ -41,8 +41,8 @@ struct TrainingSettings {
     int imagesPerClass = 4;
     double learningRate = 2e-4;
     int epochs = 8;
-    int imageSize = 0;        ///< 0 = the model's
-    int liveEverySteps = 10;  ///< re-embed and re-project every N steps
+    int imageSize = 0;                          ///< 0 = the model's
+    int liveEverySteps = 10;                    ///< re-embed and re-project every N steps
     QString precision = QStringLiteral("auto"); ///< "auto", "fp32" or "bf16"
 };
 

@@ -10,7 +10,8 @@
 namespace vitrine::ui {
 
 WelcomePage::WelcomePage(QWidget* parent)
-    : QWidget(parent), m_status(new QLabel), m_open(new QPushButton), m_demo(new QPushButton), m_model(new QPushButton) {
+    : QWidget(parent), m_status(new QLabel), m_open(new QPushButton), m_demo(new QPushButton),
+      m_model(new QPushButton) {
     setObjectName(QStringLiteral("welcomePage"));
     auto* title = new QLabel(tr("<h2>Vitrine</h2>"));
     auto* blurb = new QLabel(tr("See how a Vision Transformer cuts your photos into patches and where it looks, map "

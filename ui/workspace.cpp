@@ -143,8 +143,7 @@ bool Workspace::waitForIdle(int timeoutMs) {
     while (t.elapsed() < timeoutMs) {
         QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
         if (!m_engine->busy() && !m_analysis->busy() && !m_inspect->busy() && !m_stats->busy() && !m_pendingWeights &&
-            !m_embedQueued && !m_statsQueued &&
-            !m_pendingInspection && !m_pendingNeighbours)
+            !m_embedQueued && !m_statsQueued && !m_pendingInspection && !m_pendingNeighbours)
             return true;
         QThread::msleep(5);
     }
@@ -267,10 +266,13 @@ void Workspace::setEmbeddings(core::MatrixView embeddings, const QVector<int>& r
     m_mapTimer.start();
     if (m_analysis->busy())
         m_analysis->cancel();
-    QMetaObject::invokeMethod(this, [this] {
-        if (!m_analysis->busy())
-            startAnalysis(false, -1);
-    }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        this,
+        [this] {
+            if (!m_analysis->busy())
+                startAnalysis(false, -1);
+        },
+        Qt::QueuedConnection);
 }
 
 void Workspace::computeLayout(const ProjectionSettings& settings, bool continuous) {
@@ -279,10 +281,13 @@ void Workspace::computeLayout(const ProjectionSettings& settings, bool continuou
         return;
     if (m_analysis->busy())
         m_analysis->cancel();
-    QMetaObject::invokeMethod(this, [this, continuous] {
-        if (!m_analysis->busy())
-            startAnalysis(continuous, -1);
-    }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        this,
+        [this, continuous] {
+            if (!m_analysis->busy())
+                startAnalysis(continuous, -1);
+        },
+        Qt::QueuedConnection);
 }
 
 void Workspace::startAnalysis(bool live, qint64 step) {
@@ -359,8 +364,9 @@ void Workspace::startAnalysis(bool live, qint64 step) {
             if (m_mapTimer.isValid()) {
                 const double seconds = m_mapTimer.elapsed() / 1000.0;
                 m_mapTimer.invalidate();
-                Q_EMIT message(m_fromFile ? tr("Mapped %L1 embeddings in %2 s").arg(rowCount).arg(seconds, 0, 'f', 1)
-                                          : tr("Embedded and mapped %n image(s) in %1 s", "", rowCount).arg(seconds, 0, 'f', 1));
+                Q_EMIT message(
+                    m_fromFile ? tr("Mapped %L1 embeddings in %2 s").arg(rowCount).arg(seconds, 0, 'f', 1)
+                               : tr("Embedded and mapped %n image(s) in %1 s", "", rowCount).arg(seconds, 0, 'f', 1));
                 // For bench/: wall time from the app's start to the first drawn map.
                 if (qEnvironmentVariableIsSet("VITRINE_TIMING"))
                     std::fprintf(stderr, "vitrine-timing: map ready %.3f s after start of embedding\n", seconds);
@@ -373,12 +379,15 @@ QString Workspace::titleOf(int row) const {
     if (row < 0 || row >= m_dataset->rowCount())
         return {};
     QModelIndex idx = m_dataset->index(row);
-    return QStringLiteral("%1 (%2)").arg(idx.data(Qt::DisplayRole).toString(), idx.data(DatasetModel::ClassRole).toString());
+    return QStringLiteral("%1 (%2)").arg(idx.data(Qt::DisplayRole).toString(),
+                                         idx.data(DatasetModel::ClassRole).toString());
 }
 
 QVector<NeighbourItem> Workspace::toItems(const std::vector<an::Neighbour>& hits, int queryRow) const {
     QVector<NeighbourItem> items;
-    const int queryClass = queryRow >= 0 ? m_dataset->data(m_dataset->index(queryRow), DatasetModel::ClassIdRole).toInt() : -1;
+    const int queryClass = queryRow >= 0
+                               ? m_dataset->data(m_dataset->index(queryRow), DatasetModel::ClassIdRole).toInt()
+                               : -1;
     for (const auto& h : hits) {
         int row = m_embeddingToRow.value(int(h.row), -1);
         if (row < 0)
@@ -419,8 +428,9 @@ void Workspace::requestNeighbours(int row, int k, bool cosine) {
         return [=, this] {
             if (data->rows != m_embeddings.rows)
                 return;
-            Q_EMIT neighboursReady(titleOf(row), m_dataset->data(m_dataset->index(row), DatasetModel::PathRole).toString(),
-                                   row, toItems(hits, row));
+            Q_EMIT neighboursReady(titleOf(row),
+                                   m_dataset->data(m_dataset->index(row), DatasetModel::PathRole).toString(), row,
+                                   toItems(hits, row));
         };
     };
     if (runner)
@@ -456,7 +466,8 @@ void Workspace::requestNeighboursOfFile(const QString& path, int k, bool cosine)
             throw core::Error(path.toStdString(), "the model's embedding width changed; compute the map again");
         auto hits = an::exactKnn(*data, q, k, cosine ? an::Metric::Cosine : an::Metric::Euclidean)[0];
         return [=, this] {
-            Q_EMIT neighboursReady(tr("%1 (dropped image)").arg(QFileInfo(path).fileName()), path, -1, toItems(hits, -1));
+            Q_EMIT neighboursReady(tr("%1 (dropped image)").arg(QFileInfo(path).fileName()), path, -1,
+                                   toItems(hits, -1));
         };
     };
     if (!m_inspect->start(task))
@@ -477,7 +488,8 @@ Workspace::EmbeddedRows Workspace::embeddedRows(bool absolutePaths) const {
         picked.push_back(e);
         out.toDataset << r;
         const auto& s = ds.samples[std::size_t(r)];
-        out.table->rows.push_back({absolutePaths ? s.path.string() : s.relativePath, core::data::Dataset::labelAt(s, level)});
+        out.table->rows.push_back(
+            {absolutePaths ? s.path.string() : s.relativePath, core::data::Dataset::labelAt(s, level)});
     }
     out.embeddings = std::make_shared<core::Matrix>(std::int64_t(picked.size()), m_embeddings.cols);
     for (std::size_t i = 0; i < picked.size(); ++i)
@@ -500,7 +512,9 @@ void Workspace::computeAttentionStatistics() {
     for (int r = 0; r < rows; ++r)
         files.emplace_back(m_dataset->data(m_dataset->index(r), DatasetModel::PathRole).toString().toStdString());
     auto engine = m_statsEngine;
-    const QString spec = m_liveStep >= 0 && m_embedEngine->loaded().model ? QString::fromStdString(m_embedEngine->spec()) : m_spec;
+    const QString spec = m_liveStep >= 0 && m_embedEngine->loaded().model
+                             ? QString::fromStdString(m_embedEngine->spec())
+                             : m_spec;
     const int imageSize = m_imageSize;
     const WeightSnapshot live = m_liveWeights;
     const qint64 liveStep = m_liveStep;
@@ -509,7 +523,8 @@ void Workspace::computeAttentionStatistics() {
         if (live && engine->weightsStep() != liveStep)
             engine->applyWeights(*live, liveStep);
         ctx.cancel.check();
-        const auto run = an::computeAttentionStatistics(*engine->loaded().model, files, /*batch=*/8, ctx.progress, &ctx.cancel);
+        const auto run = an::computeAttentionStatistics(*engine->loaded().model, files, /*batch=*/8, ctx.progress,
+                                                        &ctx.cancel);
         QVector<float> entropy(rows), concentration(rows), highNorm(rows);
         for (int r = 0; r < rows; ++r) {
             entropy[r] = run.perImage[std::size_t(r)].classEntropy;
@@ -536,7 +551,9 @@ void Workspace::requestInspection(int row) {
     const std::string path = m_dataset->data(m_dataset->index(row), DatasetModel::PathRole).toString().toStdString();
     const QString title = titleOf(row);
     auto engine = m_inspectEngine;
-    const QString spec = m_liveStep >= 0 && m_embedEngine->loaded().model ? QString::fromStdString(m_embedEngine->spec()) : m_spec;
+    const QString spec = m_liveStep >= 0 && m_embedEngine->loaded().model
+                             ? QString::fromStdString(m_embedEngine->spec())
+                             : m_spec;
     const int imageSize = m_imageSize;
     const WeightSnapshot live = m_liveWeights;
     const qint64 liveStep = m_liveStep;
@@ -544,8 +561,9 @@ void Workspace::requestInspection(int row) {
         engine->ensure(spec, imageSize);
         if (live && engine->weightsStep() != liveStep)
             engine->applyWeights(*live, liveStep);
-        auto result = std::make_shared<an::InspectionResult>(
-            an::inspectImage(*engine->loaded().model, core::image::decodeForModel(path, engine->loaded().model->config().inputOptions()), &ctx.cancel));
+        auto result = std::make_shared<an::InspectionResult>(an::inspectImage(
+            *engine->loaded().model, core::image::decodeForModel(path, engine->loaded().model->config().inputOptions()),
+            &ctx.cancel));
         return [this, result, title] { Q_EMIT inspectionReady(result, title); };
     };
     m_pendingInspection = [this, task] { m_inspect->start(task); };
@@ -568,8 +586,12 @@ void Workspace::requestPairInspection(int rowA, int rowB) {
         engine->ensure(spec, imageSize);
         if (live && engine->weightsStep() != liveStep)
             engine->applyWeights(*live, liveStep);
-        auto a = std::make_shared<an::InspectionResult>(an::inspectImage(*engine->loaded().model, core::image::decodeForModel(pathA, engine->loaded().model->config().inputOptions()), &ctx.cancel));
-        auto b = std::make_shared<an::InspectionResult>(an::inspectImage(*engine->loaded().model, core::image::decodeForModel(pathB, engine->loaded().model->config().inputOptions()), &ctx.cancel));
+        auto a = std::make_shared<an::InspectionResult>(an::inspectImage(
+            *engine->loaded().model,
+            core::image::decodeForModel(pathA, engine->loaded().model->config().inputOptions()), &ctx.cancel));
+        auto b = std::make_shared<an::InspectionResult>(an::inspectImage(
+            *engine->loaded().model,
+            core::image::decodeForModel(pathB, engine->loaded().model->config().inputOptions()), &ctx.cancel));
         return [=, this] { Q_EMIT pairInspectionReady(a, titleA, b, titleB, false); };
     };
     m_pendingInspection = [this, task] { m_inspect->start(task); };
@@ -590,7 +612,8 @@ void Workspace::requestCheckpointComparison(int row, const QString& checkpointA,
         auto a = std::make_shared<an::InspectionResult>(an::inspectImage(*before.loaded().model, rgb, &ctx.cancel));
         auto b = std::make_shared<an::InspectionResult>(an::inspectImage(*after.loaded().model, rgb, &ctx.cancel));
         return [=, this] {
-            Q_EMIT pairInspectionReady(a, QFileInfo(checkpointA).fileName(), b, QFileInfo(checkpointB).fileName(), true);
+            Q_EMIT pairInspectionReady(a, QFileInfo(checkpointA).fileName(), b, QFileInfo(checkpointB).fileName(),
+                                       true);
         };
     };
     m_pendingInspection = [this, task] { m_inspect->start(task); };

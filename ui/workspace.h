@@ -52,9 +52,9 @@ struct ProjectionSettings {
 /// A data set embedded by some model (what computeEmbeddings computes, and what Compare
 /// computes with a second model).
 struct DatasetEmbeddings {
-    core::Matrix embeddings;  ///< [embedded images, D] float32, as the model returns them
-    QVector<int> rowOf;       ///< data set row -> embedding row (-1: the image could not be embedded)
-    QString description;      ///< the model, as the status bar names it
+    core::Matrix embeddings; ///< [embedded images, D] float32, as the model returns them
+    QVector<int> rowOf;      ///< data set row -> embedding row (-1: the image could not be embedded)
+    QString description;     ///< the model, as the status bar names it
 };
 
 /// Weights by timm name (CPU float32), as Trainer::snapshotState() returns them.
@@ -171,7 +171,8 @@ Q_SIGNALS:
     void computeSummaryChanged(const QString& summary);
     void embeddingsChanged();
     void layoutChanged(bool animate);
-    void neighboursReady(const QString& title, const QString& queryPath, int queryRow, const QVector<NeighbourItem>& items);
+    void neighboursReady(const QString& title, const QString& queryPath, int queryRow,
+                         const QVector<NeighbourItem>& items);
     void inspectionReady(std::shared_ptr<const core::analysis::InspectionResult> result, const QString& title);
     void pairInspectionReady(std::shared_ptr<const core::analysis::InspectionResult> a, const QString& titleA,
                              std::shared_ptr<const core::analysis::InspectionResult> b, const QString& titleB,

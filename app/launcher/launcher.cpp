@@ -36,7 +36,9 @@ int main(int /*argc*/, char** argv) {
         std::fprintf(stderr, "%s: cannot start %s: %s\n", name, candidate.c_str(), std::strerror(errno));
         return 127;
     }
-    std::fprintf(stderr, "%s: the program itself is missing (looked for %s/libexec/%s and %s/../libexec/%s); rebuild or "
-                 "reinstall Vitrine\n", name, dir.c_str(), name, dir.c_str(), name);
+    std::fprintf(stderr,
+                 "%s: the program itself is missing (looked for %s/libexec/%s and %s/../libexec/%s); rebuild or "
+                 "reinstall Vitrine\n",
+                 name, dir.c_str(), name, dir.c_str(), name);
     return 127;
 }

@@ -81,7 +81,8 @@ int run(int argc, char** argv) {
         const int printed = app.exit(e);
         return printed == 0 ? ExitCode::Done : ExitCode::Usage;
     } catch (const UsageError& e) {
-        std::cerr << "error: " << e.what() << "\n" << "Run with --help for more information.\n";
+        std::cerr << "error: " << e.what() << "\n"
+                  << "Run with --help for more information.\n";
         return ExitCode::Usage;
     } catch (const core::Cancelled&) {
         std::cerr << "cancelled\n";

@@ -8,11 +8,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/analysis/audit.h"
 #include "app/vitrine-cli/commands.h"
 #include "app/vitrine-cli/embed_rows.h"
 #include "app/vitrine-cli/interrupt.h"
 #include "app/vitrine-cli/progress.h"
+#include "core/analysis/audit.h"
 #include "core/common/error.h"
 
 namespace vitrine::cli {
@@ -42,7 +42,9 @@ void addAuditCommand(CLI::App& app, CliContext& ctx) {
     cmd->add_option("--top", opts->top, "Rows per list in the table (--json lists all)")
         ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
-    cmd->add_option("--batch", opts->batch, "Images per forward pass")->check(CLI::Range(1, 4096))->capture_default_str();
+    cmd->add_option("--batch", opts->batch, "Images per forward pass")
+        ->check(CLI::Range(1, 4096))
+        ->capture_default_str();
     cmd->add_option("--precision", opts->precision, "auto, fp32, bf16 or int8 (int8 Linear layers, inference only)")
         ->check(CLI::IsMember({"auto", "fp32", "bf16", "int8"}))
         ->capture_default_str();
@@ -58,8 +60,9 @@ void addAuditCommand(CLI::App& app, CliContext& ctx) {
 
         EmbeddedRows er;
         if (!opts->embeddings.empty()) {
-            er = loadEmbeddingRows(opts->embeddings,
-                                   cmd->count("--label-level") > 0 ? std::optional<int>(opts->labelLevel) : std::nullopt);
+            er = loadEmbeddingRows(opts->embeddings, cmd->count("--label-level") > 0
+                                                         ? std::optional<int>(opts->labelLevel)
+                                                         : std::nullopt);
         } else {
             const auto ds = scanForEmbedding(root, token);
             er = embedRows(opts->model, ds, opts->labelLevel, opts->batch, opts->precision, printer, token);
@@ -126,12 +129,14 @@ void addAuditCommand(CLI::App& app, CliContext& ctx) {
             if (total > top)
                 std::cout << "  ... and " << total - top << " more (--top N, or --json for all)\n";
         };
-        std::cout << "Audit of " << root.string() << ": " << embeddings.rows << " images (" << source << "), k = "
-                  << rep.k << ", near duplicates under cosine distance " << fixed(rep.nearDuplicateDistance, 4)
-                  << (rep.thresholdFromData ? " (half the median nearest-neighbour distance " +
-                                                  fixed(rep.medianNearestDistance, 4) +
-                                                  "; --near-duplicate D to change)"
-                                            : std::string()) << "\n";
+        std::cout << "Audit of " << root.string() << ": " << embeddings.rows << " images (" << source
+                  << "), k = " << rep.k << ", near duplicates under cosine distance "
+                  << fixed(rep.nearDuplicateDistance, 4)
+                  << (rep.thresholdFromData
+                          ? " (half the median nearest-neighbour distance " + fixed(rep.medianNearestDistance, 4) +
+                                "; --near-duplicate D to change)"
+                          : std::string())
+                  << "\n";
         std::cout << "\nDuplicates: " << rep.duplicates.size() << " group(s)\n";
         for (std::size_t i = 0; i < rep.duplicates.size() && i < top; ++i) {
             const auto& g = rep.duplicates[i];

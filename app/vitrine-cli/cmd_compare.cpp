@@ -9,12 +9,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/analysis/compare.h"
-#include "core/analysis/projection.h"
 #include "app/vitrine-cli/commands.h"
 #include "app/vitrine-cli/embed_rows.h"
 #include "app/vitrine-cli/interrupt.h"
 #include "app/vitrine-cli/progress.h"
+#include "core/analysis/compare.h"
+#include "core/analysis/projection.h"
 #include "core/common/error.h"
 
 namespace vitrine::cli {
@@ -45,7 +45,9 @@ void addCompareCommand(CLI::App& app, CliContext& ctx) {
     cmd->add_option("--top", opts->top, "Images listed in the table (--json lists every changed one)")
         ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
-    cmd->add_option("--batch", opts->batch, "Images per forward pass")->check(CLI::Range(1, 4096))->capture_default_str();
+    cmd->add_option("--batch", opts->batch, "Images per forward pass")
+        ->check(CLI::Range(1, 4096))
+        ->capture_default_str();
     cmd->add_option("--precision", opts->precision, "auto, fp32, bf16 or int8 (int8 Linear layers, inference only)")
         ->check(CLI::IsMember({"auto", "fp32", "bf16", "int8"}))
         ->capture_default_str();
@@ -57,7 +59,8 @@ void addCompareCommand(CLI::App& app, CliContext& ctx) {
         const auto& names = opts->models.empty() ? opts->embeddings : opts->models;
         if (names.size() != 2)
             throw UsageError("compare needs two models (--model A --model B) or two embeddings files "
-                              "(--embeddings A.npy --embeddings B.npy); got " + std::to_string(names.size()));
+                             "(--embeddings A.npy --embeddings B.npy); got " +
+                             std::to_string(names.size()));
         core::CancelToken token;
         InterruptScope interrupt(token);
         ProgressPrinter printer(false); // --json prints one object: progress only as a bar on a terminal
@@ -90,7 +93,8 @@ void addCompareCommand(CLI::App& app, CliContext& ctx) {
         rows.columns = a.rows.columns;
         for (auto r : rowsA)
             rows.rows.push_back(a.rows.rows[static_cast<std::size_t>(r)]);
-        const auto ea = core::analysis::pickRows(a.embeddings, rowsA), eb = core::analysis::pickRows(b.embeddings, rowsB);
+        const auto ea = core::analysis::pickRows(a.embeddings, rowsA),
+                   eb = core::analysis::pickRows(b.embeddings, rowsB);
 
         // The maps: each embedding's first two principal components (as `project --method pca`).
         const auto mapA = core::analysis::pca(ea, {}, {}, &token), mapB = core::analysis::pca(eb, {}, {}, &token);
@@ -138,11 +142,11 @@ void addCompareCommand(CLI::App& app, CliContext& ctx) {
             return;
         }
 
-        std::cout << "Compared on " << root.string() << ": " << common << " images, k = " << rep.k << "\n  A: "
-                  << a.source << " (" << ea.cols << " dimensions)\n  B: " << b.source << " (" << eb.cols
+        std::cout << "Compared on " << root.string() << ": " << common << " images, k = " << rep.k
+                  << "\n  A: " << a.source << " (" << ea.cols << " dimensions)\n  B: " << b.source << " (" << eb.cols
                   << " dimensions)\n";
-        std::cout << "\nMean neighbourhood overlap: " << fixed(rep.meanOverlap, 3)
-                  << " (share of each image's " << rep.k << " nearest neighbours that both models agree on)\n";
+        std::cout << "\nMean neighbourhood overlap: " << fixed(rep.meanOverlap, 3) << " (share of each image's "
+                  << rep.k << " nearest neighbours that both models agree on)\n";
         if (!rep.perClassOverlap.empty()) {
             std::cout << "Per class:\n";
             for (const auto& [l, v] : rep.perClassOverlap)

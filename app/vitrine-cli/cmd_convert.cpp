@@ -38,8 +38,8 @@ void addConvertCommand(CLI::App& app, CliContext& ctx) {
             std::cerr << "warning: " << w << '\n';
         nlohmann::json meta = nlohmann::json::object();
         // Keep what a person wants to know about where the weights came from and how they did.
-        for (const char* key : {"training", "validation", "class_names", "label_level", "name", "description",
-                                "attribution", "licence"})
+        for (const char* key :
+             {"training", "validation", "class_names", "label_level", "name", "description", "attribution", "licence"})
             if (loaded.metadata.contains(key))
                 meta[key] = loaded.metadata[key];
         if (!opts->name.empty())

@@ -36,19 +36,30 @@ void addEmbedCommand(CLI::App& app, CliContext& ctx) {
         PreprocessFlags pre;
     };
     auto opts = std::make_shared<Opts>();
-    auto* cmd = app.add_subcommand("embed", "Embed every image of a folder with a ViT (.npy/.csv/.safetensors + rows.tsv)");
+    auto* cmd = app.add_subcommand("embed",
+                                   "Embed every image of a folder with a ViT (.npy/.csv/.safetensors + rows.tsv)");
     cmd->add_option("--model", opts->model,
                     "Checkpoint (.safetensors: Vitrine, timm/DINO, Hugging Face or torchvision layout), a preset "
                     "(vit-micro, vit-tiny-16, vit-small-16, vit-base-16; random weights) or 'default'")
         ->capture_default_str();
     cmd->add_option("--data", opts->data, "Folder of images (one sub-folder per class)")->required();
     cmd->add_option("--out", opts->out, "Output file: .npy (float32 [rows, E]), .csv or .safetensors")->required();
-    cmd->add_option("--batch", opts->batch, "Images per forward pass")->check(CLI::Range(1, 4096))->capture_default_str();
-    cmd->add_option("--image-size", opts->imageSize, "Input side S (default: the model's; positional embeddings are interpolated)")
+    cmd->add_option("--batch", opts->batch, "Images per forward pass")
+        ->check(CLI::Range(1, 4096))
+        ->capture_default_str();
+    cmd->add_option("--image-size", opts->imageSize,
+                    "Input side S (default: the model's; positional embeddings are interpolated)")
         ->check(CLI::NonNegativeNumber);
-    cmd->add_option("--heads", opts->heads, "Attention heads for foreign checkpoints (default dim/64)")->check(CLI::NonNegativeNumber);
-    cmd->add_option("--device", opts->device, "cpu, cuda or auto")->check(CLI::IsMember({"cpu", "cuda", "auto"}))->capture_default_str();
-    cmd->add_option("--precision", opts->precision, "auto (the fastest this CPU measured: bf16 where native, int8 Linear layers where faster still and within cosine 0.99 of fp32 on the first batch), fp32, bf16 or int8")->check(CLI::IsMember({"auto", "fp32", "bf16", "int8"}))->capture_default_str();
+    cmd->add_option("--heads", opts->heads, "Attention heads for foreign checkpoints (default dim/64)")
+        ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--device", opts->device, "cpu, cuda or auto")
+        ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+        ->capture_default_str();
+    cmd->add_option(
+           "--precision", opts->precision,
+           "auto (the fastest this CPU measured: bf16 where native, int8 Linear layers where faster still and within cosine 0.99 of fp32 on the first batch), fp32, bf16 or int8")
+        ->check(CLI::IsMember({"auto", "fp32", "bf16", "int8"}))
+        ->capture_default_str();
     cmd->add_option("--label-level", opts->labelLevel, "Label level written to rows.tsv (0 = top folder, -1 = deepest)")
         ->capture_default_str();
     cmd->add_flag("--json", opts->json, "JSON-lines progress and summary on stdout");
@@ -82,7 +93,8 @@ void addEmbedCommand(CLI::App& app, CliContext& ctx) {
         const std::string fileList = core::data::fileListFingerprint(ds);
         const std::size_t allFiles = ds.samples.size();
         if (!shard.whole())
-            std::erase_if(ds.samples, [&](const core::data::Sample& s) { return !core::data::inShard(s.relativePath, shard); });
+            std::erase_if(ds.samples,
+                          [&](const core::data::Sample& s) { return !core::data::inShard(s.relativePath, shard); });
 
         core::model::EmbedOptions eo;
         eo.batchSize = opts->batch;
@@ -94,10 +106,9 @@ void addEmbedCommand(CLI::App& app, CliContext& ctx) {
         // Rows go to disk as they come off the model (the embedder itself streams through a
         // bounded queue), so memory does not grow with the number of images. The writer is
         // opened first: an unwritable target fails now, not after the whole run.
-        core::io::EmbeddingStreamWriter writer(out, dim, ds.samples.size(),
-                                               {{"model", loaded.source},
-                                                {"config", cfg.toJson().dump()},
-                                                {"precision", core::precisionName(planned)}});
+        core::io::EmbeddingStreamWriter writer(
+            out, dim, ds.samples.size(),
+            {{"model", loaded.source}, {"config", cfg.toJson().dump()}, {"precision", core::precisionName(planned)}});
         ProgressPrinter printer(opts->json);
         auto onBatch = [&](const core::model::EmbeddedBatch& b) {
             if (!b.skipped.empty())
@@ -119,9 +130,9 @@ void addEmbedCommand(CLI::App& app, CliContext& ctx) {
         core::model::EmbedSummary summary;
         try {
             InterruptScope interrupt(token); // Ctrl-C: stop, remove the temporaries, keep the earlier output
-            summary = core::model::embedDataset(*loaded.model, ds, eo, onBatch,
-                                                [&](long long d, long long t, const std::string&) { printer(d, t); },
-                                                &token);
+            summary = core::model::embedDataset(
+                *loaded.model, ds, eo, onBatch, [&](long long d, long long t, const std::string&) { printer(d, t); },
+                &token);
         } catch (const core::Cancelled&) {
             printer.breakLine();
             std::fprintf(stderr, "cancelled after %llu images; nothing written (%s is as it was)\n",
@@ -147,15 +158,15 @@ void addEmbedCommand(CLI::App& app, CliContext& ctx) {
             core::io::writeFileAtomically(
                 core::data::shardSidecarPath(out),
                 nlohmann::json{{"shard", shard.index},
-                                {"of", shard.count},
-                                {"model", std::filesystem::path(loaded.source).filename().string()},
-                                {"config", cfg.toJson()},
-                                {"precision", core::precisionName(summary.precision)},
-                                {"label_level", opts->labelLevel},
-                                {"file_list", fileList},
-                                {"files", allFiles},
-                                {"rows", n},
-                                {"skipped", summary.skipped.size()}}
+                               {"of", shard.count},
+                               {"model", std::filesystem::path(loaded.source).filename().string()},
+                               {"config", cfg.toJson()},
+                               {"precision", core::precisionName(summary.precision)},
+                               {"label_level", opts->labelLevel},
+                               {"file_list", fileList},
+                               {"files", allFiles},
+                               {"rows", n},
+                               {"skipped", summary.skipped.size()}}
                         .dump(2) +
                     "\n");
         }
@@ -183,7 +194,8 @@ void addEmbedCommand(CLI::App& app, CliContext& ctx) {
         std::fprintf(stderr, "embedded %zu images (%d dims) in %.1f s, %.1f img/s; %zu skipped%s\n", summary.embedded,
                      dim, summary.seconds, rate, skipped,
                      n > 0 ? (" -> " + out.string()).c_str() : "; nothing written");
-        ctx.exitCode = summary.embedded > 0 || (!shard.whole() && summary.skipped.empty()) ? ExitCode::Done : ExitCode::Failed;
+        ctx.exitCode = summary.embedded > 0 || (!shard.whole() && summary.skipped.empty()) ? ExitCode::Done
+                                                                                           : ExitCode::Failed;
     });
 }
 

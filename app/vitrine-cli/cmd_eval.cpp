@@ -30,12 +30,16 @@ void addEvalCommand(CLI::App& app, CliContext& ctx) {
         ->check(CLI::IsMember({"val", "train", "all"}));
     cmd->add_option("--baseline", opts->baseline, "Score a baseline instead of a model: 'pixels'")
         ->check(CLI::IsMember({"pixels"}));
-    cmd->add_option("--pixel-size", e.pixelSide, "Side of the pixel baseline's downscaled image")->capture_default_str();
+    cmd->add_option("--pixel-size", e.pixelSide, "Side of the pixel baseline's downscaled image")
+        ->capture_default_str();
     cmd->add_option("--image-size", e.imageSize, "Run the model at this image size (0 = its own)");
     cmd->add_option("--pool", e.pool, "Presets: head pooling, to score an untrained model like a trained one")
         ->check(CLI::IsMember({"cls", "mean"}));
     cmd->add_option("--seed", e.seed, "Presets: seed of the random weights (as train --seed)");
-    cmd->add_option("--precision", opts->precision, "auto (bf16 where native and faster, else fp32), fp32, bf16 or int8 (int8 Linear layers)")->check(CLI::IsMember({"auto", "fp32", "bf16", "int8"}))->capture_default_str();
+    cmd->add_option("--precision", opts->precision,
+                    "auto (bf16 where native and faster, else fp32), fp32, bf16 or int8 (int8 Linear layers)")
+        ->check(CLI::IsMember({"auto", "fp32", "bf16", "int8"}))
+        ->capture_default_str();
     cmd->add_option("-k,--knn-k", e.knnK, "k for kNN accuracy")->capture_default_str();
     cmd->add_flag("--json", opts->json, "Machine-readable output");
     addPreprocessFlags(cmd, opts->pre);
@@ -55,7 +59,9 @@ void addEvalCommand(CLI::App& app, CliContext& ctx) {
                       {"images", rep.images},
                       {"classes", rep.classes},
                       {"seconds", rep.seconds},
-                      {"precision", core::precisionName(e.precision == core::Precision::Int8 ? e.precision : core::resolvePrecision(e.precision))},
+                      {"precision",
+                       core::precisionName(e.precision == core::Precision::Int8 ? e.precision
+                                                                                : core::resolvePrecision(e.precision))},
                       {"warnings", rep.warnings}});
             std::cout << j.dump(2) << '\n';
         } else {

@@ -32,8 +32,9 @@ void addExportCommand(CLI::App& app, CliContext& ctx) {
         if (!opts->coords.empty()) {
             set.coords = core::io::readNpyMatrix(opts->coords);
             if (set.coords.rows != set.embeddings.rows || set.coords.cols != 2)
-                throw core::Error(opts->coords, "coordinates must be [" + std::to_string(set.embeddings.rows) + ", 2], got [" +
-                                                    std::to_string(set.coords.rows) + ", " + std::to_string(set.coords.cols) + "]");
+                throw core::Error(opts->coords, "coordinates must be [" + std::to_string(set.embeddings.rows) +
+                                                    ", 2], got [" + std::to_string(set.coords.rows) + ", " +
+                                                    std::to_string(set.coords.cols) + "]");
         }
         core::io::ExportOptions o;
         o.format = core::io::parseExportFormat(opts->format);

@@ -31,20 +31,22 @@ void addInfoCommand(CLI::App& app, CliContext& ctx) {
         const auto& cpu = core::cpuFeatures();
         const auto precision = core::resolvePrecision(core::Precision::Auto);
         const auto probe = core::bf16ProbeSpeedup();
-        nlohmann::json j{{"version", VITRINE_VERSION},
-                         {"cpu", cpu.model},
-                         {"cpu_flags", cpu.flagsString()},
-                         {"native_bf16", cpu.nativeBf16()},
-                         {"precision_auto", core::precisionName(precision)},
-                         {"bf16_probe_speedup", probe ? nlohmann::json(*probe) : nlohmann::json()},
-                         {"precision_auto_inference", core::precisionName(core::resolveInferencePrecision(core::Precision::Auto))},
-                         {"int8_available", core::int8Available()},
-                         {"int8_probe_speedup", core::int8ProbeSpeedup() ? nlohmann::json(*core::int8ProbeSpeedup()) : nlohmann::json()},
-                         {"bf16_probe_cached", core::bf16ProbeCached()},
-                         {"kernels", core::kernelSummary()},
-                         {"threads", core::computeThreads()},
-                         {"bundled_models", core::model::bundledModelNames()},
-                         {"image_decoders", core::image::codecVersions()}};
+        nlohmann::json j{
+            {"version", VITRINE_VERSION},
+            {"cpu", cpu.model},
+            {"cpu_flags", cpu.flagsString()},
+            {"native_bf16", cpu.nativeBf16()},
+            {"precision_auto", core::precisionName(precision)},
+            {"bf16_probe_speedup", probe ? nlohmann::json(*probe) : nlohmann::json()},
+            {"precision_auto_inference", core::precisionName(core::resolveInferencePrecision(core::Precision::Auto))},
+            {"int8_available", core::int8Available()},
+            {"int8_probe_speedup",
+             core::int8ProbeSpeedup() ? nlohmann::json(*core::int8ProbeSpeedup()) : nlohmann::json()},
+            {"bf16_probe_cached", core::bf16ProbeCached()},
+            {"kernels", core::kernelSummary()},
+            {"threads", core::computeThreads()},
+            {"bundled_models", core::model::bundledModelNames()},
+            {"image_decoders", core::image::codecVersions()}};
         if (!opts->model.empty()) {
             core::model::LoadOptions lo;
             lo.heads = opts->heads;
@@ -58,7 +60,8 @@ void addInfoCommand(CLI::App& app, CliContext& ctx) {
                              {"embedding_dim", c.outputDim()},
                              {"preprocess", c.inputOptions().describe()},
                              {"warnings", loaded.warnings}};
-            for (const char* key : {"name", "training", "validation", "label_level", "description", "licence", "attribution"})
+            for (const char* key :
+                 {"name", "training", "validation", "label_level", "description", "licence", "attribution"})
                 if (loaded.metadata.contains(key))
                     m[key] = loaded.metadata[key];
             j["model"] = m;

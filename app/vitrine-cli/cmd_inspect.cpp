@@ -10,12 +10,12 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "app/vitrine-cli/commands.h"
 #include "core/analysis/attention_maps.h"
 #include "core/analysis/attention_view.h"
 #include "core/analysis/heatmap.h"
 #include "core/analysis/inspection.h"
 #include "core/analysis/patch_tokens.h"
-#include "app/vitrine-cli/commands.h"
 #include "core/common/error.h"
 #include "core/image/decode.h"
 #include "core/image/preprocess.h"
@@ -40,17 +40,20 @@ struct CommonOpts {
 };
 
 void addCommonOptions(CLI::App* cmd, CommonOpts& o) {
-    cmd->add_option("--model", o.model, "Checkpoint (.safetensors) or preset name (vit-small-16, ...); "
-                                        "default: the bundled default model")
+    cmd->add_option("--model", o.model,
+                    "Checkpoint (.safetensors) or preset name (vit-small-16, ...); "
+                    "default: the bundled default model")
         ->capture_default_str();
     cmd->add_option("--image", o.image, "Image file to inspect")->required();
     cmd->add_option("--out", o.out, "PNG file to write")->required();
-    cmd->add_option("--view", o.view, "original: the photo's own size, the part the model never saw dimmed; "
-                                      "model: the S x S model input")
+    cmd->add_option("--view", o.view,
+                    "original: the photo's own size, the part the model never saw dimmed; "
+                    "model: the S x S model input")
         ->check(CLI::IsMember({"original", "model"}))
         ->capture_default_str();
-    cmd->add_option("--image-size", o.imageSize, "Run the model at this input size (positional embeddings "
-                                                 "interpolated); 0 = the model's own");
+    cmd->add_option("--image-size", o.imageSize,
+                    "Run the model at this input size (positional embeddings "
+                    "interpolated); 0 = the model's own");
     cmd->add_option("--device", o.device, "cpu, cuda or auto")->capture_default_str();
     cmd->add_option("--colormap", o.colormap, "viridis, inferno, magma, plasma, jet, turbo or gray")
         ->capture_default_str();
@@ -112,8 +115,8 @@ std::string modelLabel(const Prepared& p) {
     std::ostringstream s;
     s << p.loaded.source << " (" << p.result.config.name << ", " << p.result.layers() << " layers x "
       << p.result.heads() << " heads, " << p.result.gridSize() << "x" << p.result.gridSize() << " patches"
-      << (p.loaded.weightsLoaded ? "" : ", random weights") << "), inspected in " << static_cast<int>(p.result.seconds * 1000)
-      << " ms";
+      << (p.loaded.weightsLoaded ? "" : ", random weights") << "), inspected in "
+      << static_cast<int>(p.result.seconds * 1000) << " ms";
     return s.str();
 }
 
@@ -177,7 +180,8 @@ void addAttentionCommand(CLI::App& app, CliContext& ctx) {
         try {
             view.heads = analysis::parseHeadChoice(o.head, stack.heads);
             if (view.layer >= stack.layers)
-                throw core::Error("--layer " + o.layer + ": the model has layers 0.." + std::to_string(stack.layers - 1));
+                throw core::Error("--layer " + o.layer + ": the model has layers 0.." +
+                                  std::to_string(stack.layers - 1));
             if (o.patch >= stack.numPatches() || o.patch < -1)
                 throw core::Error("--patch " + std::to_string(o.patch) + ": the model has patches 0.." +
                                   std::to_string(stack.numPatches() - 1));
@@ -219,8 +223,9 @@ void addPatchesCommand(CLI::App& app, CliContext& ctx) {
         ->capture_default_str();
     cmd->add_option("--compare", opts->compare,
                     "Second image: show how its patches match the first's (cosine of patch tokens)");
-    cmd->add_option("--patch", opts->patch, "With --compare: similarity of this patch of --image to every patch "
-                                            "of the second image; without it, the best mutual matches");
+    cmd->add_option("--patch", opts->patch,
+                    "With --compare: similarity of this patch of --image to every patch "
+                    "of the second image; without it, the best mutual matches");
     cmd->add_option("--matches", opts->matches, "With --compare: how many mutual best matches to draw")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
@@ -240,7 +245,7 @@ void addPatchesCommand(CLI::App& app, CliContext& ctx) {
             const int patches = p.result.attention.numPatches();
             if (o.patch >= patches)
                 throw UsageError("--patch " + std::to_string(o.patch) + ": the model has patches 0.." +
-                                  std::to_string(patches - 1));
+                                 std::to_string(patches - 1));
             cv::Mat picture;
             std::string what;
             if (o.patch >= 0) {
@@ -250,8 +255,8 @@ void addPatchesCommand(CLI::App& app, CliContext& ctx) {
                 style.colormap = analysis::parseColormap(o.colormap);
                 style.opacity = o.opacity < 0 ? 0.6 : o.opacity;
                 style.interpolation = interpolationOf(o, analysis::Interpolation::Nearest);
-                const cv::Mat sim =
-                    analysis::patchSimilarityMap(p.result.patchTokens, o.patch, other.patchTokens, other.gridSize());
+                const cv::Mat sim = analysis::patchSimilarityMap(p.result.patchTokens, o.patch, other.patchTokens,
+                                                                 other.gridSize());
                 cv::Mat right = analysis::renderHeatmap(other.input, sim, style);
                 double lo = 0, hi = 0;
                 cv::Point best;
@@ -297,8 +302,8 @@ void addPatchesCommand(CLI::App& app, CliContext& ctx) {
             po.threshold = o.threshold;
             const auto colours = analysis::pcaRgb(p.result.patchTokens, grid, po);
             const double opacity = o.opacity < 0 ? 1.0 : o.opacity;
-            const cv::Mat picture = analysis::renderPatchColors(
-                p.canvas, colours.rgb, opacity, interpolationOf(o, analysis::Interpolation::Nearest));
+            const cv::Mat picture = analysis::renderPatchColors(p.canvas, colours.rgb, opacity,
+                                                                interpolationOf(o, analysis::Interpolation::Nearest));
             std::ostringstream what;
             what << "PCA of patch tokens (explained variance";
             for (float v : colours.explainedVariance)

@@ -8,9 +8,9 @@
 #include <iostream>
 #include <numeric>
 
-#include "core/common/files.h"
 #include "app/vitrine-cli/commands.h"
 #include "core/common/error.h"
+#include "core/common/files.h"
 #include "core/data/shard.h"
 #include "core/io/atomic_file.h"
 #include "core/io/embedding_set.h"
@@ -126,9 +126,11 @@ void addMergeCommand(CLI::App& app, CliContext& ctx) {
         writer.commit();
         const std::size_t files = first.info.value("files", std::size_t(0));
         if (opts->json)
-            std::cout << nlohmann::json{{"out", out.string()}, {"rows", refs.size()}, {"files", files}, {"shards", n}}.dump()
-                      << '\n';
-        std::cerr << "merged " << n << " shards: " << refs.size() << " rows of " << files << " files -> " << out.string()
+            std::cout
+                << nlohmann::json{{"out", out.string()}, {"rows", refs.size()}, {"files", files}, {"shards", n}}.dump()
+                << '\n';
+        std::cerr << "merged " << n << " shards: " << refs.size() << " rows of " << files << " files -> "
+                  << out.string()
                   << (refs.size() < files ? " (" + std::to_string(files - refs.size()) + " could not be embedded)" : "")
                   << '\n';
         ctx.exitCode = ExitCode::Done;

@@ -4,8 +4,8 @@
 #include <iomanip>
 #include <iostream>
 
-#include "core/analysis/neighbours.h"
 #include "app/vitrine-cli/commands.h"
+#include "core/analysis/neighbours.h"
 #include "core/common/error.h"
 #include "core/io/embedding_set.h"
 
@@ -34,8 +34,9 @@ void addNeighboursCommand(CLI::App& app, CliContext& ctx) {
     cmd->add_option("--query", opts->query, "Row index to query (0-based)")->required();
     cmd->add_option("-k", opts->k, "Number of neighbours")->check(CLI::PositiveNumber);
     cmd->add_option("--metric", opts->metric, "cosine or euclidean")->check(CLI::IsMember({"cosine", "euclidean"}));
-    cmd->add_flag("--exact", opts->exact, "Exact search even for large sets (default: HNSW above 20,000 rows, FAISS IVF above 200,000, "
-                     "saved beside the embeddings as FILE.faiss and reused)");
+    cmd->add_flag("--exact", opts->exact,
+                  "Exact search even for large sets (default: HNSW above 20,000 rows, FAISS IVF above 200,000, "
+                  "saved beside the embeddings as FILE.faiss and reused)");
     cmd->add_flag("--header", opts->header, "Print a header line first");
     cmd->callback([opts, &ctx] {
         // Memory-mapped when it is a float32 .npy: a 1.5 GB file is not read into RAM first.
@@ -62,8 +63,9 @@ void addNeighboursCommand(CLI::App& app, CliContext& ctx) {
             std::cout << "rank\trow\tpath\tlabel\tdistance\n";
         std::cout << std::setprecision(6);
         for (std::size_t r = 0; r < hits.size(); ++r)
-            std::cout << r + 1 << '\t' << hits[r].row << '\t' << core::io::escapeTsvField(set.rows.value(hits[r].row, "path"))
-                      << '\t' << core::io::escapeTsvField(set.rows.value(hits[r].row, "label")) << '\t' << hits[r].distance
+            std::cout << r + 1 << '\t' << hits[r].row << '\t'
+                      << core::io::escapeTsvField(set.rows.value(hits[r].row, "path")) << '\t'
+                      << core::io::escapeTsvField(set.rows.value(hits[r].row, "label")) << '\t' << hits[r].distance
                       << '\n';
         ctx.exitCode = ExitCode::Done;
     });

@@ -3,8 +3,8 @@
 #include <charconv>
 #include <iostream>
 
-#include "core/analysis/projection.h"
 #include "app/vitrine-cli/commands.h"
+#include "core/analysis/projection.h"
 #include "core/common/error.h"
 #include "core/io/atomic_file.h"
 #include "core/io/csv.h"
@@ -25,7 +25,9 @@ void addProjectCommand(CLI::App& app, CliContext& ctx) {
     };
     auto opts = std::make_shared<Opts>();
     auto* cmd = app.add_subcommand("project", "2-D projection (PCA, t-SNE, UMAP) of an embeddings file");
-    cmd->add_option("--embeddings", opts->embeddings, "Embeddings file (.npy/.safetensors/.csv)")->required()->check(CLI::ExistingFile);
+    cmd->add_option("--embeddings", opts->embeddings, "Embeddings file (.npy/.safetensors/.csv)")
+        ->required()
+        ->check(CLI::ExistingFile);
     cmd->add_option("--method", opts->method, "pca, tsne or umap")->check(CLI::IsMember({"pca", "tsne", "umap"}));
     cmd->add_option("--out", opts->out, "Output .npy ([N, 2] float32) or .csv (path,label,x,y)")->required();
     cmd->add_option("--seed", opts->seed, "Random seed (same seed, same layout)");
@@ -36,8 +38,9 @@ void addProjectCommand(CLI::App& app, CliContext& ctx) {
     cmd->add_option("--min-dist", opts->minDist, "UMAP min_dist")->check(CLI::Range(0.0, 10.0));
     cmd->add_option("--metric", opts->metric, "Input distance for t-SNE/UMAP: euclidean or cosine")
         ->check(CLI::IsMember({"cosine", "euclidean"}));
-    cmd->add_option("--init", opts->init, "Continue a previous layout (.npy [N, 2]) as the map does: PCA aligned to it; "
-                                          "t-SNE (a quarter of the iterations) and UMAP (100 epochs) start from it and are aligned to it")
+    cmd->add_option("--init", opts->init,
+                    "Continue a previous layout (.npy [N, 2]) as the map does: PCA aligned to it; "
+                    "t-SNE (a quarter of the iterations) and UMAP (100 epochs) start from it and are aligned to it")
         ->check(CLI::ExistingFile);
     cmd->add_flag("--quiet", opts->quiet, "No progress on stderr");
     cmd->callback([opts, &ctx] {
@@ -51,7 +54,8 @@ void addProjectCommand(CLI::App& app, CliContext& ctx) {
         if (!opts->init.empty()) {
             init = core::io::readNpyMatrix(opts->init);
             if (init.rows != set.embeddings.rows || init.cols != 2)
-                throw core::Error(opts->init, "initial layout must be [" + std::to_string(set.embeddings.rows) + ", 2]");
+                throw core::Error(opts->init,
+                                  "initial layout must be [" + std::to_string(set.embeddings.rows) + ", 2]");
         }
         const core::Matrix* initPtr = init.empty() ? nullptr : &init;
         int lastPercent = -1;
@@ -86,7 +90,8 @@ void addProjectCommand(CLI::App& app, CliContext& ctx) {
             std::string text = "path,label,x,y\r\n";
             char buf[32];
             for (std::int64_t i = 0; i < y.rows; ++i) {
-                text += core::io::csvField(set.rows.value(i, "path")) + "," + core::io::csvField(set.rows.value(i, "label"));
+                text += core::io::csvField(set.rows.value(i, "path")) + "," +
+                        core::io::csvField(set.rows.value(i, "label"));
                 for (int c = 0; c < 2; ++c) {
                     auto [p, ec] = std::to_chars(buf, buf + sizeof buf, y(i, c));
                     text += ',';

@@ -43,9 +43,9 @@ void addScanCommand(CLI::App& app, CliContext& ctx) {
                 j["skipped"].push_back({{"path", s.path}, {"reason", s.reason}});
             std::cout << j.dump(2) << '\n';
         } else {
-            std::cout << ds.root.string() << ": " << ds.samples.size() << " images in " << names.size()
-                      << " classes (" << ds.maxLevel() + 1 << " label level" << (ds.maxLevel() > 0 ? "s" : "")
-                      << "), " << ds.skipped.size() << " skipped\n";
+            std::cout << ds.root.string() << ": " << ds.samples.size() << " images in " << names.size() << " classes ("
+                      << ds.maxLevel() + 1 << " label level" << (ds.maxLevel() > 0 ? "s" : "") << "), "
+                      << ds.skipped.size() << " skipped\n";
             for (std::size_t i = 0; i < names.size(); ++i)
                 std::cout << "  " << names[i] << '\t' << counts[i] << '\n';
             for (const auto& s : ds.skipped)

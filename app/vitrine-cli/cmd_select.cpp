@@ -7,9 +7,9 @@
 #include "app/vitrine-cli/commands.h"
 #include "app/vitrine-cli/embed_rows.h"
 #include "app/vitrine-cli/interrupt.h"
+#include "core/analysis/selection_export.h"
 #include "core/common/error.h"
 #include "core/data/dataset.h"
-#include "core/analysis/selection_export.h"
 
 namespace vitrine::cli {
 
@@ -18,8 +18,8 @@ namespace {
 namespace fs = std::filesystem;
 
 /// One path per line (blank lines skipped, CR-LF accepted), relative to `root` or absolute.
-std::vector<core::analysis::SelectedImage> readPathList(std::istream& in, const std::string& listName, const fs::path& root,
-                                                  int labelLevel) {
+std::vector<core::analysis::SelectedImage> readPathList(std::istream& in, const std::string& listName,
+                                                        const fs::path& root, int labelLevel) {
     std::vector<core::analysis::SelectedImage> out;
     std::string line;
     for (int n = 1; std::getline(in, line); ++n) {
@@ -70,7 +70,9 @@ void addSelectCommand(CLI::App& app, CliContext& ctx) {
     cmd->add_option("--columns", opts->columns, "Montage cells per row (0 = about square)")
         ->check(CLI::Range(0, 1000))
         ->capture_default_str();
-    cmd->add_option("--cell", opts->cell, "Montage cell side in pixels")->check(CLI::Range(16, 4096))->capture_default_str();
+    cmd->add_option("--cell", opts->cell, "Montage cell side in pixels")
+        ->check(CLI::Range(16, 4096))
+        ->capture_default_str();
     cmd->add_option("--caption", opts->caption, "Montage caption under each image")
         ->check(CLI::IsMember({"none", "name", "label", "both"}))
         ->capture_default_str();

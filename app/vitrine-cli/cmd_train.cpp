@@ -4,9 +4,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iomanip>
-#include <thread>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -46,8 +46,7 @@ nlohmann::json metricsJson(const core::train::RetrievalMetrics& m) {
 class CliListener : public core::train::TrainerListener {
 public:
     /// `quiet`: ranks above 0 of a group report warnings only (rank 0 shows the progress).
-    CliListener(bool json, bool quiet)
-        : m_json(json), m_quiet(quiet), m_start(std::chrono::steady_clock::now()) {}
+    CliListener(bool json, bool quiet) : m_json(json), m_quiet(quiet), m_start(std::chrono::steady_clock::now()) {}
 
     void onStage(const std::string& stage, long long done, long long total) override {
         if (m_json || m_quiet || (stage == m_lastStage && stage != "loading images"))
@@ -69,12 +68,18 @@ public:
             m_loopStart = std::chrono::steady_clock::now();
         }
         if (m_json) {
-            std::cout << nlohmann::json{{"event", "step"},          {"step", s.step},
-                                        {"total_steps", s.totalSteps}, {"epoch", s.epoch},
-                                        {"loss", s.loss},          {"found", s.found},
-                                        {"active", s.active},      {"active_fraction", s.activeFraction},
-                                        {"mean_positive", s.meanPositive}, {"mean_negative", s.meanNegative},
-                                        {"lr", s.learningRate},    {"images_per_s", s.imagesPerSecond},
+            std::cout << nlohmann::json{{"event", "step"},
+                                        {"step", s.step},
+                                        {"total_steps", s.totalSteps},
+                                        {"epoch", s.epoch},
+                                        {"loss", s.loss},
+                                        {"found", s.found},
+                                        {"active", s.active},
+                                        {"active_fraction", s.activeFraction},
+                                        {"mean_positive", s.meanPositive},
+                                        {"mean_negative", s.meanNegative},
+                                        {"lr", s.learningRate},
+                                        {"images_per_s", s.imagesPerSecond},
                                         {"skipped", s.skipped}}
                              .dump()
                       << '\n'
@@ -87,12 +92,12 @@ public:
         constexpr int kWidth = 24;
         const int filled = int(kWidth * double(s.step) / double(std::max<std::int64_t>(1, s.totalSteps)));
         std::ostringstream line;
-        line << "\r[" << std::string(std::size_t(filled), '#') << std::string(std::size_t(kWidth - filled), '.')
-             << "] " << s.step << "/" << s.totalSteps << " ep " << s.epoch << std::fixed << std::setprecision(4)
-             << " loss " << s.loss << std::setprecision(0) << " active " << 100 * s.activeFraction << "%"
-             << std::scientific << std::setprecision(1) << " lr " << s.learningRate << std::fixed
-             << std::setprecision(1) << " " << s.imagesPerSecond << " img/s ETA " << duration(eta)
-             << (s.skipped ? " (skipped: non-finite)" : "") << "   ";
+        line << "\r[" << std::string(std::size_t(filled), '#') << std::string(std::size_t(kWidth - filled), '.') << "] "
+             << s.step << "/" << s.totalSteps << " ep " << s.epoch << std::fixed << std::setprecision(4) << " loss "
+             << s.loss << std::setprecision(0) << " active " << 100 * s.activeFraction << "%" << std::scientific
+             << std::setprecision(1) << " lr " << s.learningRate << std::fixed << std::setprecision(1) << " "
+             << s.imagesPerSecond << " img/s ETA " << duration(eta) << (s.skipped ? " (skipped: non-finite)" : "")
+             << "   ";
         std::cerr << line.str() << std::flush;
     }
 
@@ -166,7 +171,8 @@ void addTrainCommand(CLI::App& app, CliContext& ctx) {
     cmd->add_option("--weight-decay", t.weightDecay, "AdamW weight decay")->capture_default_str();
     cmd->add_option("--warmup", t.warmupFraction, "Warm-up fraction of all steps")->capture_default_str();
     cmd->add_option("--image-size", t.imageSize, "Train at this image size (0 = the model's)");
-    cmd->add_option("--pool", t.pool, "Starting from a preset: what the head sees, the class token or the mean patch token")
+    cmd->add_option("--pool", t.pool,
+                    "Starting from a preset: what the head sees, the class token or the mean patch token")
         ->check(CLI::IsMember({"cls", "mean"}));
     cmd->add_flag("--freeze-backbone", t.freezeBackbone, "Train the projection head only");
     cmd->add_option("--trainable-blocks", t.trainableBlocks, "Fine-tune only the last N blocks (-1 = all)");
@@ -239,7 +245,7 @@ void addTrainCommand(CLI::App& app, CliContext& ctx) {
         }
 
         // A diverging run failed (1); a lost rank has its own status (exit_codes.h).
-        ctx.exitCode = r.rankLost            ? ExitCode::RankLost
+        ctx.exitCode = r.rankLost           ? ExitCode::RankLost
                        : r.stoppedNonFinite ? ExitCode::Failed
                        : r.cancelled        ? ExitCode::Cancelled
                                             : ExitCode::Done;
@@ -278,9 +284,9 @@ void addTrainCommand(CLI::App& app, CliContext& ctx) {
                 std::cout << "checkpoint: " << opts->out << '\n';
             return;
         }
-        std::cout << std::fixed << std::setprecision(3) << "trained " << r.steps << "/" << r.totalSteps
-                  << " steps on " << r.trainImages << " images (" << r.classes << " classes) in "
-                  << duration(r.seconds) << ", " << std::setprecision(2) << r.stepsPerSecond << " steps/s"
+        std::cout << std::fixed << std::setprecision(3) << "trained " << r.steps << "/" << r.totalSteps << " steps on "
+                  << r.trainImages << " images (" << r.classes << " classes) in " << duration(r.seconds) << ", "
+                  << std::setprecision(2) << r.stepsPerSecond << " steps/s"
                   << (r.skippedSteps ? ", " + std::to_string(r.skippedSteps) + " skipped" : "") << '\n'
                   << std::setprecision(3) << "validation (" << r.validationImages << " images)  P@1 "
                   << r.initialValidation.precisionAt1 << " -> " << r.finalValidation.precisionAt1 << "  MAP@R "

@@ -25,7 +25,7 @@ inline std::string fixed(double v, int digits) {
 /// Shared state the subcommands write their result into.
 struct CliContext {
     int exitCode = ExitCode::Done; ///< exit_codes.h
-    int threads = 0; ///< --threads, 0 = all cores
+    int threads = 0;               ///< --threads, 0 = all cores
 };
 
 /// --mean, --std, --crop-pct, --interpolation: overrides of the model's preprocessing.

@@ -49,7 +49,8 @@ std::string describe(int status) {
     if (WIFSIGNALED(status)) {
         const int sig = WTERMSIG(status);
         const char* name = ::sigabbrev_np(sig);
-        return std::string("was killed by signal ") + std::to_string(sig) + (name ? std::string(" (SIG") + name + ")" : "");
+        return std::string("was killed by signal ") + std::to_string(sig) +
+               (name ? std::string(" (SIG") + name + ")" : "");
     }
     return "exited with code " + std::to_string(WEXITSTATUS(status));
 }
@@ -145,7 +146,8 @@ int launchLocalWorkers(int nproc, int graceSeconds) {
     // to the launcher is passed on.
     struct sigaction sa {};
     sa.sa_handler = onLauncherSignal;
-    struct sigaction oldInt {}, oldTerm {};
+    struct sigaction oldInt {
+    }, oldTerm{};
     ::sigaction(SIGINT, &sa, &oldInt);
     ::sigaction(SIGTERM, &sa, &oldTerm);
 

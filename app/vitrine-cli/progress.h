@@ -43,8 +43,11 @@ public:
         const double eta = rate > 0 && total > 0 ? double(total - done) / rate : -1.0;
         const bool bytes = m_unit == ProgressUnit::Bytes;
         if (m_json) {
-            std::cout << nlohmann::json{{"event", "progress"}, {"done", done}, {"total", total},
-                                        {bytes ? "bytes_per_second" : "images_per_second", rate}, {"eta_seconds", eta}}
+            std::cout << nlohmann::json{{"event", "progress"},
+                                        {"done", done},
+                                        {"total", total},
+                                        {bytes ? "bytes_per_second" : "images_per_second", rate},
+                                        {"eta_seconds", eta}}
                              .dump()
                       << std::endl;
         } else if (m_tty) {

@@ -25,17 +25,19 @@ int main(int argc, char** argv) {
     QCommandLineOption threads(QStringLiteral("threads"), QStringLiteral("Compute threads (0 = all cores)."),
                                QStringLiteral("N"), QStringLiteral("0"));
     parser.addOption(threads);
-    QCommandLineOption model(QStringLiteral("model"),
-                             QStringLiteral("Model to open: a bundled or downloaded model's name, a checkpoint file or a "
-                                            "Hugging Face model folder (default: the one used last)."),
-                             QStringLiteral("MODEL"));
+    QCommandLineOption model(
+        QStringLiteral("model"),
+        QStringLiteral("Model to open: a bundled or downloaded model's name, a checkpoint file or a "
+                       "Hugging Face model folder (default: the one used last)."),
+        QStringLiteral("MODEL"));
     parser.addOption(model);
     QCommandLineOption embeddings(QStringLiteral("embeddings"),
                                   QStringLiteral("Embeddings file to open as the map (.npy memory-mapped, with its "
                                                  "rows.tsv), instead of a folder of images."),
                                   QStringLiteral("FILE"));
     parser.addOption(embeddings);
-    parser.addPositionalArgument(QStringLiteral("folder"), QStringLiteral("Data set folder to open (default: the demo photos)."));
+    parser.addPositionalArgument(QStringLiteral("folder"),
+                                 QStringLiteral("Data set folder to open (default: the demo photos)."));
     parser.process(app);
     vitrine::core::setComputeThreads(parser.value(threads).toInt());
 

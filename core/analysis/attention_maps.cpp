@@ -17,15 +17,14 @@ void require(bool ok, const std::string& what) {
 }
 
 void checkLayer(const AttentionStack& s, int layer) {
-    require(layer >= 0 && layer < s.layers,
-            "layer " + std::to_string(layer) + " out of range (the model has " + std::to_string(s.layers) +
-                " layers, 0.." + std::to_string(s.layers - 1) + ")");
+    require(layer >= 0 && layer < s.layers, "layer " + std::to_string(layer) + " out of range (the model has " +
+                                                std::to_string(s.layers) + " layers, 0.." +
+                                                std::to_string(s.layers - 1) + ")");
 }
 
 void checkQuery(const AttentionStack& s, int query) {
-    require(query >= 0 && query < s.tokens,
-            "token " + std::to_string(query) + " out of range (0 = class token, 1.." +
-                std::to_string(s.tokens - 1) + " = patches)");
+    require(query >= 0 && query < s.tokens, "token " + std::to_string(query) + " out of range (0 = class token, 1.." +
+                                                std::to_string(s.tokens - 1) + " = patches)");
 }
 
 // Row-normalises in place; rows that sum to zero stay zero.
@@ -50,9 +49,8 @@ void discardLowest(cv::Mat& m, double ratio) {
     auto* data = m.ptr<float>(0); // continuous: created by layerAttention
     std::vector<int> order(static_cast<std::size_t>(total));
     std::iota(order.begin(), order.end(), 0);
-    std::nth_element(order.begin(), order.begin() + (k - 1), order.end(), [&](int a, int b) {
-        return data[a] < data[b] || (data[a] == data[b] && a < b);
-    });
+    std::nth_element(order.begin(), order.begin() + (k - 1), order.end(),
+                     [&](int a, int b) { return data[a] < data[b] || (data[a] == data[b] && a < b); });
     for (int i = 0; i < k; ++i)
         if (order[static_cast<std::size_t>(i)] != 0)
             data[order[static_cast<std::size_t>(i)]] = 0.f;
@@ -63,8 +61,9 @@ void discardLowest(cv::Mat& m, double ratio) {
 int AttentionStack::gridSize() const {
     const int n = numPatches();
     const int g = static_cast<int>(std::lround(std::sqrt(static_cast<double>(std::max(n, 0)))));
-    require(n > 0 && g * g == n, "attention has " + std::to_string(n) +
-                                     " patch tokens, which is not a square grid (expected g*g patches + 1 class token)");
+    require(n > 0 && g * g == n,
+            "attention has " + std::to_string(n) +
+                " patch tokens, which is not a square grid (expected g*g patches + 1 class token)");
     return g;
 }
 
@@ -77,9 +76,9 @@ cv::Mat AttentionStack::matrix(int layer, int head) const {
 }
 
 void AttentionStack::validate() const {
-    require(layers > 0 && heads > 0 && tokens > 1,
-            "empty attention stack (" + std::to_string(layers) + " layers, " + std::to_string(heads) + " heads, " +
-                std::to_string(tokens) + " tokens)");
+    require(layers > 0 && heads > 0 && tokens > 1, "empty attention stack (" + std::to_string(layers) + " layers, " +
+                                                       std::to_string(heads) + " heads, " + std::to_string(tokens) +
+                                                       " tokens)");
     const std::size_t expected = static_cast<std::size_t>(layers) * heads * tokens * tokens;
     require(values.size() == expected, "attention stack holds " + std::to_string(values.size()) +
                                            " values, expected layers*heads*T*T = " + std::to_string(expected));

@@ -106,7 +106,7 @@ cv::Mat rolloutMap(const AttentionStack& stack, const RolloutOptions& options = 
 /// The DINO mask: the smallest set of patches that together hold at least `share` of the
 /// map's total mass (largest values first; ties broken by patch index).
 struct MassMask {
-    cv::Mat mask;        ///< same size as the map, CV_8U: 255 kept, 0 dropped
+    cv::Mat mask;         ///< same size as the map, CV_8U: 255 kept, 0 dropped
     double keptShare = 0; ///< share of the mass the kept patches hold (>= share)
     int keptCount = 0;
 };

@@ -58,8 +58,9 @@ AttentionStatistics attentionStatistics(const AttentionStack& stack, const cv::M
     return s;
 }
 
-AttentionStatisticsRun computeAttentionStatistics(model::VitImpl& model, const std::vector<std::filesystem::path>& files,
-                                                  int batch, const ProgressFn& progress, const CancelToken* cancel) {
+AttentionStatisticsRun computeAttentionStatistics(model::VitImpl& model,
+                                                  const std::vector<std::filesystem::path>& files, int batch,
+                                                  const ProgressFn& progress, const CancelToken* cancel) {
     const auto start = std::chrono::steady_clock::now();
     AttentionStatisticsRun run;
     run.perImage.resize(files.size());
@@ -93,8 +94,10 @@ AttentionStatisticsRun computeAttentionStatistics(model::VitImpl& model, const s
             const auto out = model.forward(torch::stack(inputs).to(device), /*withAttention=*/true);
             const auto patches = out.patches.to(torch::kCPU, torch::kFloat32).contiguous();
             for (std::size_t b = 0; b < which.size(); ++b) {
-                const AttentionStack stack = attentionStackFromTensors(out.attentions, static_cast<std::int64_t>(b), extra);
-                run.perImage[which[b]] = attentionStatistics(stack, tensorToMat(patches[static_cast<std::int64_t>(b)]), grid);
+                const AttentionStack stack = attentionStackFromTensors(out.attentions, static_cast<std::int64_t>(b),
+                                                                       extra);
+                run.perImage[which[b]] = attentionStatistics(stack, tensorToMat(patches[static_cast<std::int64_t>(b)]),
+                                                             grid);
             }
         }
         report(progress, static_cast<long long>(last), static_cast<long long>(files.size()), stage);

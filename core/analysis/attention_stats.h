@@ -50,7 +50,8 @@ struct AttentionStatisticsRun {
 /// for embedding, `batch` images per forward pass) and computes their statistics. A file
 /// that cannot be decoded is reported in `errors` and the rest goes on. Progress: images
 /// done of files.size(), stage "attention statistics". Throws core::Cancelled.
-AttentionStatisticsRun computeAttentionStatistics(model::VitImpl& model, const std::vector<std::filesystem::path>& files,
-                                                  int batch, const ProgressFn& progress, const CancelToken* cancel);
+AttentionStatisticsRun computeAttentionStatistics(model::VitImpl& model,
+                                                  const std::vector<std::filesystem::path>& files, int batch,
+                                                  const ProgressFn& progress, const CancelToken* cancel);
 
 } // namespace vitrine::core::analysis

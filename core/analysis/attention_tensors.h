@@ -4,8 +4,8 @@
 
 #include <vector>
 
-#include <torch/torch.h>
 #include <opencv2/core/mat.hpp>
+#include <torch/torch.h>
 
 #include "core/analysis/attention_maps.h"
 

@@ -70,8 +70,7 @@ cv::Mat attentionViewMap(const AttentionStack& stack, const AttentionView& view)
         options.lastLayer = layer;
         return rolloutMap(stack, options, query);
     }
-    const HeadChoice heads =
-        view.allHeads && view.heads.head >= 0 ? HeadChoice::fused(HeadFusion::Mean) : view.heads;
+    const HeadChoice heads = view.allHeads && view.heads.head >= 0 ? HeadChoice::fused(HeadFusion::Mean) : view.heads;
     return attentionMap(stack, layer, heads, query);
 }
 

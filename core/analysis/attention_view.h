@@ -27,9 +27,9 @@ struct AttentionView {
     /// > 0: only the patches holding this share of the map's mass keep their colour, the
     /// rest of the photo is darkened (DINO's mask figures); the heatmap is not drawn.
     double maskShare = 0.0;
-    bool allHeads = false;     ///< a contact sheet: every head of `layer`, then their fusion
-    bool drawGrid = false;     ///< the patch grid drawn into the picture
-    HeatmapStyle style;        ///< colour map, opacity, interpolation
+    bool allHeads = false; ///< a contact sheet: every head of `layer`, then their fusion
+    bool drawGrid = false; ///< the patch grid drawn into the picture
+    HeatmapStyle style;    ///< colour map, opacity, interpolation
 };
 
 /// Throws core::Error, naming the setting, when `view` asks for something `stack` does not

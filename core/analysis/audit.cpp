@@ -149,8 +149,8 @@ AuditReport audit(const Matrix& embeddings, const io::RowTable& rows, const std:
     if (options.nearDuplicateDistance >= 0) {
         rep.nearDuplicateDistance = options.nearDuplicateDistance;
     } else {
-        rep.nearDuplicateDistance =
-            std::clamp(kNearDuplicateFraction * medianNearest, kMinNearDuplicate, kMaxNearDuplicate);
+        rep.nearDuplicateDistance = std::clamp(kNearDuplicateFraction * medianNearest, kMinNearDuplicate,
+                                               kMaxNearDuplicate);
         rep.thresholdFromData = true;
     }
     const float linkDistance = std::max(rep.nearDuplicateDistance, kSameEmbedding);
@@ -308,7 +308,8 @@ AuditReport audit(const Matrix& embeddings, const io::RowTable& rows, const std:
             }
             int best = -1;
             for (std::size_t l = 0; l < weight.size(); ++l)
-                if (static_cast<int>(l) != ids[i] && weight[l] > 0 && (best < 0 || weight[l] > weight[std::size_t(best)]))
+                if (static_cast<int>(l) != ids[i] && weight[l] > 0 &&
+                    (best < 0 || weight[l] > weight[std::size_t(best)]))
                     best = static_cast<int>(l);
             if (best < 0 || total <= 0)
                 continue;
@@ -346,9 +347,8 @@ AuditReport audit(const Matrix& embeddings, const io::RowTable& rows, const std:
         rep.outlierScore[i] = static_cast<float>(1.0 / (1.0 + std::exp(3.5 - z)));
         rep.outliers.push_back({static_cast<std::int64_t>(i), rep.outlierScore[i], rep.knnDistance[i]});
     }
-    std::stable_sort(rep.outliers.begin(), rep.outliers.end(), [](const Outlier& a, const Outlier& b) {
-        return a.knnDistance > b.knnDistance;
-    });
+    std::stable_sort(rep.outliers.begin(), rep.outliers.end(),
+                     [](const Outlier& a, const Outlier& b) { return a.knnDistance > b.knnDistance; });
     const auto listed = static_cast<std::size_t>(
         std::max<double>(options.minListedOutliers, std::ceil(options.listedOutlierFraction * double(N))));
     std::size_t keepN = std::min(listed, rep.outliers.size());

@@ -95,8 +95,8 @@ struct Mislabel {
 
 struct Outlier {
     std::int64_t row = -1;
-    float score = 0.0f;        ///< in [0, 1]; see the header comment
-    float knnDistance = 0.0f;  ///< mean cosine distance to the k nearest neighbours
+    float score = 0.0f;       ///< in [0, 1]; see the header comment
+    float knnDistance = 0.0f; ///< mean cosine distance to the k nearest neighbours
 };
 
 struct Leak {
@@ -110,18 +110,18 @@ struct AuditReport {
     /// group lists every image linked to it, exact copies included (it has at least two
     /// different images); an exact group is all copies of one image.
     std::vector<DuplicateGroup> duplicates;
-    std::vector<Leak> leakage;          ///< in the order of the groups they come from
-    std::vector<Mislabel> mislabels;    ///< score >= minMislabelScore, highest first
-    std::vector<Outlier> outliers;      ///< see AuditOptions::minListedOutliers; highest first
-    std::vector<float> mislabelScore;   ///< [N], every row
+    std::vector<Leak> leakage;               ///< in the order of the groups they come from
+    std::vector<Mislabel> mislabels;         ///< score >= minMislabelScore, highest first
+    std::vector<Outlier> outliers;           ///< see AuditOptions::minListedOutliers; highest first
+    std::vector<float> mislabelScore;        ///< [N], every row
     std::vector<std::string> suggestedLabel; ///< [N], "" where no other label is near
-    std::vector<float> outlierScore;    ///< [N], every row
-    std::vector<float> knnDistance;     ///< [N] mean distance to the k nearest
-    std::vector<std::string> splits;    ///< [N] "train" or "val"
-    float nearDuplicateDistance = 0.0f; ///< the threshold used
-    float medianNearestDistance = 0.0f; ///< median over rows of the distance to the nearest other row
-    bool thresholdFromData = false;     ///< chosen from the data (not given)
-    int k = 0;                          ///< neighbours used (k, or N - 1 for tiny sets)
+    std::vector<float> outlierScore;         ///< [N], every row
+    std::vector<float> knnDistance;          ///< [N] mean distance to the k nearest
+    std::vector<std::string> splits;         ///< [N] "train" or "val"
+    float nearDuplicateDistance = 0.0f;      ///< the threshold used
+    float medianNearestDistance = 0.0f;      ///< median over rows of the distance to the nearest other row
+    bool thresholdFromData = false;          ///< chosen from the data (not given)
+    int k = 0;                               ///< neighbours used (k, or N - 1 for tiny sets)
     /// Duplicate candidates that could not be decoded ("path: reason"); they still count as
     /// near duplicates, never as exact ones.
     std::vector<std::string> unreadable;

@@ -77,7 +77,9 @@ ComparisonReport compareEmbeddings(const Matrix& a, const Matrix& b, const io::R
     NeighbourOptions no = options.neighbours;
     no.metric = options.metric;
     auto knn = [&](const Matrix& m, const std::string& stage) {
-        auto relabel = [&](long long done, long long total, const std::string&) { report(progress, done, total, stage); };
+        auto relabel = [&](long long done, long long total, const std::string&) {
+            report(progress, done, total, stage);
+        };
         NeighbourIndex index(m, no, relabel, cancel);
         return index.allRows(k, relabel, cancel);
     };

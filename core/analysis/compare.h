@@ -39,11 +39,11 @@ namespace vitrine::core::analysis {
 /// The similarity transform taking `moving` onto `reference`: aligned = scale * (moving -
 /// movingMean) R + referenceMean, R orthogonal (a rotation, or a reflection when det R < 0).
 struct ProcrustesFit {
-    Matrix aligned;                       ///< [N, C] float32: `moving` in `reference`'s frame
-    std::vector<double> rotation;         ///< R, [C, C] row-major
-    double scale = 1.0;                   ///< uniform scale applied to `moving`
-    std::vector<double> translation;      ///< [C]: referenceMean - scale * movingMean R
-    bool reflection = false;              ///< det R < 0
+    Matrix aligned;                  ///< [N, C] float32: `moving` in `reference`'s frame
+    std::vector<double> rotation;    ///< R, [C, C] row-major
+    double scale = 1.0;              ///< uniform scale applied to `moving`
+    std::vector<double> translation; ///< [C]: referenceMean - scale * movingMean R
+    bool reflection = false;         ///< det R < 0
     /// sum ||aligned_i - reference_i||^2 / sum ||reference_i - referenceMean||^2, in [0, 1]
     /// (scipy.spatial.procrustes's disparity); 0 when `reference` has no spread.
     double residual = 0.0;
@@ -58,7 +58,7 @@ struct ProcrustesFit {
 ProcrustesFit procrustes(const Matrix& moving, const Matrix& reference);
 
 struct CompareOptions {
-    int k = 10;                  ///< neighbours per image (clamped to N - 1)
+    int k = 10; ///< neighbours per image (clamped to N - 1)
     Metric metric = Metric::Cosine;
     /// Optional 2-D (any C) maps of the same rows, e.g. each embedding's PCA or t-SNE layout:
     /// when both are set, map B is aligned onto map A (ComparisonReport::procrustes).
@@ -71,15 +71,15 @@ struct CompareOptions {
 /// One image's neighbourhood under the two embeddings.
 struct NeighbourhoodChange {
     std::int64_t row = -1;
-    float overlap = 1.0f;             ///< |kNN_A ∩ kNN_B| / k, in [0, 1]
-    std::vector<std::int64_t> onlyA;  ///< neighbours under A only, nearest (under A) first
-    std::vector<std::int64_t> onlyB;  ///< neighbours under B only, nearest (under B) first
+    float overlap = 1.0f;            ///< |kNN_A ∩ kNN_B| / k, in [0, 1]
+    std::vector<std::int64_t> onlyA; ///< neighbours under A only, nearest (under A) first
+    std::vector<std::int64_t> onlyB; ///< neighbours under B only, nearest (under B) first
 };
 
 struct ComparisonReport {
-    int k = 0;                        ///< neighbours used (options.k clamped to N - 1)
-    double meanOverlap = 0.0;         ///< over all rows
-    std::vector<float> overlap;       ///< [N], every row (e.g. to colour the map)
+    int k = 0;                  ///< neighbours used (options.k clamped to N - 1)
+    double meanOverlap = 0.0;   ///< over all rows
+    std::vector<float> overlap; ///< [N], every row (e.g. to colour the map)
     /// Every row, most changed first: overlap ascending, then row ascending.
     std::vector<NeighbourhoodChange> changed;
     /// Mean overlap per value of rows' "label" column (absent when there is no such column).

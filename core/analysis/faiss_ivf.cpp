@@ -157,9 +157,8 @@ bool FaissIvfIndex::tryLoad(const std::string& key) {
 void FaissIvfIndex::save(const std::string& key) {
     const fs::path file = faissIndexPath(m_options.embeddingsFile);
     try {
-        nlohmann::json line = {{"key", nlohmann::json::parse(key)},
-                               {"nprobe", m_nprobe},
-                               {"probed_recall", m_probedRecall}};
+        nlohmann::json line = {
+            {"key", nlohmann::json::parse(key)}, {"nprobe", m_nprobe}, {"probed_recall", m_probedRecall}};
         io::writeFileAtomically(file, [&](std::ostream& out) {
             out << kFileMagic << line.dump() << '\n';
             OstreamWriter writer(out);

@@ -20,10 +20,14 @@ struct NamedColormap {
 };
 
 constexpr NamedColormap kColormaps[] = {
-    {Colormap::Viridis, "viridis", cv::COLORMAP_VIRIDIS}, {Colormap::Inferno, "inferno", cv::COLORMAP_INFERNO},
-    {Colormap::Magma, "magma", cv::COLORMAP_MAGMA},       {Colormap::Plasma, "plasma", cv::COLORMAP_PLASMA},
-    {Colormap::Jet, "jet", cv::COLORMAP_JET},             {Colormap::Turbo, "turbo", cv::COLORMAP_TURBO},
-    {Colormap::Gray, "gray", -1},           {Colormap::Diverging, "diverging", -2},
+    {Colormap::Viridis, "viridis", cv::COLORMAP_VIRIDIS},
+    {Colormap::Inferno, "inferno", cv::COLORMAP_INFERNO},
+    {Colormap::Magma, "magma", cv::COLORMAP_MAGMA},
+    {Colormap::Plasma, "plasma", cv::COLORMAP_PLASMA},
+    {Colormap::Jet, "jet", cv::COLORMAP_JET},
+    {Colormap::Turbo, "turbo", cv::COLORMAP_TURBO},
+    {Colormap::Gray, "gray", -1},
+    {Colormap::Diverging, "diverging", -2},
 };
 
 // Blue (0) - near-white (0.5) - red (1), the ends of Moreland's cool-warm map, piecewise
@@ -51,9 +55,7 @@ void checkRgb(const cv::Mat& rgb, const char* what) {
 
 // First pixel of patch row/column `i`: pixel x belongs to patch floor(x * g / W), the
 // rule hover hit-testing uses, so patch i starts at ceil(i * W / g).
-int patchStart(int i, int pixels, int grid) {
-    return (i * pixels + grid - 1) / grid;
-}
+int patchStart(int i, int pixels, int grid) { return (i * pixels + grid - 1) / grid; }
 
 // Exact nearest upsampling under that rule (cv::resize's nearest mode rounds through a
 // floating-point scale and can put a boundary pixel in the neighbouring patch).
@@ -351,8 +353,6 @@ std::string encodePng(const cv::Mat& rgb) {
     return {bytes.begin(), bytes.end()};
 }
 
-void writePng(const std::filesystem::path& file, const cv::Mat& rgb) {
-    io::writeFileAtomically(file, encodePng(rgb));
-}
+void writePng(const std::filesystem::path& file, const cv::Mat& rgb) { io::writeFileAtomically(file, encodePng(rgb)); }
 
 } // namespace vitrine::core::analysis

@@ -29,7 +29,8 @@ AttentionStack attentionStackFromTensors(const std::vector<torch::Tensor>& perLa
     // columns are left out, and each row renormalised over what remains.
     torch::Tensor keep;
     if (extraTokens > 0)
-        keep = torch::cat({torch::zeros({1}, torch::kLong), torch::arange(1 + extraTokens, first.size(2), torch::kLong)});
+        keep = torch::cat(
+            {torch::zeros({1}, torch::kLong), torch::arange(1 + extraTokens, first.size(2), torch::kLong)});
     const std::size_t perLayerValues = static_cast<std::size_t>(stack.heads) * stack.tokens * stack.tokens;
     stack.values.resize(perLayerValues * perLayer.size());
     for (std::size_t l = 0; l < perLayer.size(); ++l) {

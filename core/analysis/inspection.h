@@ -47,11 +47,11 @@ struct InspectionResult {
     /// S x S CV_8UC3 RGB: exactly the pixels the model saw (resized shorter side, centre
     /// crop; de-normalised from the input tensor).
     cv::Mat input;
-    cv::Size originalSize;    ///< the image before preprocessing
+    cv::Size originalSize; ///< the image before preprocessing
     /// The model's view in original-image pixels (the centre crop), for drawing maps on the
     /// original photo with placeInOriginal().
     cv::Rect crop;
-    double seconds = 0;       ///< wall time of preprocessing + the forward pass
+    double seconds = 0; ///< wall time of preprocessing + the forward pass
 
     bool empty() const { return attention.values.empty(); }
     int gridSize() const { return config.gridSize(); }

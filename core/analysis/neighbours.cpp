@@ -204,7 +204,8 @@ std::vector<std::vector<Neighbour>> cellJoin(const FaissIvfIndex& index, const N
         if (euclidean)
             scores.mul_(2.0f).sub_(rows.square().sum(1).unsqueeze(0));
         auto ids = torch::from_blob(const_cast<std::int64_t*>(cell.ids), {cell.size}, torch::kInt64)
-                       .unsqueeze(0).expand({nProbe, cell.size});
+                       .unsqueeze(0)
+                       .expand({nProbe, cell.size});
         scores.masked_fill_(ids == probeIds.unsqueeze(1), -std::numeric_limits<float>::infinity()); // not itself
         auto allScores = torch::cat({bestScore, scores}, 1);
         auto allIds = torch::cat({bestId, ids}, 1);
@@ -238,7 +239,8 @@ std::vector<std::vector<Neighbour>> cellJoin(const FaissIvfIndex& index, const N
         const auto cand = gather(index, nearest.data() + static_cast<std::ptrdiff_t>(c) * pMax, p, dim, euclidean);
         const std::int64_t m = static_cast<std::int64_t>(cand.ids.size());
         const std::int64_t want = std::min<std::int64_t>(k, m - 1);
-        const std::int64_t chunk = std::clamp<std::int64_t>((std::int64_t(1) << 24) / std::max<std::int64_t>(m, 1), 16, 4096);
+        const std::int64_t chunk = std::clamp<std::int64_t>((std::int64_t(1) << 24) / std::max<std::int64_t>(m, 1), 16,
+                                                            4096);
         for (std::int64_t start = 0; start < cell.size && want > 0; start += chunk) {
             const std::int64_t end = std::min(cell.size, start + chunk);
             // The cell's own rows come first among the candidates, so row i is column i.
@@ -271,8 +273,8 @@ std::vector<std::vector<Neighbour>> cellJoin(const FaissIvfIndex& index, const N
 struct NeighbourIndex::Impl {
     NeighbourOptions options;
     std::int64_t rows = 0, cols = 0;
-    torch::Tensor base;     // [N, D]; unit rows for cosine
-    torch::Tensor sqNorms;  // [N] for Euclidean exact search
+    torch::Tensor base;    // [N, D]; unit rows for cosine
+    torch::Tensor sqNorms; // [N] for Euclidean exact search
     std::unique_ptr<DispatchedSpace> space;
     std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw;
     std::unique_ptr<FaissIvfIndex> faiss; // instead of base, for the largest sets
@@ -287,8 +289,8 @@ struct NeighbourIndex::Impl {
 
     // Exact top-k for queries already prepared; excludeRows[i] >= 0 drops that row.
     std::vector<std::vector<Neighbour>> exact(const torch::Tensor& queries, int k,
-                                              const std::vector<std::int64_t>& excludeRows,
-                                              const ProgressFn& progress, const CancelToken* cancel) const {
+                                              const std::vector<std::int64_t>& excludeRows, const ProgressFn& progress,
+                                              const CancelToken* cancel) const {
         const std::int64_t q = queries.size(0);
         std::vector<std::vector<Neighbour>> out(static_cast<std::size_t>(q));
         if (rows == 0 || k <= 0)
@@ -296,7 +298,8 @@ struct NeighbourIndex::Impl {
         const bool anyExclude = std::any_of(excludeRows.begin(), excludeRows.end(), [](auto r) { return r >= 0; });
         const std::int64_t want = std::min<std::int64_t>(rows, k + (anyExclude ? 1 : 0));
         // Score blocks of ~16M floats (64 MB) keep memory flat for any N.
-        const std::int64_t chunk = std::clamp<std::int64_t>((std::int64_t(1) << 24) / std::max<std::int64_t>(rows, 1), 16, 4096);
+        const std::int64_t chunk = std::clamp<std::int64_t>((std::int64_t(1) << 24) / std::max<std::int64_t>(rows, 1),
+                                                            16, 4096);
         torch::NoGradGuard noGrad;
         for (std::int64_t start = 0; start < q; start += chunk) {
             if (cancel)
@@ -318,7 +321,8 @@ struct NeighbourIndex::Impl {
                 for (std::int64_t j = 0; j < want && static_cast<int>(list.size()) < k; ++j) {
                     if (ix[i][j] == skip)
                         continue;
-                    float d = options.metric == Metric::Cosine ? 1.0f - v[i][j] : std::sqrt(std::max(0.0f, qn - v[i][j]));
+                    float d = options.metric == Metric::Cosine ? 1.0f - v[i][j]
+                                                               : std::sqrt(std::max(0.0f, qn - v[i][j]));
                     list.push_back({ix[i][j], d});
                 }
             }
@@ -350,7 +354,8 @@ struct NeighbourIndex::Impl {
 NeighbourIndex::NeighbourIndex(const MatrixView& data, const NeighbourOptions& options, const ProgressFn& progress,
                                const CancelToken* cancel)
     : m_impl(std::make_unique<Impl>()) {
-    TORCH_CHECK(data.rows >= 0 && data.cols >= 0 && (data.data || data.rows * data.cols == 0), "MatrixView without data");
+    TORCH_CHECK(data.rows >= 0 && data.cols >= 0 && (data.data || data.rows * data.cols == 0),
+                "MatrixView without data");
     auto& im = *m_impl;
     im.options = options;
     im.rows = data.rows;

@@ -139,7 +139,7 @@ std::vector<std::vector<Neighbour>> exactKnn(const MatrixView& base, const Matri
                                              const CancelToken* cancel = nullptr);
 
 /// Fraction of `truth`'s rows (first k of each list) that `found` also returns.
-double recallAtK(const std::vector<std::vector<Neighbour>>& found,
-                 const std::vector<std::vector<Neighbour>>& truth, int k);
+double recallAtK(const std::vector<std::vector<Neighbour>>& found, const std::vector<std::vector<Neighbour>>& truth,
+                 int k);
 
 } // namespace vitrine::core::analysis

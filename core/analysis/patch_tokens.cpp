@@ -158,8 +158,8 @@ PcaRgb pcaRgb(const cv::Mat& patchTokens, int grid, const PcaRgbOptions& options
     for (std::size_t i = 0; i < keep.size(); ++i) {
         const int p = keep[i];
         const int r = static_cast<int>(i);
-        out.rgb.at<cv::Vec3f>(p / grid, p % grid) =
-            cv::Vec3f(proj.at<float>(r, 0), proj.at<float>(r, 1), proj.at<float>(r, 2));
+        out.rgb.at<cv::Vec3f>(p / grid, p % grid) = cv::Vec3f(proj.at<float>(r, 0), proj.at<float>(r, 1),
+                                                              proj.at<float>(r, 2));
     }
     return out;
 }
@@ -175,14 +175,12 @@ cv::Mat patchSimilarityMatrix(const cv::Mat& tokensA, const cv::Mat& tokensB) {
 
 cv::Mat patchSimilarityMap(const cv::Mat& tokensA, int patchA, const cv::Mat& tokensB, int gridB) {
     checkTokens(tokensB, gridB, "patch similarity");
-    require(patchA >= 0 && patchA < tokensA.rows,
-            "patch " + std::to_string(patchA) + " out of range (image A has " + std::to_string(tokensA.rows) +
-                " patches)");
+    require(patchA >= 0 && patchA < tokensA.rows, "patch " + std::to_string(patchA) + " out of range (image A has " +
+                                                      std::to_string(tokensA.rows) + " patches)");
     return patchSimilarityMatrix(tokensA.row(patchA), tokensB).reshape(1, gridB);
 }
 
-std::vector<PatchMatch> bestPatchMatches(const cv::Mat& tokensA, const cv::Mat& tokensB, MatchMode mode,
-                                         int maxPairs) {
+std::vector<PatchMatch> bestPatchMatches(const cv::Mat& tokensA, const cv::Mat& tokensB, MatchMode mode, int maxPairs) {
     const cv::Mat sim = patchSimilarityMatrix(tokensA, tokensB);
     std::vector<PatchMatch> pairs;
     if (mode == MatchMode::MutualNearest) {

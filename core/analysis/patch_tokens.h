@@ -18,11 +18,11 @@ cv::Mat tokenNorms(const cv::Mat& patchTokens, int grid);
 /// that the model repurposes to hold global information, where the class token's attention
 /// piles up in models without registers.
 struct HighNormTokens {
-    cv::Mat norms;             ///< g x g CV_32F token norms
-    std::vector<int> patches;  ///< flagged patches (row-major grid index), highest norm first
-    float median = 0;          ///< median norm
-    float spread = 0;          ///< 1.4826 x the median absolute deviation (a robust standard deviation)
-    float threshold = 0;       ///< norm above which a patch is flagged
+    cv::Mat norms;            ///< g x g CV_32F token norms
+    std::vector<int> patches; ///< flagged patches (row-major grid index), highest norm first
+    float median = 0;         ///< median norm
+    float spread = 0;         ///< 1.4826 x the median absolute deviation (a robust standard deviation)
+    float threshold = 0;      ///< norm above which a patch is flagged
 };
 
 /// Flags the patches whose norm exceeds median + `robustSigmas` x spread (default 4: with

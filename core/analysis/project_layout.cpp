@@ -44,8 +44,7 @@ Matrix projectLayout(const MatrixView& view, const ProjectionRequest& request, c
     const MatrixView& data = view;
     Matrix layout;
     switch (request.method) {
-    case ProjectionMethod::Pca:
-        break;
+    case ProjectionMethod::Pca: break;
     case ProjectionMethod::Tsne: {
         TsneOptions o;
         o.seed = request.seed;

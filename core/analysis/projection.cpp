@@ -75,8 +75,8 @@ bool exactSolver(const PcaOptions& options, std::int64_t cols) {
 Matrix streamedPca(const MatrixView& data, int c, const PcaOptions& options, const ProgressFn& progress,
                    const CancelToken* cancel) {
     const std::int64_t n = data.rows, d = data.cols;
-    const std::int64_t block =
-        options.blockRows > 0 ? options.blockRows : std::max<std::int64_t>(1, (std::int64_t(4) << 20) / d);
+    const std::int64_t block = options.blockRows > 0 ? options.blockRows
+                                                     : std::max<std::int64_t>(1, (std::int64_t(4) << 20) / d);
     const std::int64_t blocks = (n + block - 1) / block;
     const long long steps = 3 * blocks;
     long long done = 0;
@@ -110,8 +110,8 @@ Matrix streamedPca(const MatrixView& data, int c, const PcaOptions& options, con
         step();
     }
     auto [evals, evecs] = torch::linalg::eigh(cov, "L");
-    const auto axes =
-        withDeterministicSigns(evecs.slice(1, evecs.size(1) - c, evecs.size(1)).flip({1}).to(torch::kFloat32));
+    const auto axes = withDeterministicSigns(
+        evecs.slice(1, evecs.size(1) - c, evecs.size(1)).flip({1}).to(torch::kFloat32));
     Matrix scores(n, c);
     for (std::int64_t start = 0; start < n; start += block) {
         auto s = torch::mm(rows(start) - mean, axes).contiguous();
@@ -175,7 +175,8 @@ double trustworthiness(const Matrix& data, const Matrix& layout, int k, const Ca
         const int64_t end = std::min(n, start + block);
         // Squared distances from this block of rows to every row; self pushed to -inf so
         // it ranks before everything and ranks below count from 1 as in sklearn.
-        auto d = sq.slice(0, start, end).unsqueeze(1) + sq.unsqueeze(0) - 2.0f * torch::mm(x.slice(0, start, end), x.t());
+        auto d = sq.slice(0, start, end).unsqueeze(1) + sq.unsqueeze(0) -
+                 2.0f * torch::mm(x.slice(0, start, end), x.t());
         auto rowsIdx = torch::arange(start, end, torch::kLong);
         d.index_put_({torch::arange(end - start, torch::kLong), rowsIdx}, -std::numeric_limits<float>::infinity());
         std::vector<int64_t> nnIdx;

@@ -24,9 +24,9 @@ struct PcaOptions {
     /// O(N D^2), exact and fast for embedding widths), randomised SVD otherwise.
     Solver solver = Solver::Auto;
     int components = 2;
-    int oversamples = 10;     ///< randomised SVD: extra directions sampled
-    int powerIterations = 4;  ///< randomised SVD: subspace iterations
-    std::uint64_t seed = 0;   ///< randomised SVD's test matrix
+    int oversamples = 10;    ///< randomised SVD: extra directions sampled
+    int powerIterations = 4; ///< randomised SVD: subspace iterations
+    std::uint64_t seed = 0;  ///< randomised SVD's test matrix
     /// The exact solver streams over the rows in blocks of this many (0 = about 16 MB of
     /// rows): it never holds a centred copy of the data, so a memory-mapped 10^6 x 384
     /// matrix is projected without being read into memory.
@@ -61,16 +61,16 @@ Matrix alignLayout(const Matrix& layout, const Matrix& reference);
 
 struct TsneOptions {
     double perplexity = 30.0;
-    int iterations = 1000;              ///< total, including the early-exaggeration phase
-    double learningRate = 0.0;          ///< 0 = auto: max(N / earlyExaggeration, 50) (Belkina 2019)
+    int iterations = 1000;     ///< total, including the early-exaggeration phase
+    double learningRate = 0.0; ///< 0 = auto: max(N / earlyExaggeration, 50) (Belkina 2019)
     double earlyExaggeration = 12.0;
     int earlyExaggerationIterations = 250; ///< set 0 when continuing from a previous layout
     /// Repulsive forces: FFT-accelerated interpolation (Linderman et al. 2019, O(N)) or a
     /// Barnes-Hut quadtree (van der Maaten 2014, O(N log N)).
     enum class Method { FftInterpolation, BarnesHut };
     Method method = Method::FftInterpolation;
-    double theta = 0.5;                 ///< Barnes-Hut accuracy in (0, 0.7]; smaller = slower
-    Metric metric = Metric::Euclidean;  ///< input-space distance
+    double theta = 0.5;                ///< Barnes-Hut accuracy in (0, 0.7]; smaller = slower
+    Metric metric = Metric::Euclidean; ///< input-space distance
     std::uint64_t seed = 0;
     /// Initial layout ([N, 2] float32) e.g. the previous frame; null = PCA scaled to std 1e-4.
     const Matrix* init = nullptr;
@@ -84,13 +84,13 @@ Matrix tsne(const MatrixView& data, const TsneOptions& options = {}, const Progr
             const CancelToken* cancel = nullptr);
 
 struct UmapOptions {
-    int neighbours = 15;       ///< n_neighbors, counting the point itself as umap-learn does
+    int neighbours = 15; ///< n_neighbors, counting the point itself as umap-learn does
     double minDist = 0.1;
     double spread = 1.0;
-    int epochs = 0;            ///< 0 = auto: 500 for N <= 10,000, else 200
+    int epochs = 0; ///< 0 = auto: 500 for N <= 10,000, else 200
     double learningRate = 1.0;
     int negativeSamples = 5;
-    double repulsion = 1.0;    ///< gamma
+    double repulsion = 1.0; ///< gamma
     Metric metric = Metric::Euclidean;
     std::uint64_t seed = 0;
     /// Initial layout ([N, 2] float32), e.g. the previous frame; null = PCA scaled to +-10.
@@ -116,11 +116,11 @@ std::string toString(ProjectionMethod method);
 /// A map as a person asks for it, in the map panel or with `vitrine-cli project`.
 struct ProjectionRequest {
     ProjectionMethod method = ProjectionMethod::Pca;
-    std::uint64_t seed = 0;    ///< same seed, same layout
-    double perplexity = 30.0;  ///< t-SNE
-    int iterations = 0;        ///< t-SNE iterations (0: 1000) or UMAP epochs (0: UMAP's automatic count)
-    int neighbours = 15;       ///< UMAP n_neighbors
-    double minDist = 0.1;      ///< UMAP min_dist
+    std::uint64_t seed = 0;            ///< same seed, same layout
+    double perplexity = 30.0;          ///< t-SNE
+    int iterations = 0;                ///< t-SNE iterations (0: 1000) or UMAP epochs (0: UMAP's automatic count)
+    int neighbours = 15;               ///< UMAP n_neighbors
+    double minDist = 0.1;              ///< UMAP min_dist
     Metric metric = Metric::Euclidean; ///< input distance for t-SNE and UMAP
 };
 

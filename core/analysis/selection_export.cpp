@@ -63,7 +63,7 @@ fs::path copyNoReplace(const fs::path& src, const fs::path& dir, const std::stri
     Fd in{::open(src.c_str(), O_RDONLY | O_CLOEXEC)};
     if (in.fd < 0)
         throw Error(src, "cannot read: " + errnoText(errno));
-    struct stat st{};
+    struct stat st {};
     if (::fstat(in.fd, &st) != 0)
         throw Error(src, "cannot read: " + errnoText(errno));
     if (!S_ISREG(st.st_mode))
@@ -195,7 +195,9 @@ std::vector<SelectedImage> readSelectionCsv(const fs::path& file) {
     std::vector<SelectedImage> out;
     for (std::size_t r = 1; r < records.size(); ++r) {
         const auto& rec = records[r];
-        auto field = [&](int c) { return c >= 0 && static_cast<std::size_t>(c) < rec.size() ? rec[std::size_t(c)] : std::string(); };
+        auto field = [&](int c) {
+            return c >= 0 && static_cast<std::size_t>(c) < rec.size() ? rec[std::size_t(c)] : std::string();
+        };
         SelectedImage img{field(pc), field(lc)};
         if (const auto s = field(sc); !s.empty()) {
             char* end = nullptr;
@@ -245,12 +247,13 @@ std::vector<CopiedImage> copyAsImageFolder(const fs::path& root, const std::vect
 }
 
 MontageResult renderMontage(const fs::path& root, const std::vector<SelectedImage>& images,
-                            const MontageOptions& options, const std::vector<cv::Mat>& maps,
-                            const ProgressFn& progress, const CancelToken* cancel) {
+                            const MontageOptions& options, const std::vector<cv::Mat>& maps, const ProgressFn& progress,
+                            const CancelToken* cancel) {
     if (images.empty())
         throw Error("montage: no images to put in it");
     if (options.cell < 16 || options.cell > 4096)
-        throw Error("montage: the cell size must be between 16 and 4096 pixels (got " + std::to_string(options.cell) + ")");
+        throw Error("montage: the cell size must be between 16 and 4096 pixels (got " + std::to_string(options.cell) +
+                    ")");
     if (options.gap < 0 || options.gap > 256 || options.columns < 0)
         throw Error("montage: the gap must be in [0, 256] and the columns not negative");
     if (!maps.empty() && maps.size() != images.size())
@@ -300,7 +303,8 @@ MontageResult renderMontage(const fs::path& root, const std::vector<SelectedImag
         }
         if (rgb.empty()) { // the placeholder: a dark, crossed cell
             res.image(cellRect).setTo(cv::Scalar(64, 64, 64));
-            cv::line(res.image, cellRect.tl(), cellRect.br() - cv::Point(1, 1), cv::Scalar(170, 70, 70), 2, cv::LINE_AA);
+            cv::line(res.image, cellRect.tl(), cellRect.br() - cv::Point(1, 1), cv::Scalar(170, 70, 70), 2,
+                     cv::LINE_AA);
             cv::line(res.image, {cellRect.x, cellRect.br().y - 1}, {cellRect.br().x - 1, cellRect.y},
                      cv::Scalar(170, 70, 70), 2, cv::LINE_AA);
             res.pictures.push_back(cellRect);
@@ -323,8 +327,8 @@ MontageResult renderMontage(const fs::path& root, const std::vector<SelectedImag
 }
 
 MontageResult writeMontage(const fs::path& file, const fs::path& root, const std::vector<SelectedImage>& images,
-                           const MontageOptions& options, const std::vector<cv::Mat>& maps,
-                           const ProgressFn& progress, const CancelToken* cancel) {
+                           const MontageOptions& options, const std::vector<cv::Mat>& maps, const ProgressFn& progress,
+                           const CancelToken* cancel) {
     auto res = renderMontage(root, images, options, maps, progress, cancel);
     analysis::writePng(file, res.image);
     return res;

@@ -86,11 +86,11 @@ struct MontageOptions {
 };
 
 struct MontageResult {
-    cv::Mat image;                ///< CV_8UC3 RGB
+    cv::Mat image; ///< CV_8UC3 RGB
     /// Per image, the rectangle its (letterboxed) picture occupies in `image`: for hit-testing
     /// a click, and what the tests compare against the source.
     std::vector<cv::Rect> pictures;
-    std::vector<cv::Rect> cells;  ///< per image, its whole square cell (caption strip not included)
+    std::vector<cv::Rect> cells; ///< per image, its whole square cell (caption strip not included)
     /// "path: reason" for each image drawn as a placeholder.
     std::vector<std::string> warnings;
 };

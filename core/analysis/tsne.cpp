@@ -114,7 +114,7 @@ public:
         float cx, cy, halfWidth;
         float comX = 0, comY = 0;
         std::int32_t count = 0;
-        std::int32_t firstChild = -1; // four consecutive nodes; -1 = leaf
+        std::int32_t firstChild = -1;    // four consecutive nodes; -1 = leaf
         std::int32_t begin = 0, end = 0; // leaf: range in m_order
     };
 
@@ -224,7 +224,6 @@ private:
     std::vector<std::int32_t> m_order;
 };
 
-
 // FIt-SNE's 2-D repulsion: all four potentials sum_j K(y_i, y_j) c(j) with the squared
 // Cauchy kernel K = (1 + |y_i - y_j|^2)^-2 and charges c = (1, y_x, y_y, |y|^2) are
 // interpolated from a uniform grid (3 Lagrange nodes per box, boxes <= 1 unit wide), where
@@ -314,7 +313,8 @@ public:
                             phi[c] += w * pp[c * plane + at];
                     }
                 const double yx = y[2 * i], yy = y[2 * i + 1];
-                zPart[static_cast<std::size_t>(i)] = (1.0 + yx * yx + yy * yy) * phi[0] - 2.0 * (yx * phi[1] + yy * phi[2]) + phi[3];
+                zPart[static_cast<std::size_t>(i)] = (1.0 + yx * yx + yy * yy) * phi[0] -
+                                                     2.0 * (yx * phi[1] + yy * phi[2]) + phi[3];
                 force[2 * i] = static_cast<float>(yx * phi[0] - phi[1]);
                 force[2 * i + 1] = static_cast<float>(yy * phi[0] - phi[2]);
             }

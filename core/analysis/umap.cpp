@@ -74,8 +74,7 @@ std::vector<std::vector<float>> memberships(const std::vector<std::vector<Neighb
 }
 
 // Symmetric fuzzy union W = A + A^T - A o A^T as a list holding both directions.
-std::vector<Edge> fuzzyUnion(const std::vector<std::vector<Neighbour>>& knn,
-                             const std::vector<std::vector<float>>& w) {
+std::vector<Edge> fuzzyUnion(const std::vector<std::vector<Neighbour>>& knn, const std::vector<std::vector<float>>& w) {
     std::vector<Edge> directed;
     for (std::size_t i = 0; i < knn.size(); ++i)
         for (std::size_t j = 0; j < knn[i].size(); ++j)
@@ -88,9 +87,8 @@ std::vector<Edge> fuzzyUnion(const std::vector<std::vector<Neighbour>>& knn,
         both.push_back(e);
         both.push_back({e.tail, e.head, -e.weight}); // negative marks "from the transpose"
     }
-    std::sort(both.begin(), both.end(), [](const Edge& a, const Edge& b) {
-        return a.head != b.head ? a.head < b.head : a.tail < b.tail;
-    });
+    std::sort(both.begin(), both.end(),
+              [](const Edge& a, const Edge& b) { return a.head != b.head ? a.head < b.head : a.tail < b.tail; });
     std::vector<Edge> out;
     out.reserve(both.size());
     for (std::size_t k = 0; k < both.size();) {
@@ -131,7 +129,9 @@ inline float fastPow(float x, float p) {
     float y = p * (static_cast<float>(e) + lnM * 1.44269504f); // p * log2(x)
     y = std::clamp(y, -125.0f, 125.0f);
     const float fi = std::floor(y), f = (y - fi) * 0.69314718f;
-    const float ef = 1.0f + f * (1.0f + f * (0.5f + f * (1.0f / 6.0f + f * (1.0f / 24.0f + f * (1.0f / 120.0f + f * (1.0f / 720.0f))))));
+    const float ef = 1.0f +
+                     f * (1.0f + f * (0.5f + f * (1.0f / 6.0f +
+                                                  f * (1.0f / 24.0f + f * (1.0f / 120.0f + f * (1.0f / 720.0f))))));
     const std::uint32_t scale = static_cast<std::uint32_t>(static_cast<int>(fi) + 127) << 23;
     float s;
     std::memcpy(&s, &scale, 4);

@@ -91,13 +91,20 @@ CpuFeatures parseCpuInfo(const std::string& text) {
             std::istringstream flags(valueOf(line));
             std::string flag;
             while (flags >> flag) {
-                if (flag == "avx2") f.avx2 = true;
-                else if (flag == "fma") f.fma = true;
-                else if (flag == "avx512f") f.avx512f = true;
-                else if (flag == "avx512_bf16") f.avx512bf16 = true;
-                else if (flag == "amx_bf16") f.amxBf16 = true;
-                else if (flag == "amx_int8") f.amxInt8 = true;
-                else if (flag == "avx512_vnni") f.avx512vnni = true;
+                if (flag == "avx2")
+                    f.avx2 = true;
+                else if (flag == "fma")
+                    f.fma = true;
+                else if (flag == "avx512f")
+                    f.avx512f = true;
+                else if (flag == "avx512_bf16")
+                    f.avx512bf16 = true;
+                else if (flag == "amx_bf16")
+                    f.amxBf16 = true;
+                else if (flag == "amx_int8")
+                    f.amxInt8 = true;
+                else if (flag == "avx512_vnni")
+                    f.avx512vnni = true;
             }
         }
         if (!f.model.empty() && haveFlags)

@@ -35,7 +35,7 @@ const char* precisionName(Precision p);
 
 /// What the CPU can do, read from /proc/cpuinfo (model name, flags) at run time.
 struct CpuFeatures {
-    std::string model;       ///< "AMD EPYC 9R14", "Intel(R) Xeon(R) Platinum 8488C", ...
+    std::string model; ///< "AMD EPYC 9R14", "Intel(R) Xeon(R) Platinum 8488C", ...
     bool avx2 = false;
     bool fma = false;
     bool avx512f = false;
@@ -43,7 +43,7 @@ struct CpuFeatures {
     bool amxBf16 = false;    ///< AMX tiles with bf16
     bool amxInt8 = false;
     bool avx512vnni = false;
-    std::string capped;      ///< the oneDNN ISA cap applied ("" = none)
+    std::string capped; ///< the oneDNN ISA cap applied ("" = none)
     bool nativeBf16() const { return avx512bf16 || amxBf16; }
     /// "AVX2 FMA AVX512F AVX512_BF16 AMX_BF16" (only those present).
     std::string flagsString() const;

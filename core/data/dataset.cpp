@@ -101,7 +101,8 @@ std::string checkImageFile(const fs::path& file, const ScanOptions& options) {
     if (std::string problem = image::sizeProblem(probe->width, probe->height, options.maxPixels); !problem.empty())
         return problem;
     if (!probe->complete)
-        return std::string("truncated ") + image::formatName(probe->format) + " (the file ends before the image data does)";
+        return std::string("truncated ") + image::formatName(probe->format) +
+               " (the file ends before the image data does)";
     return {};
 }
 
@@ -144,8 +145,9 @@ Dataset scanFolder(const fs::path& rootIn, const ScanOptions& options, const Pro
             auto status = fs::status(p, sec);
             if (sec) {
                 auto lst = fs::symlink_status(p, sec);
-                ds.skipped.push_back({p.string(), fs::is_symlink(lst) ? "broken symbolic link (target missing or a loop)"
-                                                                       : "cannot be read"});
+                ds.skipped.push_back({p.string(), fs::is_symlink(lst)
+                                                      ? "broken symbolic link (target missing or a loop)"
+                                                      : "cannot be read"});
                 continue;
             }
             if (fs::is_directory(status)) {

@@ -48,8 +48,8 @@ public:
 /// Scans `root` recursively. Deterministic order; symlink loops, unreadable entries
 /// and non-image files are recorded in `skipped` with a reason. Throws core::Error when
 /// `root` itself is missing or not a folder; core::Cancelled when cancelled.
-Dataset scanFolder(const std::filesystem::path& root, const ScanOptions& options = {},
-                   const ProgressFn& progress = {}, const CancelToken* cancel = nullptr);
+Dataset scanFolder(const std::filesystem::path& root, const ScanOptions& options = {}, const ProgressFn& progress = {},
+                   const CancelToken* cancel = nullptr);
 
 /// Checks one file as scanFolder does; returns an empty string when it is a usable
 /// image, else the reason.

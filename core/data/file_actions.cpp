@@ -4,13 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <algorithm>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -30,7 +30,7 @@ constexpr const char* kJournalDir = ".vitrine";
 std::string errnoText(int err) { return std::strerror(err); }
 
 bool present(const fs::path& p) {
-    struct stat st{};
+    struct stat st {};
     return ::lstat(p.c_str(), &st) == 0;
 }
 
@@ -91,9 +91,7 @@ bool sameBytes(const fs::path& a, const fs::path& b) {
     return same;
 }
 
-fs::path partPath(const fs::path& dst) {
-    return dst.parent_path() / ("." + dst.filename().string() + ".vitrine-part");
-}
+fs::path partPath(const fs::path& dst) { return dst.parent_path() / ("." + dst.filename().string() + ".vitrine-part"); }
 
 const char* kindName(FileActionKind k) { return k == FileActionKind::Trash ? "trash" : "move"; }
 
@@ -127,8 +125,8 @@ struct Journal {
                 fa.state = a.at("state").get<std::string>();
                 fa.time = a.value("time", "");
                 for (const auto& f : a.at("files"))
-                    fa.files.push_back({f.at("from").get<std::string>(), f.at("to").get<std::string>(),
-                                        f.value("info", "")});
+                    fa.files.push_back(
+                        {f.at("from").get<std::string>(), f.at("to").get<std::string>(), f.value("info", "")});
                 j.actions.push_back(std::move(fa));
             }
         } catch (const nlohmann::json::exception& e) {
@@ -238,8 +236,8 @@ private:
 
     void writeTrashInfo(const FileStep& f) {
         const fs::path original = m_root / f.from;
-        const std::string body =
-            "[Trash Info]\nPath=" + percentEncode(original.string()) + "\nDeletionDate=" + nowIso() + "\n";
+        const std::string body = "[Trash Info]\nPath=" + percentEncode(original.string()) +
+                                 "\nDeletionDate=" + nowIso() + "\n";
         const int fd = ::open(f.info.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0)
             throw Error(f.info, "cannot create the trash entry: " + errnoText(errno));
@@ -283,7 +281,7 @@ private:
     /// (never replacing), fsync the folder, then delete the source.
     bool copyAcross(const fs::path& src, const fs::path& dst) {
         const fs::path part = partPath(dst);
-        struct stat st{};
+        struct stat st {};
         if (::stat(src.c_str(), &st) != 0)
             throw Error(src, "cannot read: " + errnoText(errno));
         const int in = ::open(src.c_str(), O_RDONLY | O_CLOEXEC);
@@ -390,14 +388,15 @@ std::string insideRoot(const fs::path& root, const std::string& p, bool mustBeFi
     fs::path walk = root;
     for (const auto& part : rel) {
         walk /= part;
-        struct stat st{};
+        struct stat st {};
         if (::lstat(walk.c_str(), &st) != 0) {
             if (mustBeFile)
                 throw Error(p, "no such file in " + root.string());
             break; // a folder still to be created
         }
         if (S_ISLNK(st.st_mode))
-            throw Error(p, "goes through a symbolic link (" + walk.string() + "); refused, it could lead outside the data set");
+            throw Error(p, "goes through a symbolic link (" + walk.string() +
+                               "); refused, it could lead outside the data set");
         if (walk != root / rel && !S_ISDIR(st.st_mode))
             throw Error(p, walk.string() + " is not a folder");
         if (walk == root / rel && mustBeFile && !S_ISREG(st.st_mode))
@@ -407,8 +406,8 @@ std::string insideRoot(const fs::path& root, const std::string& p, bool mustBeFi
 }
 
 void ensureDir(const fs::path& dir, fs::perms perms = fs::perms::owner_all | fs::perms::group_read |
-                                                        fs::perms::group_exec | fs::perms::others_read |
-                                                        fs::perms::others_exec) {
+                                                      fs::perms::group_exec | fs::perms::others_read |
+                                                      fs::perms::others_exec) {
     std::error_code ec;
     if (fs::is_directory(dir, ec))
         return;
@@ -546,8 +545,8 @@ FileAction FileActions::trash(const std::vector<std::string>& paths) {
                    !taken.count(n);
         });
         taken.insert(name);
-        a.files.push_back({from, (trashDir / "files" / name).string(),
-                           (trashDir / "info" / (name + ".trashinfo")).string()});
+        a.files.push_back(
+            {from, (trashDir / "files" / name).string(), (trashDir / "info" / (name + ".trashinfo")).string()});
     }
     if (a.files.empty())
         return a;
@@ -568,7 +567,8 @@ FileAction FileActions::undo(std::uint64_t id) {
     if (!a)
         throw Error(journal.file, "no file action " + std::to_string(id) + " to undo");
     if (a->state != "done")
-        throw Error(journal.file, "file action " + std::to_string(id) + " is " + a->state + ", not done; cannot undo it");
+        throw Error(journal.file,
+                    "file action " + std::to_string(id) + " is " + a->state + ", not done; cannot undo it");
     a->state = "undoing";
     journal.save();
     if (m_options.afterStep)
@@ -582,7 +582,8 @@ FileAction FileActions::redo(std::uint64_t id) {
     if (!a)
         throw Error(journal.file, "no file action " + std::to_string(id) + " to redo");
     if (a->state != "undone")
-        throw Error(journal.file, "file action " + std::to_string(id) + " is " + a->state + ", not undone; cannot redo it");
+        throw Error(journal.file,
+                    "file action " + std::to_string(id) + " is " + a->state + ", not undone; cannot redo it");
     a->state = "pending";
     journal.save();
     if (m_options.afterStep)

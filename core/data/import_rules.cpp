@@ -6,8 +6,8 @@ namespace fs = std::filesystem;
 
 namespace vitrine::core::data {
 
-Import importFolders(const std::vector<fs::path>& folders, const ScanOptions& options,
-                     const ProgressFn& progress, const CancelToken* cancel) {
+Import importFolders(const std::vector<fs::path>& folders, const ScanOptions& options, const ProgressFn& progress,
+                     const CancelToken* cancel) {
     Import out;
     for (const auto& folder : folders) {
         Dataset ds = scanFolder(folder, options, progress, cancel);
@@ -57,16 +57,14 @@ std::vector<std::string> labelsForClass(const Dataset& ds, int level, const std:
     for (const auto& s : ds.samples) {
         if (Dataset::labelAt(s, level) != name || s.labels.empty())
             continue;
-        const std::size_t depth =
-            level < 0 ? s.labels.size()
-                      : std::min<std::size_t>(s.labels.size(), std::size_t(level) + 1);
+        const std::size_t depth = level < 0 ? s.labels.size()
+                                            : std::min<std::size_t>(s.labels.size(), std::size_t(level) + 1);
         return {s.labels.begin(), s.labels.begin() + static_cast<std::ptrdiff_t>(depth)};
     }
     return {name};
 }
 
-std::vector<Sample> samplesForClass(const std::vector<fs::path>& files,
-                                    const std::vector<std::string>& labels) {
+std::vector<Sample> samplesForClass(const std::vector<fs::path>& files, const std::vector<std::string>& labels) {
     std::string prefix;
     for (const auto& l : labels)
         prefix += l + "/";

@@ -26,9 +26,8 @@ struct Import {
 /// set: a folder of loose images is one class named after the folder; a folder of class
 /// folders adds each class. Relative paths start with the folder's name ("cats/a.jpg",
 /// "pets/cat/a.jpg"). Throws what scanFolder throws (a missing folder, cancellation).
-Import importFolders(const std::vector<std::filesystem::path>& folders,
-                     const ScanOptions& options = {}, const ProgressFn& progress = {},
-                     const CancelToken* cancel = nullptr);
+Import importFolders(const std::vector<std::filesystem::path>& folders, const ScanOptions& options = {},
+                     const ProgressFn& progress = {}, const CancelToken* cancel = nullptr);
 
 /// Sorts dropped files into usable images (`samples`, with only `path` set, as given) and
 /// the rest (`skipped`): "not a file" (a folder, a missing path), "not an image file

@@ -33,7 +33,8 @@ PkSampler::PkSampler(const std::vector<int>& classIds, const std::vector<std::si
     if (m_members.size() < 2) {
         std::string found = m_members.empty() ? "none" : "only " + nameOf(byClass.begin()->first);
         throw Error("cannot form triplets: they need images of at least 2 classes, but the training images have " +
-                    found + ". Add a sub-folder of images of another class (or pick a label level with more "
+                    found +
+                    ". Add a sub-folder of images of another class (or pick a label level with more "
                     "classes).");
     }
     // Fewer classes than P: keep the batch size by taking more images per class.
@@ -45,9 +46,7 @@ PkSampler::PkSampler(const std::vector<int>& classIds, const std::vector<std::si
                     "positive. Add at least one more image to some class.");
 }
 
-int PkSampler::classesPerBatch() const {
-    return std::min(m_options.classesPerBatch, int(m_members.size()));
-}
+int PkSampler::classesPerBatch() const { return std::min(m_options.classesPerBatch, int(m_members.size())); }
 
 std::vector<std::size_t> PkSampler::batch(std::int64_t step) const {
     // splitmix-style mixing of (seed, step) so neighbouring steps get unrelated streams.

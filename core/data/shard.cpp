@@ -25,7 +25,8 @@ std::uint64_t fnv1a(std::uint64_t h, const std::string& text) {
 ShardSpec parseShard(const std::string& text) {
     const auto slash = text.find('/');
     auto number = [&](const std::string& part, const char* what) {
-        if (part.empty() || part.size() > 6 || !std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        if (part.empty() || part.size() > 6 ||
+            !std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; }))
             throw Error("--shard " + text + ": " + what + " must be a whole number (the form is I/N, e.g. 0/4)");
         return std::stoi(part);
     };

@@ -11,12 +11,12 @@ namespace vitrine::core::image {
 
 struct AugmentOptions {
     bool enabled = true;
-    double minScale = 0.35;      ///< RandomResizedCrop area fraction range
+    double minScale = 0.35; ///< RandomResizedCrop area fraction range
     double maxScale = 1.0;
     double minRatio = 3.0 / 4.0; ///< aspect ratio range (w/h)
     double maxRatio = 4.0 / 3.0;
     bool horizontalFlip = true;
-    double brightness = 0.3;     ///< factor drawn from [1-b, 1+b]; 0 = off
+    double brightness = 0.3; ///< factor drawn from [1-b, 1+b]; 0 = off
     double contrast = 0.3;
     double saturation = 0.3;
 };

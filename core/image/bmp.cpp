@@ -73,7 +73,8 @@ bool parseHeader(std::string_view bytes, bool wholeFile, Header& h, std::string&
             clrUsed = le32(p + 46);
         }
         if (hs == 64 && (h.compression == 3 || h.compression == 4))
-            return fail(Refusal::Unsupported, "OS/2 BMP with Huffman or RLE24 compression is not supported (convert it to PNG)");
+            return fail(Refusal::Unsupported,
+                        "OS/2 BMP with Huffman or RLE24 compression is not supported (convert it to PNG)");
     } else {
         return fail(Refusal::Corrupt, "corrupt BMP (unknown header size " + std::to_string(hs) + ")");
     }
@@ -133,7 +134,8 @@ bool parseHeader(std::string_view bytes, bool wholeFile, Header& h, std::string&
         } else {
             h.complete = h.dataOffset < n;
         }
-        if (bpp <= 8 && std::size_t(h.paletteOffset) + std::size_t(h.paletteEntries) * std::size_t(h.paletteEntrySize) > n)
+        if (bpp <= 8 &&
+            std::size_t(h.paletteOffset) + std::size_t(h.paletteEntries) * std::size_t(h.paletteEntrySize) > n)
             h.complete = false;
     }
     return true;
@@ -176,7 +178,8 @@ cv::Mat decode(std::string_view bytes) {
             i += 2;
             if (count > 0) {
                 for (unsigned k = 0; k < count && x < w; ++k)
-                    put(four ? static_cast<unsigned char>(k % 2 ? value & 15 : value >> 4) : static_cast<unsigned char>(value));
+                    put(four ? static_cast<unsigned char>(k % 2 ? value & 15 : value >> 4)
+                             : static_cast<unsigned char>(value));
             } else if (value == 0) {
                 x = 0;
                 ++row;

@@ -57,7 +57,9 @@ std::string withAlphaAssociated(std::string_view bytes) {
     if (n < 8 || !((p[0] == 'I' && p[2] == 42) || (p[0] == 'M' && p[3] == 42)))
         return {};
     const bool little = p[0] == 'I';
-    auto r16 = [&](std::size_t o) { return little ? std::uint32_t(p[o] | (p[o + 1] << 8)) : std::uint32_t((p[o] << 8) | p[o + 1]); };
+    auto r16 = [&](std::size_t o) {
+        return little ? std::uint32_t(p[o] | (p[o + 1] << 8)) : std::uint32_t((p[o] << 8) | p[o + 1]);
+    };
     auto r32 = [&](std::size_t o) { return little ? r16(o) | (r16(o + 2) << 16) : (r16(o) << 16) | r16(o + 2); };
     const std::size_t ifd = r32(4);
     if (ifd + 2 > n)
@@ -116,7 +118,7 @@ cv::Mat decodeWebp(std::string_view bytes, const LibraryDecodeOptions& o) {
         options.use_threads = 0;
         const WebPData webp{data, bytes.size()};
         std::unique_ptr<WebPAnimDecoder, decltype(&WebPAnimDecoderDelete)> dec(WebPAnimDecoderNew(&webp, &options),
-                                                                              &WebPAnimDecoderDelete);
+                                                                               &WebPAnimDecoderDelete);
         WebPAnimInfo info;
         if (!dec || !WebPAnimDecoderGetInfo(dec.get(), &info))
             refuse("corrupt animated WebP");
@@ -233,7 +235,8 @@ cv::Mat decodeHeif(Format f, std::string_view bytes, const LibraryDecodeOptions&
     check(heif_context_read_from_memory_without_copy(ctx.get(), bytes.data(), bytes.size(), nullptr), "corrupt");
     heif_image_handle* rawHandle = nullptr;
     check(heif_context_get_primary_image_handle(ctx.get(), &rawHandle), "corrupt");
-    std::unique_ptr<heif_image_handle, decltype(&heif_image_handle_release)> handle(rawHandle, &heif_image_handle_release);
+    std::unique_ptr<heif_image_handle, decltype(&heif_image_handle_release)> handle(rawHandle,
+                                                                                    &heif_image_handle_release);
     checkPixels(f, heif_image_handle_get_width(handle.get()), heif_image_handle_get_height(handle.get()), o);
     heif_image* rawImage = nullptr;
     check(heif_decode_image(handle.get(), &rawImage, heif_colorspace_RGB, heif_chroma_interleaved_RGB, nullptr),

@@ -23,7 +23,10 @@ void applyOrientation(cv::Mat& m, int orientation) {
     case 4: cv::flip(m, m, 0); break;
     case 5: cv::transpose(m, m); break;
     case 6: cv::rotate(m, m, cv::ROTATE_90_CLOCKWISE); break;
-    case 7: cv::transpose(m, m); cv::rotate(m, m, cv::ROTATE_180); break;
+    case 7:
+        cv::transpose(m, m);
+        cv::rotate(m, m, cv::ROTATE_180);
+        break;
     case 8: cv::rotate(m, m, cv::ROTATE_90_COUNTERCLOCKWISE); break;
     default: break;
     }

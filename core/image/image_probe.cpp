@@ -195,7 +195,7 @@ std::optional<ImageProbe> probePng(std::string_view bytes, bool wholeFile, const
     const bool depthOk = colour == 0   ? (depth == 1 || depth == 2 || depth == 4 || depth == 8 || depth == 16)
                          : colour == 3 ? (depth == 1 || depth == 2 || depth == 4 || depth == 8)
                          : (colour == 2 || colour == 4 || colour == 6) ? (depth == 8 || depth == 16)
-                                                                        : false;
+                                                                       : false;
     if (r.width == 0 || r.height == 0 || r.width > 0x7FFFFFFF || r.height > 0x7FFFFFFF || !depthOk)
         return v.fail(Refusal::Corrupt, "corrupt PNG (invalid IHDR values)");
     if (wholeFile) {
@@ -294,10 +294,21 @@ std::optional<ImageProbe> probeTiff(std::string_view bytes, bool wholeFile, cons
         return v.fail(Refusal::Corrupt, "corrupt TIFF (" + std::to_string(count) + " directory entries)");
     auto typeSize = [](std::uint64_t type) -> std::size_t {
         switch (type) {
-        case 1: case 2: case 6: case 7: return 1;
-        case 3: case 8: return 2;
-        case 4: case 9: case 11: return 4;
-        case 5: case 10: case 12: case 16: case 17: case 18: return 8;
+        case 1:
+        case 2:
+        case 6:
+        case 7: return 1;
+        case 3:
+        case 8: return 2;
+        case 4:
+        case 9:
+        case 11: return 4;
+        case 5:
+        case 10:
+        case 12:
+        case 16:
+        case 17:
+        case 18: return 8;
         default: return 0;
         }
     };
@@ -311,7 +322,8 @@ std::optional<ImageProbe> probeTiff(std::string_view bytes, bool wholeFile, cons
             break;
         }
         const std::uint64_t tag = r16(e), type = r16(e + 2);
-        const std::uint64_t value = type == 3 ? r16(e + valueAt) : (big && type == 16 ? r64(e + valueAt) : r32(e + valueAt));
+        const std::uint64_t value = type == 3 ? r16(e + valueAt)
+                                              : (big && type == 16 ? r64(e + valueAt) : r32(e + valueAt));
         if (tag == 256)
             r.width = static_cast<std::int64_t>(value);
         else if (tag == 257)
@@ -493,15 +505,16 @@ std::optional<ImageProbe> probeHeif(std::string_view bytes, Format format, bool 
             std::uint32_t primary = 0;
             bool havePrimary = false;
             std::vector<std::pair<std::uint32_t, std::array<std::int64_t, 2>>> ispe; // ipco index -> size
-            std::vector<std::pair<std::uint32_t, std::vector<std::uint32_t>>> assoc;  // item -> ipco indices
-            std::size_t child = box.payload + 4; // meta is a FullBox
+            std::vector<std::pair<std::uint32_t, std::vector<std::uint32_t>>> assoc; // item -> ipco indices
+            std::size_t child = box.payload + 4;                                     // meta is a FullBox
             while (child < metaEnd) {
                 Box c;
                 if (!readBox(p, n, child, metaEnd, c))
                     break;
                 const std::uint64_t cEnd = std::min<std::uint64_t>(c.end, metaEnd);
                 if (c.type == fourcc("pitm") && c.payload + 6 <= cEnd) {
-                    primary = p[c.payload] == 0 ? be16(p + c.payload + 4) : (c.payload + 8 <= cEnd ? be32(p + c.payload + 4) : 0);
+                    primary = p[c.payload] == 0 ? be16(p + c.payload + 4)
+                                                : (c.payload + 8 <= cEnd ? be32(p + c.payload + 4) : 0);
                     havePrimary = true;
                 } else if (c.type == fourcc("iprp")) {
                     std::size_t g = c.payload;
@@ -657,7 +670,8 @@ std::optional<ImageProbe> probeJxl(std::string_view bytes, bool wholeFile, const
                 return r;
             }
             return v.fail(r.complete ? Refusal::Corrupt : Refusal::Truncated,
-                          r.complete ? "corrupt JPEG XL (no codestream box)" : "truncated JPEG XL (the file ends before its image data)");
+                          r.complete ? "corrupt JPEG XL (no codestream box)"
+                                     : "truncated JPEG XL (the file ends before its image data)");
         }
     }
     if (!(p[code] == 0xFF && p[code + 1] == 0x0A))
@@ -760,8 +774,9 @@ bool hasImageExtension(std::string_view filename) {
         return false;
     std::string ext(filename.substr(dot + 1));
     std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-    static constexpr std::array<std::string_view, 15> kExts{"jpg", "jpeg", "jpe", "jfif", "png", "apng", "webp", "bmp", "dib",
-                                                            "tif", "tiff", "gif", "heic", "heif", "avif"};
+    static constexpr std::array<std::string_view, 15> kExts{"jpg",  "jpeg", "jpe",  "jfif", "png",
+                                                            "apng", "webp", "bmp",  "dib",  "tif",
+                                                            "tiff", "gif",  "heic", "heif", "avif"};
     return std::find(kExts.begin(), kExts.end(), ext) != kExts.end() || ext == "jxl" || ext == "hif";
 }
 

@@ -34,7 +34,7 @@ enum class Refusal {
 
 struct ImageProbe {
     Format format = Format::Unknown;
-    std::int64_t width = 0;  ///< as stored (before EXIF orientation)
+    std::int64_t width = 0; ///< as stored (before EXIF orientation)
     std::int64_t height = 0;
     /// False when the header that holds the size lies beyond the bytes given (a TIFF
     /// whose directory is at the end, read from its first kilobytes): the size is then

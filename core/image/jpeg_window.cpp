@@ -23,13 +23,11 @@ void onError(j_common_ptr cinfo) {
     std::longjmp(err->jump, 1);
 }
 
-void onMessage(j_common_ptr, int) {
-} // warnings (recoverable corrupt data) are ignored, as OpenCV does
+void onMessage(j_common_ptr, int) {} // warnings (recoverable corrupt data) are ignored, as OpenCV does
 
 } // namespace
 
-std::optional<JpegWindow> decodeJpegWindow(std::string_view bytes, int scaleDenom,
-                                           std::int64_t maxPixels,
+std::optional<JpegWindow> decodeJpegWindow(std::string_view bytes, int scaleDenom, std::int64_t maxPixels,
                                            const std::function<cv::Rect(int, int)>& window) {
     jpeg_decompress_struct cinfo;
     ErrorManager err;
@@ -72,8 +70,7 @@ std::optional<JpegWindow> decodeJpegWindow(std::string_view bytes, int scaleDeno
     constexpr int kMargin = 8;
     if (want.width < out.width) {
         JDIMENSION x = static_cast<JDIMENSION>(std::max(0, want.x - kMargin));
-        JDIMENSION w =
-            static_cast<JDIMENSION>(std::min(out.width, want.x + want.width + kMargin)) - x;
+        JDIMENSION w = static_cast<JDIMENSION>(std::min(out.width, want.x + want.width + kMargin)) - x;
         jpeg_crop_scanline(&cinfo, &x, &w);
         out.x = static_cast<int>(x);
     }
@@ -87,8 +84,7 @@ std::optional<JpegWindow> decodeJpegWindow(std::string_view bytes, int scaleDeno
         rows[r] = out.rgb.ptr(r);
     int done = 0;
     while (done < want.height) {
-        const auto n = jpeg_read_scanlines(&cinfo, rows.data() + done,
-                                           static_cast<JDIMENSION>(want.height - done));
+        const auto n = jpeg_read_scanlines(&cinfo, rows.data() + done, static_cast<JDIMENSION>(want.height - done));
         if (n == 0) {
             jpeg_destroy_decompress(&cinfo);
             throw std::runtime_error("cannot decode JPEG: the data stops early");

@@ -23,8 +23,7 @@ struct JpegWindow {
 /// scaled image size and returns the rectangle needed (clipped to the image). Returns nullopt
 /// for colour spaces this path leaves to OpenCV (CMYK, YCCK). Throws std::runtime_error(reason)
 /// when libjpeg refuses the data or the image has more than `maxPixels` pixels.
-std::optional<JpegWindow>
-decodeJpegWindow(std::string_view bytes, int scaleDenom, std::int64_t maxPixels,
-                 const std::function<cv::Rect(int width, int height)>& window);
+std::optional<JpegWindow> decodeJpegWindow(std::string_view bytes, int scaleDenom, std::int64_t maxPixels,
+                                           const std::function<cv::Rect(int width, int height)>& window);
 
 } // namespace vitrine::core::image

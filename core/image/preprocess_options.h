@@ -22,8 +22,8 @@ const char* interpolationName(Interpolation i);
 /// torchvision / timm eval transform:
 ///   Resize(floor(S / cropPct), interpolation, antialias) -> CenterCrop(S) -> ToTensor -> Normalize(mean, std)
 struct PreprocessOptions {
-    int size = 224;                                       ///< S, the model's input side
-    std::array<float, 3> mean{0.485f, 0.456f, 0.406f};    ///< ImageNet by default
+    int size = 224;                                    ///< S, the model's input side
+    std::array<float, 3> mean{0.485f, 0.456f, 0.406f}; ///< ImageNet by default
     std::array<float, 3> stddev{0.229f, 0.224f, 0.225f};
     /// Fraction of the resized image the centre crop keeps (timm's crop_pct, in (0, 1]):
     /// the shorter side is resized to floor(S / cropPct) first. 1 = resize straight to S.

@@ -40,9 +40,7 @@ V4 load4(const float* p) {
     return v;
 }
 
-void store4(float* p, V4 v) {
-    std::memcpy(p, &v, sizeof v);
-}
+void store4(float* p, V4 v) { std::memcpy(p, &v, sizeof v); }
 
 V4 clamp01(V4 a) {
     const V4 zero = {0, 0, 0, 0}, one = {1, 1, 1, 1};
@@ -87,8 +85,7 @@ ResampleTaps resampleTaps(int inSize, int outSize, int first, int count, bool cu
         window(first + n, xmin, xsize, center);
         float total = 0.0f;
         for (int j = 0; j < xsize; ++j) {
-            w[j] = (cubic ? cubicA05
-                          : triangle)(static_cast<float>((j + xmin - center + 0.5) * invscale));
+            w[j] = (cubic ? cubicA05 : triangle)(static_cast<float>((j + xmin - center + 0.5) * invscale));
             total += w[j];
         }
         // The taps are a window of t.taps inputs inside the image; zero weights around the
@@ -125,10 +122,8 @@ InputWindow resampleWindow(int width, int height, const ResampleCrop& c) {
     // the filter's size covers that.
     const auto [x0, x1] = span(width, c.resizedWidth, c.cropX, c.size, c.cubic);
     const auto [y0, y1] = span(height, c.resizedHeight, c.cropY, c.size, c.cubic);
-    const int mx =
-        static_cast<int>(std::ceil(4.0 * std::max(1.0, double(width) / c.resizedWidth))) + 1;
-    const int my =
-        static_cast<int>(std::ceil(4.0 * std::max(1.0, double(height) / c.resizedHeight))) + 1;
+    const int mx = static_cast<int>(std::ceil(4.0 * std::max(1.0, double(width) / c.resizedWidth))) + 1;
+    const int my = static_cast<int>(std::ceil(4.0 * std::max(1.0, double(height) / c.resizedHeight))) + 1;
     InputWindow w;
     w.x = std::max(0, x0 - mx);
     w.y = std::max(0, y0 - my);
@@ -155,8 +150,7 @@ void resampleCrop(const RgbView& image, const ResampleCrop& c, float* out, Resam
     // Input columns the crop reads.
     const int c0 = h.start.front(), c1 = h.start.back() + h.taps;
     if (c0 < image.x0 || v.start.front() < image.y0)
-        throw std::invalid_argument(
-            "resampleCrop: the pixels given do not cover the crop's filter window");
+        throw std::invalid_argument("resampleCrop: the pixels given do not cover the crop's filter window");
     // Rows are kept interleaved (RGB RGB ...), so each output pixel is one 4-lane multiply-add
     // per tap; the fourth lane is scratch that the next pixel overwrites (hence the +4s).
     // Only the v.taps rows the current output row reads are kept (a ring), so everything but
@@ -169,8 +163,7 @@ void resampleCrop(const RgbView& image, const ResampleCrop& c, float* out, Resam
 
     // Pass 1, along input row r (ATen's horizontal pass), only the crop's columns.
     auto horizontal = [&](int r) {
-        const std::uint8_t* src = image.data +
-                                  static_cast<std::size_t>(r - image.y0) * image.stride +
+        const std::uint8_t* src = image.data + static_cast<std::size_t>(r - image.y0) * image.stride +
                                   static_cast<std::size_t>(c0 - image.x0) * 3;
         float* line = s.line.data();
         const int n = (c1 - c0) * 3;

@@ -59,7 +59,6 @@ struct InputWindow {
 InputWindow resampleWindow(int width, int height, const ResampleCrop& crop);
 
 /// Writes [3, S, S] float32 (normalised) to `out`. `image` must cover resampleWindow().
-void resampleCrop(const RgbView& image, const ResampleCrop& crop, float* out,
-                  ResampleScratch& scratch);
+void resampleCrop(const RgbView& image, const ResampleCrop& crop, float* out, ResampleScratch& scratch);
 
 } // namespace vitrine::core::image

@@ -17,21 +17,14 @@ namespace {
 
 std::string describeErrno(int err) {
     switch (err) {
-    case ENOSPC:
-        return "the disk is full; free some space and try again";
-    case EFBIG:
-        return "the file is too large for this file system (or the process's file size limit)";
+    case ENOSPC: return "the disk is full; free some space and try again";
+    case EFBIG: return "the file is too large for this file system (or the process's file size limit)";
     case EACCES:
-    case EPERM:
-        return "permission denied; choose a folder you can write to";
-    case EROFS:
-        return "the file system is read-only; choose another folder";
-    case EISDIR:
-        return "the target is a directory; choose a file name";
-    case ENOENT:
-        return "the folder does not exist";
-    default:
-        return std::strerror(err);
+    case EPERM: return "permission denied; choose a folder you can write to";
+    case EROFS: return "the file system is read-only; choose another folder";
+    case EISDIR: return "the target is a directory; choose a file name";
+    case ENOENT: return "the folder does not exist";
+    default: return std::strerror(err);
     }
 }
 
@@ -231,8 +224,8 @@ void writeFileAtomically(const fs::path& target, const std::function<void(std::o
 }
 
 void writeFileAtomically(const fs::path& target, std::string_view bytes) {
-    writeFileAtomically(target, [&](std::ostream& out) { out.write(bytes.data(), static_cast<std::streamsize>(bytes.size())); });
+    writeFileAtomically(
+        target, [&](std::ostream& out) { out.write(bytes.data(), static_cast<std::streamsize>(bytes.size())); });
 }
-
 
 } // namespace vitrine::core::io

@@ -65,8 +65,7 @@ private:
 /// Writes `target` atomically; `produce` streams the content. Throws core::Error
 /// naming the target and the reason (read-only folder, target is a directory,
 /// disk full, ...). Exceptions from `produce` propagate after cleanup.
-void writeFileAtomically(const std::filesystem::path& target,
-                         const std::function<void(std::ostream&)>& produce);
+void writeFileAtomically(const std::filesystem::path& target, const std::function<void(std::ostream&)>& produce);
 
 /// Convenience for content already in memory.
 void writeFileAtomically(const std::filesystem::path& target, std::string_view bytes);

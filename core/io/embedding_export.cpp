@@ -34,7 +34,8 @@ ExportFormat parseExportFormat(std::string_view name) {
 }
 
 int spriteThumbnailSide(std::int64_t count, int maxThumbnail, int maxSide) {
-    const auto grid = static_cast<std::int64_t>(std::ceil(std::sqrt(static_cast<double>(std::max<std::int64_t>(count, 1)))));
+    const auto grid = static_cast<std::int64_t>(
+        std::ceil(std::sqrt(static_cast<double>(std::max<std::int64_t>(count, 1)))));
     return static_cast<int>(std::min<std::int64_t>(maxThumbnail, maxSide / grid));
 }
 
@@ -49,8 +50,8 @@ void appendFloat(std::string& out, float v) {
 
 void checkShapes(const EmbeddingSet& set) {
     if (set.rows.size() != set.embeddings.rows)
-        throw Error("export: " + std::to_string(set.embeddings.rows) + " embeddings but " + std::to_string(set.rows.size()) +
-                    " metadata rows");
+        throw Error("export: " + std::to_string(set.embeddings.rows) + " embeddings but " +
+                    std::to_string(set.rows.size()) + " metadata rows");
     if (!set.coords.empty() && (set.coords.rows != set.embeddings.rows || set.coords.cols != 2))
         throw Error("export: coordinates must be [N, 2] with N = " + std::to_string(set.embeddings.rows));
 }
@@ -71,8 +72,9 @@ cv::Mat thumbnail(const fs::path& file, int side) {
     // Fit inside the tile, keeping the aspect ratio; letterbox in black.
     const double scale = static_cast<double>(side) / std::max(rgb.cols, rgb.rows);
     cv::Mat small;
-    cv::resize(rgb, small, cv::Size(std::max(1, static_cast<int>(std::lround(rgb.cols * scale))),
-                                    std::max(1, static_cast<int>(std::lround(rgb.rows * scale)))),
+    cv::resize(rgb, small,
+               cv::Size(std::max(1, static_cast<int>(std::lround(rgb.cols * scale))),
+                        std::max(1, static_cast<int>(std::lround(rgb.rows * scale)))),
                0, 0, cv::INTER_AREA);
     cv::Mat tile(side, side, CV_8UC3, cv::Scalar(0, 0, 0));
     small.copyTo(tile(cv::Rect((side - small.cols) / 2, (side - small.rows) / 2, small.cols, small.rows)));
@@ -114,8 +116,8 @@ void writeProjector(const EmbeddingSet& set, const fs::path& dir, const ExportOp
     if (options.sprite) {
         const int side = spriteThumbnailSide(n, options.maxThumbnail, options.maxSpriteSide);
         if (side < 1)
-            throw Error(dir, std::to_string(n) + " rows do not fit one sprite of " + std::to_string(options.maxSpriteSide) +
-                                 " px per side; export without a sprite");
+            throw Error(dir, std::to_string(n) + " rows do not fit one sprite of " +
+                                 std::to_string(options.maxSpriteSide) + " px per side; export without a sprite");
         result.thumbnailSide = side;
         const int grid = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(std::max<std::int64_t>(n, 1)))));
         cv::Mat sprite(grid * side, grid * side, CV_8UC3, cv::Scalar(0, 0, 0));
@@ -128,7 +130,8 @@ void writeProjector(const EmbeddingSet& set, const fs::path& dir, const ExportOp
                 cancel->check();
             at::parallel_for(start, std::min(n, start + block), 1, [&](std::int64_t b, std::int64_t en) {
                 for (std::int64_t i = b; i < en; ++i) {
-                    fs::path p = fs::u8path(set.rows.rows[static_cast<std::size_t>(i)][static_cast<std::size_t>(pathCol)]);
+                    fs::path p = fs::u8path(
+                        set.rows.rows[static_cast<std::size_t>(i)][static_cast<std::size_t>(pathCol)]);
                     if (p.is_relative() && !options.imagesRoot.empty())
                         p = options.imagesRoot / p;
                     cv::Rect cell(static_cast<int>(i % grid) * side, static_cast<int>(i / grid) * side, side, side);
@@ -169,7 +172,8 @@ void writeProjector(const EmbeddingSet& set, const fs::path& dir, const ExportOp
     writeFileAtomically(dir / "metadata.tsv", metadata);
     result.files.push_back(dir / "metadata.tsv");
     if (options.sprite) {
-        writeFileAtomically(dir / "sprite.png", std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
+        writeFileAtomically(dir / "sprite.png",
+                            std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
         result.files.push_back(dir / "sprite.png");
     }
     writeFileAtomically(dir / "projector_config.pbtxt", config.str());
@@ -238,9 +242,7 @@ ExportResult exportEmbeddings(const EmbeddingSet& set, const fs::path& out, cons
         result.files.push_back(out);
         break;
     }
-    case ExportFormat::Projector:
-        writeProjector(set, out, options, result, progress, cancel);
-        break;
+    case ExportFormat::Projector: writeProjector(set, out, options, result, progress, cancel); break;
     }
     return result;
 }

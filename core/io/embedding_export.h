@@ -28,9 +28,9 @@ struct ExportOptions {
     /// Where relative row paths are found for the projector's sprite; empty = the rows'
     /// paths as they are (relative to the working directory).
     std::filesystem::path imagesRoot;
-    bool sprite = true;          ///< projector: build sprite.png from the row images
-    int maxThumbnail = 64;       ///< projector: thumbnail side upper bound in pixels
-    int maxSpriteSide = 8192;    ///< projector: TensorBoard's limit per sprite side
+    bool sprite = true;       ///< projector: build sprite.png from the row images
+    int maxThumbnail = 64;    ///< projector: thumbnail side upper bound in pixels
+    int maxSpriteSide = 8192; ///< projector: TensorBoard's limit per sprite side
 };
 
 struct ExportResult {

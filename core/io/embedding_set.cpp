@@ -26,7 +26,8 @@ RowTable indexRows(std::int64_t n) {
     return t;
 }
 
-RowTable rowsFromMetadataOrSidecar(const fs::path& file, const std::map<std::string, std::string>& meta, std::int64_t n) {
+RowTable rowsFromMetadataOrSidecar(const fs::path& file, const std::map<std::string, std::string>& meta,
+                                   std::int64_t n) {
     const fs::path sidecar = rowsSidecarPath(file);
     if (fs::exists(sidecar))
         return readRowTable(sidecar);
@@ -84,7 +85,8 @@ EmbeddingSet loadCsv(const fs::path& file) {
                 throw Error(file, "record " + std::to_string(i + 1) + " has " + std::to_string(records[i].size()) +
                                       " values, the first has " + std::to_string(cols));
             for (std::int64_t j = 0; j < cols; ++j)
-                set.embeddings(static_cast<std::int64_t>(i), j) = parseFloat(records[i][static_cast<std::size_t>(j)], file, i + 1);
+                set.embeddings(static_cast<std::int64_t>(i), j) = parseFloat(records[i][static_cast<std::size_t>(j)],
+                                                                             file, i + 1);
         }
         set.rows = rowsFromMetadataOrSidecar(file, {}, set.embeddings.rows);
         return set;
@@ -119,10 +121,11 @@ EmbeddingSet loadCsv(const fs::path& file) {
     for (std::int64_t i = 0; i < n; ++i) {
         const auto& r = records[static_cast<std::size_t>(i + 1)];
         if (r.size() != header.size())
-            throw Error(file, "record " + std::to_string(i + 2) + " has " + std::to_string(r.size()) + " fields, the header " +
-                                  std::to_string(header.size()));
+            throw Error(file, "record " + std::to_string(i + 2) + " has " + std::to_string(r.size()) +
+                                  " fields, the header " + std::to_string(header.size()));
         for (std::size_t d = 0; d < dims.size(); ++d)
-            set.embeddings(i, static_cast<std::int64_t>(d)) = parseFloat(r[static_cast<std::size_t>(dims[d])], file, i + 2);
+            set.embeddings(i, static_cast<std::int64_t>(d)) = parseFloat(r[static_cast<std::size_t>(dims[d])], file,
+                                                                         i + 2);
         if (!set.coords.empty()) {
             set.coords(i, 0) = parseFloat(r[static_cast<std::size_t>(xCol)], file, i + 2);
             set.coords(i, 1) = parseFloat(r[static_cast<std::size_t>(yCol)], file, i + 2);
@@ -136,7 +139,8 @@ EmbeddingSet loadCsv(const fs::path& file) {
         auto idx = indexRows(n);
         set.rows.columns.insert(set.rows.columns.begin(), "path");
         for (std::int64_t i = 0; i < n; ++i)
-            set.rows.rows[static_cast<std::size_t>(i)].insert(set.rows.rows[static_cast<std::size_t>(i)].begin(), idx.rows[static_cast<std::size_t>(i)][0]);
+            set.rows.rows[static_cast<std::size_t>(i)].insert(set.rows.rows[static_cast<std::size_t>(i)].begin(),
+                                                              idx.rows[static_cast<std::size_t>(i)][0]);
     }
     return set;
 }
@@ -180,8 +184,8 @@ EmbeddingSet loadEmbeddingSet(const fs::path& file) {
                 throw Error(file, "no tensor named 'embeddings' and " + std::to_string(twoD) +
                                       " candidate 2-D float tensors; name the embeddings tensor 'embeddings'");
         }
-        if (auto it = tensors.find("coords"); it != tensors.end() && it->second.cols == 2 &&
-                                              it->second.rows == set.embeddings.rows)
+        if (auto it = tensors.find("coords");
+            it != tensors.end() && it->second.cols == 2 && it->second.rows == set.embeddings.rows)
             set.coords = std::move(it->second);
         set.rows = rowsFromMetadataOrSidecar(file, meta, set.embeddings.rows);
     } else if (ext == ".csv") {

@@ -2,8 +2,8 @@
 
 #include <bit>
 #include <cerrno>
-#include <cstring>
 #include <charconv>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
@@ -118,7 +118,8 @@ std::string npyMatrixPreamble(std::int64_t rows, std::int64_t cols, std::size_t 
 void writeNpyMatrix(std::ostream& out, const core::Matrix& m) {
     const auto preamble = npyMatrixPreamble(m.rows, m.cols);
     out.write(preamble.data(), static_cast<std::streamsize>(preamble.size()));
-    out.write(reinterpret_cast<const char*>(m.data.data()), static_cast<std::streamsize>(m.data.size() * sizeof(float)));
+    out.write(reinterpret_cast<const char*>(m.data.data()),
+              static_cast<std::streamsize>(m.data.size() * sizeof(float)));
 }
 
 void writeNpyMatrix(const std::filesystem::path& path, const core::Matrix& m) {
@@ -184,11 +185,12 @@ NpyLayout parseNpyLayout(std::string_view bytes, const std::filesystem::path& na
         throw Error(name, "implausible .npy shape (" + std::to_string(rows) + ", " + std::to_string(cols) + ")");
     const std::size_t count = static_cast<std::size_t>(rows * cols);
     if (bytes.size() - l.dataOffset != count * l.itemSize)
-        throw Error(name, "size does not match its header: shape (" + std::to_string(rows) + ", " + std::to_string(cols) +
-                              ") needs " + std::to_string(count * l.itemSize) + " data bytes, file has " +
-                              std::to_string(bytes.size() - l.dataOffset) +
-                              (bytes.size() - l.dataOffset < count * l.itemSize ? " (truncated: copy or export it again)"
-                                                                                 : ""));
+        throw Error(
+            name,
+            "size does not match its header: shape (" + std::to_string(rows) + ", " + std::to_string(cols) +
+                ") needs " + std::to_string(count * l.itemSize) + " data bytes, file has " +
+                std::to_string(bytes.size() - l.dataOffset) +
+                (bytes.size() - l.dataOffset < count * l.itemSize ? " (truncated: copy or export it again)" : ""));
     return l;
 }
 

@@ -4,8 +4,8 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <string>
 #include <ostream>
+#include <string>
 #include <string_view>
 
 #include "core/common/matrix.h"

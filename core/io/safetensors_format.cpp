@@ -45,8 +45,8 @@ std::uint64_t safetensorsDtypeSize(std::string_view dtype) {
     return d ? d->size : 0;
 }
 
-std::uint64_t safetensorsPrefixSize(std::string_view first8, std::uint64_t fileSize,
-                                    const std::filesystem::path& file, const SafetensorsReadOptions& options) {
+std::uint64_t safetensorsPrefixSize(std::string_view first8, std::uint64_t fileSize, const std::filesystem::path& file,
+                                    const SafetensorsReadOptions& options) {
     if (fileSize < 8 || first8.size() < 8)
         throw invalid(file, "shorter than the 8-byte header length (" + std::to_string(fileSize) + " bytes)");
     std::uint64_t headerLen = 0;
@@ -125,7 +125,8 @@ SafetensorsHeader parseSafetensorsHeader(std::string_view prefix, std::uint64_t 
         const auto* dtype = findDtype(e.dtype);
         const std::uint64_t itemSize = dtype && (dtype->tensorReadable || options.anyFormatDtype) ? dtype->size : 0;
         if (itemSize == 0)
-            throw bad("unsupported dtype '" + e.dtype + "' (supported: F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL)");
+            throw bad("unsupported dtype '" + e.dtype +
+                      "' (supported: F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL)");
         if (!v["shape"].is_array() || v["shape"].size() > 16)
             throw bad("shape is not an array of at most 16 dimensions");
         std::uint64_t bytes = itemSize;
@@ -153,9 +154,8 @@ SafetensorsHeader parseSafetensorsHeader(std::string_view prefix, std::uint64_t 
                       std::to_string(bytes) + " bytes)");
         h.entries.push_back(std::move(e));
     }
-    std::sort(h.entries.begin(), h.entries.end(), [](const auto& a, const auto& b) {
-        return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-    });
+    std::sort(h.entries.begin(), h.entries.end(),
+              [](const auto& a, const auto& b) { return a.begin != b.begin ? a.begin < b.begin : a.end < b.end; });
     std::uint64_t pos = 0;
     for (const auto& e : h.entries) {
         if (e.begin < pos)
@@ -193,7 +193,8 @@ std::string formatSafetensorsPrefix(std::vector<SafetensorsEntry>& entries,
     return out + text;
 }
 
-std::string formatSafetensors(const std::vector<NamedMatrix>& tensors, const std::map<std::string, std::string>& metadata) {
+std::string formatSafetensors(const std::vector<NamedMatrix>& tensors,
+                              const std::map<std::string, std::string>& metadata) {
     std::vector<SafetensorsEntry> entries;
     entries.reserve(tensors.size());
     for (const auto& t : tensors)

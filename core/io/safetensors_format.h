@@ -20,15 +20,15 @@ namespace vitrine::core::io {
 /// One tensor as described by a header (no data).
 struct SafetensorsEntry {
     std::string name;
-    std::string dtype;               ///< "F32", "F16", "BF16", "F64", "I64", "I32", "I16", "I8", "U8", "BOOL", ...
+    std::string dtype; ///< "F32", "F16", "BF16", "F64", "I64", "I32", "I16", "I8", "U8", "BOOL", ...
     std::vector<std::int64_t> shape;
     std::uint64_t begin = 0, end = 0; ///< byte range relative to the start of the data section
 };
 
 struct SafetensorsHeader {
-    std::vector<SafetensorsEntry> entries;        ///< ordered by data offset
-    std::map<std::string, std::string> metadata;  ///< "__metadata__" (string -> string)
-    std::uint64_t dataStart = 0;                  ///< absolute file offset of the data section
+    std::vector<SafetensorsEntry> entries;       ///< ordered by data offset
+    std::map<std::string, std::string> metadata; ///< "__metadata__" (string -> string)
+    std::uint64_t dataStart = 0;                 ///< absolute file offset of the data section
 };
 
 struct SafetensorsReadOptions {
@@ -75,7 +75,8 @@ struct NamedMatrix {
     const core::Matrix* matrix;
 };
 /// A whole safetensors file of F32 matrices ([rows, cols] each), in memory.
-std::string formatSafetensors(const std::vector<NamedMatrix>& tensors, const std::map<std::string, std::string>& metadata);
+std::string formatSafetensors(const std::vector<NamedMatrix>& tensors,
+                              const std::map<std::string, std::string>& metadata);
 /// Reads every 2-D (or 1-D, as [n, 1]) F32/F64 tensor; other dtypes are skipped. Validates
 /// the header and byte ranges; throws core::Error naming the file.
 std::map<std::string, core::Matrix> readSafetensorsMatrices(const std::filesystem::path& file,

@@ -53,13 +53,14 @@ SafetensorsFile readTorchFile(const fs::path& file, std::vector<std::string>& no
     const TorchCheckpoint ck = parseTorchCheckpoint(bytes, file);
     static const std::map<std::string, at::ScalarType> kTypes{
         {"F32", at::kFloat}, {"F16", at::kHalf},  {"BF16", at::kBFloat16}, {"F64", at::kDouble}, {"I64", at::kLong},
-        {"I32", at::kInt},   {"I16", at::kShort}, {"I8", at::kChar},       {"U8", at::kByte},     {"BOOL", at::kBool}};
+        {"I32", at::kInt},   {"I16", at::kShort}, {"I8", at::kChar},       {"U8", at::kByte},    {"BOOL", at::kBool}};
     SafetensorsFile out;
     for (const auto& [name, t] : ck.tensors) {
         const auto type = kTypes.at(t.dtype);
         const auto numel = static_cast<std::int64_t>(t.storage.size() / torchDtypeSize(t.dtype));
         // from_blob does not copy; clone() does, into a tensor of its own with the view's strides resolved.
-        auto storage = torch::from_blob(const_cast<char*>(t.storage.data()), {numel}, torch::TensorOptions().dtype(type));
+        auto storage = torch::from_blob(const_cast<char*>(t.storage.data()), {numel},
+                                        torch::TensorOptions().dtype(type));
         out.tensors[name] = storage.as_strided(t.shape, t.stride, t.offset).clone(at::MemoryFormat::Contiguous);
     }
     if (!ck.wrapper.empty())
@@ -98,8 +99,8 @@ struct Converted {
     std::vector<std::string> ignored;             // known but unused (classifier heads, poolers)
     std::string layout;
     double layerNormEps = 1e-6;
-    bool preNorm = false;   // CLIP: ln_pre
-    bool quickGelu = false; // OpenAI CLIP
+    bool preNorm = false;     // CLIP: ln_pre
+    bool quickGelu = false;   // OpenAI CLIP
     std::string pool = "cls"; // MAE encoders: the mean of the patch tokens
     /// The preprocessing the weights were trained with, when the layout implies it (CLIP).
     std::optional<nlohmann::json> preprocess;
@@ -132,7 +133,8 @@ bool convertBlockTensor(Converted& c, const std::string& full, const std::string
 Converted convertTimm(const std::map<std::string, torch::Tensor>& src, const std::string& prefix, bool keepHead) {
     Converted c;
     c.layout = "timm";
-    static const std::regex kBlock(R"(blocks\.\d+\.(norm1|norm2)\.(weight|bias)|blocks\.\d+\.attn\.(qkv|proj)\.(weight|bias)|blocks\.\d+\.mlp\.(fc1|fc2)\.(weight|bias)|blocks\.\d+\.(ls1|ls2)\.gamma)");
+    static const std::regex kBlock(
+        R"(blocks\.\d+\.(norm1|norm2)\.(weight|bias)|blocks\.\d+\.attn\.(qkv|proj)\.(weight|bias)|blocks\.\d+\.mlp\.(fc1|fc2)\.(weight|bias)|blocks\.\d+\.(ls1|ls2)\.gamma)");
     for (const auto& [full, t] : src) {
         if (full.compare(0, prefix.size(), prefix) != 0) {
             // Beside a "backbone." (DINO's teacher/student), the self-supervised projection head.
@@ -141,21 +143,19 @@ Converted convertTimm(const std::map<std::string, torch::Tensor>& src, const std
         }
         std::string n = full.substr(prefix.size());
         if (n == "cls_token" || n == "pos_embed" || n == "patch_embed.proj.weight" || n == "patch_embed.proj.bias" ||
-            n == "dist_token" || n == "register_tokens" ||
-            n == "norm.weight" || n == "norm.bias" || std::regex_match(n, kBlock))
+            n == "dist_token" || n == "register_tokens" || n == "norm.weight" || n == "norm.bias" ||
+            std::regex_match(n, kBlock))
             c.tensors[n] = t;
         else if ((n == "head.weight" || n == "head.bias") && keepHead)
             c.tensors[n] = t;
         else if (n == "mask_token" || n.rfind("head.", 0) == 0 || n.rfind("head_dist", 0) == 0 ||
-                 n.rfind("decoder", 0) == 0 || n == "fc_norm.weight" || n == "fc_norm.bias")
-        {
+                 n.rfind("decoder", 0) == 0 || n == "fc_norm.weight" || n == "fc_norm.bias") {
             c.ignored.push_back(full); // classifiers, and MAE's decoder (decoder_embed, decoder_blocks, ...)
             if (n.rfind("decoder", 0) == 0 && c.pool != "mean") {
                 c.pool = "mean"; // an MAE encoder: its features are the mean patch token
                 c.notes.push_back("MAE encoder (its decoder set aside): embedding = the mean of the patch tokens");
             }
-        }
-        else
+        } else
             c.unexpected.push_back(full);
     }
     return c;
@@ -240,12 +240,18 @@ Converted convertClip(const std::map<std::string, torch::Tensor>& src, const std
     c.notes.push_back("OpenAI CLIP layout: QuickGELU activations as in OpenAI's weights, CLIP's mean/std");
     static const std::regex kBlock(R"(transformer\.resblocks\.(\d+)\.(.+))");
     static const std::map<std::string, std::string> kMap = {
-        {"ln_1.weight", "norm1.weight"},           {"ln_1.bias", "norm1.bias"},
-        {"ln_2.weight", "norm2.weight"},           {"ln_2.bias", "norm2.bias"},
-        {"attn.in_proj_weight", "attn.qkv.weight"}, {"attn.in_proj_bias", "attn.qkv.bias"},
-        {"attn.out_proj.weight", "attn.proj.weight"}, {"attn.out_proj.bias", "attn.proj.bias"},
-        {"mlp.c_fc.weight", "mlp.fc1.weight"},     {"mlp.c_fc.bias", "mlp.fc1.bias"},
-        {"mlp.c_proj.weight", "mlp.fc2.weight"},   {"mlp.c_proj.bias", "mlp.fc2.bias"},
+        {"ln_1.weight", "norm1.weight"},
+        {"ln_1.bias", "norm1.bias"},
+        {"ln_2.weight", "norm2.weight"},
+        {"ln_2.bias", "norm2.bias"},
+        {"attn.in_proj_weight", "attn.qkv.weight"},
+        {"attn.in_proj_bias", "attn.qkv.bias"},
+        {"attn.out_proj.weight", "attn.proj.weight"},
+        {"attn.out_proj.bias", "attn.proj.bias"},
+        {"mlp.c_fc.weight", "mlp.fc1.weight"},
+        {"mlp.c_fc.bias", "mlp.fc1.bias"},
+        {"mlp.c_proj.weight", "mlp.fc2.weight"},
+        {"mlp.c_proj.bias", "mlp.fc2.bias"},
     };
     for (const auto& [full, t] : src) {
         if (full.compare(0, prefix.size(), prefix) != 0) {
@@ -347,7 +353,8 @@ VitConfig inferConfig(const fs::path& file, const Converted& c, int headsOverrid
     cfg.layerScale = c.tensors.count("blocks.0.ls1.gamma") > 0;
     const auto& pe = need("pos_embed", 3); // [1, prefix + N, D]
     const auto n = pe.size(1) - cfg.positionedPrefix();
-    const auto g = static_cast<std::int64_t>(std::llround(std::sqrt(static_cast<double>(std::max<std::int64_t>(n, 0)))));
+    const auto g = static_cast<std::int64_t>(
+        std::llround(std::sqrt(static_cast<double>(std::max<std::int64_t>(n, 0)))));
     if (n <= 0 || g * g != n)
         throw Error(file, "pos_embed " + shapeString(pe.sizes()) + " is not " + std::to_string(cfg.positionedPrefix()) +
                               " prefix token(s) + a square grid of patches");
@@ -454,9 +461,9 @@ torch::Tensor interpolatePosEmbed(const torch::Tensor& posEmbed, int newGrid, in
     auto cls = posEmbed.slice(1, 0, prefix);
     auto grid = posEmbed.slice(1, prefix).reshape({1, g, g, d}).permute({0, 3, 1, 2}).to(torch::kFloat);
     grid = torch::nn::functional::interpolate(grid, torch::nn::functional::InterpolateFuncOptions()
-                                                         .size(std::vector<int64_t>{newGrid, newGrid})
-                                                         .mode(torch::kBicubic)
-                                                         .align_corners(false));
+                                                        .size(std::vector<int64_t>{newGrid, newGrid})
+                                                        .mode(torch::kBicubic)
+                                                        .align_corners(false));
     grid = grid.permute({0, 2, 3, 1}).reshape({1, static_cast<int64_t>(newGrid) * newGrid, d}).to(posEmbed.dtype());
     return torch::cat({cls, grid}, 1);
 }
@@ -535,8 +542,8 @@ static int headsFromConfigJson(const fs::path& weights) {
 bool looksLikeModel(const fs::path& path) {
     std::error_code ec;
     if (fs::is_directory(path, ec))
-        return fs::is_regular_file(path / "config.json", ec) &&
-               (fs::is_regular_file(path / "model.safetensors", ec) || fs::is_regular_file(path / "pytorch_model.bin", ec));
+        return fs::is_regular_file(path / "config.json", ec) && (fs::is_regular_file(path / "model.safetensors", ec) ||
+                                                                 fs::is_regular_file(path / "pytorch_model.bin", ec));
     auto ext = path.extension().string();
     std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return std::tolower(ch); });
     return ext == ".safetensors" || ext == ".pth" || ext == ".pt" || ext == ".bin" || ext == ".ckpt";
@@ -547,8 +554,9 @@ LoadedModel loadModel(const std::string& presetOrPath, const LoadOptions& option
         auto path = defaultModelPath();
         if (path.empty()) {
             auto out = randomPreset("vit-micro", options);
-            out.warnings.insert(out.warnings.begin(),
-                                "no default model found (resources/models/default.safetensors); falling back to vit-micro");
+            out.warnings.insert(
+                out.warnings.begin(),
+                "no default model found (resources/models/default.safetensors); falling back to vit-micro");
             return out;
         }
         return loadModel(path.string(), options);
@@ -580,7 +588,8 @@ LoadedModel loadModel(const std::string& presetOrPath, const LoadOptions& option
             known += (known.empty() ? "" : ", ") + n;
         if (catalogueEntry(presetOrPath))
             throw Error(file, "not downloaded yet: download it from the window (Model → Download a Model…) or "
-                              "save " + catalogueEntry(presetOrPath)->url + " in " + downloadedModelsDir().string());
+                              "save " +
+                                  catalogueEntry(presetOrPath)->url + " in " + downloadedModelsDir().string());
         throw Error(file, "no such file, and not a preset name (presets: " + known + ")");
     }
     SafetensorsFile st;
@@ -623,9 +632,10 @@ LoadedModel loadModel(const std::string& presetOrPath, const LoadOptions& option
         std::vector<std::string> some;
         for (const auto& [n, t] : st.tensors)
             some.push_back(n);
-        throw Error(file, "unrecognised tensor layout (expected timm/DINO 'patch_embed.proj.weight', Hugging Face "
-                          "'embeddings.patch_embeddings.projection.weight' or torchvision 'conv_proj.weight'); found: " +
-                              joinLimited(some, 8));
+        throw Error(file,
+                    "unrecognised tensor layout (expected timm/DINO 'patch_embed.proj.weight', Hugging Face "
+                    "'embeddings.patch_embeddings.projection.weight' or torchvision 'conv_proj.weight'); found: " +
+                        joinLimited(some, 8));
     }
     out.layout = isVitrine ? "vitrine" : conv.layout;
     out.warnings.insert(out.warnings.end(), conv.notes.begin(), conv.notes.end());
@@ -769,8 +779,9 @@ LoadedModel loadModel(const std::string& presetOrPath, const LoadOptions& option
         throw Error(file, msg);
     }
     if (!nonFinite.empty())
-        throw Error(file, "has non-finite weights (NaN or infinity) in " + joinLimited(nonFinite) +
-                              "; the file is damaged or was saved by a diverged training run; use an earlier checkpoint");
+        throw Error(file,
+                    "has non-finite weights (NaN or infinity) in " + joinLimited(nonFinite) +
+                        "; the file is damaged or was saved by a diverged training run; use an earlier checkpoint");
     if (fileGrid != cfg.gridSize())
         out.warnings.push_back("positional embeddings interpolated from a " + std::to_string(fileGrid) + "x" +
                                std::to_string(fileGrid) + " to a " + std::to_string(cfg.gridSize()) + "x" +

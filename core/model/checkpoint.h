@@ -46,17 +46,17 @@ struct LoadOptions {
 };
 
 struct LoadedModel {
-    Vit model{nullptr};       ///< in eval() mode, on the requested device
-    std::string source;       ///< the file path or preset name it came from
+    Vit model{nullptr}; ///< in eval() mode, on the requested device
+    std::string source; ///< the file path or preset name it came from
     /// "vitrine", "timm", "huggingface", "torchvision", or "preset" (no file)
     std::string layout;
-    bool weightsLoaded = false;          ///< false: random initialisation (preset / missing default)
+    bool weightsLoaded = false; ///< false: random initialisation (preset / missing default)
     /// __metadata__ entries (values parsed as JSON where they are JSON, else strings):
     /// "config" (VitConfig JSON), training state written by saveCheckpoint's caller, ...
     nlohmann::json metadata = nlohmann::json::object();
     /// Tensors in a Vitrine checkpoint that are not model parameters (e.g. optimizer state), CPU.
     std::map<std::string, torch::Tensor> extraTensors;
-    std::vector<std::string> warnings;   ///< things a person should know (random weights, dropped head, ...)
+    std::vector<std::string> warnings; ///< things a person should know (random weights, dropped head, ...)
 };
 
 /// `presetOrPath`: a preset name (VitConfig::presetNames()), a bundled model's name
@@ -75,8 +75,6 @@ LoadedModel loadModel(const std::string& presetOrPath, const LoadOptions& option
 void saveCheckpoint(const std::filesystem::path& file, VitImpl& model,
                     const nlohmann::json& metadata = nlohmann::json::object(),
                     const std::map<std::string, torch::Tensor>& extraTensors = {}, bool half = false);
-
-
 
 /// posEmbed: [1, 1 + g*g, D] float (class token first) -> [1, 1 + newGrid^2, D], bicubic
 /// (align_corners=false, as timm's resample_abs_pos_embed). Class-token row unchanged.

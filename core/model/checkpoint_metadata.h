@@ -19,8 +19,8 @@ nlohmann::json parseCheckpointMetadata(const std::map<std::string, std::string>&
 
 /// What `vitrine-cli train --resume` needs from metadata["training"].
 struct TrainingState {
-    std::int64_t step = 0;              ///< optimizer steps already taken (>= 0)
-    std::optional<std::uint64_t> seed;  ///< the sampler seed of the run, when stored
+    std::int64_t step = 0;                              ///< optimizer steps already taken (>= 0)
+    std::optional<std::uint64_t> seed;                  ///< the sampler seed of the run, when stored
     std::map<std::string, std::int64_t> optimizerSteps; ///< per parameter name (>= 0)
 };
 

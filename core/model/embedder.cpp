@@ -91,8 +91,8 @@ struct Inputs {
     std::size_t size() const { return count; }
 };
 
-EmbedSummary run(VitImpl& model, const Inputs& files, const EmbedOptions& options,
-                 const EmbedBatchFn& onBatch, const ProgressFn& progress, const CancelToken* cancel) {
+EmbedSummary run(VitImpl& model, const Inputs& files, const EmbedOptions& options, const EmbedBatchFn& onBatch,
+                 const ProgressFn& progress, const CancelToken* cancel) {
     const auto started = std::chrono::steady_clock::now();
     const int size = options.imageSize > 0 ? options.imageSize : model.config().imageSize;
     if (size != model.config().imageSize)
@@ -164,8 +164,7 @@ EmbedSummary run(VitImpl& model, const Inputs& files, const EmbedOptions& option
                         ref = model.embed(b->images.slice(0, 0, n).to(device)).to(torch::kCPU, torch::kFloat);
                         setInt8LinearsEnabled(was);
                     }
-                    summary.int8MinCosine =
-                        torch::cosine_similarity(rows.slice(0, 0, n), ref, 1).min().item<double>();
+                    summary.int8MinCosine = torch::cosine_similarity(rows.slice(0, 0, n), ref, 1).min().item<double>();
                     if (summary.int8MinCosine < kInt8MinCosine && options.precision == Precision::Auto) {
                         precision = summary.precision = resolvePrecision(Precision::Auto);
                         scope.reset();
@@ -202,8 +201,6 @@ EmbedSummary run(VitImpl& model, const Inputs& files, const EmbedOptions& option
 }
 
 } // namespace
-
-
 
 EmbedSummary embedFiles(VitImpl& model, const std::vector<std::filesystem::path>& files, const EmbedOptions& options,
                         const EmbedBatchFn& onBatch, const ProgressFn& progress, const CancelToken* cancel) {

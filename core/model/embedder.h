@@ -32,7 +32,7 @@ struct EmbedOptions {
     /// faster still and stay within cosine kInt8MinCosine of float32 on the first batch,
     /// float32 elsewhere (see core/common/precision.h).
     Precision precision = Precision::Auto;
-    int queueDepth = 2;       ///< preprocessed batches allowed to wait (memory bound)
+    int queueDepth = 2; ///< preprocessed batches allowed to wait (memory bound)
     /// Preprocessing input side; 0 = the model's image size (anything else must equal it:
     /// load the model with LoadOptions::imageSize to run at another size).
     int imageSize = 0;
@@ -40,10 +40,10 @@ struct EmbedOptions {
 
 /// One batch of results, delivered in input order.
 struct EmbeddedBatch {
-    std::vector<std::size_t> indices;      ///< positions in the input list, ascending
-    const float* rows = nullptr;           ///< [indices.size(), dim] float32, row-major
+    std::vector<std::size_t> indices; ///< positions in the input list, ascending
+    const float* rows = nullptr;      ///< [indices.size(), dim] float32, row-major
     int dim = 0;
-    std::vector<Skipped> skipped;    ///< inputs of this batch that could not be used
+    std::vector<Skipped> skipped; ///< inputs of this batch that could not be used
 };
 
 /// int8 embeddings must stay within this cosine of float32 to be used automatically.
@@ -65,9 +65,9 @@ using EmbedBatchFn = std::function<void(const EmbeddedBatch&)>;
 /// Embeds `files` with model.embed() ([N, E] L2-normalised, or class tokens without a head).
 /// Progress is reported per batch in "images"; throws core::Cancelled when `cancel` is set
 /// (polled between batches). Exceptions from `onBatch` propagate after the producer stops.
-EmbedSummary embedFiles(VitImpl& model, const std::vector<std::filesystem::path>& files,
-                        const EmbedOptions& options, const EmbedBatchFn& onBatch,
-                        const ProgressFn& progress = {}, const CancelToken* cancel = nullptr);
+EmbedSummary embedFiles(VitImpl& model, const std::vector<std::filesystem::path>& files, const EmbedOptions& options,
+                        const EmbedBatchFn& onBatch, const ProgressFn& progress = {},
+                        const CancelToken* cancel = nullptr);
 
 /// Same over a data set's samples (indices are sample indices; skipped paths are relative).
 EmbedSummary embedDataset(VitImpl& model, const data::Dataset& dataset, const EmbedOptions& options,

@@ -10,8 +10,9 @@ const std::vector<CatalogueEntry>& modelCatalogue() {
                                  R"("crop_pct": 0.875, "interpolation": "bicubic"})";
     const std::string inception = R"({"mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "crop_pct": 0.9, )"
                                   R"("interpolation": "bicubic"})";
-    const std::string clip = R"({"mean": [0.48145466, 0.4578275, 0.40821073], )"
-                             R"("std": [0.26862954, 0.26130258, 0.27577711], "crop_pct": 1.0, "interpolation": "bicubic"})";
+    const std::string clip =
+        R"({"mean": [0.48145466, 0.4578275, 0.40821073], )"
+        R"("std": [0.26862954, 0.26130258, 0.27577711], "crop_pct": 1.0, "interpolation": "bicubic"})";
     static const std::vector<CatalogueEntry> entries{
         {"dino-vits16", "DINO ViT-S/16 (Meta, self-supervised on ImageNet)",
          "https://dl.fbaipublicfiles.com/dino/dino_deitsmall16_pretrain/dino_deitsmall16_pretrain.pth",
@@ -20,7 +21,8 @@ const std::vector<CatalogueEntry>& modelCatalogue() {
         {"dino-vits8", "DINO ViT-S/8 (Meta, self-supervised on ImageNet)",
          "https://dl.fbaipublicfiles.com/dino/dino_deitsmall8_pretrain/dino_deitsmall8_pretrain.pth",
          "dino_deitsmall8_pretrain.pth", "", "", "Apache-2.0",
-         "DINO with 8-pixel patches: four times the tokens, the finest attention maps (and the slowest).", 83, imagenet},
+         "DINO with 8-pixel patches: four times the tokens, the finest attention maps (and the slowest).", 83,
+         imagenet},
         {"dino-vitb16", "DINO ViT-B/16 (Meta, self-supervised on ImageNet)",
          "https://dl.fbaipublicfiles.com/dino/dino_vitbase16_pretrain/dino_vitbase16_pretrain.pth",
          "dino_vitbase16_pretrain.pth", "", "", "Apache-2.0", "DINO's larger model; sharper attention maps.", 327,
@@ -28,7 +30,8 @@ const std::vector<CatalogueEntry>& modelCatalogue() {
         {"dinov2-vits14", "DINOv2 ViT-S/14 (Meta, LVD-142M)",
          "https://dl.fbaipublicfiles.com/dinov2/dinov2_vits14/dinov2_vits14_pretrain.pth", "dinov2_vits14_pretrain.pth",
          "", "", "Apache-2.0",
-         "Strong general-purpose features; shows the high-norm artefact tokens that registers remove.", 84, imagenet, 224},
+         "Strong general-purpose features; shows the high-norm artefact tokens that registers remove.", 84, imagenet,
+         224},
         {"dinov2-vits14-reg4", "DINOv2 ViT-S/14 with 4 registers (Meta, LVD-142M)",
          "https://dl.fbaipublicfiles.com/dinov2/dinov2_vits14/dinov2_vits14_reg4_pretrain.pth",
          "dinov2_vits14_reg4_pretrain.pth", "", "", "Apache-2.0",
@@ -43,11 +46,12 @@ const std::vector<CatalogueEntry>& modelCatalogue() {
          inception},
         {"augreg-vitb16", "AugReg ViT-B/16 (Google, ImageNet-21k, fine-tuned on ImageNet-1k)",
          "https://huggingface.co/timm/vit_base_patch16_224.augreg_in21k_ft_in1k/resolve/main/model.safetensors",
-         "vit_base_patch16_224.augreg_in21k_ft_in1k.safetensors", "", "", "Apache-2.0",
-         "AugReg's base model.", 346, inception},
+         "vit_base_patch16_224.augreg_in21k_ft_in1k.safetensors", "", "", "Apache-2.0", "AugReg's base model.", 346,
+         inception},
         {"deit-small-16", "DeiT-S/16 (Meta, supervised on ImageNet-1k)",
-         "https://dl.fbaipublicfiles.com/deit/deit_small_patch16_224-cd65a155.pth", "deit_small_patch16_224-cd65a155.pth",
-         "cd65a155", "the prefix in the publisher's file name (torch.hub's check_hash convention)", "Apache-2.0",
+         "https://dl.fbaipublicfiles.com/deit/deit_small_patch16_224-cd65a155.pth",
+         "deit_small_patch16_224-cd65a155.pth", "cd65a155",
+         "the prefix in the publisher's file name (torch.hub's check_hash convention)", "Apache-2.0",
          "A supervised ImageNet classifier's features, for comparison.", 84, imagenet},
         {"clip-vitb32", "CLIP ViT-B/32 image tower (OpenAI)",
          "https://openaipublic.azureedge.net/clip/models/40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af/"

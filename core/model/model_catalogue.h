@@ -11,17 +11,17 @@
 namespace vitrine::core::model {
 
 struct CatalogueEntry {
-    std::string name;        ///< what `--model` accepts once downloaded ("dinov2-vits14")
-    std::string title;       ///< "DINOv2 ViT-S/14 (Meta, LVD-142M)"
-    std::string url;         ///< the publisher's file
-    std::string file;        ///< the file name it is saved under
+    std::string name;  ///< what `--model` accepts once downloaded ("dinov2-vits14")
+    std::string title; ///< "DINOv2 ViT-S/14 (Meta, LVD-142M)"
+    std::string url;   ///< the publisher's file
+    std::string file;  ///< the file name it is saved under
     /// The SHA-256 its publisher gives (64 hex digits), or the prefix of it that the
     /// publisher puts in the file name; empty when none is published (the first download's
     /// hash is then pinned: trust on first use).
     std::string sha256;
-    std::string hashSource;  ///< where `sha256` is published; empty when unverified
-    std::string licence;     ///< "Apache-2.0", ...
-    std::string note;        ///< what it is good for
+    std::string hashSource; ///< where `sha256` is published; empty when unverified
+    std::string licence;    ///< "Apache-2.0", ...
+    std::string note;       ///< what it is good for
     int approxMegabytes = 0;
     /// The publisher's evaluation preprocessing (PreprocessOptions JSON), used when the
     /// file is loaded by its catalogue name or from the downloads folder.

@@ -66,7 +66,8 @@ void hashFileInto(Sha256& sha, const fs::path& file, std::int64_t bytes, const C
     while (left != 0) {
         if (cancel)
             cancel->check();
-        const auto want = left < 0 ? std::int64_t(buffer.size()) : std::min<std::int64_t>(left, std::int64_t(buffer.size()));
+        const auto want = left < 0 ? std::int64_t(buffer.size())
+                                   : std::min<std::int64_t>(left, std::int64_t(buffer.size()));
         in.read(buffer.data(), want);
         const auto got = in.gcount();
         if (got <= 0)
@@ -191,7 +192,8 @@ Attempt transfer(const DownloadRequest& request, std::int64_t offset, Sha256& sh
                  const CancelToken* cancel) {
     curlGlobalInit();
     const auto part = partPath(request.target);
-    std::unique_ptr<std::FILE, int (*)(std::FILE*)> out(std::fopen(part.c_str(), offset > 0 ? "ab" : "wb"), std::fclose);
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> out(std::fopen(part.c_str(), offset > 0 ? "ab" : "wb"),
+                                                        std::fclose);
     if (!out)
         throw Error(part, "cannot be written; check the folder's permissions and free space");
     io::writeFileAtomically(partInfoPath(request.target), nlohmann::json{{"url", request.url}}.dump());
@@ -319,16 +321,17 @@ DownloadOutcome downloadFile(const DownloadRequest& request, const ProgressFn& p
         const bool full = expected.size() == 64;
         if (outcome.sha256.compare(0, expected.size(), expected) != 0) {
             removePart(request.target);
-            const std::string whose = request.expectedSha256.empty()
-                                          ? "the one pinned at its first download (" + pinsFile.string() +
-                                                "); if the publisher changed the file on purpose, remove its entry there"
-                                          : std::string("the one its publisher gives");
+            const std::string whose =
+                request.expectedSha256.empty()
+                    ? "the one pinned at its first download (" + pinsFile.string() +
+                          "); if the publisher changed the file on purpose, remove its entry there"
+                    : std::string("the one its publisher gives");
             throw Error(request.url, "the downloaded file's SHA-256 " + outcome.sha256.substr(0, 16) + "… is not " +
                                          whose + " (" + expected.substr(0, 16) + "…); it was deleted");
         }
         outcome.check = request.expectedSha256.empty() ? HashCheck::Pinned
-                        : full                          ? HashCheck::Published
-                                                        : HashCheck::Prefix;
+                        : full                         ? HashCheck::Published
+                                                       : HashCheck::Prefix;
     } else {
         outcome.check = HashCheck::FirstUse;
     }

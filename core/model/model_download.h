@@ -36,8 +36,8 @@ const char* hashCheckName(HashCheck check);
 
 struct DownloadRequest {
     std::string url;
-    std::filesystem::path target;   ///< the finished file
-    std::string expectedSha256;     ///< lower-case hex: 64 digits, a prefix, or empty (pin instead)
+    std::filesystem::path target; ///< the finished file
+    std::string expectedSha256;   ///< lower-case hex: 64 digits, a prefix, or empty (pin instead)
     /// With no expected hash: the pins.json key that trusts the first download ("" = none).
     std::string pinKey;
     std::filesystem::path pinsFile; ///< default: pins.json beside `target`

@@ -19,8 +19,8 @@ struct DtypeInfo {
 };
 
 constexpr DtypeInfo kDtypes[] = {
-    {"F32", at::kFloat}, {"F16", at::kHalf}, {"BF16", at::kBFloat16}, {"F64", at::kDouble}, {"I64", at::kLong},
-    {"I32", at::kInt},   {"I16", at::kShort}, {"I8", at::kChar},        {"U8", at::kByte},    {"BOOL", at::kBool},
+    {"F32", at::kFloat}, {"F16", at::kHalf},  {"BF16", at::kBFloat16}, {"F64", at::kDouble}, {"I64", at::kLong},
+    {"I32", at::kInt},   {"I16", at::kShort}, {"I8", at::kChar},       {"U8", at::kByte},    {"BOOL", at::kBool},
 };
 
 const DtypeInfo* findDtype(const std::string& name) {
@@ -67,7 +67,8 @@ std::uint64_t fileSizeOf(const std::filesystem::path& file) {
 
 } // namespace
 
-io::SafetensorsHeader readSafetensorsHeader(const std::filesystem::path& file, const io::SafetensorsReadOptions& options) {
+io::SafetensorsHeader readSafetensorsHeader(const std::filesystem::path& file,
+                                            const io::SafetensorsReadOptions& options) {
     const auto size = fileSizeOf(file);
     std::ifstream in(file, std::ios::binary);
     if (!in)
@@ -88,7 +89,8 @@ SafetensorsFile readSafetensors(const std::filesystem::path& file, const io::Saf
         // Entries are contiguous and sorted, so one sequential read per tensor.
         const auto* dt = findDtype(e.dtype);
         if (!dt) // only where options.anyFormatDtype let the header through
-            throw Error(file, "tensor '" + e.name + "' has dtype " + e.dtype + ", which cannot be read as a tensor here");
+            throw Error(file,
+                        "tensor '" + e.name + "' has dtype " + e.dtype + ", which cannot be read as a tensor here");
         auto t = torch::empty(e.shape, torch::TensorOptions().dtype(dt->type));
         const auto n = static_cast<std::streamsize>(e.end - e.begin);
         if (n > 0) {

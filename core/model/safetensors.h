@@ -18,10 +18,10 @@ namespace vitrine::core::model {
 
 /// Reads and validates only the header (cheap: for inspecting/detecting layouts).
 io::SafetensorsHeader readSafetensorsHeader(const std::filesystem::path& file,
-                                        const io::SafetensorsReadOptions& options = {});
+                                            const io::SafetensorsReadOptions& options = {});
 
 struct SafetensorsFile {
-    std::map<std::string, at::Tensor> tensors;   ///< CPU, contiguous, dtype per the header
+    std::map<std::string, at::Tensor> tensors; ///< CPU, contiguous, dtype per the header
     std::map<std::string, std::string> metadata;
 };
 

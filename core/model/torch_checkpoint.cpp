@@ -28,7 +28,9 @@ std::map<std::string, std::string_view> readZip(std::string_view bytes, const st
                                                 std::set<std::string>* compressedEntries) {
     const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
     const std::size_t n = bytes.size();
-    auto fail = [&](const std::string& why) { throw Error(name, "not a valid PyTorch checkpoint archive (" + why + ")"); };
+    auto fail = [&](const std::string& why) {
+        throw Error(name, "not a valid PyTorch checkpoint archive (" + why + ")");
+    };
     if (n < 22)
         fail("too short");
     // End of central directory: the last signature within the final 64 KiB + 22 bytes.
@@ -128,13 +130,12 @@ struct Value {
     std::string tensorStorageKey;
 };
 
-
 const std::map<std::string, std::string>& storageTypes() {
-    static const std::map<std::string, std::string> m{
-        {"torch.FloatStorage", "F32"},  {"torch.HalfStorage", "F16"},  {"torch.BFloat16Storage", "BF16"},
-        {"torch.DoubleStorage", "F64"}, {"torch.LongStorage", "I64"},  {"torch.IntStorage", "I32"},
-        {"torch.ShortStorage", "I16"},  {"torch.CharStorage", "I8"},   {"torch.ByteStorage", "U8"},
-        {"torch.BoolStorage", "BOOL"}};
+    static const std::map<std::string, std::string> m{{"torch.FloatStorage", "F32"},     {"torch.HalfStorage", "F16"},
+                                                      {"torch.BFloat16Storage", "BF16"}, {"torch.DoubleStorage", "F64"},
+                                                      {"torch.LongStorage", "I64"},      {"torch.IntStorage", "I32"},
+                                                      {"torch.ShortStorage", "I16"},     {"torch.CharStorage", "I8"},
+                                                      {"torch.ByteStorage", "U8"},       {"torch.BoolStorage", "BOOL"}};
     return m;
 }
 
@@ -145,8 +146,9 @@ bool isScriptClass(const std::string& g) { return g.rfind("__torch__.", 0) == 0 
 /// TorchScript's list builders: each returns its argument.
 bool isScriptListBuilder(const std::string& g) {
     static const std::set<std::string> builders{
-        "torch.jit._pickle.build_intlist",    "torch.jit._pickle.build_doublelist", "torch.jit._pickle.build_boollist",
-        "torch.jit._pickle.build_tensorlist", "torch.jit._pickle.build_list",       "torch.jit._pickle.restore_type_tag"};
+        "torch.jit._pickle.build_intlist",  "torch.jit._pickle.build_doublelist",
+        "torch.jit._pickle.build_boollist", "torch.jit._pickle.build_tensorlist",
+        "torch.jit._pickle.build_list",     "torch.jit._pickle.restore_type_tag"};
     return builders.count(g) > 0;
 }
 
@@ -167,14 +169,15 @@ public:
         return m_arena.back().get();
     }
 
-    Unpickler(std::string_view data, const std::filesystem::path& name) : m_p(reinterpret_cast<const unsigned char*>(data.data())), m_n(data.size()), m_name(name) {}
+    Unpickler(std::string_view data, const std::filesystem::path& name)
+        : m_p(reinterpret_cast<const unsigned char*>(data.data())), m_n(data.size()), m_name(name) {}
 
     ValuePtr run() {
         for (;;) {
             const unsigned char op = u8();
             switch (op) {
-            case 0x80: u8(); break;                // PROTO
-            case 0x95: take(8); break;             // FRAME
+            case 0x80: u8(); break;    // PROTO
+            case 0x95: take(8); break; // FRAME
             case '}': push(make(Value::Kind::Dict)); break;
             case ']': push(make(Value::Kind::List)); break;
             case ')': push(make(Value::Kind::Tuple)); break;
@@ -327,7 +330,8 @@ public:
 
 private:
     [[noreturn]] void fail(const std::string& why) const {
-        throw Error(m_name, "cannot read the checkpoint's data.pkl: " + why + " (at byte " + std::to_string(m_pos) + ")");
+        throw Error(m_name,
+                    "cannot read the checkpoint's data.pkl: " + why + " (at byte " + std::to_string(m_pos) + ")");
     }
     const unsigned char* take(std::uint64_t count) {
         if (count > m_n - m_pos)
@@ -518,8 +522,8 @@ std::size_t torchDtypeSize(const std::string& dtype) {
 
 bool looksLikeTorchFile(std::string_view bytes) {
     return (bytes.size() >= 4 && bytes.substr(0, 4) == std::string_view("PK\x03\x04", 4)) ||
-           (bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x80 && static_cast<unsigned char>(bytes[1]) >= 2 &&
-            static_cast<unsigned char>(bytes[1]) <= 5);
+           (bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x80 &&
+            static_cast<unsigned char>(bytes[1]) >= 2 && static_cast<unsigned char>(bytes[1]) <= 5);
 }
 
 TorchCheckpoint parseTorchCheckpoint(std::string_view bytes, const std::filesystem::path& name) {
@@ -542,7 +546,8 @@ TorchCheckpoint parseTorchCheckpoint(std::string_view bytes, const std::filesyst
     if (pickle.empty()) {
         for (const auto& entry : compressed)
             if (entry.size() >= 8 && entry.compare(entry.size() - 8, 8, "data.pkl") == 0)
-                throw Error(name, "its data.pkl is compressed, which torch.save() never does; re-save the file with it");
+                throw Error(name,
+                            "its data.pkl is compressed, which torch.save() never does; re-save the file with it");
         throw Error(name, "not a PyTorch checkpoint (the archive has no data.pkl)");
     }
     if (auto bo = entries.find(prefix + "byteorder"); bo != entries.end() && bo->second != "little")
@@ -609,17 +614,20 @@ TorchCheckpoint parseTorchCheckpoint(std::string_view bytes, const std::filesyst
         if (it == entries.end() && compressed.count(storageEntry))
             throw Error(name, "storage '" + v->tensorStorageKey + "' is compressed, which torch.save() never does");
         if (it == entries.end())
-            throw Error(name, "tensor '" + k->s + "' points to storage '" + v->tensorStorageKey + "', which the archive lacks");
+            throw Error(name, "tensor '" + k->s + "' points to storage '" + v->tensorStorageKey +
+                                  "', which the archive lacks");
         const std::size_t elem = torchDtypeSize(t.dtype);
         if (v->storage.numel > static_cast<std::int64_t>(it->second.size() / std::max<std::size_t>(elem, 1)) ||
             it->second.size() != static_cast<std::size_t>(v->storage.numel) * elem)
             throw Error(name, "storage '" + v->tensorStorageKey + "' has " + std::to_string(it->second.size()) +
-                                  " bytes, not the " + std::to_string(v->storage.numel) + " elements its tensors claim");
+                                  " bytes, not the " + std::to_string(v->storage.numel) +
+                                  " elements its tensors claim");
         // The elements the tensor touches must lie inside its storage.
         std::int64_t last = t.offset;
         bool empty = false;
         for (std::size_t d = 0; d < t.shape.size(); ++d) {
-            if (t.shape[d] < 0 || t.stride[d] < 0 || t.shape[d] > (std::int64_t(1) << 40) || t.stride[d] > (std::int64_t(1) << 40))
+            if (t.shape[d] < 0 || t.stride[d] < 0 || t.shape[d] > (std::int64_t(1) << 40) ||
+                t.stride[d] > (std::int64_t(1) << 40))
                 throw Error(name, "tensor '" + k->s + "' has a negative or absurd size or stride");
             if (t.shape[d] == 0)
                 empty = true;

@@ -21,11 +21,11 @@ namespace vitrine::core::model {
 
 /// One tensor of the state dict, pointing into the archive's bytes.
 struct PickledTensor {
-    std::string dtype;                 ///< safetensors names: F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL
+    std::string dtype; ///< safetensors names: F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL
     std::vector<std::int64_t> shape;
-    std::vector<std::int64_t> stride;  ///< in elements
-    std::int64_t offset = 0;           ///< in elements, into the storage
-    std::string_view storage;          ///< the storage's bytes (a view into the archive)
+    std::vector<std::int64_t> stride; ///< in elements
+    std::int64_t offset = 0;          ///< in elements, into the storage
+    std::string_view storage;         ///< the storage's bytes (a view into the archive)
 };
 
 struct TorchCheckpoint {

@@ -82,8 +82,9 @@ private:
             const auto scales = (w.abs().amax(1).to(torch::kDouble) / 127.0).clamp_min(1e-12);
             const auto zeros = torch::zeros({w.size(0)}, torch::kLong);
             const auto qw = at::quantize_per_channel(w, scales, zeros, 0, torch::kQInt8);
-            m_packed = prepack.call(qw, lin->bias.defined() ? c10::optional<at::Tensor>(lin->bias.detach().to(torch::kFloat))
-                                                            : c10::nullopt);
+            m_packed = prepack.call(qw, lin->bias.defined()
+                                            ? c10::optional<at::Tensor>(lin->bias.detach().to(torch::kFloat))
+                                            : c10::nullopt);
             m_key = key;
         }
         return m_packed;
@@ -121,8 +122,8 @@ bool useFusedBlock() {
 // kernel's bf16 attention is slower than autocast's oneDNN matmuls; so only for small batches.
 bool useBf16FastPath(const torch::Tensor& x) {
     return useFusedBlock() && x.size(0) <= 2 && at::autocast::is_cpu_enabled() &&
-           at::autocast::get_autocast_cpu_dtype() == at::kBFloat16 &&
-           !torch::GradMode::is_enabled() && x.device().is_cpu() && x.scalar_type() == torch::kFloat;
+           at::autocast::get_autocast_cpu_dtype() == at::kBFloat16 && !torch::GradMode::is_enabled() &&
+           x.device().is_cpu() && x.scalar_type() == torch::kFloat;
 }
 
 // Images per slice for inference without maps (0: whole batch; see VitImpl::forward): about
@@ -305,7 +306,8 @@ VitImpl::VitImpl(const VitConfig& config) : m_config(config) {
         registerTokens = register_parameter("register_tokens", torch::zeros({1, c.registers, c.dim}));
     posEmbed = register_parameter("pos_embed", torch::zeros({1, c.numPatches() + c.positionedPrefix(), c.dim}));
     if (c.preNorm)
-        normPre = register_module("norm_pre", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.dim}).eps(c.layerNormEps)));
+        normPre = register_module("norm_pre",
+                                  torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.dim}).eps(c.layerNormEps)));
     blocks = register_module("blocks", torch::nn::ModuleList());
     for (int i = 0; i < c.depth; ++i)
         blocks->push_back(Block(c));
@@ -396,9 +398,7 @@ VitOutput VitImpl::forward(const torch::Tensor& images, bool withAttention) {
     out.patches = x.slice(1, c.prefixTokens());
     out.prefix = x.slice(1, 0, c.prefixTokens());
     // DeiT's embedding is the mean of its class and distillation tokens, as DeiT does.
-    const auto pooled = c.pool == "mean" ? out.patches.mean(1)
-                        : c.distToken     ? (out.cls + x.select(1, 1)) / 2
-                                          : out.cls;
+    const auto pooled = c.pool == "mean" ? out.patches.mean(1) : c.distToken ? (out.cls + x.select(1, 1)) / 2 : out.cls;
     if (head)
         out.embedding = torch::nn::functional::normalize(
             head->forward(pooled).to(torch::kFloat),

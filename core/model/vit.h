@@ -10,12 +10,13 @@
 namespace vitrine::core::model {
 
 struct VitOutput {
-    torch::Tensor cls;       ///< [B, D] float, class token after the final LayerNorm
-    torch::Tensor patches;   ///< [B, N, D] float, patch tokens after the final LayerNorm
+    torch::Tensor cls;     ///< [B, D] float, class token after the final LayerNorm
+    torch::Tensor patches; ///< [B, N, D] float, patch tokens after the final LayerNorm
     /// [B, P, D] float, every token before the patches after the final LayerNorm: the class
     /// token, a distillation token (DeiT), then the register tokens (DINOv2 with registers).
     torch::Tensor prefix;
-    torch::Tensor embedding; ///< [B, E] L2-normalised head output of `cls` (pool "cls") or of the mean patch token (pool "mean"); without a head, that feature itself
+    torch::Tensor
+        embedding; ///< [B, E] L2-normalised head output of `cls` (pool "cls") or of the mean patch token (pool "mean"); without a head, that feature itself
     /// Only filled when requested: per layer [B, heads, N+1, N+1] softmax probabilities
     /// (token 0 is the class token; rows sum to 1).
     std::vector<torch::Tensor> attentions;

@@ -39,12 +39,22 @@ const std::map<std::string, VitConfig>& presets() {
 } // namespace
 
 nlohmann::json VitConfig::toJson() const {
-    return nlohmann::json{{"name", name},       {"image_size", imageSize}, {"patch_size", patchSize},
-                          {"in_channels", inChannels}, {"dim", dim},       {"depth", depth},
-                          {"heads", heads},     {"mlp_ratio", mlpRatio},   {"embed_dim", embedDim},
-                          {"layer_norm_eps", layerNormEps}, {"pool", pool},
-                          {"registers", registers}, {"dist_token", distToken}, {"layer_scale", layerScale},
-                          {"pre_norm", preNorm}, {"quick_gelu", quickGelu},
+    return nlohmann::json{{"name", name},
+                          {"image_size", imageSize},
+                          {"patch_size", patchSize},
+                          {"in_channels", inChannels},
+                          {"dim", dim},
+                          {"depth", depth},
+                          {"heads", heads},
+                          {"mlp_ratio", mlpRatio},
+                          {"embed_dim", embedDim},
+                          {"layer_norm_eps", layerNormEps},
+                          {"pool", pool},
+                          {"registers", registers},
+                          {"dist_token", distToken},
+                          {"layer_scale", layerScale},
+                          {"pre_norm", preNorm},
+                          {"quick_gelu", quickGelu},
                           {"preprocess", preprocess.toJson()}};
 }
 

@@ -12,14 +12,14 @@ namespace vitrine::core::model {
 
 struct VitConfig {
     std::string name = "custom";
-    int imageSize = 224;  ///< input side S (square)
-    int patchSize = 16;   ///< P
+    int imageSize = 224; ///< input side S (square)
+    int patchSize = 16;  ///< P
     int inChannels = 3;
-    int dim = 384;        ///< D
+    int dim = 384; ///< D
     int depth = 12;
     int heads = 6;
     double mlpRatio = 4.0;
-    int embedDim = 128;   ///< projection head output E; 0 = no head (embedding = class token)
+    int embedDim = 128; ///< projection head output E; 0 = no head (embedding = class token)
     double layerNormEps = 1e-6;
     /// What the projection head sees: "cls" (the class token, as timm/DINO) or "mean" (the
     /// mean of the patch tokens, which trains better from scratch on small data sets).

@@ -30,7 +30,8 @@ trainValidationSplit(const data::Dataset& ds, int labelLevel, double validationF
     const auto ids = ds.classIds(labelLevel);
     std::vector<std::vector<std::size_t>> tr(names.size()), va(names.size());
     for (std::size_t i = 0; i < ds.samples.size(); ++i)
-        (data::isValidation(ds.samples[i].relativePath, validationFraction) ? va : tr)[std::size_t(ids[i])].push_back(i);
+        (data::isValidation(ds.samples[i].relativePath, validationFraction) ? va : tr)[std::size_t(ids[i])].push_back(
+            i);
     std::vector<std::size_t> train, val;
     for (std::size_t c = 0; c < names.size(); ++c) {
         if (tr[c].empty())
@@ -129,25 +130,24 @@ EvalReport evaluateModel(const std::string& modelName, const std::filesystem::pa
     return rep;
 }
 
-EvalReport evaluatePixelBaseline(const std::filesystem::path& dataDir, const EvalOptions& o,
-                                 const ProgressFn& progress, const CancelToken* cancel) {
+EvalReport evaluatePixelBaseline(const std::filesystem::path& dataDir, const EvalOptions& o, const ProgressFn& progress,
+                                 const CancelToken* cancel) {
     const int side = o.pixelSide;
     // Decode at a moderate size first so area averaging sees the whole picture.
     const int decodeSide = std::max(side, 64);
-    auto rep = evaluateWith(dataDir, o, progress, cancel,
-                            [&](const std::filesystem::path& f) {
-                                return image::centerSquare(loadResized(f, decodeSide), decodeSide);
-                            },
-                            [&](const std::vector<cv::Mat>& squares, const std::vector<int>& labels) {
-                                std::vector<float> rows;
-                                for (const auto& sq : squares) {
-                                    cv::Mat small, f;
-                                    cv::resize(sq, small, cv::Size(side, side), 0, 0, cv::INTER_AREA);
-                                    small.convertTo(f, CV_32FC3, 1.0 / 255.0);
-                                    rows.insert(rows.end(), (float*)f.data, (float*)f.data + f.total() * 3);
-                                }
-                                return retrievalMetrics(rows, std::size_t(side) * side * 3, labels, o.knnK);
-                            });
+    auto rep = evaluateWith(
+        dataDir, o, progress, cancel,
+        [&](const std::filesystem::path& f) { return image::centerSquare(loadResized(f, decodeSide), decodeSide); },
+        [&](const std::vector<cv::Mat>& squares, const std::vector<int>& labels) {
+            std::vector<float> rows;
+            for (const auto& sq : squares) {
+                cv::Mat small, f;
+                cv::resize(sq, small, cv::Size(side, side), 0, 0, cv::INTER_AREA);
+                small.convertTo(f, CV_32FC3, 1.0 / 255.0);
+                rows.insert(rows.end(), (float*)f.data, (float*)f.data + f.total() * 3);
+            }
+            return retrievalMetrics(rows, std::size_t(side) * side * 3, labels, o.knnK);
+        });
     rep.source = "pixels " + std::to_string(side) + "x" + std::to_string(side);
     return rep;
 }

@@ -33,21 +33,21 @@ struct EvalOptions {
     int labelLevel = 0;
     Split split = Split::Validation;
     double validationFraction = 0.2;
-    int imageSize = 0;           ///< > 0: run the model at this size
-    std::string pool;            ///< presets: "cls" or "mean" head pooling ("" = the preset's)
-    std::uint64_t seed = 0;      ///< presets: seed of the random initialisation (as train --seed)
+    int imageSize = 0;      ///< > 0: run the model at this size
+    std::string pool;       ///< presets: "cls" or "mean" head pooling ("" = the preset's)
+    std::uint64_t seed = 0; ///< presets: seed of the random initialisation (as train --seed)
     Precision precision = Precision::Auto;
     int knnK = 5;
     int batchSize = 32;
-    int pixelSide = 16;          ///< pixel baseline: images downscaled to side × side × 3
-    nlohmann::json preprocess;   ///< overrides of the model's preprocessing (model::LoadOptions::preprocess)
+    int pixelSide = 16;        ///< pixel baseline: images downscaled to side × side × 3
+    nlohmann::json preprocess; ///< overrides of the model's preprocessing (model::LoadOptions::preprocess)
 };
 
 struct EvalReport {
     RetrievalMetrics metrics;
     std::size_t images = 0;
-    std::size_t classes = 0;     ///< distinct labels among the evaluated images
-    std::string source;          ///< model path/preset, or "pixels 16x16"
+    std::size_t classes = 0; ///< distinct labels among the evaluated images
+    std::string source;      ///< model path/preset, or "pixels 16x16"
     double seconds = 0;
     std::vector<std::string> warnings;
 };

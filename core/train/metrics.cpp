@@ -102,7 +102,8 @@ RetrievalMetrics retrievalMetrics(const std::vector<float>& rows, std::size_t di
         for (std::size_t i = 0; i < n; ++i)
             if (i != q)
                 nb.push_back(int(i));
-        std::stable_sort(nb.begin(), nb.end(), [&](int a, int b) { return dist[std::size_t(a)] < dist[std::size_t(b)]; });
+        std::stable_sort(nb.begin(), nb.end(),
+                         [&](int a, int b) { return dist[std::size_t(a)] < dist[std::size_t(b)]; });
     }
     return retrievalMetricsFromRanking(neighbours, labels, knnK);
 }

@@ -38,7 +38,8 @@ int envInt(const char* name, bool required, int fallback) {
     const char* v = std::getenv(name);
     if (!v || !*v) {
         if (required)
-            throw Error(std::string(name) + " is not set: a run on several processes needs MASTER_ADDR, "
+            throw Error(std::string(name) +
+                        " is not set: a run on several processes needs MASTER_ADDR, "
                         "MASTER_PORT, WORLD_SIZE and RANK (as torchrun sets them), or use --nproc N");
         return fallback;
     }
@@ -49,9 +50,7 @@ int envInt(const char* name, bool required, int fallback) {
     return int(x);
 }
 
-bool isLoopback(const std::string& host) {
-    return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1";
-}
+bool isLoopback(const std::string& host) { return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1"; }
 
 class GlooGroup final : public ProcessGroup {
 public:
@@ -127,8 +126,7 @@ private:
         });
     }
 
-    template <class F>
-    void run(const char* what, F&& f) {
+    template <class F> void run(const char* what, F&& f) {
         try {
             f();
         } catch (const std::exception& e) {
@@ -176,8 +174,8 @@ std::optional<DistributedOptions> distributedFromEnvironment() {
 }
 
 std::shared_ptr<ProcessGroup> connectProcessGroup(const DistributedOptions& options) {
-    TORCH_CHECK(options.worldSize >= 1 && options.rank >= 0 && options.rank < options.worldSize,
-                "rank ", options.rank, " outside world size ", options.worldSize);
+    TORCH_CHECK(options.worldSize >= 1 && options.rank >= 0 && options.rank < options.worldSize, "rank ", options.rank,
+                " outside world size ", options.worldSize);
     return std::make_shared<GlooGroup>(options);
 }
 

@@ -51,7 +51,6 @@ double learningRateAt(const TrainOptions& o, std::int64_t step, std::int64_t tot
     return lo + 0.5 * (o.learningRate - lo) * (1.0 + std::cos(M_PI * std::min(1.0, t)));
 }
 
-
 } // namespace
 
 namespace {
@@ -190,7 +189,8 @@ TrainResult Trainer::run(TrainerListener* listener) {
     model::LoadedModel loaded;
     if (o.resume) {
         if (o.checkpointPath.empty() || !fs::exists(o.checkpointPath))
-            throw Error(o.checkpointPath, "nothing to resume from: the checkpoint does not exist; start without --resume");
+            throw Error(o.checkpointPath,
+                        "nothing to resume from: the checkpoint does not exist; start without --resume");
         loaded = model::loadModel(o.checkpointPath.string(), lo);
         resumeState = model::parseTrainingState(loaded.metadata, o.checkpointPath);
         startStep = resumeState.step;
@@ -266,9 +266,10 @@ TrainResult Trainer::run(TrainerListener* listener) {
     result.rank = rank;
     result.worldSize = worldSize;
     const std::int64_t batchSize = std::int64_t(sampler.batchSize()) * worldSize * accumulate;
-    const std::int64_t stepsPerEpoch =
-        o.stepsPerEpoch > 0 ? o.stepsPerEpoch
-                            : std::max<std::int64_t>(1, (std::int64_t(trainIdx.size()) + batchSize - 1) / batchSize);
+    const std::int64_t stepsPerEpoch = o.stepsPerEpoch > 0
+                                           ? o.stepsPerEpoch
+                                           : std::max<std::int64_t>(1, (std::int64_t(trainIdx.size()) + batchSize - 1) /
+                                                                           batchSize);
     const std::int64_t totalSteps = stepsPerEpoch * o.epochs;
     result.totalSteps = totalSteps;
     result.trainImages = trainIdx.size();
@@ -361,8 +362,8 @@ TrainResult Trainer::run(TrainerListener* listener) {
         dist->allreduceMax(hi);
         for (std::size_t i = 0; i < facts.size(); ++i)
             if (lo[std::int64_t(i)].item<double>() != hi[std::int64_t(i)].item<double>())
-                throw Error("the " + std::to_string(worldSize) + " ranks disagree on the " + facts[i].first + " (from " +
-                            std::to_string(std::llround(lo[std::int64_t(i)].item<double>())) + " to " +
+                throw Error("the " + std::to_string(worldSize) + " ranks disagree on the " + facts[i].first +
+                            " (from " + std::to_string(std::llround(lo[std::int64_t(i)].item<double>())) + " to " +
                             std::to_string(std::llround(hi[std::int64_t(i)].item<double>())) +
                             "): start every rank on the same data set, model and options");
         std::vector<torch::Tensor> weights;

@@ -55,46 +55,46 @@ enum class TrainPhase {
 };
 
 struct TrainOptions {
-    std::filesystem::path dataDir;          ///< scanned when `dataset` is null
+    std::filesystem::path dataDir;                ///< scanned when `dataset` is null
     std::shared_ptr<const data::Dataset> dataset; ///< optional: an already scanned set (GUI)
-    int labelLevel = 0;                     ///< 0 = top folder (cat/dog), -1 = deepest
-    double validationFraction = 0.2;        ///< stable split by data::isValidation
+    int labelLevel = 0;                           ///< 0 = top folder (cat/dog), -1 = deepest
+    double validationFraction = 0.2;              ///< stable split by data::isValidation
 
-    std::string model = "vit-micro";        ///< preset name or .safetensors (see model::loadModel)
-    int imageSize = 0;                      ///< > 0: train at this size (positional embeddings resized)
-    std::string pool;                       ///< presets only: "cls" or "mean" head pooling ("" = preset's)
-    nlohmann::json preprocess;              ///< overrides of the model's preprocessing (model::LoadOptions)
-    bool freezeBackbone = false;            ///< train the projection head only
-    int trainableBlocks = -1;               ///< fine-tune: the last N blocks (+ final norm, head); -1 = all
+    std::string model = "vit-micro"; ///< preset name or .safetensors (see model::loadModel)
+    int imageSize = 0;               ///< > 0: train at this size (positional embeddings resized)
+    std::string pool;                ///< presets only: "cls" or "mean" head pooling ("" = preset's)
+    nlohmann::json preprocess;       ///< overrides of the model's preprocessing (model::LoadOptions)
+    bool freezeBackbone = false;     ///< train the projection head only
+    int trainableBlocks = -1;        ///< fine-tune: the last N blocks (+ final norm, head); -1 = all
 
     int epochs = 10;
-    int stepsPerEpoch = 0;                  ///< 0 = ceil(training images / (P×K × ranks × accumulate))
-    data::PkOptions pk;                     ///< P = 8, K = 4
+    int stepsPerEpoch = 0; ///< 0 = ceil(training images / (P×K × ranks × accumulate))
+    data::PkOptions pk;    ///< P = 8, K = 4
     /// P×K batches per step, each mining its own triplets; the step follows the mean of
     /// their gradients (a larger batch in the same memory). Several processes multiply it:
     /// each of W ranks draws `accumulate` batches, so a step sees W × accumulate of them.
     int accumulate = 1;
-    std::string miner = "batch-all";        ///< see triplet.h
+    std::string miner = "batch-all"; ///< see triplet.h
     std::string distance = "euclidean";
     double margin = 0.2;
     bool softMargin = false;
 
-    double learningRate = 3e-4;             ///< peak, after warm-up
-    double weightDecay = 0.05;              ///< AdamW, on matrices only (not biases, norms, tokens)
-    double warmupFraction = 0.1;            ///< of all steps, linear from ~0
-    double minLearningRateFactor = 0.01;    ///< cosine ends at this fraction of the peak
-    double gradClipNorm = 1.0;              ///< 0 = off
+    double learningRate = 3e-4;          ///< peak, after warm-up
+    double weightDecay = 0.05;           ///< AdamW, on matrices only (not biases, norms, tokens)
+    double warmupFraction = 0.1;         ///< of all steps, linear from ~0
+    double minLearningRateFactor = 0.01; ///< cosine ends at this fraction of the peak
+    double gradClipNorm = 1.0;           ///< 0 = off
     /// Forward under bf16 autocast where chosen (Auto: see core/common/precision.h); loss,
     /// gradients and weights stay float32.
     Precision precision = Precision::Auto;
     image::AugmentOptions augment;
     std::uint64_t seed = 0;
 
-    std::filesystem::path checkpointPath;   ///< empty = no checkpoints
-    int checkpointEverySteps = 0;           ///< 0 = only at the end / on cancel
-    bool resume = false;                    ///< continue from checkpointPath's training state
-    int validateEveryEpochs = 1;            ///< 0 = only at the end
-    int maxBadSteps = 5;                    ///< consecutive non-finite steps that stop the run
+    std::filesystem::path checkpointPath; ///< empty = no checkpoints
+    int checkpointEverySteps = 0;         ///< 0 = only at the end / on cancel
+    bool resume = false;                  ///< continue from checkpointPath's training state
+    int validateEveryEpochs = 1;          ///< 0 = only at the end
+    int maxBadSteps = 5;                  ///< consecutive non-finite steps that stop the run
     /// > 0: stop (with a checkpoint) once the global step reaches this, without changing the
     /// schedule, as if cancelled there (for tests and time-boxed runs).
     std::int64_t stopAfterSteps = 0;
@@ -119,31 +119,31 @@ struct TrainOptions {
 /// One triplet of a batch, by data set sample index, for showing what the model gets wrong.
 struct HardTriplet {
     std::int64_t anchor = -1, positive = -1, negative = -1; ///< data set sample indices
-    double dPositive = 0, dNegative = 0;                      ///< distances in the loss's metric
+    double dPositive = 0, dNegative = 0;                    ///< distances in the loss's metric
     double margin = 0;
     bool violates() const { return dPositive + margin > dNegative; }
 };
 
 struct StepStats {
-    std::int64_t step = 0;        ///< 1-based, global (continues across resume)
+    std::int64_t step = 0; ///< 1-based, global (continues across resume)
     std::int64_t totalSteps = 0;
-    int epoch = 0;                ///< 1-based
+    int epoch = 0; ///< 1-based
     double loss = 0;
     std::int64_t found = 0, active = 0;
     double activeFraction = 0;
     double meanPositive = 0, meanNegative = 0; ///< mean distances in the batch
     double learningRate = 0;
-    double imagesPerSecond = 0;   ///< this step, including augmentation
-    bool skipped = false;         ///< non-finite loss or gradient: no update was made
+    double imagesPerSecond = 0; ///< this step, including augmentation
+    bool skipped = false;       ///< non-finite loss or gradient: no update was made
     /// The batch's hardest triplets (hardest positive and negative of the anchors with the
     /// largest violation), most violating first; at most 6.
     std::vector<HardTriplet> hardest;
 };
 
 struct EpochStats {
-    int epoch = 0;                ///< 1-based; 0 = before training
+    int epoch = 0; ///< 1-based; 0 = before training
     int epochs = 0;
-    double meanLoss = 0;          ///< over this epoch's finite steps
+    double meanLoss = 0; ///< over this epoch's finite steps
     RetrievalMetrics validation;
     bool validated = false;
 };
@@ -160,19 +160,19 @@ public:
 };
 
 struct TrainResult {
-    std::int64_t steps = 0;          ///< global step reached
+    std::int64_t steps = 0; ///< global step reached
     std::int64_t totalSteps = 0;
     int epochsCompleted = 0;
     bool cancelled = false;
-    bool stoppedNonFinite = false;   ///< maxBadSteps non-finite steps in a row
+    bool stoppedNonFinite = false; ///< maxBadSteps non-finite steps in a row
     std::int64_t skippedSteps = 0;
-    std::string message;             ///< why it stopped early, for people
+    std::string message; ///< why it stopped early, for people
     std::vector<std::string> warnings;
     RetrievalMetrics initialValidation; ///< before the first step of this run
     RetrievalMetrics finalValidation;
     std::size_t trainImages = 0, validationImages = 0, classes = 0;
     double seconds = 0;
-    double stepsPerSecond = 0;       ///< training steps only (no validation/preload)
+    double stepsPerSecond = 0; ///< training steps only (no validation/preload)
     bool checkpointWritten = false;
     /// Several processes: another rank exited or stopped answering (`message` says which);
     /// rank 0 wrote a checkpoint of the steps all ranks completed.

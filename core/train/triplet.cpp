@@ -1,6 +1,5 @@
 #include "core/train/triplet.h"
 
-
 #include "core/common/error.h"
 #include "core/common/precision_scope.h"
 
@@ -38,9 +37,7 @@ Distance parseDistance(const std::string& name) {
     throw Error("unknown distance '" + name + "'; use euclidean or cosine");
 }
 
-std::string distanceName(Distance distance) {
-    return distance == Distance::Cosine ? "cosine" : "euclidean";
-}
+std::string distanceName(Distance distance) { return distance == Distance::Cosine ? "cosine" : "euclidean"; }
 
 namespace {
 

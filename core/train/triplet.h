@@ -59,7 +59,6 @@ torch::Tensor pairwiseDistances(const torch::Tensor& embeddings, Distance distan
 /// embeddings: [B, E] float32 (any scale; rows are L2-normalised here), labels: [B] int64.
 /// `generator` only matters for Miner::Random (default: torch's global generator).
 TripletLossResult tripletLoss(const torch::Tensor& embeddings, const torch::Tensor& labels,
-                              const TripletLossOptions& options,
-                              std::optional<at::Generator> generator = std::nullopt);
+                              const TripletLossOptions& options, std::optional<at::Generator> generator = std::nullopt);
 
 } // namespace vitrine::core::train

@@ -15,7 +15,7 @@
 namespace vitrine::testutil {
 
 struct CliRun {
-    int code;            ///< exit status, -1 when killed by a signal
+    int code; ///< exit status, -1 when killed by a signal
     std::string out, err;
 };
 

@@ -48,8 +48,10 @@ TEST_CASE("vitrine-cli attention writes PNGs of the photo's size", "[attention][
     REQUIRE(r.output.find("layer 5, mean") != std::string::npos);
     REQUIRE(vitrine::core::image::decodeRgb(dir.path / "mean.png").size() == photo.size());
 
-    r = runCli(base + " --rollout --discard-ratio 0.9 --mask 0.6 --colormap inferno --overlay-opacity 0.8 "
-                      "--draw-grid --out " + quoted(dir.path / "rollout.png"));
+    r = runCli(base +
+               " --rollout --discard-ratio 0.9 --mask 0.6 --colormap inferno --overlay-opacity 0.8 "
+               "--draw-grid --out " +
+               quoted(dir.path / "rollout.png"));
     INFO(r.output);
     REQUIRE(r.exitCode == 0);
     REQUIRE(vitrine::core::image::decodeRgb(dir.path / "rollout.png").size() == photo.size());

@@ -12,11 +12,11 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "../support/temp_dir.h"
 #include "core/data/dataset.h"
+#include "core/image/decode.h"
 #include "core/io/atomic_file.h"
 #include "core/io/npy.h"
-#include "core/image/decode.h"
-#include "../support/temp_dir.h"
 
 using vitrine::testutil::cli;
 using vitrine::testutil::q;
@@ -48,8 +48,8 @@ std::vector<std::string> breeds(const std::string& species) {
 struct Planted {
     fs::path root;
     std::set<std::string> byteCopy, pixelCopy, resized; ///< each one duplicate group
-    std::set<std::string> mislabels;                     ///< in the other species' folder
-    std::set<std::string> unrelated;                     ///< synthetic images
+    std::set<std::string> mislabels;                    ///< in the other species' folder
+    std::set<std::string> unrelated;                    ///< synthetic images
 };
 
 Planted plant(const fs::path& root) {
@@ -69,7 +69,8 @@ Planted plant(const fs::path& root) {
             }
             // Mislabels: the third photo of two cat breeds goes to dog/, of one dog breed to cat/.
             if ((species == std::string("cat") && (i == 1 || i == 5)) || (species == std::string("dog") && i == 3)) {
-                const auto rel = std::string(species == std::string("cat") ? "dog/" : "cat/") + files[2].filename().string();
+                const auto rel = std::string(species == std::string("cat") ? "dog/" : "cat/") +
+                                 files[2].filename().string();
                 fs::copy_file(files[2], root / rel);
                 p.mislabels.insert(rel);
             }
@@ -103,12 +104,14 @@ Planted plant(const fs::path& root) {
     }
     // Unrelated images: noise, a colour gradient, stripes.
     {
-        cv::Mat noise(300, 400, CV_8UC3), gradient(300, 400, CV_8UC3), stripes(300, 400, CV_8UC3, cv::Scalar(20, 20, 20));
+        cv::Mat noise(300, 400, CV_8UC3), gradient(300, 400, CV_8UC3),
+            stripes(300, 400, CV_8UC3, cv::Scalar(20, 20, 20));
         cv::theRNG().state = 7;
         cv::randu(noise, 0, 255);
         for (int y = 0; y < gradient.rows; ++y)
             for (int x = 0; x < gradient.cols; ++x)
-                gradient.at<cv::Vec3b>(y, x) = {static_cast<uchar>(x * 255 / 400), static_cast<uchar>(y * 255 / 300), 128};
+                gradient.at<cv::Vec3b>(y, x) = {static_cast<uchar>(x * 255 / 400), static_cast<uchar>(y * 255 / 300),
+                                                128};
         for (int x = 0; x < stripes.cols; x += 40)
             cv::rectangle(stripes, {x, 0}, {x + 19, 299}, cv::Scalar(0, 220, 255), cv::FILLED);
         REQUIRE(cv::imwrite((root / "cat/noise.png").string(), noise));
@@ -171,8 +174,7 @@ void checkFindsPlanted(const nlohmann::json& j, const Planted& p) {
 
 // The pretrained backbone (vit-tiny-16-augreg): the pet-trained head of `default` maps even
 // noise near the pets, so unrelated images stand out less there.
-TEST_CASE("audit finds every planted problem in real photos, from the model or from saved embeddings",
-          "[cli][audit]") {
+TEST_CASE("audit finds every planted problem in real photos, from the model or from saved embeddings", "[cli][audit]") {
     TempDir tmp("cli-audit");
     const auto p = plant(tmp / "pets");
     const auto data = q(p.root);
@@ -203,7 +205,8 @@ TEST_CASE("audit finds every planted problem in real photos, from the model or f
     CHECK(table.out.find("half the median nearest-neighbour distance") != std::string::npos);
 
     // Embedding with the model inside audit gives the same findings.
-    auto direct = cli("--threads 2 audit --model vit-tiny-16-augreg --data " + data + " --label-level 0 --json", tmp.path);
+    auto direct = cli("--threads 2 audit --model vit-tiny-16-augreg --data " + data + " --label-level 0 --json",
+                      tmp.path);
     INFO(direct.err);
     REQUIRE(direct.code == 0);
     checkFindsPlanted(nlohmann::json::parse(direct.out), p);

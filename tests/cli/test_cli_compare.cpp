@@ -12,10 +12,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../support/temp_dir.h"
 #include "core/io/atomic_file.h"
 #include "core/io/embedding_set.h"
 #include "core/io/npy.h"
-#include "../support/temp_dir.h"
 
 using vitrine::testutil::cli;
 using vitrine::testutil::q;
@@ -87,8 +87,8 @@ TEST_CASE("compare two real models on real photos: overlaps, classes, most chang
     }
 
     // The table says the same.
-    auto table = cli("--threads 2 compare --data " + q(data) + " --model default --model vit-tiny-16-augreg -k 5 --top 3",
-                     tmp.path);
+    auto table = cli(
+        "--threads 2 compare --data " + q(data) + " --model default --model vit-tiny-16-augreg -k 5 --top 3", tmp.path);
     REQUIRE(table.code == 0);
     CHECK(table.out.find("Mean neighbourhood overlap: ") != std::string::npos);
     CHECK(table.out.find(changed[0].at("path").get<std::string>()) != std::string::npos);
@@ -110,8 +110,8 @@ TEST_CASE("compare reads two embeddings files, matching their rows by path", "[c
     vitrine::core::io::writeNpyMatrix(tmp / "b.npy", b.embeddings);
     vitrine::core::io::writeRowTable(vitrine::core::io::rowsSidecarPath(tmp / "b.npy"), b.rows);
 
-    auto r = cli("compare --data " + q(data) + " --embeddings " + q(tmp / "a.npy") + " --embeddings " + q(tmp / "b.npy") +
-                     " -k 3 --json",
+    auto r = cli("compare --data " + q(data) + " --embeddings " + q(tmp / "a.npy") + " --embeddings " +
+                     q(tmp / "b.npy") + " -k 3 --json",
                  tmp.path);
     INFO(r.err);
     REQUIRE(r.code == 0);

@@ -10,8 +10,8 @@
 #include <sstream>
 
 #include "core/io/atomic_file.h"
-#include "core/io/row_table.h"
 #include "core/io/npy.h"
+#include "core/io/row_table.h"
 
 using namespace vitrine::core;
 namespace fs = std::filesystem;
@@ -19,7 +19,9 @@ namespace fs = std::filesystem;
 namespace {
 
 /// The shared runner (tests/cli/cli_run.h): stdout captured, stderr through a file in `dir`.
-vitrine::testutil::CliRun runCli(const std::string& args, const fs::path& dir) { return vitrine::testutil::cli(args, dir); }
+vitrine::testutil::CliRun runCli(const std::string& args, const fs::path& dir) {
+    return vitrine::testutil::cli(args, dir);
+}
 
 // A tiny class-per-folder data set: two cats, two dogs, one broken file.
 fs::path makeData(const fs::path& root, bool withGood) {
@@ -64,7 +66,8 @@ TEST_CASE("embed writes an .npy and rows.tsv, skipping a broken image", "[cli][e
     CHECK(r.out.find("\"event\":\"done\"") != std::string::npos);
     CHECK(r.out.find("\"embedded\":3") != std::string::npos);
 
-    auto csv = runCli("embed --model vit-micro --data " + (dir / "data").string() + " --out " + (dir / "e.csv").string(), dir);
+    auto csv = runCli(
+        "embed --model vit-micro --data " + (dir / "data").string() + " --out " + (dir / "e.csv").string(), dir);
     CHECK(csv.code == 0);
     std::ifstream in(dir / "e.csv");
     std::string line;
@@ -73,7 +76,8 @@ TEST_CASE("embed writes an .npy and rows.tsv, skipping a broken image", "[cli][e
         ++lines;
     CHECK(lines == 3);
 
-    auto bad = runCli("embed --model vit-micro --data " + (dir / "data").string() + " --out " + (dir / "e.txt").string(), dir);
+    auto bad = runCli(
+        "embed --model vit-micro --data " + (dir / "data").string() + " --out " + (dir / "e.txt").string(), dir);
     CHECK(bad.code != 0);
     CHECK(bad.err.find(".txt") != std::string::npos);
     fs::remove_all(dir);
@@ -84,13 +88,15 @@ TEST_CASE("embed exits non-zero when nothing could be embedded", "[cli][embed]")
     fs::remove_all(dir);
     fs::create_directories(dir);
     makeData(dir / "data", false);
-    auto r = runCli("embed --model vit-micro --data " + (dir / "data").string() + " --out " + (dir / "e.npy").string(), dir);
+    auto r = runCli("embed --model vit-micro --data " + (dir / "data").string() + " --out " + (dir / "e.npy").string(),
+                    dir);
     CHECK(r.code != 0);
     CHECK_FALSE(fs::exists(dir / "e.npy"));
     fs::remove_all(dir);
 }
 
-TEST_CASE("embed --precision int8 stays within cosine 0.99 of float32, with and without VNNI", "[cli][embed][precision]") {
+TEST_CASE("embed --precision int8 stays within cosine 0.99 of float32, with and without VNNI",
+          "[cli][embed][precision]") {
     // The pretrained default on real photos. The capped run (oneDNN limited to AVX2, as on a CPU
     // without VNNI) takes the 7-bit activation path; uncapped, this machine's own.
     const auto dir = fs::temp_directory_path() / ("vitrine_cli_int8_" + std::to_string(::getpid()));
@@ -99,7 +105,8 @@ TEST_CASE("embed --precision int8 stays within cosine 0.99 of float32, with and 
     makeData(dir / "data", true);
     fs::remove(dir / "data/dog/broken.jpg");
     const std::string data = " --data " + (dir / "data").string();
-    auto ref = runCli("embed --model default" + data + " --out " + (dir / "fp32.npy").string() + " --precision fp32", dir);
+    auto ref = runCli("embed --model default" + data + " --out " + (dir / "fp32.npy").string() + " --precision fp32",
+                      dir);
     REQUIRE(ref.code == 0);
     const auto f = io::readNpyMatrix(dir / "fp32.npy");
     for (const char* prefix : {"", "DNNL_MAX_CPU_ISA=AVX2 "}) {

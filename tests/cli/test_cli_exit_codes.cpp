@@ -6,9 +6,9 @@
 
 #include <catch2/catch.hpp>
 
-#include "core/io/atomic_file.h"
 #include "../train_test_util.h"
 #include "cli_run.h"
+#include "core/io/atomic_file.h"
 
 namespace fs = std::filesystem;
 using vitrine::testutil::cli;
@@ -27,25 +27,25 @@ TEST_CASE("a wrong command line exits with 2 and does nothing, whatever the subc
     TempDir tmp("exit-usage");
     const std::string out = q(tmp.path / "out.npy");
     const std::vector<std::string> wrong{
-        "",                                                              // no subcommand
-        "no-such-command",                                               // unknown subcommand
-        "--threads -1 info",                                             // a global value out of range
-        "info --no-such-option",                                         // unknown option
-        "scan",                                                          // a required positional missing
-        "embed --data " + q(kDemo),                                      // --out missing
-        "embed --data " + q(kDemo) + " --out " + out + " --batch 0",     // out of range
-        "embed --data " + q(kDemo) + " --out " + q(tmp.path / "e.txt"),  // no such output type
-        "train --data " + q(kDemo) + " --no-such-option",                // unknown option
-        "eval --model vit-micro",                                        // --data missing
-        "attention --image " + q(kPhoto),                                // --out missing
+        "",                                                             // no subcommand
+        "no-such-command",                                              // unknown subcommand
+        "--threads -1 info",                                            // a global value out of range
+        "info --no-such-option",                                        // unknown option
+        "scan",                                                         // a required positional missing
+        "embed --data " + q(kDemo),                                     // --out missing
+        "embed --data " + q(kDemo) + " --out " + out + " --batch 0",    // out of range
+        "embed --data " + q(kDemo) + " --out " + q(tmp.path / "e.txt"), // no such output type
+        "train --data " + q(kDemo) + " --no-such-option",               // unknown option
+        "eval --model vit-micro",                                       // --data missing
+        "attention --image " + q(kPhoto),                               // --out missing
         "attention --image " + q(kPhoto) + " --out " + q(tmp.path / "a.png") + " --grid --rollout", // exclusive
         "attention --image " + q(kPhoto) + " --out " + q(tmp.path / "a.png") + " --discard-ratio 0.5",
         "patches --image " + q(kPhoto) + " --out " + q(tmp.path / "p.png") + " --pca --norms --compare " + q(kPhoto),
         "project --embeddings " + q(kPhoto) + " --method mds --out " + out, // not a method
-        "neighbours --embeddings " + q(kPhoto),                           // --query missing
-        "compare --data " + q(kDemo) + " --model vit-micro",             // one model is no comparison
-        "select --data " + q(kDemo) + " --csv " + q(tmp.path / "s.csv"), // which images?
-        "models download no-such-model",                                 // not in the catalogue
+        "neighbours --embeddings " + q(kPhoto),                             // --query missing
+        "compare --data " + q(kDemo) + " --model vit-micro",                // one model is no comparison
+        "select --data " + q(kDemo) + " --csv " + q(tmp.path / "s.csv"),    // which images?
+        "models download no-such-model",                                    // not in the catalogue
     };
     for (const auto& args : wrong) {
         const auto r = cli(args, tmp.path);

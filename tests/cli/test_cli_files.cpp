@@ -8,8 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/common/files.h"
 #include "../support/temp_dir.h"
+#include "core/common/files.h"
 
 using vitrine::testutil::cli;
 using vitrine::testutil::q;

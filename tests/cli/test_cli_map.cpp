@@ -10,11 +10,11 @@
 
 #include <catch2/catch.hpp>
 
+#include "cli_run.h"
 #include "core/common/files.h"
 #include "core/io/csv.h"
 #include "core/io/embedding_set.h"
 #include "core/io/npy.h"
-#include "cli_run.h"
 
 using namespace vitrine::core;
 namespace fs = std::filesystem;
@@ -27,7 +27,8 @@ using vitrine::testutil::q;
 struct Fixture {
     fs::path dir, npy;
     Fixture() {
-        dir = fs::temp_directory_path() / ("vitrine_cli_map_" + std::to_string(::getpid()) + "_" + std::to_string(std::random_device{}()));
+        dir = fs::temp_directory_path() /
+              ("vitrine_cli_map_" + std::to_string(::getpid()) + "_" + std::to_string(std::random_device{}()));
         fs::create_directories(dir);
         // 60 rows in 3 tight clusters of 16-D; rows i and i + 3 share a cluster.
         std::mt19937 rng(7);
@@ -41,7 +42,8 @@ struct Fixture {
         io::RowTable rows;
         rows.columns = {"path", "label"};
         for (int i = 0; i < 60; ++i)
-            rows.rows.push_back({"class" + std::to_string(i % 3) + "/img, " + std::to_string(i) + ".jpg", "class" + std::to_string(i % 3)});
+            rows.rows.push_back({"class" + std::to_string(i % 3) + "/img, " + std::to_string(i) + ".jpg",
+                                 "class" + std::to_string(i % 3)});
         io::writeRowTable(io::rowsSidecarPath(npy), rows);
     }
     ~Fixture() {
@@ -92,20 +94,22 @@ TEST_CASE("vitrine-cli neighbours prints rank, row, path, label, distance", "[cl
 
 TEST_CASE("vitrine-cli project writes [N, 2] coordinates", "[cli][map]") {
     Fixture f;
-    REQUIRE(cli("project --quiet --embeddings " + q(f.npy) + " --method pca --out " + q(f.dir / "pca.npy"), f.dir).code == 0);
+    REQUIRE(
+        cli("project --quiet --embeddings " + q(f.npy) + " --method pca --out " + q(f.dir / "pca.npy"), f.dir).code ==
+        0);
     auto pca = io::readNpyMatrix(f.dir / "pca.npy");
     REQUIRE(pca.rows == 60);
     REQUIRE(pca.cols == 2);
-    REQUIRE(cli("project --quiet --embeddings " + q(f.npy) + " --method tsne --perplexity 10 --iterations 300 --seed 1 --out " +
-                    q(f.dir / "t.csv"),
+    REQUIRE(cli("project --quiet --embeddings " + q(f.npy) +
+                    " --method tsne --perplexity 10 --iterations 300 --seed 1 --out " + q(f.dir / "t.csv"),
                 f.dir)
                 .code == 0);
     auto csv = io::parseCsv(readFile(f.dir / "t.csv"), "t.csv");
     REQUIRE(csv.size() == 61);
     REQUIRE(csv[0] == std::vector<std::string>{"path", "label", "x", "y"});
     REQUIRE(csv[1][0] == "class0/img, 0.jpg");
-    REQUIRE(cli("project --quiet --embeddings " + q(f.npy) + " --method umap --neighbors 8 --min-dist 0.2 --seed 2 --out " +
-                    q(f.dir / "u.npy"),
+    REQUIRE(cli("project --quiet --embeddings " + q(f.npy) +
+                    " --method umap --neighbors 8 --min-dist 0.2 --seed 2 --out " + q(f.dir / "u.npy"),
                 f.dir)
                 .code == 0);
     REQUIRE(io::readNpyMatrix(f.dir / "u.npy").rows == 60);
@@ -114,11 +118,15 @@ TEST_CASE("vitrine-cli project writes [N, 2] coordinates", "[cli][map]") {
 
 TEST_CASE("vitrine-cli export writes every format", "[cli][map]") {
     Fixture f;
-    REQUIRE(cli("project --quiet --embeddings " + q(f.npy) + " --method pca --out " + q(f.dir / "pca.npy"), f.dir).code == 0);
+    REQUIRE(
+        cli("project --quiet --embeddings " + q(f.npy) + " --method pca --out " + q(f.dir / "pca.npy"), f.dir).code ==
+        0);
     for (const std::string fmt : {"npy", "csv", "safetensors"}) {
         INFO(fmt);
         const fs::path out = f.dir / ("out." + fmt);
-        auto r = cli("export --embeddings " + q(f.npy) + " --format " + fmt + " --coords " + q(f.dir / "pca.npy") + " --out " + q(out), f.dir);
+        auto r = cli("export --embeddings " + q(f.npy) + " --format " + fmt + " --coords " + q(f.dir / "pca.npy") +
+                         " --out " + q(out),
+                     f.dir);
         REQUIRE(r.code == 0);
         auto back = io::loadEmbeddingSet(out);
         REQUIRE(back.embeddings.rows == 60);

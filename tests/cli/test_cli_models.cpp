@@ -56,8 +56,8 @@ TEST_CASE("vitrine-cli models lists, describes and downloads the catalogue", "[c
     CHECK_FALSE(firstLine.contains("images_per_second"));
     const auto lastProgress = got.out.rfind("\"event\":\"progress\"");
     REQUIRE(lastProgress != std::string::npos);
-    const auto lp = nlohmann::json::parse(got.out.substr(got.out.rfind('{', lastProgress),
-                                                          got.out.find('\n', lastProgress) - got.out.rfind('{', lastProgress)));
+    const auto lp = nlohmann::json::parse(got.out.substr(
+        got.out.rfind('{', lastProgress), got.out.find('\n', lastProgress) - got.out.rfind('{', lastProgress)));
     CHECK(lp["done"] == lp["total"]);
     CHECK(lp["total"].get<long long>() == static_cast<long long>(body.size()));
 
@@ -93,8 +93,10 @@ TEST_CASE("Ctrl-C stops vitrine-cli models download, and the same command resume
     // SIGINT from a shell background job once bytes arrive (the slow server sends 4 KiB / 20 ms).
     const std::string part = (models / (entry.file + ".part")).string();
     auto stopped = cli("models download dinov2-vits14 & pid=$!; "
-                       "for i in $(seq 100); do [ -s '" + part + "' ] && break; sleep 0.05; done; "
-                       "kill -INT $pid; wait $pid; echo \"exit=$?\"",
+                       "for i in $(seq 100); do [ -s '" +
+                           part +
+                           "' ] && break; sleep 0.05; done; "
+                           "kill -INT $pid; wait $pid; echo \"exit=$?\"",
                        dir.path, env);
     // The shell's echo goes to stdout after the command's: the command's own exit status.
     INFO(stopped.out << stopped.err);

@@ -6,15 +6,16 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cli_run.h"
 #include "../train_test_util.h"
+#include "cli_run.h"
 
 using namespace vitrine;
 namespace fs = std::filesystem;
 using testutil::cli;
 using testutil::q;
 
-TEST_CASE("global options such as the thread count are accepted after the subcommand as well as before it", "[cli][options]") {
+TEST_CASE("global options such as the thread count are accepted after the subcommand as well as before it",
+          "[cli][options]") {
     testutil::TempDir dir("cli-options");
     const fs::path data = fs::path(VITRINE_TEST_DATA) / "cat" / "Abyssinian";
     const auto after = cli("embed --model vit-micro --data " + q(data) + " --out " + q(dir.path / "a.npy") +
@@ -102,7 +103,8 @@ TEST_CASE("the precision probe is measured once per machine and then read from t
     CHECK_FALSE(nlohmann::json::parse(other.out)["bf16_probe_cached"].get<bool>());
 }
 
-TEST_CASE("embed and info read a PyTorch .pth state dict, and refuse one that would run code", "[cli][torch-checkpoint]") {
+TEST_CASE("embed and info read a PyTorch .pth state dict, and refuse one that would run code",
+          "[cli][torch-checkpoint]") {
     testutil::TempDir dir("cli-pth");
     const fs::path fixtures = fs::path(VITRINE_FIXTURES) / "torch";
     const fs::path data = fs::path(VITRINE_TEST_DATA) / "cat" / "Abyssinian";

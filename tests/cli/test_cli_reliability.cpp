@@ -18,13 +18,13 @@
 
 #include <catch2/catch.hpp>
 
+#include "../test_png.h"
+#include "../train_test_util.h"
+#include "cli_run.h"
 #include "core/common/files.h"
 #include "core/io/atomic_file.h"
 #include "core/io/embedding_set.h"
 #include "core/io/npy.h"
-#include "../test_png.h"
-#include "../train_test_util.h"
-#include "cli_run.h"
 
 using namespace vitrine;
 using namespace vitrine::core;
@@ -46,8 +46,8 @@ int temporaries(const fs::path& dir) {
 // Names that break naive writers: separators, quotes, control characters, non-Latin text,
 // leading/trailing spaces. Each is a real file on disk.
 const std::vector<std::string> kAwkward = {
-    "a,b.jpg",          "say \"hi\".jpg",  "tab\there.jpg", "line\nbreak.jpg", "猫 ねこ é.jpg",
-    " leading space.jpg", "quote's.jpg",   "back\\slash.jpg", "semi;colon #1.jpg", "trailing .jpg"};
+    "a,b.jpg",     "say \"hi\".jpg",  "tab\there.jpg",     "line\nbreak.jpg", "猫 ねこ é.jpg", " leading space.jpg",
+    "quote's.jpg", "back\\slash.jpg", "semi;colon #1.jpg", "trailing .jpg"};
 
 } // namespace
 
@@ -95,7 +95,8 @@ TEST_CASE("awkward file names survive embed, export to every format and re-impor
     for (const std::string fmt : {"npy", "csv", "safetensors"}) {
         INFO(fmt);
         const auto out = tmp.path / ("x." + fmt);
-        auto e = cli("export --embeddings " + q(tmp.path / "e.npy") + " --format " + fmt + " --out " + q(out), tmp.path);
+        auto e = cli("export --embeddings " + q(tmp.path / "e.npy") + " --format " + fmt + " --out " + q(out),
+                     tmp.path);
         INFO(e.err);
         REQUIRE(e.code == 0);
         checkRows(io::loadEmbeddingSet(out));
@@ -235,7 +236,8 @@ TEST_CASE("the launcher runs the program from libexec and says so when it is mis
     fs::copy_file(VITRINE_CLI_PATH, tmp.path / "vitrine-cli");
     fs::permissions(tmp.path / "vitrine-cli", fs::perms::owner_all);
     const auto errFile = tmp.path / "launcher-err.txt";
-    const int status = std::system(((tmp.path / "vitrine-cli").string() + " --version 2>'" + errFile.string() + "'").c_str());
+    const int status = std::system(
+        ((tmp.path / "vitrine-cli").string() + " --version 2>'" + errFile.string() + "'").c_str());
     CHECK(WEXITSTATUS(status) == 127);
     CHECK_THAT(readFile(errFile), Catch::Contains("the program itself is missing") && Catch::Contains("libexec"));
 }

@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "../support/temp_dir.h"
+#include "core/analysis/selection_export.h"
 #include "core/common/files.h"
 #include "core/image/decode.h"
 #include "core/io/atomic_file.h"
-#include "core/analysis/selection_export.h"
-#include "../support/temp_dir.h"
 
 using vitrine::testutil::cli;
 using vitrine::testutil::q;
@@ -91,7 +91,8 @@ TEST_CASE("select names a missing file and its line, and an unreadable one in th
 
     vitrine::core::io::writeFileAtomically(data / "cat/broken.jpg", "<html></html>");
     vitrine::core::io::writeFileAtomically(tmp / "list2.txt", "cat/Bengal_1.jpg\ncat/broken.jpg\n");
-    auto m = cli("select --data " + q(data) + " --paths-from " + q(tmp / "list2.txt") + " --montage " + q(tmp / "m.png"),
+    auto m = cli("select --data " + q(data) + " --paths-from " + q(tmp / "list2.txt") + " --montage " +
+                     q(tmp / "m.png"),
                  tmp.path);
     INFO(m.err);
     CHECK(m.code == 0);

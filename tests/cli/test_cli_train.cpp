@@ -18,7 +18,9 @@ namespace fs = std::filesystem;
 namespace {
 
 /// The shared runner (tests/cli/cli_run.h): stdout captured, stderr through a file in `dir`.
-vitrine::testutil::CliRun runCli(const std::string& args, const fs::path& dir) { return vitrine::testutil::cli(args, dir); }
+vitrine::testutil::CliRun runCli(const std::string& args, const fs::path& dir) {
+    return vitrine::testutil::cli(args, dir);
+}
 
 /// The last JSON line of a --json train run (the "done" event).
 nlohmann::json doneEvent(const std::string& out) {
@@ -73,8 +75,8 @@ TEST_CASE("cli train runs an epoch on a demo subset, writes a checkpoint that ev
 
     // Resume: stop at step 1, then continue to the end.
     const auto ckpt2 = tmp.path / "resume.safetensors";
-    const std::string common2 = "--data " + (tmp.path / "data").string() + " --out " + ckpt2.string() +
-                                " --model " + model.string() + " -P 4 -K 4 --label-level -1 --epochs 2 --json";
+    const std::string common2 = "--data " + (tmp.path / "data").string() + " --out " + ckpt2.string() + " --model " +
+                                model.string() + " -P 4 -K 4 --label-level -1 --epochs 2 --json";
     auto a = runCli("train " + common2 + " --stop-after 1", tmp.path);
     REQUIRE(a.code == 0);
     CHECK(doneEvent(a.out)["steps"] == 1);
@@ -88,8 +90,8 @@ TEST_CASE("cli train runs an epoch on a demo subset, writes a checkpoint that ev
 TEST_CASE("cli train refuses a single-class data set and explains why", "[cli][train]") {
     testutil::TempDir tmp("cli-single");
     testutil::linkDemoSubset(tmp.path / "data", {"dog/beagle"}, 5);
-    auto r = runCli("train --data " + (tmp.path / "data").string() + " --out " +
-                        (tmp.path / "x.safetensors").string() + " --image-size 32",
+    auto r = runCli("train --data " + (tmp.path / "data").string() + " --out " + (tmp.path / "x.safetensors").string() +
+                        " --image-size 32",
                     tmp.path);
     CHECK(r.code == 1);
     CHECK_THAT(r.err, Catch::Contains("at least 2 classes") && Catch::Contains("'dog'"));

@@ -122,7 +122,8 @@ struct TwoRanks {
         ckpt = tmp.path / "out.safetensors";
         // Many short steps, so the run is still going when a rank is stopped.
         args = "train --data " + testutil::q(tmp.path / "data") + " --out " + testutil::q(ckpt) + " --model " +
-               testutil::q(model) + " -P 2 -K 4 --label-level -1 --epochs 1 --steps-per-epoch 2000 --no-augment "
+               testutil::q(model) +
+               " -P 2 -K 4 --label-level -1 --epochs 1 --steps-per-epoch 2000 --no-augment "
                "--precision fp32 --json --threads 1";
     }
 };

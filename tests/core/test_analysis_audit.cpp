@@ -8,11 +8,11 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "../support/temp_dir.h"
 #include "analysis_test_data.h"
 #include "core/analysis/audit.h"
 #include "core/common/error.h"
 #include "core/common/files.h"
-#include "../support/temp_dir.h"
 
 using namespace vitrine::core;
 using namespace vitrine::core::analysis;

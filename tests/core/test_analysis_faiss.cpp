@@ -284,12 +284,13 @@ TEST_CASE("the kNN graph of a FAISS index can be cancelled", "[analysis][neighbo
     NeighbourIndex index(base, faissOptions());
     CancelToken cancel;
     int calls = 0;
-    REQUIRE_THROWS_AS(index.allRows(10,
-                                    [&](long long, long long, const std::string&) {
-                                        if (++calls == 3)
-                                            cancel.cancel();
-                                    },
-                                    &cancel),
+    REQUIRE_THROWS_AS(index.allRows(
+                          10,
+                          [&](long long, long long, const std::string&) {
+                              if (++calls == 3)
+                                  cancel.cancel();
+                          },
+                          &cancel),
                       Cancelled);
 }
 

@@ -108,7 +108,8 @@ TEST_CASE("automatic ef reaches its recall on queries drawn like the indexed row
     auto all = vitrine::test::gaussianClusters(5200, 64, 50, 4.0f, 7);
     Matrix base(5000, 64), queries(200, 64);
     std::copy_n(all.data.begin(), base.data.size(), base.data.begin());
-    std::copy_n(all.data.begin() + static_cast<std::ptrdiff_t>(base.data.size()), queries.data.size(), queries.data.begin());
+    std::copy_n(all.data.begin() + static_cast<std::ptrdiff_t>(base.data.size()), queries.data.size(),
+                queries.data.begin());
     NeighbourOptions o;
     o.forceApproximate = true;
     o.hnswEfSearch = 0;

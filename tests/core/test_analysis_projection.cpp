@@ -46,7 +46,8 @@ TEST_CASE("PCA keeps neighbourhoods of separated clusters and is deterministic",
         REQUIRE(ra.data[i] == Approx(y.data[i]).margin(1e-2 * std::abs(y.data[i]) + 0.05));
 }
 
-TEST_CASE("PCA streamed over a memory-mapped .npy in blocks agrees with PCA of the matrix in memory", "[analysis][projection]") {
+TEST_CASE("PCA streamed over a memory-mapped .npy in blocks agrees with PCA of the matrix in memory",
+          "[analysis][projection]") {
     namespace fs = std::filesystem;
     const auto& x = clusters384();
     const Matrix inMemory = pca(x);
@@ -167,12 +168,13 @@ TEST_CASE("t-SNE keeps neighbourhoods, is reproducible and cancellable", "[analy
     CancelToken cancel;
     TsneOptions slow = o;
     slow.iterations = 100000;
-    REQUIRE_THROWS_AS(tsne(x, slow,
-                           [&](long long done, long long, const std::string& stage) {
-                               if (stage == "iterations" && done >= 20)
-                                   cancel.cancel();
-                           },
-                           &cancel),
+    REQUIRE_THROWS_AS(tsne(
+                          x, slow,
+                          [&](long long done, long long, const std::string& stage) {
+                              if (stage == "iterations" && done >= 20)
+                                  cancel.cancel();
+                          },
+                          &cancel),
                       Cancelled);
 }
 
@@ -193,12 +195,13 @@ TEST_CASE("UMAP keeps neighbourhoods, is reproducible and cancellable", "[analys
     REQUIRE(umap(x, other).data != y.data);
 
     CancelToken cancel;
-    REQUIRE_THROWS_AS(umap(x, o,
-                           [&](long long done, long long, const std::string& stage) {
-                               if (stage == "epochs" && done >= 10)
-                                   cancel.cancel();
-                           },
-                           &cancel),
+    REQUIRE_THROWS_AS(umap(
+                          x, o,
+                          [&](long long done, long long, const std::string& stage) {
+                              if (stage == "epochs" && done >= 10)
+                                  cancel.cancel();
+                          },
+                          &cancel),
                       Cancelled);
 }
 
@@ -244,7 +247,8 @@ TEST_CASE("the projection policy fits small sets and continues a layout without 
     ProjectionRequest capped = request;
     capped.perplexity = (12.0 - 1) / 3;
     CHECK(projectLayout(x, request).data == projectLayout(x, capped).data);
-    CHECK(projectLayout(x, request).data == tsne(x, {.perplexity = capped.perplexity, .iterations = 300, .seed = 2}).data);
+    CHECK(projectLayout(x, request).data ==
+          tsne(x, {.perplexity = capped.perplexity, .iterations = 300, .seed = 2}).data);
 
     // Continuing: the new layout is aligned to the previous one, so a layout continued from
     // itself barely moves, and the continued t-SNE runs a quarter of the iterations.

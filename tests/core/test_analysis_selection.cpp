@@ -11,12 +11,12 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "core/common/files.h"
+#include "../support/temp_dir.h"
+#include "core/analysis/selection_export.h"
 #include "core/common/error.h"
+#include "core/common/files.h"
 #include "core/image/decode.h"
 #include "core/io/atomic_file.h"
-#include "core/analysis/selection_export.h"
-#include "../support/temp_dir.h"
 
 using namespace vitrine::core;
 using namespace vitrine::core::io;
@@ -107,7 +107,8 @@ TEST_CASE("an ImageFolder copy never overwrites and leaves the sources untouched
     const std::vector<SelectedImage> sel = {
         {"cat/x.png", "cat"}, {"dog/x.png", "cat"}, {"cat/y.png", "cat"}, {(data / "cat/z.png").string(), ""}};
     long long lastDone = 0;
-    const auto copied = copyAsImageFolder(data, sel, out, [&](long long d, long long, const std::string&) { lastDone = d; });
+    const auto copied = copyAsImageFolder(data, sel, out,
+                                          [&](long long d, long long, const std::string&) { lastDone = d; });
     REQUIRE(copied.size() == 4);
     CHECK(lastDone == 4);
     CHECK(copied[0].destination == out / "cat/x.png");
@@ -190,7 +191,8 @@ TEST_CASE("a montage has one letterboxed cell per image, in order, each showing 
     CHECK(captioned.image.rows > m.image.rows);
     CHECK(captioned.cells[2].y > m.cells[2].y);
     // The caption is drawn in the strip: it is not plain background.
-    const cv::Rect strip(captioned.cells[0].x, captioned.cells[0].br().y, 64, captioned.cells[2].y - 4 - captioned.cells[0].br().y);
+    const cv::Rect strip(captioned.cells[0].x, captioned.cells[0].br().y, 64,
+                         captioned.cells[2].y - 4 - captioned.cells[0].br().y);
     CHECK(colourDistance(meanOf(captioned.image(strip)), o.background) > 2.0);
 
     // Written atomically as a PNG of the same pixels.

@@ -140,8 +140,7 @@ TEST_CASE("time to inspect one vit-small-16 image at 224", "[.][attention-timing
         total += s;
     }
     const double cpu = double(std::clock() - cpuStart) / CLOCKS_PER_SEC / runs;
-    std::cout << "inspect vit-small-16 @224, all 12 layers: best " << best * 1000 << " ms, mean "
-              << total / runs * 1000 << " ms wall, " << cpu * 1000 << " ms CPU per image, "
-              << computeThreads() << " threads\n";
+    std::cout << "inspect vit-small-16 @224, all 12 layers: best " << best * 1000 << " ms, mean " << total / runs * 1000
+              << " ms wall, " << cpu * 1000 << " ms CPU per image, " << computeThreads() << " threads\n";
     SUCCEED();
 }

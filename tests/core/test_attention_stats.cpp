@@ -38,7 +38,8 @@ AttentionStack stackWithClassRow(int grid, int layers, int heads, const std::vec
     for (int l = 0; l < layers; ++l)
         for (int h = 0; h < heads; ++h)
             std::copy(classRow.begin(), classRow.end(),
-                      s.values.begin() + static_cast<std::ptrdiff_t>((static_cast<std::size_t>(l) * heads + h) * t * t));
+                      s.values.begin() +
+                          static_cast<std::ptrdiff_t>((static_cast<std::size_t>(l) * heads + h) * t * t));
     return s;
 }
 

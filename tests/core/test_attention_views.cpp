@@ -168,8 +168,8 @@ TEST_CASE("signed differences are blue below zero, red above, near-white at zero
     const cv::Mat out = renderDifference(cv::Mat(), diff, 1.0, Interpolation::Nearest, 0, {3, 1});
     REQUIRE(out.size() == cv::Size(3, 1));
     const cv::Vec3b neg = out.at<cv::Vec3b>(0, 0), zero = out.at<cv::Vec3b>(0, 1), pos = out.at<cv::Vec3b>(0, 2);
-    REQUIRE(neg[2] > neg[0]);   // blue
-    REQUIRE(pos[0] > pos[2]);   // red
+    REQUIRE(neg[2] > neg[0]); // blue
+    REQUIRE(pos[0] > pos[2]); // red
     REQUIRE(zero[0] > 200);
     REQUIRE(zero[1] > 200);
     REQUIRE(zero[2] > 200);
@@ -207,7 +207,7 @@ TEST_CASE("patch matches are drawn between two images side by side", "[attention
     const cv::Mat b(32, 48, CV_8UC3, cv::Scalar(0, 0, 0));
     const std::vector<PatchMatch> matches{{0, 15, 0.9f}, {5, 0, 0.5f}};
     const cv::Mat out = renderPatchMatches(a, 4, b, 4, matches);
-    REQUIRE(out.size() == cv::Size(64 + 96, 64)); // b scaled to a's height
+    REQUIRE(out.size() == cv::Size(64 + 96, 64));           // b scaled to a's height
     REQUIRE(out.at<cv::Vec3b>(8, 8) != cv::Vec3b(0, 0, 0)); // centre of patch 0 of a is marked
     REQUIRE(renderPatchMatches(a, 4, b, 4, {}).size() == out.size());
 }

@@ -12,10 +12,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../support/temp_dir.h"
 #include "core/common/error.h"
 #include "core/common/files.h"
 #include "core/data/file_actions.h"
-#include "../support/temp_dir.h"
 
 using namespace vitrine::core;
 using namespace vitrine::core::data;
@@ -64,7 +64,7 @@ std::map<std::string, std::string> contents(const fs::path& dir) {
 }
 
 dev_t deviceOf(const fs::path& p) {
-    struct stat st{};
+    struct stat st {};
     return ::stat(p.c_str(), &st) == 0 ? st.st_dev : 0;
 }
 
@@ -215,7 +215,7 @@ TEST_CASE("paths escaping the data set are refused and nothing moves", "[files]"
     CHECK_THROWS_AS(files.moveToClass({"../outside.jpg"}, "dog"), Error);
     CHECK_THROWS_AS(files.moveToClass({"cat/../../outside.jpg"}, "dog"), Error);
     CHECK_THROWS_AS(files.moveToClass({(tmp / "outside.jpg").string()}, "dog"), Error);
-    CHECK_THROWS_AS(files.moveToClass({"cat/link.jpg"}, "dog"), Error);     // a symlinked file
+    CHECK_THROWS_AS(files.moveToClass({"cat/link.jpg"}, "dog"), Error);       // a symlinked file
     CHECK_THROWS_AS(files.moveToClass({"cat/a.jpg"}, "../elsewhere"), Error); // a class outside
     CHECK_THROWS_AS(files.moveToClass({"cat/a.jpg"}, "linked"), Error);       // through a symlink
     CHECK_THROWS_AS(files.moveToClass({"cat/a.jpg"}, "/tmp"), Error);

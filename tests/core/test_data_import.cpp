@@ -58,8 +58,7 @@ TEST_CASE("an added folder of loose images is one class named after the folder",
     CHECK(in.skipped.empty());
 }
 
-TEST_CASE("an added folder of class folders adds each class, recursively, under the folder's name",
-          "[data][import]") {
+TEST_CASE("an added folder of class folders adds each class, recursively, under the folder's name", "[data][import]") {
     TempDir tmp("import-classes");
     photo(tmp / "pets/cat/a.jpg");
     photo(tmp / "pets/dog/samoyed/b.jpg");
@@ -68,14 +67,12 @@ TEST_CASE("an added folder of class folders adds each class, recursively, under 
     std::map<std::string, std::vector<std::string>> labels;
     for (const auto& s : in.samples)
         labels[s.relativePath] = s.labels;
-    CHECK(labels == std::map<std::string, std::vector<std::string>>{
-                        {"pets/cat/a.jpg", {"cat"}},
-                        {"pets/dog/samoyed/b.jpg", {"dog", "samoyed"}},
-                        {"pets/loose.jpg", {"pets"}}});
+    CHECK(labels == std::map<std::string, std::vector<std::string>>{{"pets/cat/a.jpg", {"cat"}},
+                                                                    {"pets/dog/samoyed/b.jpg", {"dog", "samoyed"}},
+                                                                    {"pets/loose.jpg", {"pets"}}});
 }
 
-TEST_CASE("an added folder leaves out hidden files and folders and reports what is not an image",
-          "[data][import]") {
+TEST_CASE("an added folder leaves out hidden files and folders and reports what is not an image", "[data][import]") {
     TempDir tmp("import-hidden");
     photo(tmp / "set/cat/a.jpg");
     photo(tmp / "set/cat/.secret.jpg");
@@ -92,9 +89,8 @@ TEST_CASE("an added folder leaves out hidden files and folders and reports what 
     CHECK(in.skipped.size() == 2);
 }
 
-TEST_CASE(
-    "an added folder follows symbolic links to folders once and reports loops and broken links",
-    "[data][import]") {
+TEST_CASE("an added folder follows symbolic links to folders once and reports loops and broken links",
+          "[data][import]") {
     TempDir tmp("import-links");
     photo(tmp / "set/cat/a.jpg");
     photo(tmp / "elsewhere/b.jpg");
@@ -107,8 +103,7 @@ TEST_CASE(
     CHECK(reasonFor(in, "broken.jpg") == "broken symbolic link (target missing or a loop)");
 }
 
-TEST_CASE("two added folders contribute both; samples already in the data set are not added twice",
-          "[data][import]") {
+TEST_CASE("two added folders contribute both; samples already in the data set are not added twice", "[data][import]") {
     TempDir tmp("import-dupes");
     photo(tmp / "cats/a.jpg");
     photo(tmp / "dogs/b.jpg");
@@ -125,21 +120,19 @@ TEST_CASE("two added folders contribute both; samples already in the data set ar
 TEST_CASE("a folder that is missing or a file is refused by name", "[data][import]") {
     TempDir tmp("import-missing");
     text(tmp / "plain.txt", "x");
-    CHECK_THROWS_WITH(importFolders({tmp / "nope"}),
-                      Catch::Contains("nope") && Catch::Contains("does not exist"));
+    CHECK_THROWS_WITH(importFolders({tmp / "nope"}), Catch::Contains("nope") && Catch::Contains("does not exist"));
     CHECK_THROWS_WITH(importFolders({tmp / "plain.txt"}), Catch::Contains("is not a folder"));
 }
 
-TEST_CASE("dropped files: images are kept as given, the rest are reported with a reason",
-          "[data][import]") {
+TEST_CASE("dropped files: images are kept as given, the rest are reported with a reason", "[data][import]") {
     TempDir tmp("import-files");
     photo(tmp / "a.jpg");
     text(tmp / "notes.txt", "x");
     text(tmp / "noext", "x");
     text(tmp / "fake.png", "<html>");
     fs::create_directory(tmp / "folder.jpg");
-    const Import in = checkDroppedFiles({tmp / "a.jpg", tmp / "notes.txt", tmp / "noext",
-                                         tmp / "fake.png", tmp / "folder.jpg", tmp / "gone.jpg"});
+    const Import in = checkDroppedFiles(
+        {tmp / "a.jpg", tmp / "notes.txt", tmp / "noext", tmp / "fake.png", tmp / "folder.jpg", tmp / "gone.jpg"});
     REQUIRE(in.samples.size() == 1);
     CHECK(in.samples[0].path == tmp / "a.jpg");
     CHECK(reasonFor(in, "notes.txt") == "not an image file (extension '.txt')");
@@ -151,8 +144,7 @@ TEST_CASE("dropped files: images are kept as given, the rest are reported with a
     CHECK(in.skipped.size() == 5);
 }
 
-TEST_CASE("files added to an existing class keep its parents; a new class is one label",
-          "[data][import]") {
+TEST_CASE("files added to an existing class keep its parents; a new class is one label", "[data][import]") {
     Dataset ds;
     Sample bengal;
     bengal.path = "/data/cat/Bengal/x.jpg";

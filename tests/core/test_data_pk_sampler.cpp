@@ -34,7 +34,8 @@ TEST_CASE("P x K batches hold P classes with K images each, reproducibly", "[tra
             if (c <= 2) // >= K images: drawn without replacement
                 CHECK(std::set<std::size_t>(members.begin(), members.end()).size() == 4);
             else // with replacement, but every image present
-                CHECK(std::set<std::size_t>(members.begin(), members.end()).size() == std::min<std::size_t>(2, members.size()));
+                CHECK(std::set<std::size_t>(members.begin(), members.end()).size() ==
+                      std::min<std::size_t>(2, members.size()));
         }
     }
     CHECK(seenClasses == std::set<int>{0, 1, 2, 3}); // the single-image class is used last

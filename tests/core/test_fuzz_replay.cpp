@@ -59,9 +59,7 @@ TEST_CASE("fuzz corpus and regressions replay: image probe and decode", "[fuzz-r
     replay("fuzz_image", vitrine::fuzz::fuzz_image);
 }
 
-TEST_CASE("fuzz corpus and regressions replay: npy", "[fuzz-replay]") {
-    replay("fuzz_npy", vitrine::fuzz::fuzz_npy);
-}
+TEST_CASE("fuzz corpus and regressions replay: npy", "[fuzz-replay]") { replay("fuzz_npy", vitrine::fuzz::fuzz_npy); }
 
 TEST_CASE("fuzz corpus and regressions replay: rows TSV and CSV", "[fuzz-replay]") {
     replay("fuzz_row_table", vitrine::fuzz::fuzz_row_table);
@@ -114,6 +112,7 @@ TEST_CASE("embeddings rows metadata with ragged rows is a core::Error", "[fuzz-r
     vitrine::core::Matrix m(2, 3, 1.0f);
     const std::string rows = R"({"columns": ["path", "label"], "rows": [["a.jpg", "cat"], ["b.jpg"]]})";
     const auto file = dir.path / "e.safetensors";
-    std::ofstream(file, std::ios::binary) << vitrine::core::io::formatSafetensors({{"embeddings", &m}}, {{"rows", rows}});
+    std::ofstream(file, std::ios::binary)
+        << vitrine::core::io::formatSafetensors({{"embeddings", &m}}, {{"rows", rows}});
     CHECK_THROWS_WITH(vitrine::core::io::loadEmbeddingSet(file), Catch::Contains("row 1 has 1 fields"));
 }

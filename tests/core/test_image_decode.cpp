@@ -162,7 +162,8 @@ TEST_CASE("broken files are refused with the path and the reason", "[image]") {
         // Patch IHDR width/height to 30000 (CRC is not checked by the probe; the size is
         // refused before libpng would ever see it).
         auto put32 = [&](std::size_t off, std::uint32_t v) {
-            png[off] = uchar(v >> 24), png[off + 1] = uchar(v >> 16), png[off + 2] = uchar(v >> 8), png[off + 3] = uchar(v);
+            png[off] = uchar(v >> 24), png[off + 1] = uchar(v >> 16), png[off + 2] = uchar(v >> 8),
+            png[off + 3] = uchar(v);
         };
         put32(16, 30000);
         put32(20, 30000);
@@ -172,7 +173,8 @@ TEST_CASE("broken files are refused with the path and the reason", "[image]") {
     SECTION("a 2,000,000 x 1 strip") {
         std::string bytes = vitrine::core::readFile(fixture("one_pixel.png"));
         auto put32 = [&](std::size_t off, std::uint32_t v) {
-            bytes[off] = char(v >> 24), bytes[off + 1] = char(v >> 16), bytes[off + 2] = char(v >> 8), bytes[off + 3] = char(v);
+            bytes[off] = char(v >> 24), bytes[off + 1] = char(v >> 16), bytes[off + 2] = char(v >> 8),
+            bytes[off + 3] = char(v);
         };
         put32(16, 2'000'000);
         writeBytes(dir / "strip.png", bytes);

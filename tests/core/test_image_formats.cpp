@@ -128,7 +128,8 @@ TEST_CASE("every corpus file decodes to the reference pixels or is refused with 
     CHECK(refused >= 6);
     CHECK(pillow >= 80);
     for (const char* format : {"jpeg", "png", "bmp", "webp", "tiff", "gif", "heic", "avif", "jxl"})
-        CHECK(std::count_if(entries.begin(), entries.end(), [&](const Entry& e) { return e.format == format && e.expect == "ok"; }) >= 3);
+        CHECK(std::count_if(entries.begin(), entries.end(),
+                            [&](const Entry& e) { return e.format == format && e.expect == "ok"; }) >= 3);
 }
 
 TEST_CASE("probe, quick scan, full scan and decoder agree on every corpus file", "[image][formats]") {
@@ -210,14 +211,14 @@ TEST_CASE("files larger than the quick check reads are judged by what it can see
     const std::uint32_t bpsAt = ifd + 2 + 12 * entries + 4;
     entry(256, 4, 1, w);
     entry(257, 4, 1, h);
-    entry(258, 3, 3, bpsAt);    // BitsPerSample 8,8,8 (out of line)
-    entry(259, 3, 1, 1);        // no compression
-    entry(262, 3, 1, 2);        // RGB
-    entry(273, 4, 1, 8);        // StripOffsets
-    entry(277, 3, 1, 3);        // SamplesPerPixel
-    entry(278, 4, 1, h);        // RowsPerStrip
-    entry(279, 4, 1, pixels);   // StripByteCounts
-    tiff.append(4, '\0');       // no next directory
+    entry(258, 3, 3, bpsAt);  // BitsPerSample 8,8,8 (out of line)
+    entry(259, 3, 1, 1);      // no compression
+    entry(262, 3, 1, 2);      // RGB
+    entry(273, 4, 1, 8);      // StripOffsets
+    entry(277, 3, 1, 3);      // SamplesPerPixel
+    entry(278, 4, 1, h);      // RowsPerStrip
+    entry(279, 4, 1, pixels); // StripByteCounts
+    tiff.append(4, '\0');     // no next directory
     tiff.append("\x08\0\x08\0\x08\0", 6);
     const fs::path tiffFile = dir / "pillow-like.tif";
     vitrine::core::io::writeFileAtomically(tiffFile, tiff);
@@ -238,7 +239,8 @@ TEST_CASE("files larger than the quick check reads are judged by what it can see
     CHECK_FALSE(head->sizeKnown);
 
     // Cut short, both are refused as truncated, by the scan as by the decoder.
-    for (const auto& [name, bytes] : {std::pair{std::string("cut.bmp"), bmp}, std::pair{std::string("cut.tif"), tiff}}) {
+    for (const auto& [name, bytes] :
+         {std::pair{std::string("cut.bmp"), bmp}, std::pair{std::string("cut.tif"), tiff}}) {
         const fs::path cut = dir / name;
         vitrine::core::io::writeFileAtomically(cut, std::string_view(bytes).substr(0, bytes.size() * 2 / 3));
         INFO(name);

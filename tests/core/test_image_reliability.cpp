@@ -11,13 +11,13 @@
 #include <opencv2/imgcodecs.hpp>
 #include <torch/torch.h>
 
+#include "../test_png.h"
 #include "core/common/error.h"
 #include "core/data/dataset.h"
 #include "core/image/decode.h"
 #include "core/image/preprocess.h"
 #include "core/model/checkpoint.h"
 #include "core/model/embedder.h"
-#include "../test_png.h"
 
 namespace fs = std::filesystem;
 using namespace vitrine::core;

@@ -63,8 +63,7 @@ std::vector<fs::path> demoJpegs(std::size_t n) {
 
 } // namespace
 
-TEST_CASE("the one-pass resample equals ATen's antialiased resize, crop and normalise",
-          "[preprocess][resample]") {
+TEST_CASE("the one-pass resample equals ATen's antialiased resize, crop and normalise", "[preprocess][resample]") {
     // Random noise is the worst case for rounding differences. Sizes cover downscaling (long
     // filters, taps clipped at the edges), upscaling, an unchanged axis and tiny crops.
     // Measured worst |diff| over 200 such cases: 4.3e-6 (normalised units; one 8-bit level is
@@ -81,8 +80,7 @@ TEST_CASE("the one-pass resample equals ATen's antialiased resize, crop and norm
         image::PreprocessOptions o;
         o.size = 1 + static_cast<int>(rng() % 230);
         o.cropPct = (rng() % 2) ? 1.0 : 0.875;
-        o.interpolation =
-            (rng() % 2) ? image::Interpolation::Bicubic : image::Interpolation::Bilinear;
+        o.interpolation = (rng() % 2) ? image::Interpolation::Bicubic : image::Interpolation::Bilinear;
         o.mean = {0.5f, 0.4f, 0.3f};
         o.stddev = {0.2f, 0.25f, 0.3f};
         const auto expected = atenPreprocess(img, o);
@@ -96,14 +94,11 @@ TEST_CASE("the one-pass resample equals ATen's antialiased resize, crop and norm
     cv::RNG(3).fill(big, cv::RNG::UNIFORM, 0, 256);
     const cv::Mat part = big(cv::Rect(50, 20, 250, 180));
     image::PreprocessOptions o;
-    CHECK(
-        (image::preprocess(part, o) - atenPreprocess(part.clone(), o)).abs().max().item<double>() <=
-        1e-5);
+    CHECK((image::preprocess(part, o) - atenPreprocess(part.clone(), o)).abs().max().item<double>() <= 1e-5);
 }
 
-TEST_CASE(
-    "real photos: one-pass resample and JPEG window decode against the ATen path on whole images",
-    "[preprocess][resample]") {
+TEST_CASE("real photos: one-pass resample and JPEG window decode against the ATen path on whole images",
+          "[preprocess][resample]") {
     for (const auto& file : demoJpegs(24)) {
         INFO(file.string());
         image::PreprocessOptions o;
@@ -124,8 +119,7 @@ TEST_CASE(
     }
 }
 
-TEST_CASE("a JPEG window holds the pixels of the whole decode, DCT-scaled, wide and tall",
-          "[preprocess][resample]") {
+TEST_CASE("a JPEG window holds the pixels of the whole decode, DCT-scaled, wide and tall", "[preprocess][resample]") {
     TempDir dir("jpeg-window");
     cv::Mat src(900, 1300, CV_8UC3);
     cv::RNG(11).fill(src, cv::RNG::NORMAL, 128, 60);
@@ -147,7 +141,9 @@ TEST_CASE("a JPEG window holds the pixels of the whole decode, DCT-scaled, wide 
             REQUIRE(cv::imwrite(file.string(), written, {cv::IMWRITE_JPEG_PROGRESSIVE, kind == 2}));
             // DCT scale 1 (900 < 2 x 2 x 448), 1/2 (900 >= 2 x 2 x 224), 1/4 (900 >= 4 x 2 x 96).
             for (const int size : {448, 224, 96}) {
-                INFO((tall ? "tall " : "wide ") << (grey ? "grey" : kind == 2 ? "progressive" : "colour")
+                INFO((tall ? "tall " : "wide ") << (grey        ? "grey"
+                                                    : kind == 2 ? "progressive"
+                                                                : "colour")
                                                 << " size " << size);
                 image::PreprocessOptions o;
                 o.size = size;
@@ -173,10 +169,8 @@ TEST_CASE("a JPEG window holds the pixels of the whole decode, DCT-scaled, wide 
                     CHECK(region.rgb.rows == want.height);
                     CHECK(region.rgb.cols < whole.cols);
                     // ...and it holds the whole decode's pixels there.
-                    const cv::Rect inRegion(want.x - region.x, want.y - region.y, want.width,
-                                            want.height);
-                    REQUIRE((inRegion & cv::Rect(0, 0, region.rgb.cols, region.rgb.rows)) ==
-                            inRegion);
+                    const cv::Rect inRegion(want.x - region.x, want.y - region.y, want.width, want.height);
+                    REQUIRE((inRegion & cv::Rect(0, 0, region.rgb.cols, region.rgb.rows)) == inRegion);
                     CHECK(cv::norm(region.rgb(inRegion), whole(want), cv::NORM_INF) == 0.0);
                 }
                 CHECK(torch::equal(image::loadPreprocessed(file, o), image::preprocess(whole, o)));
@@ -185,8 +179,7 @@ TEST_CASE("a JPEG window holds the pixels of the whole decode, DCT-scaled, wide 
     }
 }
 
-TEST_CASE("the bundled model embeds one-pass inputs as it embeds ATen-path inputs",
-          "[preprocess][resample][bundled]") {
+TEST_CASE("the bundled model embeds one-pass inputs as it embeds ATen-path inputs", "[preprocess][resample][bundled]") {
     if (model::bundledModelPath("vit-tiny-16-augreg").empty()) {
         WARN("bundled vit-tiny-16-augreg missing; skipped");
         return;

@@ -39,10 +39,11 @@ TEST_CASE("a write replaces the file completely", "[io]") {
 TEST_CASE("a failing producer leaves the earlier file and no temporary", "[io]") {
     auto dir = freshDir("producer");
     writeFileAtomically(dir / "a.txt", "good");
-    CHECK_THROWS_AS(writeFileAtomically(dir / "a.txt", [](std::ostream& out) {
-                        out << "partial";
-                        throw std::runtime_error("boom");
-                    }),
+    CHECK_THROWS_AS(writeFileAtomically(dir / "a.txt",
+                                        [](std::ostream& out) {
+                                            out << "partial";
+                                            throw std::runtime_error("boom");
+                                        }),
                     std::runtime_error);
     CHECK(readFile(dir / "a.txt") == "good");
     CHECK(entries(dir) == 1);
@@ -58,8 +59,8 @@ TEST_CASE("a directory target and a missing folder are clear errors", "[io]") {
 TEST_CASE("a read-only folder is a clear error", "[io]") {
     auto dir = freshDir("readonly");
     writeFileAtomically(dir / "a.txt", "earlier");
-    fs::permissions(dir, fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read |
-                             fs::perms::group_exec | fs::perms::others_read | fs::perms::others_exec);
+    fs::permissions(dir, fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read | fs::perms::group_exec |
+                             fs::perms::others_read | fs::perms::others_exec);
     if (::geteuid() != 0) {
         CHECK_THROWS_WITH(writeFileAtomically(dir / "a.txt", "x"), Catch::Contains("permission denied"));
     } else {

@@ -33,8 +33,8 @@ EmbeddingSet awkwardSet(std::int64_t n = 6, std::int64_t e = 5) {
     for (std::int64_t i = 0; i < n * e; ++i)
         s.embeddings.data[static_cast<std::size_t>(i)] = 0.1f * static_cast<float>(i) - 1.0f / 3.0f;
     s.rows.columns = {"path", "label", "species", "split"};
-    const std::vector<std::string> paths = {"cat/a,b.jpg", "dog/say \"woof\".jpg", "cat/tab\there.jpg",
-                                            "dog/line\nbreak.jpg", "猫/ねこ é.jpg", " leading space.jpg"};
+    const std::vector<std::string> paths = {"cat/a,b.jpg",         "dog/say \"woof\".jpg", "cat/tab\there.jpg",
+                                            "dog/line\nbreak.jpg", "猫/ねこ é.jpg",        " leading space.jpg"};
     for (std::int64_t i = 0; i < n; ++i)
         s.rows.rows.push_back({paths[static_cast<std::size_t>(i) % paths.size()], i % 2 ? "Beagle" : "Bengal",
                                i % 2 ? "dog" : "cat", i % 3 ? "train" : "val"});

@@ -30,7 +30,9 @@ double maxAbsDiff(const torch::Tensor& got, const std::vector<double>& want) {
 
 } // namespace
 
-TEST_CASE("DINOv2 (LayerScale, registers), DeiT (distillation token) and CLIP's visual tower match an independent reference", "[model][architectures]") {
+TEST_CASE(
+    "DINOv2 (LayerScale, registers), DeiT (distillation token) and CLIP's visual tower match an independent reference",
+    "[model][architectures]") {
     // clip-jit: the same CLIP as a float16 TorchScript archive, as OpenAI publishes theirs.
     for (const char* name : {"dinov2-reg", "dinov2", "deit-distilled", "clip", "clip-jit"}) {
         INFO(name);
@@ -46,7 +48,8 @@ TEST_CASE("DINOv2 (LayerScale, registers), DeiT (distillation token) and CLIP's 
         CHECK(c.distToken == ref["config"]["dist_token"].get<bool>());
         CHECK(c.layerScale == ref["config"]["layer_scale"].get<bool>());
         CHECK(c.imageSize == ref["config"]["image"].get<int>());
-        const auto input = torch::tensor(ref["input"].get<std::vector<float>>()).reshape({1, 3, c.imageSize, c.imageSize});
+        const auto input =
+            torch::tensor(ref["input"].get<std::vector<float>>()).reshape({1, 3, c.imageSize, c.imageSize});
         torch::NoGradGuard ng;
         const auto out = m.model->forward(input, /*withAttention=*/true);
         CHECK(maxAbsDiff(out.cls[0], ref["cls"].get<std::vector<double>>()) < 1e-4);

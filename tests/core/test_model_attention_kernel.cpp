@@ -64,8 +64,9 @@ TEST_CASE("the ViT's inference with the attention kernel matches its gradient pa
         bool layerScale, quickGelu;
         Precision precision;
     };
-    for (const auto k : {Case{"plain", false, false, Precision::Fp32}, Case{"LayerScale + registers", true, false, Precision::Fp32},
-                         Case{"QuickGELU", false, true, Precision::Fp32}, Case{"int8", false, false, Precision::Int8}}) {
+    for (const auto k :
+         {Case{"plain", false, false, Precision::Fp32}, Case{"LayerScale + registers", true, false, Precision::Fp32},
+          Case{"QuickGELU", false, true, Precision::Fp32}, Case{"int8", false, false, Precision::Int8}}) {
         INFO(k.name);
         model::VitConfig c = smallConfig(3);
         c.layerScale = k.layerScale;

@@ -10,13 +10,13 @@
 
 #include <torch/torch.h>
 
+#include "../train_test_util.h"
 #include "core/image/preprocess.h"
 #include "core/model/checkpoint.h"
 #include "core/model/model_paths.h"
 #include "core/model/safetensors.h"
 #include "core/model/vit.h"
 #include "core/train/evaluate.h"
-#include "../train_test_util.h"
 
 using namespace vitrine::core;
 using namespace vitrine::core::model;
@@ -275,7 +275,7 @@ TEST_CASE("the default model finds breeds and species far better than raw pixels
     const auto pixels = train::evaluatePixelBaseline(demo, o);
     INFO("breed MAP@R: default " << model.metrics.mapAtR << ", pixels " << pixels.metrics.mapAtR);
     CHECK(model.metrics.mapAtR > pixels.metrics.mapAtR + 0.25); // measured 0.636 vs 0.100
-    CHECK(model.metrics.precisionAt1 > 0.5);                     // measured 0.696
+    CHECK(model.metrics.precisionAt1 > 0.5);                    // measured 0.696
     o.labelLevel = 0;
     const auto species = train::evaluateModel("default", demo, o);
     CHECK(species.metrics.mapAtR > 0.7); // measured 0.845 (pixels 0.417)

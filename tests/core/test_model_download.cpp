@@ -2,8 +2,8 @@
 // publishers: the file appears only when complete and its hash checked; a truncated or reset
 // transfer keeps a part that the next download resumes with a range request; a server that
 // ignores ranges restarts it; a wrong hash, a 404 or a cancel leave nothing that could load.
-#include "core/model/checkpoint.h"
 #include "core/common/files.h"
+#include "core/model/checkpoint.h"
 #include "core/model/model_download.h"
 
 #include <catch2/catch.hpp>
@@ -70,12 +70,13 @@ TEST_CASE("a catalogue model downloads, is pinned on first use, and a changed fi
     env.server.serve(pathOf(dino.url), body);
 
     long long lastDone = -1, lastTotal = -1;
-    const auto got = core::model::downloadCatalogueModel("dino-vits16", [&](long long done, long long total, const std::string& stage) {
-        CHECK(stage == "download");
-        CHECK(done >= lastDone);
-        lastDone = done;
-        lastTotal = total;
-    });
+    const auto got = core::model::downloadCatalogueModel(
+        "dino-vits16", [&](long long done, long long total, const std::string& stage) {
+            CHECK(stage == "download");
+            CHECK(done >= lastDone);
+            lastDone = done;
+            lastTotal = total;
+        });
     CHECK(got.check == core::model::HashCheck::FirstUse);
     CHECK(got.bytes == std::int64_t(body.size()));
     CHECK(lastDone == std::int64_t(body.size()));

@@ -9,12 +9,12 @@
 
 #include <torch/torch.h>
 
+#include "../sanitizer.h"
 #include "core/common/error.h"
 #include "core/image/preprocess.h"
 #include "core/io/embedding_stream.h"
 #include "core/model/embedder.h"
 #include "core/model/vit.h"
-#include "../sanitizer.h"
 
 using namespace vitrine::core;
 using namespace vitrine::core::model;
@@ -83,7 +83,8 @@ TEST_CASE("streamed embeddings equal a direct forward, in order, skipping broken
     image::PreprocessOptions p;
     p.size = 32;
     torch::InferenceMode guard;
-    auto direct = vit->embed(torch::stack({image::loadPreprocessed(files[0], p), image::loadPreprocessed(files[5], p)}));
+    auto direct = vit->embed(
+        torch::stack({image::loadPreprocessed(files[0], p), image::loadPreprocessed(files[5], p)}));
     auto streamed = torch::from_blob(rows.data(), {5, 128});
     CHECK((streamed[0] - direct[0]).abs().max().item<double>() <= 1e-5);
     CHECK((streamed[4] - direct[1]).abs().max().item<double>() <= 1e-5);
@@ -96,7 +97,8 @@ TEST_CASE("bf16 autocast embeddings stay close to fp32", "[model][embedder]") {
         EmbedOptions o;
         o.precision = prec;
         std::vector<float> rows;
-        embedFiles(*vit, files, o, [&](const EmbeddedBatch& b) { rows.insert(rows.end(), b.rows, b.rows + b.indices.size() * b.dim); });
+        embedFiles(*vit, files, o,
+                   [&](const EmbeddedBatch& b) { rows.insert(rows.end(), b.rows, b.rows + b.indices.size() * b.dim); });
         return torch::from_blob(rows.data(), {static_cast<long>(files.size()), 128}).clone();
     };
     auto a = collect(Precision::Fp32), b = collect(Precision::Bf16);
@@ -111,10 +113,14 @@ TEST_CASE("embedding stops with Cancelled when the token is set", "[model][embed
     EmbedOptions o;
     o.batchSize = 1;
     int batches = 0;
-    CHECK_THROWS_AS(embedFiles(*vit, files, o, [&](const EmbeddedBatch&) {
-        if (++batches == 1)
-            cancel.cancel();
-    }, {}, &cancel), Cancelled);
+    CHECK_THROWS_AS(embedFiles(
+                        *vit, files, o,
+                        [&](const EmbeddedBatch&) {
+                            if (++batches == 1)
+                                cancel.cancel();
+                        },
+                        {}, &cancel),
+                    Cancelled);
     CHECK(batches == 1);
 }
 
@@ -204,7 +210,7 @@ TEST_CASE("embedding thousands of images keeps memory flat after the first batch
     if (baselineHeap >= 0) {
         const long long growthKiB = (heap - baselineHeap) / 1024;
         WARN("heap in use before 3,000 images " << baselineHeap / 1024 << " KiB, after " << heap / 1024 << " KiB ("
-                                                 << growthKiB << " KiB)");
+                                                << growthKiB << " KiB)");
         // Holding each row and name (what `vitrine-cli embed` used to do) measured ~750 bytes
         // per image here, 2.2 MiB in all. The bound leaves room for blocks parked in the
         // allocator's per-thread caches, which mallinfo2 counts as in use.
@@ -215,8 +221,8 @@ TEST_CASE("embedding thousands of images keeps memory flat after the first batch
         return;
     }
     const long growth = peakRss - baselineRss;
-    WARN("resident set after the warm-up " << baselineRss << " KiB, peak over the next " << files.size()
-                                            << " images " << peakRss << " KiB (+" << growth << " KiB)");
+    WARN("resident set after the warm-up " << baselineRss << " KiB, peak over the next " << files.size() << " images "
+                                           << peakRss << " KiB (+" << growth << " KiB)");
     // The resident set also moves with how the allocator's per-thread arenas happen to be used
     // (+0.1 to +3.6 MiB measured, more when other processes compete for the cores), so its bound
     // is loose: it catches what grows by images (a decoded photo is ~500 KiB, a preprocessed

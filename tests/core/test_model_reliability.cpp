@@ -37,10 +37,10 @@ std::string loadError(const fs::path& file, const LoadOptions& options = {}) {
     return "";
 }
 
-
 } // namespace
 
-TEST_CASE("LibTorch archives without a state dict and raw pickles are refused, whatever their extension", "[model][reliability]") {
+TEST_CASE("LibTorch archives without a state dict and raw pickles are refused, whatever their extension",
+          "[model][reliability]") {
     TempDir tmp;
     // torch.save()'s zip archive, as LibTorch writes it.
     torch::save(torch::randn({4, 3, 2, 2}), (tmp.path / "zip.pt").string());
@@ -56,8 +56,8 @@ TEST_CASE("LibTorch archives without a state dict and raw pickles are refused, w
         INFO(msg);
         // torch::save() of a bare tensor is a TorchScript archive whose one tensor is no ViT's;
         // a raw pickle stream is the legacy format.
-        CHECK_THAT(msg, Catch::Contains(name) && (Catch::Contains("unrecognised tensor layout") ||
-                                                   Catch::Contains("legacy format")));
+        CHECK_THAT(msg, Catch::Contains(name) &&
+                            (Catch::Contains("unrecognised tensor layout") || Catch::Contains("legacy format")));
     }
 }
 
@@ -79,7 +79,8 @@ TEST_CASE("NaN or infinite weights are refused with the tensors named", "[model]
         auto st = readSafetensors(file);
         st.tensors["head.weight"].fill_(std::nan(""));
         writeSafetensors(file, st.tensors, st.metadata);
-        CHECK_THAT(loadError(file), Catch::Contains("head.weight (512 of 512)") && Catch::Contains("earlier checkpoint"));
+        CHECK_THAT(loadError(file),
+                   Catch::Contains("head.weight (512 of 512)") && Catch::Contains("earlier checkpoint"));
     }
 }
 
@@ -96,9 +97,7 @@ TEST_CASE("a Vitrine config that does not match the tensors is refused before bu
         cfg["mlp_ratio"] = 64.0;
     }
     SECTION("more blocks than the file has") { cfg["depth"] = 3; }
-    SECTION("another patch size") {
-        cfg["patch_size"] = 4;
-    }
+    SECTION("another patch size") { cfg["patch_size"] = 4; }
     st.metadata["config"] = cfg.dump();
     writeSafetensors(file, st.tensors, st.metadata);
     CHECK_THAT(loadError(file), Catch::Contains("lying.safetensors") && Catch::Contains("does not match its tensors"));

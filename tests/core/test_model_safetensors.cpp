@@ -90,27 +90,34 @@ TEST_CASE("crafted safetensors files are rejected with the problem named", "[mod
     expectError(craft("notobject.safetensors", "[1,2,3]", 0), "not a JSON object");
     expectError(craft("dtype.safetensors", R"({"w":{"dtype":"F8","shape":[2],"data_offsets":[0,2]}})", 2),
                 "unsupported dtype 'F8'");
-    expectError(craft("gap.safetensors",
-                      R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
-                      12),
-                "gap of 4 bytes");
-    expectError(craft("overlap.safetensors",
-                      R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
-                      8),
-                "overlaps");
+    expectError(
+        craft(
+            "gap.safetensors",
+            R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
+            12),
+        "gap of 4 bytes");
+    expectError(
+        craft(
+            "overlap.safetensors",
+            R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+            8),
+        "overlaps");
     expectError(craft("bounds.safetensors", R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", 8),
                 "run past the end of the data");
     expectError(craft("mismatch.safetensors", R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8),
                 "does not match shape x dtype");
-    expectError(craft("overflow.safetensors",
-                      R"({"w":{"dtype":"F32","shape":[1099511627776,1099511627776,1099511627776],"data_offsets":[0,8]}})", 8),
-                "overflow");
+    expectError(
+        craft("overflow.safetensors",
+              R"({"w":{"dtype":"F32","shape":[1099511627776,1099511627776,1099511627776],"data_offsets":[0,8]}})", 8),
+        "overflow");
     expectError(craft("negative.safetensors", R"({"w":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8),
                 "negative");
-    expectError(craft("dup.safetensors",
-                      R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
-                      8),
-                "listed twice");
+    expectError(
+        craft(
+            "dup.safetensors",
+            R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+            8),
+        "listed twice");
     expectError(craft("trailing.safetensors", ok, 12), "bytes of data after the last tensor");
     expectError(craft("offsets.safetensors", R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", 8),
                 "end before they begin");
@@ -154,8 +161,10 @@ TEST_CASE("the matrix reader skips tensors of other dtypes, the tensor reader na
     CHECK(mats.count("e") == 1);
     expectError(file, "unsupported dtype 'U32'");
     // Both readers share the header validation: a gap is refused by either.
-    const auto gap = craft("gap_matrices.safetensors",
-                           R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
-                           12);
-    CHECK_THROWS_WITH(io::readSafetensorsMatrices(gap), Catch::Contains("gap") && Catch::Contains("gap_matrices.safetensors"));
+    const auto gap = craft(
+        "gap_matrices.safetensors",
+        R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
+        12);
+    CHECK_THROWS_WITH(io::readSafetensorsMatrices(gap),
+                      Catch::Contains("gap") && Catch::Contains("gap_matrices.safetensors"));
 }

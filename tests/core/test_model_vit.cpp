@@ -29,8 +29,10 @@ using vitrine::testutil::TempDir; // tests/support/temp_dir.h
 TEST_CASE("all three checkpoint layouts reproduce torchvision's class token", "[model]") {
     auto io = readSafetensors(fixture("vit_io.safetensors"));
     const auto& input = io.tensors.at("input");
-    for (const auto& [file, layout] : std::vector<std::pair<std::string, std::string>>{
-             {"tv_vit.safetensors", "torchvision"}, {"timm_vit.safetensors", "timm"}, {"hf_vit.safetensors", "huggingface"}}) {
+    for (const auto& [file, layout] :
+         std::vector<std::pair<std::string, std::string>>{{"tv_vit.safetensors", "torchvision"},
+                                                          {"timm_vit.safetensors", "timm"},
+                                                          {"hf_vit.safetensors", "huggingface"}}) {
         SECTION(layout) {
             LoadOptions o;
             o.heads = 2; // dim 32 is not a multiple of 64: head count must be given
@@ -238,8 +240,8 @@ TEST_CASE("mean pooling feeds the head the mean patch token, and survives a chec
     torch::InferenceMode guard;
     auto x = torch::randn({2, 3, c.imageSize, c.imageSize});
     auto out = vit->forward(x, false);
-    auto expected = torch::nn::functional::normalize(
-        vit->head->forward(out.patches.mean(1)), torch::nn::functional::NormalizeFuncOptions().dim(1));
+    auto expected = torch::nn::functional::normalize(vit->head->forward(out.patches.mean(1)),
+                                                     torch::nn::functional::NormalizeFuncOptions().dim(1));
     CHECK(maxAbs(out.embedding, expected) <= 1e-5);
     // Not the class token's embedding.
     auto fromCls = torch::nn::functional::normalize(vit->head->forward(out.cls),

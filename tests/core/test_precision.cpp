@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "core/common/error.h"
 #include "core/common/precision.h"
@@ -189,9 +189,9 @@ TEST_CASE("chooseInferencePrecision adds int8 only where it measured 1.15x faste
     SECTION("only for models at least kInt8MinWidth wide (0 = unknown counts as wide)") {
         const auto cpu = parseCpuInfo(kEpycAvx2);
         CHECK(chooseInferencePrecision(cpu, std::nullopt, 1.4, 0) == Precision::Int8);
-        CHECK(chooseInferencePrecision(cpu, std::nullopt, 1.4, 384) == Precision::Int8);  // ViT-S
-        CHECK(chooseInferencePrecision(cpu, std::nullopt, 1.4, 768) == Precision::Int8);  // ViT-B
-        CHECK(chooseInferencePrecision(cpu, std::nullopt, 1.4, 192) == Precision::Fp32);  // ViT-Ti
+        CHECK(chooseInferencePrecision(cpu, std::nullopt, 1.4, 384) == Precision::Int8); // ViT-S
+        CHECK(chooseInferencePrecision(cpu, std::nullopt, 1.4, 768) == Precision::Int8); // ViT-B
+        CHECK(chooseInferencePrecision(cpu, std::nullopt, 1.4, 192) == Precision::Fp32); // ViT-Ti
         CHECK(chooseInferencePrecision(parseCpuInfo(kZen4Bf16), 2.0, 3.0, 192) == Precision::Bf16);
     }
     for (const char* text : {kZen4Bf16, kSapphireRapids}) {
@@ -330,10 +330,9 @@ TEST_CASE("int8 Linear layers give the pretrained model's embeddings within cosi
     CHECK(cos < 0.99999); // int8 really ran (quantisation shows)
     CHECK(int8Summary.int8MinCosine >= 0.99);
     // Its check covers the first batch's first 8 images, the same figure as here for those.
-    CHECK(int8Summary.int8MinCosine == Approx(torch::cosine_similarity(got.slice(0, 0, 8), ref.slice(0, 0, 8), 1)
-                                                  .min()
-                                                  .item<double>())
-                                           .margin(1e-4));
+    CHECK(
+        int8Summary.int8MinCosine ==
+        Approx(torch::cosine_similarity(got.slice(0, 0, 8), ref.slice(0, 0, 8), 1).min().item<double>()).margin(1e-4));
     // With gradients on (training), the same scope runs float32: int8 has no backward.
     {
         AutocastScope int8(Precision::Int8);

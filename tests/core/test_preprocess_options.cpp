@@ -10,14 +10,14 @@
 #include <opencv2/imgproc.hpp>
 #include <torch/torch.h>
 
-#include "core/common/error.h"
+#include "../train_test_util.h"
 #include "core/analysis/inspection.h"
+#include "core/common/error.h"
 #include "core/image/decode.h"
 #include "core/image/preprocess.h"
-#include "core/model/checkpoint.h"
 #include "core/image/preprocess_options.h"
+#include "core/model/checkpoint.h"
 #include "core/model/vit_config.h"
-#include "../train_test_util.h"
 
 using namespace vitrine::core;
 using image::Interpolation;
@@ -330,8 +330,8 @@ TEST_CASE("embed, training's validation, eval and the Inspector see the same pix
     // embed, the trainer's validation, eval and query-by-image all call loadPreprocessed.
     const at::Tensor input = vitrine::core::image::loadPreprocessed(file, options);
     // The Inspector decodes with decodeForModel and shows the model input it ran on.
-    const auto inspected = vitrine::core::analysis::inspectImage(
-        *loaded.model, vitrine::core::image::decodeForModel(file, options));
+    const auto inspected = vitrine::core::analysis::inspectImage(*loaded.model,
+                                                                 vitrine::core::image::decodeForModel(file, options));
     const cv::Mat expected = vitrine::core::image::toDisplayImage(input, options);
     REQUIRE(inspected.input.size() == expected.size());
     CHECK(cv::norm(inspected.input, expected, cv::NORM_INF) == 0);

@@ -99,7 +99,8 @@ TEST_CASE("state dicts inside wrappers and behind prefixes are found", "[model][
     }
 }
 
-TEST_CASE("views, Parameters, bfloat16 and int64 tensors keep their strides, offsets and values", "[model][torch-checkpoint]") {
+TEST_CASE("views, Parameters, bfloat16 and int64 tensors keep their strides, offsets and values",
+          "[model][torch-checkpoint]") {
     const std::string bytes = readFile(fixture("views.pth"));
     const TorchCheckpoint ck = parseTorchCheckpoint(bytes, "views.pth");
     std::ifstream in(fixture("views.json"));
@@ -124,7 +125,8 @@ TEST_CASE("views, Parameters, bfloat16 and int64 tensors keep their strides, off
                 std::memcpy(&f, e, 4);
                 values.push_back(f);
             } else if (t.dtype == "BF16") {
-                std::uint32_t bits = std::uint32_t(static_cast<unsigned char>(e[0]) | (static_cast<unsigned char>(e[1]) << 8)) << 16;
+                std::uint32_t bits =
+                    std::uint32_t(static_cast<unsigned char>(e[0]) | (static_cast<unsigned char>(e[1]) << 8)) << 16;
                 float f;
                 std::memcpy(&f, &bits, 4);
                 values.push_back(f);
@@ -146,7 +148,8 @@ TEST_CASE("views, Parameters, bfloat16 and int64 tensors keep their strides, off
     CHECK(ck.tensors.at("bf16").dtype == "BF16");
 }
 
-TEST_CASE("pickles that would run code, and files that are not state dicts, are refused with the reason", "[model][torch-checkpoint]") {
+TEST_CASE("pickles that would run code, and files that are not state dicts, are refused with the reason",
+          "[model][torch-checkpoint]") {
     fs::remove("/tmp/vitrine-pwned");
     const std::vector<std::pair<std::string, std::string>> cases{
         {"evil-os-system.pth", "'posix.system'"},
@@ -172,7 +175,8 @@ TEST_CASE("pickles that would run code, and files that are not state dicts, are 
     CHECK_FALSE(fs::exists("/tmp/vitrine-pwned")); // nothing ran
 }
 
-TEST_CASE("a model folder (model.safetensors or pytorch_model.bin inside) loads through its file", "[model][torch-checkpoint]") {
+TEST_CASE("a model folder (model.safetensors or pytorch_model.bin inside) loads through its file",
+          "[model][torch-checkpoint]") {
     const fs::path dir = fs::temp_directory_path() / ("vitrine-hf-folder-" + std::to_string(::getpid()));
     fs::remove_all(dir);
     fs::create_directories(dir / "st");

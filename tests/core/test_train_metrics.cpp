@@ -63,8 +63,13 @@ TEST_CASE("metrics from rows rank by angle and reach 1 for separated classes", "
 TEST_CASE("metrics become JSON under one fixed set of keys", "[train][metrics]") {
     // Pinned: checkpoints' "validation" metadata, `eval --json` and `train --json` all come
     // from retrievalMetricsJson, and scripts read these keys.
-    const RetrievalMetrics m{
-        .precisionAt1 = 0.5, .rPrecision = 0.25, .mapAtR = 0.125, .knnAccuracy = 0.75, .knnK = 3, .queries = 7, .rows = 9};
+    const RetrievalMetrics m{.precisionAt1 = 0.5,
+                             .rPrecision = 0.25,
+                             .mapAtR = 0.125,
+                             .knnAccuracy = 0.75,
+                             .knnK = 3,
+                             .queries = 7,
+                             .rows = 9};
     CHECK(retrievalMetricsJson(m).dump() ==
           R"({"knn_accuracy":0.75,"knn_k":3,"map_at_r":0.125,"precision_at_1":0.5,"queries":7,"r_precision":0.25})");
     CHECK(retrievalMetricsJson(m, /*withCounts=*/false).dump() ==

@@ -205,7 +205,8 @@ TEST_CASE("duplicate images (distance 0) train with finite losses and no skipped
     }
 }
 
-TEST_CASE("one-image classes: used when others have pairs, refused clearly when all are single", "[train][reliability]") {
+TEST_CASE("one-image classes: used when others have pairs, refused clearly when all are single",
+          "[train][reliability]") {
     testutil::TempDir tmp("singletons");
     const fs::path demo = VITRINE_TEST_DATA;
     SECTION("two classes of six and two of one image train") {

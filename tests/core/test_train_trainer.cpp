@@ -103,7 +103,7 @@ TEST_CASE("training on a tiny subset lowers the loss and writes a loadable check
     REQUIRE(rec.epochs.size() == 4); // before training + 3 epochs
     CHECK(rec.epochs.front().validated);
     CHECK(rec.steps.front().learningRate < rec.steps[5].learningRate); // warm-up
-    CHECK(rec.steps.back().learningRate < o.learningRate * 0.1);        // cosine decay
+    CHECK(rec.steps.back().learningRate < o.learningRate * 0.1);       // cosine decay
     auto loaded = core::model::loadModel(o.checkpointPath.string());
     CHECK(loaded.layout == "vitrine");
     CHECK(loaded.extraTensors.count("optimizer/head.weight/exp_avg") == 1);

@@ -124,9 +124,11 @@ inline void fuzz_torch_checkpoint(std::string_view bytes) {
                 else
                     last += (t.shape[d] - 1) * t.stride[d];
             }
-            require(empty || (last + 1) * static_cast<std::int64_t>(elem) <= static_cast<std::int64_t>(t.storage.size()),
+            require(empty ||
+                        (last + 1) * static_cast<std::int64_t>(elem) <= static_cast<std::int64_t>(t.storage.size()),
                     "every element lies inside its storage");
-            require(t.storage.data() >= bytes.data() && t.storage.data() + t.storage.size() <= bytes.data() + bytes.size(),
+            require(t.storage.data() >= bytes.data() &&
+                        t.storage.data() + t.storage.size() <= bytes.data() + bytes.size(),
                     "storages are views into the file");
         }
     } catch (const core::Error&) {
@@ -157,9 +159,8 @@ inline void fuzz_row_table(std::string_view bytes) {
     try {
         const auto records = core::io::parseCsv(bytes, "fuzz.csv");
         // A record of one empty field is an empty line, which the parser skips.
-        const bool representable = std::none_of(records.begin(), records.end(), [](const auto& r) {
-            return r.empty() || (r.size() == 1 && r[0].empty());
-        });
+        const bool representable = std::none_of(
+            records.begin(), records.end(), [](const auto& r) { return r.empty() || (r.size() == 1 && r[0].empty()); });
         if (representable) {
             std::string text;
             for (const auto& r : records) {

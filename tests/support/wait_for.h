@@ -9,8 +9,7 @@
 namespace vitrine::testutil {
 
 /// Processes events until `condition()` holds (true) or `timeoutMs` pass (false).
-template <class Condition>
-bool waitFor(Condition&& condition, int timeoutMs) {
+template <class Condition> bool waitFor(Condition&& condition, int timeoutMs) {
     QElapsedTimer timer;
     timer.start();
     while (!condition()) {

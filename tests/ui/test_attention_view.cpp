@@ -49,8 +49,9 @@ TEST_CASE("the Inspector and vitrine-cli attention draw the same pixels for the 
     // What the Inspector's worker computes for a selected image (ui/workspace.cpp).
     vitrine::core::model::ModelSession session;
     session.ensure("vit-micro", 0);
-    auto result = std::make_shared<const an::InspectionResult>(an::inspectImage(
-        *session.loaded().model, vitrine::core::image::decodeForModel(photo, session.loaded().model->config().inputOptions())));
+    auto result = std::make_shared<const an::InspectionResult>(
+        an::inspectImage(*session.loaded().model,
+                         vitrine::core::image::decodeForModel(photo, session.loaded().model->config().inputOptions())));
     REQUIRE(result->layers() == 6);
     InspectorPanel panel;
     panel.setInspection(result, QStringLiteral("Bengal_1"));
@@ -86,8 +87,8 @@ TEST_CASE("the Inspector and vitrine-cli attention draw the same pixels for the 
         const cv::Mat gui = pixels(panel.currentImage());
         const auto png = tmp.path / "cli.png";
         const auto r = vitrine::testutil::cli("attention --model vit-micro --view model --image " +
-                                                  vitrine::testutil::q(photo) + " --out " +
-                                                  vitrine::testutil::q(png) + " " + request.flags,
+                                                  vitrine::testutil::q(photo) + " --out " + vitrine::testutil::q(png) +
+                                                  " " + request.flags,
                                               tmp.path);
         INFO(r.out << r.err);
         REQUIRE(r.code == 0);

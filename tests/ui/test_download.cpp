@@ -50,7 +50,8 @@ public:
                     const QByteArray body = files[path];
                     const bool stall = path.contains(QStringLiteral("stall"));
                     s->write("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: " +
-                             QByteArray::number(stall ? body.size() * 4 : body.size()) + "\r\nConnection: close\r\n\r\n");
+                             QByteArray::number(stall ? body.size() * 4 : body.size()) +
+                             "\r\nConnection: close\r\n\r\n");
                     s->write(body);
                     if (!stall)
                         s->disconnectFromHost();
@@ -67,7 +68,9 @@ QByteArray fixture(const char* name) {
     return f.readAll();
 }
 
-QString pathOf(const std::string& url) { return QString::fromStdString(url.substr(url.find('/', url.find("://") + 3))); }
+QString pathOf(const std::string& url) {
+    return QString::fromStdString(url.substr(url.find('/', url.find("://") + 3)));
+}
 
 } // namespace
 

@@ -59,7 +59,8 @@ double imageDifference(const QImage& a, const QImage& b) {
         auto* p = reinterpret_cast<const QRgb*>(x.constScanLine(r));
         auto* q = reinterpret_cast<const QRgb*>(y.constScanLine(r));
         for (int c = 0; c < x.width(); ++c)
-            sum += std::abs(qRed(p[c]) - qRed(q[c])) + std::abs(qGreen(p[c]) - qGreen(q[c])) + std::abs(qBlue(p[c]) - qBlue(q[c]));
+            sum += std::abs(qRed(p[c]) - qRed(q[c])) + std::abs(qGreen(p[c]) - qGreen(q[c])) +
+                   std::abs(qBlue(p[c]) - qBlue(q[c]));
     }
     return sum / (3.0 * x.width() * x.height());
 }
@@ -79,7 +80,8 @@ TEST_CASE("opening the demo set computes the map, neighbours and the Inspector",
     CHECK(w.mapPanel()->view()->pointCount() == 296);
 
     // The first image is selected: neighbours and the Inspector follow it.
-    REQUIRE(vitrine::testutil::waitFor([&] { return w.neighboursPanel()->model()->rowCount() == w.neighboursPanel()->k(); }, 60000));
+    REQUIRE(vitrine::testutil::waitFor(
+        [&] { return w.neighboursPanel()->model()->rowCount() == w.neighboursPanel()->k(); }, 60000));
     const auto& items = w.neighboursPanel()->model()->items();
     CHECK(items.front().row != 0);
     CHECK(std::is_sorted(items.begin(), items.end(),
@@ -143,7 +145,8 @@ TEST_CASE("the Inspector's sliders change the rendered heatmap instantly", "[ui]
     QImage cls = ins->currentImage();
     ImageCanvas* canvas = ins->canvasA();
     QRectF r = canvas->imageRect();
-    QTest::mouseClick(canvas, Qt::LeftButton, Qt::NoModifier, (r.topLeft() + QPointF(r.width() * 0.3, r.height() * 0.6)).toPoint());
+    QTest::mouseClick(canvas, Qt::LeftButton, Qt::NoModifier,
+                      (r.topLeft() + QPointF(r.width() * 0.3, r.height() * 0.6)).toPoint());
     CHECK(imageDifference(cls, ins->currentImage()) > 0.5);
 
     ins->setView(InspectorPanel::View::AllHeads);
@@ -271,9 +274,8 @@ TEST_CASE("the map draws 1,000,000 points as a density raster and stays interact
     CHECK(near(img.pixel(view.toWidget(empty).toPoint()), base, 0));
     const FrameTimes out = timeFrames(view, 20, [](int) {});
     const QRectF all = view.visibleDataRect();
-    const FrameTimes panOut = timeFrames(view, 20, [&](int f) {
-        view.showDataRect(all.translated(0.4 * (f % 10 - 5), 0.3 * (f % 7 - 3)));
-    });
+    const FrameTimes panOut = timeFrames(
+        view, 20, [&](int f) { view.showDataRect(all.translated(0.4 * (f % 10 - 5), 0.3 * (f % 7 - 3))); });
 
     // Hidden categories and filtered points leave the raster too.
     view.setCategoryVisible(3, false);
@@ -296,7 +298,8 @@ TEST_CASE("the map draws 1,000,000 points as a density raster and stays interact
     view.showDataRect(mid);
     const FrameTimes midT = timeFrames(view, 20, [](int) {});
     const bool midRaster = view.lastFrameWasRaster();
-    const FrameTimes panMid = timeFrames(view, 20, [&](int f) { view.showDataRect(mid.translated(0.3 * (f % 10 - 5), 0.2 * (f % 7 - 3))); });
+    const FrameTimes panMid = timeFrames(
+        view, 20, [&](int f) { view.showDataRect(mid.translated(0.3 * (f % 10 - 5), 0.2 * (f % 7 - 3))); });
     const QRectF close(clusterCentre(2) - QPointF(0.5, 0.35), QSizeF(1.0, 0.7));
     view.showDataRect(close);
     img = view.renderToImage();
@@ -308,14 +311,13 @@ TEST_CASE("the map draws 1,000,000 points as a density raster and stays interact
     REQUIRE(probe >= 0);
     CHECK(near(img.pixel(view.toWidget(pos[probe]).toPoint()), colours[2], 0));
     const FrameTimes in = timeFrames(view, 20, [](int) {});
-    const FrameTimes panIn = timeFrames(view, 20, [&](int f) { view.showDataRect(close.translated(0.05 * (f % 10 - 5), 0.03 * (f % 7 - 3))); });
-    WARN("1,000,000-point frames (mean / worst ms): zoomed out " << out.mean << " / " << out.worst << ", panning zoomed out "
-                                                                 << panOut.mean << " / " << panOut.worst << ", mid zoom ("
-                                                                 << (midRaster ? "raster" : "points") << ") " << midT.mean
-                                                                 << " / " << midT.worst << ", panning mid " << panMid.mean
-                                                                 << " / " << panMid.worst << ", zoomed in " << in.mean << " / "
-                                                                 << in.worst << ", panning zoomed in " << panIn.mean << " / "
-                                                                 << panIn.worst);
+    const FrameTimes panIn = timeFrames(
+        view, 20, [&](int f) { view.showDataRect(close.translated(0.05 * (f % 10 - 5), 0.03 * (f % 7 - 3))); });
+    WARN("1,000,000-point frames (mean / worst ms): zoomed out "
+         << out.mean << " / " << out.worst << ", panning zoomed out " << panOut.mean << " / " << panOut.worst
+         << ", mid zoom (" << (midRaster ? "raster" : "points") << ") " << midT.mean << " / " << midT.worst
+         << ", panning mid " << panMid.mean << " / " << panMid.worst << ", zoomed in " << in.mean << " / " << in.worst
+         << ", panning zoomed in " << panIn.mean << " / " << panIn.worst);
 
     // Hover: the lookup and the frame it triggers, zoomed out.
     view.showDataRect(all);
@@ -369,6 +371,7 @@ TEST_CASE("the map draws 1,000,000 points as a density raster and stays interact
     CHECK(view.selection().size() == expected.size());
     CHECK(view.selection() == expected);
     view.renderToImage();
-    WARN("1,000,000-point lasso: " << lassoMs << " ms to select " << view.selection().size() << " points (47 drag moves "
-                                   << dragMs << " ms), frame with the selection " << view.lastFrameMs() << " ms");
+    WARN("1,000,000-point lasso: " << lassoMs << " ms to select " << view.selection().size()
+                                   << " points (47 drag moves " << dragMs << " ms), frame with the selection "
+                                   << view.lastFrameMs() << " ms");
 }

@@ -9,8 +9,8 @@
 #include <QDropEvent>
 #include <QListView>
 #include <QMimeData>
-#include <QSignalSpy>
 #include <QPixmap>
+#include <QSignalSpy>
 #include <QStandardItemModel>
 #include <QTemporaryDir>
 #include <QTest>
@@ -230,8 +230,8 @@ TEST_CASE("dropping a folder of every format loads each file and explains the re
     QStringList wanted;
     for (int r = 0; r < w.datasetModel()->rowCount(); ++r) {
         const QString path = w.datasetModel()->data(w.datasetModel()->index(r), DatasetModel::PathRole).toString();
-        if (path.endsWith("heifenc-q90.heic") || path.endsWith("heifenc-q90.avif") || path.endsWith("cjxl-lossless.jxl") ||
-            path.endsWith("pillow-named-jpg.jpg")) {
+        if (path.endsWith("heifenc-q90.heic") || path.endsWith("heifenc-q90.avif") ||
+            path.endsWith("cjxl-lossless.jxl") || path.endsWith("pillow-named-jpg.jpg")) {
             wanted << path;
             (void)w.datasetModel()->data(w.datasetModel()->index(r), Qt::DecorationRole); // asks for the thumbnail
         }
@@ -244,7 +244,8 @@ TEST_CASE("dropping a folder of every format loads each file and explains the re
     }
 }
 
-TEST_CASE("dropping a Hugging Face model folder opens it as the model, with its own heads and preprocessing", "[ui][model]") {
+TEST_CASE("dropping a Hugging Face model folder opens it as the model, with its own heads and preprocessing",
+          "[ui][model]") {
     QTemporaryDir settingsDir;
     qputenv("XDG_CONFIG_HOME", settingsDir.path().toUtf8());
     QTemporaryDir tmp;
@@ -278,8 +279,8 @@ TEST_CASE("dropping a Hugging Face model folder opens it as the model, with its 
     const QStringList warnings = changed.last().at(1).toStringList();
     INFO(description.toStdString() << " | " << warnings.join(" / ").toStdString());
     CHECK(w.workspace()->modelSpec() == QString::fromStdString(folder.string()));
-    CHECK(description.contains(QStringLiteral("2 heads")));        // from config.json
+    CHECK(description.contains(QStringLiteral("2 heads")));               // from config.json
     CHECK_FALSE(warnings.join(' ').contains(QStringLiteral("ImageNet"))); // its preprocessor_config.json was read
     waitIdle(w);
-    CHECK(w.datasetModel()->rowCount() == 3);                        // not taken for a folder of photos
+    CHECK(w.datasetModel()->rowCount() == 3); // not taken for a folder of photos
 }

@@ -7,8 +7,8 @@
 #include <QApplication>
 #include <QMessageBox>
 #include <QSignalSpy>
-#include <QTimer>
 #include <QTemporaryDir>
+#include <QTimer>
 
 #include <cmath>
 #include <random>
@@ -93,7 +93,8 @@ TEST_CASE("an embeddings file opens as the data set and its PCA map, without ima
         char name[64];
         std::snprintf(name, sizeof name, "c%d/img_%07d.jpg", e % 3, n - 1 - e);
         const QPointF p = w.workspace()->layout()[r];
-        if (path != QLatin1String(name) || std::abs(p.x() - expected(e, 0)) > 1e-3 || std::abs(p.y() - expected(e, 1)) > 1e-3)
+        if (path != QLatin1String(name) || std::abs(p.x() - expected(e, 0)) > 1e-3 ||
+            std::abs(p.y() - expected(e, 1)) > 1e-3)
             ++mismatched;
     }
     CHECK(mismatched == 0);

@@ -8,9 +8,9 @@
 
 #include <QComboBox>
 #include <QDoubleSpinBox>
+#include <QElapsedTimer>
 #include <QListWidget>
 #include <QProgressBar>
-#include <QElapsedTimer>
 #include <QTemporaryDir>
 
 #include <algorithm>
@@ -19,11 +19,11 @@
 #include <fstream>
 #include <random>
 
+#include "core/data/dataset.h"
 #include "ui/dataset_model.h"
 #include "ui/job_runner.h"
 #include "ui/main_window.h"
 #include "ui/map_panel.h"
-#include "core/data/dataset.h"
 #include "ui/scatter_view.h"
 #include "ui/thumbnail_cache.h"
 #include "ui/workspace.h"
@@ -59,7 +59,8 @@ TEST_CASE("the map is coloured by attention statistics computed for every image,
 
     // Choosing one computes all three on the statistics worker, with a progress bar meanwhile.
     colour->setCurrentIndex(colour->findData(names[0]));
-    REQUIRE(waitFor([&] { return w.workspace()->statisticsRunner()->busy() || map->scores(names[0]).size() == n; }, 5000));
+    REQUIRE(
+        waitFor([&] { return w.workspace()->statisticsRunner()->busy() || map->scores(names[0]).size() == n; }, 5000));
     REQUIRE(waitFor([&] { return !w.workspace()->statisticsRunner()->busy(); }, 120000));
     for (const QString& name : names) {
         INFO(name.toStdString());

@@ -39,7 +39,8 @@ TEST_CASE("the map and vitrine-cli project compute the same layout for the same 
     io::RowTable rows;
     rows.columns = {"path", "label"};
     for (int i = 0; i < data.rows; ++i)
-        rows.rows.push_back({"c" + std::to_string(i % 3) + "/" + std::to_string(i) + ".jpg", "c" + std::to_string(i % 3)});
+        rows.rows.push_back(
+            {"c" + std::to_string(i % 3) + "/" + std::to_string(i) + ".jpg", "c" + std::to_string(i % 3)});
     io::writeRowTable(io::rowsSidecarPath(npy), rows);
 
     vitrine::core::CancelToken token;
@@ -60,7 +61,8 @@ TEST_CASE("the map and vitrine-cli project compute the same layout for the same 
         for (const auto& m : methods) {
             settings.method = m.method;
             const std::string args = "project --quiet --seed 5 --embeddings " + vitrine::testutil::q(npy) + " " +
-                                     m.flags + (continuing ? " --init " + vitrine::testutil::q(tmp.path / "pca.npy") : "") +
+                                     m.flags +
+                                     (continuing ? " --init " + vitrine::testutil::q(tmp.path / "pca.npy") : "") +
                                      " --out " + vitrine::testutil::q(tmp.path / "cli.npy");
             INFO("vitrine-cli " << args);
             const Matrix map = Workspace::projectLayout(data, settings, continuing ? &previous : nullptr, ctx);

@@ -52,9 +52,7 @@ ScatterIndex indexWithHidden(const QVector<QPointF>& pos) {
     index.setPointFilter(shown);
     return index;
 }
-bool hiddenByConstruction(int i) {
-    return i % 3 == 0 || i % 5 == 0;
-}
+bool hiddenByConstruction(int i) { return i % 3 == 0 || i % 5 == 0; }
 
 /// A selection compared point by point: the failure counts the points selected that should
 /// not be and those missed, instead of printing two sets of thousands.
@@ -81,8 +79,7 @@ TEST_CASE("the point under the cursor is the nearest within the pick radius", "[
     CHECK(at(-50, 80) == -1); // far outside the data's bounds
 }
 
-TEST_CASE("hidden categories, filtered points and points without a position are never hit",
-          "[scatter_index]") {
+TEST_CASE("hidden categories, filtered points and points without a position are never hit", "[scatter_index]") {
     ScatterIndex index;
     const double nan = std::numeric_limits<double>::quiet_NaN();
     index.setPositions({QPointF(0, 0), QPointF(0.4, 0), QPointF(nan, nan), QPointF(2, 0)});
@@ -110,18 +107,15 @@ TEST_CASE("a lasso selects exactly the visible points inside the polygon", "[sca
     const QPolygonF lasso = star(QPointF(100, 100), 80, 25, 7);
     QSet<int> expected;
     for (int i = 0; i < pos.size(); ++i)
-        if (!hiddenByConstruction(i) &&
-            lasso.containsPoint(kView.toWidget(pos[i]), Qt::OddEvenFill))
+        if (!hiddenByConstruction(i) && lasso.containsPoint(kView.toWidget(pos[i]), Qt::OddEvenFill))
             expected.insert(i);
     REQUIRE(expected.size() > 1000); // the star holds many points, and leaves many out
     REQUIRE(expected.size() < pos.size() / 2);
     checkSameSelection(index.pointsInLasso(lasso, kView), expected);
-    CHECK(index.pointsInLasso(QPolygonF{QPointF(10, 10), QPointF(190, 190)}, kView).size() ==
-          0); // a line
+    CHECK(index.pointsInLasso(QPolygonF{QPointF(10, 10), QPointF(190, 190)}, kView).size() == 0); // a line
 }
 
-TEST_CASE("a rectangle selects exactly the visible points inside it, dragged either way",
-          "[scatter_index]") {
+TEST_CASE("a rectangle selects exactly the visible points inside it, dragged either way", "[scatter_index]") {
     const QVector<QPointF> pos = randomPoints(20000, 11);
     ScatterIndex index = indexWithHidden(pos);
     const QRectF rect(QPointF(60, 70), QPointF(130, 150));
@@ -131,12 +125,10 @@ TEST_CASE("a rectangle selects exactly the visible points inside it, dragged eit
             expected.insert(i);
     REQUIRE(expected.size() > 500);
     checkSameSelection(index.pointsInRect(rect, kView), expected);
-    checkSameSelection(index.pointsInRect(QRectF(rect.bottomRight(), rect.topLeft()), kView),
-                       expected);
+    checkSameSelection(index.pointsInRect(QRectF(rect.bottomRight(), rect.topLeft()), kView), expected);
 }
 
-TEST_CASE("at 2 x 10^5 points hit-tests and selections still agree with a plain scan",
-          "[scatter_index]") {
+TEST_CASE("at 2 x 10^5 points hit-tests and selections still agree with a plain scan", "[scatter_index]") {
     const int n = 200000;
     const QVector<QPointF> pos = randomPoints(n, 3);
     ScatterIndex index = indexWithHidden(pos);

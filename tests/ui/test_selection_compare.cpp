@@ -15,12 +15,12 @@
 #include <QAction>
 #include <QComboBox>
 #include <QDockWidget>
-#include <QMenu>
-#include <QProgressBar>
 #include <QImage>
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
+#include <QMenu>
+#include <QProgressBar>
 #include <QPushButton>
 #include <QSpinBox>
 #include <QStatusBar>
@@ -154,7 +154,8 @@ TEST_CASE("Export Selection writes the map's selection as CSV, ImageFolder copy 
     }
 
     // A destination that cannot work is refused with the path and what to do.
-    REQUIRE_FALSE(exportWith(d, SelectionExportDialog::Csv, QString::fromStdString((base / "no such folder" / "x.csv").string())));
+    REQUIRE_FALSE(exportWith(d, SelectionExportDialog::Csv,
+                             QString::fromStdString((base / "no such folder" / "x.csv").string())));
     CHECK(d->statusLabel()->text().contains("no such folder"));
     CHECK(d->statusLabel()->text().contains("does not exist"));
     // A failure inside the job (a file where the class folder must go) names the file, keeps
@@ -282,7 +283,8 @@ TEST_CASE("Compare With lists the images whose neighbourhood changed and colours
     shuffled.embeddings = vitrine::core::Matrix(set.embeddings.rows, set.embeddings.cols);
     for (std::size_t i = 0; i < order.size(); ++i) {
         shuffled.rows.rows.push_back(set.rows.rows[order[i]]);
-        std::copy_n(set.embeddings.row(std::int64_t(order[i])), set.embeddings.cols, shuffled.embeddings.row(std::int64_t(i)));
+        std::copy_n(set.embeddings.row(std::int64_t(order[i])), set.embeddings.cols,
+                    shuffled.embeddings.row(std::int64_t(i)));
     }
     const fs::path changedFile = base / "changed.npy";
     vitrine::core::io::exportEmbeddings(shuffled, changedFile, {});
@@ -323,7 +325,9 @@ TEST_CASE("Compare With lists the images whose neighbourhood changed and colours
     // Selecting an entry selects the image: the data set, the map and the Inspector follow.
     panel->tree()->setCurrentItem(changed->child(0));
     const QString picked = changed->child(0)->text(0);
-    REQUIRE(waitFor([&] { return w.datasetPanel()->currentRow() >= 0 && relPath(w, w.datasetPanel()->currentRow()) == picked; }, 5000));
+    REQUIRE(waitFor(
+        [&] { return w.datasetPanel()->currentRow() >= 0 && relPath(w, w.datasetPanel()->currentRow()) == picked; },
+        5000));
     CHECK(relPath(w, w.mapPanel()->view()->current()) == picked);
     // ... and selected on both maps.
     const int pickedRow = changed->child(0)->data(0, Qt::UserRole + 1).toInt();

@@ -59,9 +59,7 @@ qint64 runMeasuringStall(const std::function<bool()>& until, int timeoutMs) {
     qint64 worst = 0;
     QTimer tick;
     tick.setInterval(10);
-    QObject::connect(&tick, &QTimer::timeout, [&] {
-        worst = std::max(worst, clock.restart());
-    });
+    QObject::connect(&tick, &QTimer::timeout, [&] { worst = std::max(worst, clock.restart()); });
     tick.start();
     while (!until() && total.elapsed() < timeoutMs)
         QCoreApplication::processEvents(QEventLoop::AllEvents, 5);

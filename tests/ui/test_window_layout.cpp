@@ -10,18 +10,18 @@
 #include <QAbstractSlider>
 #include <QAbstractSpinBox>
 #include <QAccessible>
-#include <QComboBox>
-#include <QLabel>
-#include <QLineEdit>
-#include <QScrollBar>
 #include <QAction>
 #include <QApplication>
+#include <QComboBox>
 #include <QDockWidget>
+#include <QLabel>
+#include <QLineEdit>
 #include <QListWidget>
 #include <QMenu>
 #include <QMenuBar>
 #include <QPushButton>
 #include <QScreen>
+#include <QScrollBar>
 #include <QSettings>
 #include <QStackedWidget>
 #include <QTabWidget>
@@ -74,9 +74,13 @@ QStringList clippedWidgets(QWidget& window) {
         if (room.intersects(inParent) && !room.contains(inParent))
             clipped << QStringLiteral("%1 '%2' %3x%4+%5+%6 in %7 %8x%9")
                            .arg(QString::fromLatin1(w->metaObject()->className()), w->objectName())
-                           .arg(inParent.width()).arg(inParent.height()).arg(inParent.x()).arg(inParent.y())
+                           .arg(inParent.width())
+                           .arg(inParent.height())
+                           .arg(inParent.x())
+                           .arg(inParent.y())
                            .arg(QString::fromLatin1(w->parentWidget()->metaObject()->className()))
-                           .arg(w->parentWidget()->width()).arg(w->parentWidget()->height());
+                           .arg(w->parentWidget()->width())
+                           .arg(w->parentWidget()->height());
     }
     return clipped;
 }
@@ -98,7 +102,8 @@ void openDemo(MainWindow& w) {
 
 } // namespace
 
-TEST_CASE("the window starts with a welcome, then the map is the main view with the Inspector one key away", "[ui][layout]") {
+TEST_CASE("the window starts with a welcome, then the map is the main view with the Inspector one key away",
+          "[ui][layout]") {
     const FirstStart firstStart;
     MainWindow w;
     w.show();

@@ -1,3 +1,3 @@
 // Layering fixture (never compiled): nothing in core includes ui/, app/ or Qt.
-#include <QString>
 #include "ui/main_window.h"
+#include <QString>
