@@ -161,14 +161,14 @@ double cellJoinRecall(const FaissIvfIndex& index, const std::vector<std::int64_t
 // product runs in the BLAS LibTorch uses, with the CPU's own kernels. p is the smallest of
 // 2, 4, 8, ... (at most an eighth of the cells, and 32) whose recall@10 on 256 rows, against exact
 // search, reaches options.hnswTargetRecall.
-std::vector<std::vector<Neighbour>> cellJoin(const FaissIvfIndex& index, const NeighbourOptions& options, int k,
-                                             const ProgressFn& progress, const CancelToken* cancel) {
+KnnGraph cellJoin(const FaissIvfIndex& index, const NeighbourOptions& options, int k, const ProgressFn& progress,
+                  const CancelToken* cancel) {
     torch::NoGradGuard noGrad;
     const int nlist = index.nlist();
     std::int64_t n = 0, dim = 0;
     for (int c = 0; c < nlist; ++c)
         n += index.cell(c).size;
-    std::vector<std::vector<Neighbour>> out(static_cast<std::size_t>(n));
+    KnnGraph out(n, std::max(k, 0));
     if (n == 0 || k <= 0)
         return out;
     dim = static_cast<std::int64_t>(index.storedRow(0).size());
@@ -253,12 +253,13 @@ std::vector<std::vector<Neighbour>> cellJoin(const FaissIvfIndex& index, const N
             auto ix = indices.accessor<std::int64_t, 2>();
             const float* qNorms = euclidean ? cand.sqNorms.data_ptr<float>() + start : nullptr;
             for (std::int64_t i = 0; i < end - start; ++i) {
-                auto& list = out[static_cast<std::size_t>(cell.ids[start + i])];
-                list.reserve(static_cast<std::size_t>(want));
+                const std::int64_t row = cell.ids[start + i];
+                std::int32_t* ids = out.ids.data() + row * k;
+                float* dist = out.distances.data() + row * k;
                 const float qn = euclidean ? qNorms[i] : 0.0f;
                 for (std::int64_t j = 0; j < want; ++j) {
-                    const float d = euclidean ? std::sqrt(std::max(0.0f, qn - v[i][j])) : 1.0f - v[i][j];
-                    list.push_back({cand.ids[static_cast<std::size_t>(ix[i][j])], d});
+                    dist[j] = euclidean ? std::sqrt(std::max(0.0f, qn - v[i][j])) : 1.0f - v[i][j];
+                    ids[j] = static_cast<std::int32_t>(cand.ids[static_cast<std::size_t>(ix[i][j])]);
                 }
             }
         }
@@ -546,11 +547,78 @@ std::vector<std::vector<Neighbour>> NeighbourIndex::queryBatch(const Matrix& que
     return out;
 }
 
+KnnGraph::KnnGraph(std::int64_t rows_, int k_)
+    : rows(rows_), k(k_), ids(static_cast<std::size_t>(rows_ * k_), -1),
+      distances(static_cast<std::size_t>(rows_ * k_), 0.0f) {}
+
+int KnnGraph::count(std::int64_t row) const {
+    const std::int32_t* r = idsOf(row);
+    int c = k;
+    while (c > 0 && r[c - 1] < 0)
+        --c;
+    return c;
+}
+
+std::vector<std::vector<Neighbour>> KnnGraph::lists() const {
+    std::vector<std::vector<Neighbour>> out(static_cast<std::size_t>(rows));
+    for (std::int64_t i = 0; i < rows; ++i) {
+        const int c = count(i);
+        auto& list = out[static_cast<std::size_t>(i)];
+        list.reserve(static_cast<std::size_t>(c));
+        for (int j = 0; j < c; ++j)
+            list.push_back({idsOf(i)[j], distancesOf(i)[j]});
+    }
+    return out;
+}
+
+KnnGraph KnnGraph::fromLists(const std::vector<std::vector<Neighbour>>& lists, int k) {
+    KnnGraph g(static_cast<std::int64_t>(lists.size()), k);
+    for (std::size_t i = 0; i < lists.size(); ++i) {
+        TORCH_CHECK(lists[i].size() <= static_cast<std::size_t>(k), "KnnGraph: a list is longer than k");
+        for (std::size_t j = 0; j < lists[i].size(); ++j) {
+            g.ids[i * k + j] = static_cast<std::int32_t>(lists[i][j].row);
+            g.distances[i * k + j] = lists[i][j].distance;
+        }
+    }
+    return g;
+}
+
+KnnGraph NeighbourIndex::graph(int k, const ProgressFn& progress, const CancelToken* cancel) const {
+    const std::int64_t n = m_impl->rows;
+    if (n > std::numeric_limits<std::int32_t>::max())
+        throw Error("a kNN graph over " + std::to_string(n) + " rows: at most 2^31 - 1 rows are supported");
+    k = std::max(0, k);
+    if (m_impl->faiss)
+        return cellJoin(*m_impl->faiss, m_impl->options, k, progress, cancel);
+    if (!m_impl->hnsw)
+        return KnnGraph::fromLists(allRows(k, progress, cancel), k);
+    // HNSW: one row's list at a time straight into the flat graph.
+    KnnGraph out(n, k);
+    const float* base = m_impl->base.data_ptr<float>();
+    const std::int64_t block = 4096;
+    for (std::int64_t start = 0; start < n; start += block) {
+        if (cancel)
+            cancel->check();
+        const std::int64_t end = std::min(n, start + block);
+        at::parallel_for(start, end, 16, [&](std::int64_t b, std::int64_t e) {
+            for (std::int64_t i = b; i < e; ++i) {
+                const auto list = m_impl->approx(base + i * m_impl->cols, k, i);
+                for (std::size_t j = 0; j < list.size() && j < static_cast<std::size_t>(k); ++j) {
+                    out.ids[static_cast<std::size_t>(i * k) + j] = static_cast<std::int32_t>(list[j].row);
+                    out.distances[static_cast<std::size_t>(i * k) + j] = list[j].distance;
+                }
+            }
+        });
+        report(progress, end, n, "neighbours");
+    }
+    return out;
+}
+
 std::vector<std::vector<Neighbour>> NeighbourIndex::allRows(int k, const ProgressFn& progress,
                                                             const CancelToken* cancel) const {
     const std::int64_t n = m_impl->rows;
     if (m_impl->faiss)
-        return cellJoin(*m_impl->faiss, m_impl->options, k, progress, cancel);
+        return cellJoin(*m_impl->faiss, m_impl->options, k, progress, cancel).lists();
     if (!m_impl->hnsw) {
         std::vector<std::int64_t> self(static_cast<std::size_t>(n));
         for (std::int64_t i = 0; i < n; ++i)

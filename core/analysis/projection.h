@@ -95,6 +95,10 @@ struct UmapOptions {
     std::uint64_t seed = 0;
     /// Initial layout ([N, 2] float32), e.g. the previous frame; null = PCA scaled to +-10.
     const Matrix* init = nullptr;
+    /// Above this many rows the SGD runs on every compute thread, lock-free like umap-learn's
+    /// parallel mode: a few updates to shared points race, so two runs differ slightly. At or
+    /// below it the SGD is single-threaded and the same seed gives the same layout.
+    std::int64_t parallelAbove = 50'000;
 };
 
 /// The curve 1 / (1 + a d^(2b)) fitted to UMAP's membership-strength target for
@@ -102,8 +106,8 @@ struct UmapOptions {
 std::pair<double, double> umapCurve(double minDist, double spread);
 
 /// UMAP (McInnes, Healy & Melville 2018) of `data` ([N, D] float32) -> [N, 2] float32:
-/// kNN graph, fuzzy simplicial set, SGD with negative sampling. Single-threaded SGD so
-/// the same seed gives the same layout. Progress stages: "neighbours", "epochs".
+/// kNN graph, fuzzy simplicial set, SGD with negative sampling (single-threaded and
+/// reproducible up to options.parallelAbove rows, on every thread above). Progress stages: "neighbours", "epochs".
 Matrix umap(const MatrixView& data, const UmapOptions& options = {}, const ProgressFn& progress = {},
             const CancelToken* cancel = nullptr);
 

@@ -29,27 +29,31 @@ struct SparseRows {
 };
 
 // Conditional affinities p_{j|i} with a per-row Gaussian bandwidth found by bisection so
-// the row's entropy equals log(perplexity); then symmetrised P = (P + P^T) / 2N.
-SparseRows inputAffinities(const std::vector<std::vector<Neighbour>>& knn, double perplexity) {
-    const auto n = static_cast<std::int64_t>(knn.size());
+// the row's entropy equals log(perplexity); then symmetrised P = (P + P^T) / 2N. The graph is
+// consumed: its distances are overwritten with p_{j|i}, and it is released before P is
+// compacted, so that at 10^6 rows and 90 neighbours the peak is the graph (720 MB) plus P's
+// two directions (1.44 GB), with no list of (row, col, value) triples to sort.
+SparseRows inputAffinities(KnnGraph&& knn, double perplexity) {
+    const std::int64_t n = knn.rows;
+    const int k = knn.k;
     const double target = std::log(perplexity);
-    std::vector<std::vector<float>> cond(knn.size());
     at::parallel_for(0, n, 64, [&](std::int64_t b, std::int64_t e) {
+        std::vector<double> d2(static_cast<std::size_t>(k)), p(static_cast<std::size_t>(k));
         for (std::int64_t i = b; i < e; ++i) {
-            const auto& nb = knn[static_cast<std::size_t>(i)];
-            std::vector<double> d2(nb.size()), p(nb.size());
-            for (std::size_t j = 0; j < nb.size(); ++j)
-                d2[j] = double(nb[j].distance) * nb[j].distance;
-            const double dmin = nb.empty() ? 0.0 : d2.front(); // lists are nearest first
+            const auto m = static_cast<std::size_t>(knn.count(i));
+            float* dist = knn.distancesOf(i);
+            for (std::size_t j = 0; j < m; ++j)
+                d2[j] = double(dist[j]) * dist[j];
+            const double dmin = m == 0 ? 0.0 : d2.front(); // lists are nearest first
             double beta = 1.0, lo = 0.0, hi = std::numeric_limits<double>::infinity();
             for (int it = 0; it < 200; ++it) {
                 double sum = 0.0, h = 0.0;
-                for (std::size_t j = 0; j < nb.size(); ++j) {
+                for (std::size_t j = 0; j < m; ++j) {
                     // shifted by the nearest distance for stability; cancels in the normalisation
                     p[j] = std::exp(-beta * (d2[j] - dmin));
                     sum += p[j];
                 }
-                for (std::size_t j = 0; j < nb.size(); ++j)
+                for (std::size_t j = 0; j < m; ++j)
                     h += beta * (d2[j] - dmin) * p[j];
                 h = h / sum + std::log(sum);
                 if (std::abs(h - target) < 1e-5)
@@ -62,48 +66,85 @@ SparseRows inputAffinities(const std::vector<std::vector<Neighbour>>& knn, doubl
                     beta = (beta + lo) / 2.0;
                 }
             }
-            const double sum = std::accumulate(p.begin(), p.end(), 0.0);
-            auto& out = cond[static_cast<std::size_t>(i)];
-            out.resize(nb.size());
-            for (std::size_t j = 0; j < nb.size(); ++j)
-                out[j] = static_cast<float>(p[j] / sum);
+            const double sum = std::accumulate(p.begin(), p.begin() + static_cast<std::ptrdiff_t>(m), 0.0);
+            for (std::size_t j = 0; j < m; ++j)
+                dist[j] = static_cast<float>(p[j] / sum);
         }
     });
-    // Symmetrise: collect both directions, sort by (row, col), merge.
-    struct Entry {
-        std::int32_t row, col;
-        float value;
-    };
-    std::vector<Entry> entries;
-    std::size_t total = 0;
-    for (const auto& nb : knn)
-        total += nb.size();
-    entries.reserve(2 * total);
-    for (std::int64_t i = 0; i < n; ++i) {
-        const auto& nb = knn[static_cast<std::size_t>(i)];
-        for (std::size_t j = 0; j < nb.size(); ++j) {
-            const float v = cond[static_cast<std::size_t>(i)][j];
-            entries.push_back({static_cast<std::int32_t>(i), static_cast<std::int32_t>(nb[j].row), v});
-            entries.push_back({static_cast<std::int32_t>(nb[j].row), static_cast<std::int32_t>(i), v});
-        }
-    }
-    std::sort(entries.begin(), entries.end(),
-              [](const Entry& a, const Entry& b) { return a.row != b.row ? a.row < b.row : a.col < b.col; });
+    // Symmetrise: every edge i -> j is written into row i and row j (CSR with both
+    // directions), then each row is sorted by column and its duplicate pair merged.
     SparseRows p;
     p.start.assign(static_cast<std::size_t>(n + 1), 0);
-    const float scale = 1.0f / (2.0f * static_cast<float>(n));
-    for (std::size_t k = 0; k < entries.size();) {
-        std::size_t m = k;
-        float v = 0.0f;
-        while (m < entries.size() && entries[m].row == entries[k].row && entries[m].col == entries[k].col)
-            v += entries[m++].value;
-        p.col.push_back(entries[k].col);
-        p.value.push_back(v * scale);
-        ++p.start[static_cast<std::size_t>(entries[k].row) + 1];
-        k = m;
+    for (std::int64_t i = 0; i < n; ++i) {
+        const int m = knn.count(i);
+        p.start[static_cast<std::size_t>(i) + 1] += m;
+        for (int j = 0; j < m; ++j)
+            ++p.start[static_cast<std::size_t>(knn.idsOf(i)[j]) + 1];
     }
     for (std::size_t i = 1; i < p.start.size(); ++i)
         p.start[i] += p.start[i - 1];
+    const auto total = static_cast<std::size_t>(p.start.back());
+    p.col.resize(total);
+    p.value.resize(total);
+    {
+        std::vector<std::int64_t> fill(p.start.begin(), p.start.end() - 1);
+        for (std::int64_t i = 0; i < n; ++i) {
+            const int m = knn.count(i);
+            for (int j = 0; j < m; ++j) {
+                const std::int32_t to = knn.idsOf(i)[j];
+                const float v = knn.distancesOf(i)[j];
+                auto& a = fill[static_cast<std::size_t>(i)];
+                p.col[static_cast<std::size_t>(a)] = to;
+                p.value[static_cast<std::size_t>(a++)] = v;
+                auto& b = fill[static_cast<std::size_t>(to)];
+                p.col[static_cast<std::size_t>(b)] = static_cast<std::int32_t>(i);
+                p.value[static_cast<std::size_t>(b++)] = v;
+            }
+        }
+    }
+    knn = KnnGraph();
+    // Per row: sort by column, merge the (at most two) entries of a pair; count what is kept.
+    const float scale = 1.0f / (2.0f * static_cast<float>(n));
+    std::vector<std::int64_t> kept(static_cast<std::size_t>(n));
+    at::parallel_for(0, n, 256, [&](std::int64_t b, std::int64_t e) {
+        std::vector<std::pair<std::int32_t, float>> row;
+        for (std::int64_t i = b; i < e; ++i) {
+            const auto s0 = static_cast<std::size_t>(p.start[static_cast<std::size_t>(i)]);
+            const auto s1 = static_cast<std::size_t>(p.start[static_cast<std::size_t>(i) + 1]);
+            row.clear();
+            for (std::size_t t = s0; t < s1; ++t)
+                row.emplace_back(p.col[t], p.value[t]);
+            std::sort(row.begin(), row.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+            std::size_t out = s0;
+            for (std::size_t t = 0; t < row.size();) {
+                std::size_t u = t;
+                float v = 0.0f;
+                while (u < row.size() && row[u].first == row[t].first)
+                    v += row[u++].second;
+                p.col[out] = row[t].first;
+                p.value[out++] = v * scale;
+                t = u;
+            }
+            kept[static_cast<std::size_t>(i)] = static_cast<std::int64_t>(out - s0);
+        }
+    });
+    // Close the gaps left by merged pairs (entries only move towards the front).
+    std::size_t write = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+        const auto from = static_cast<std::size_t>(p.start[static_cast<std::size_t>(i)]);
+        const auto m = static_cast<std::size_t>(kept[static_cast<std::size_t>(i)]);
+        if (write != from) {
+            std::copy_n(p.col.begin() + static_cast<std::ptrdiff_t>(from), m,
+                        p.col.begin() + static_cast<std::ptrdiff_t>(write));
+            std::copy_n(p.value.begin() + static_cast<std::ptrdiff_t>(from), m,
+                        p.value.begin() + static_cast<std::ptrdiff_t>(write));
+        }
+        p.start[static_cast<std::size_t>(i)] = static_cast<std::int64_t>(write);
+        write += m;
+    }
+    p.start[static_cast<std::size_t>(n)] = static_cast<std::int64_t>(write);
+    p.col.resize(write);
+    p.value.resize(write);
     return p;
 }
 
@@ -358,16 +399,16 @@ Matrix tsne(const MatrixView& data, const TsneOptions& options, const ProgressFn
     no.metric = options.metric;
     no.threads = options.threads;
     no.seed = options.seed;
-    auto knn = NeighbourIndex(data, no, progress, cancel).allRows(k, progress, cancel);
+    // The index (FAISS keeps its own copy of the rows above 200,000) is gone at the end of
+    // this statement, before the affinities are built.
+    KnnGraph knn = NeighbourIndex(data, no, progress, cancel).graph(k, progress, cancel);
     if (options.metric == Metric::Cosine) // affinities use squared Euclidean of unit vectors
-        for (auto& row : knn)
-            for (auto& nb : row)
-                nb.distance = std::sqrt(std::max(0.0f, 2.0f * nb.distance));
+        for (float& d : knn.distances)
+            d = std::sqrt(std::max(0.0f, 2.0f * d));
     report(progress, 1, 1, "neighbours");
     if (cancel)
         cancel->check();
-    const SparseRows p = inputAffinities(knn, perplexity);
-    knn.clear();
+    const SparseRows p = inputAffinities(std::move(knn), perplexity);
 
     Matrix y;
     if (options.init) {

@@ -2,6 +2,7 @@
 // reference choices: smooth kNN distances (rho, sigma), fuzzy union of the directed
 // memberships, edges sampled in proportion to their weight, SGD with negative sampling.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <numeric>
@@ -262,45 +263,78 @@ Matrix umap(const MatrixView& data, const UmapOptions& options, const ProgressFn
     }
     float* yp = y.data.data();
     const auto n32 = static_cast<std::uint64_t>(n);
-    for (int epoch = 0; epoch < epochs; ++epoch) {
-        if (cancel)
-            cancel->check();
-        const float alpha = static_cast<float>(options.learningRate * (1.0 - static_cast<double>(epoch) / epochs));
-        const float ep = static_cast<float>(epoch);
-        for (std::size_t e = 0; e < m; ++e) {
+    // One pass over edges [e0, e1) of an epoch. The positions go through relaxed atomic loads
+    // and stores (plain moves on x86): when blocks run on several threads at once, updates to
+    // a shared point may be lost, as in umap-learn's parallel SGD (Hogwild), but nothing is torn.
+    auto sgd = [&](std::size_t e0, std::size_t e1, float alpha, float ep, Rng& r) {
+        auto get = [](float& v) { return std::atomic_ref<float>(v).load(std::memory_order_relaxed); };
+        auto add = [](float& v, float d) {
+            std::atomic_ref<float> a(v);
+            a.store(a.load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
+        };
+        for (std::size_t e = e0; e < e1; ++e) {
             if (nextSample[e] > ep)
                 continue;
             const std::int32_t j = edges[e].head, k = edges[e].tail;
             float* cur = yp + 2 * j;
             float* other = yp + 2 * k;
-            float dx = cur[0] - other[0], dy = cur[1] - other[1];
+            float cx = get(cur[0]), cy = get(cur[1]);
+            float dx = cx - get(other[0]), dy = cy - get(other[1]);
             float d2 = dx * dx + dy * dy;
             if (d2 > 0.0f) {
                 const float pw = fastPow(d2, fb - 1.0f);
                 const float coeff = -2.0f * fa * fb * pw / (fa * pw * d2 + 1.0f);
                 const float gx = clip4(coeff * dx) * alpha, gy = clip4(coeff * dy) * alpha;
-                cur[0] += gx;
-                cur[1] += gy;
-                other[0] -= gx;
-                other[1] -= gy;
+                add(cur[0], gx);
+                add(cur[1], gy);
+                add(other[0], -gx);
+                add(other[1], -gy);
+                cx += gx;
+                cy += gy;
             }
             nextSample[e] += epochsPerSample[e];
             const int negatives = static_cast<int>((ep - nextNegative[e]) / epochsPerNegative[e]);
             for (int s = 0; s < negatives; ++s) {
-                const auto r = static_cast<std::int64_t>(rng.next() % n32);
-                if (r == j)
+                const auto rnd = static_cast<std::int64_t>(r.next() % n32);
+                if (rnd == j)
                     continue;
-                other = yp + 2 * r;
-                dx = cur[0] - other[0];
-                dy = cur[1] - other[1];
+                other = yp + 2 * rnd;
+                dx = cx - get(other[0]);
+                dy = cy - get(other[1]);
                 d2 = dx * dx + dy * dy;
                 if (d2 > 0.0f) {
                     const float coeff = 2.0f * gamma * fb / ((0.001f + d2) * (fa * fastPow(d2, fb) + 1.0f));
-                    cur[0] += clip4(coeff * dx) * alpha;
-                    cur[1] += clip4(coeff * dy) * alpha;
+                    const float gx = clip4(coeff * dx) * alpha, gy = clip4(coeff * dy) * alpha;
+                    add(cur[0], gx);
+                    add(cur[1], gy);
+                    cx += gx;
+                    cy += gy;
                 } // coincident points: no usable direction, umap-learn skips the push too
             }
             nextNegative[e] += static_cast<float>(negatives) * epochsPerNegative[e];
+        }
+    };
+    const bool parallel = n > options.parallelAbove && at::get_num_threads() > 1;
+    constexpr std::size_t kEdgesPerBlock = 1 << 14;
+    const std::size_t blocks = (m + kEdgesPerBlock - 1) / kEdgesPerBlock;
+    for (int epoch = 0; epoch < epochs; ++epoch) {
+        if (cancel)
+            cancel->check();
+        const float alpha = static_cast<float>(options.learningRate * (1.0 - static_cast<double>(epoch) / epochs));
+        const float ep = static_cast<float>(epoch);
+        if (!parallel) {
+            sgd(0, m, alpha, ep, rng);
+        } else {
+            // Fixed blocks, each with its own random stream, so a run's draws do not depend on
+            // how the blocks are spread over threads; only the order of racing updates does.
+            at::parallel_for(0, static_cast<std::int64_t>(blocks), 1, [&](std::int64_t b0, std::int64_t b1) {
+                for (std::int64_t b = b0; b < b1; ++b) {
+                    Rng r{(options.seed + 1) * 0x9E3779B97F4A7C15ull ^
+                          (static_cast<std::uint64_t>(epoch) << 32 | static_cast<std::uint64_t>(b))};
+                    const std::size_t e0 = static_cast<std::size_t>(b) * kEdgesPerBlock;
+                    sgd(e0, std::min(m, e0 + kEdgesPerBlock), alpha, ep, r);
+                }
+            });
         }
         if ((epoch + 1) % 10 == 0 || epoch + 1 == epochs)
             report(progress, epoch + 1, epochs, "epochs");

@@ -273,10 +273,62 @@ TEST_CASE("the kNN graph of a FAISS index (IVF self-join) matches exact search f
         CHECK(self == 0);
         CHECK(unsorted == 0);
         CHECK(wrongDistance == 0);
+        // The flat graph t-SNE and UMAP use holds the same lists, 8 bytes an edge.
+        const KnnGraph flat = index.graph(k);
+        REQUIRE(flat.rows == base.rows);
+        REQUIRE(flat.k == k);
+        CHECK(flat.ids.size() == static_cast<std::size_t>(base.rows * k));
+        std::size_t differ = 0;
+        for (std::int64_t i = 0; i < base.rows; ++i) {
+            const auto& list = graph[static_cast<std::size_t>(i)];
+            differ += flat.count(i) != static_cast<int>(list.size());
+            for (std::size_t j = 0; j < list.size() && j < static_cast<std::size_t>(flat.count(i)); ++j)
+                differ += flat.idsOf(i)[j] != list[j].row || flat.distancesOf(i)[j] != list[j].distance;
+        }
+        CHECK(differ == 0);
         // Progress in rows, ending at all of them.
         REQUIRE_FALSE(reports.empty());
         CHECK(reports.back() == std::make_pair(static_cast<long long>(base.rows), std::string("neighbours")));
     }
+}
+
+TEST_CASE("a flat kNN graph pads short lists and round-trips through Neighbour lists",
+          "[analysis][neighbours][graph]") {
+    // Exact and HNSW engines: graph() holds what allRows() returns.
+    for (bool approximate : {false, true}) {
+        const auto base = vitrine::test::gaussianClusters(approximate ? 3'000 : 400, 16, 10, 2.0f, 3);
+        NeighbourOptions o;
+        o.forceApproximate = approximate;
+        o.forceExact = !approximate;
+        NeighbourIndex index(base, o);
+        CHECK(index.engine() == (approximate ? NeighbourEngine::Hnsw : NeighbourEngine::Exact));
+        const auto lists = index.allRows(7);
+        const auto flat = index.graph(7);
+        REQUIRE(flat.rows == base.rows);
+        std::size_t differ = 0;
+        for (std::int64_t i = 0; i < base.rows; ++i) {
+            const auto& list = lists[static_cast<std::size_t>(i)];
+            differ += flat.count(i) != static_cast<int>(list.size());
+            for (std::size_t j = 0; j < list.size(); ++j)
+                differ += flat.idsOf(i)[j] != list[j].row || flat.distancesOf(i)[j] != list[j].distance;
+        }
+        INFO((approximate ? "HNSW" : "exact"));
+        CHECK(differ == 0);
+    }
+    // Lists shorter than k are padded with -1 and come back at their own length.
+    std::vector<std::vector<Neighbour>> lists{{{1, 0.1f}, {2, 0.2f}}, {}, {{0, 0.5f}}};
+    const auto g = KnnGraph::fromLists(lists, 3);
+    CHECK(g.count(0) == 2);
+    CHECK(g.count(1) == 0);
+    CHECK(g.count(2) == 1);
+    CHECK(g.idsOf(0)[2] == -1);
+    const auto back = g.lists();
+    REQUIRE(back.size() == 3);
+    CHECK(back[0].size() == 2);
+    CHECK(back[0][1].row == 2);
+    CHECK(back[0][1].distance == 0.2f);
+    CHECK(back[1].empty());
+    CHECK(back[2].front().distance == 0.5f);
 }
 
 TEST_CASE("the kNN graph of a FAISS index can be cancelled", "[analysis][neighbours][faiss][graph]") {
