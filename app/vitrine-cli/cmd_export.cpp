@@ -1,5 +1,6 @@
 // vitrine-cli export --embeddings FILE --format npy|csv|safetensors|projector --out PATH
 // [--coords FILE.npy] [--images-root DIR] [--no-sprite]
+#include <filesystem>
 #include <iostream>
 
 #include "app/vitrine-cli/commands.h"
@@ -28,19 +29,30 @@ void addExportCommand(CLI::App& app, CliContext& ctx) {
     cmd->add_option("--images-root", opts->imagesRoot, "Folder that relative image paths are under (projector sprite)");
     cmd->add_flag("--no-sprite", opts->noSprite, "Projector bundle without sprite.png");
     cmd->callback([opts, &ctx] {
-        auto set = core::io::loadEmbeddingSet(opts->embeddings);
+        // A float32 .npy is memory-mapped and streamed to the output (10^6 x 384 is 1.5 GB);
+        // other inputs are read, with the coordinates a .safetensors or .csv file may carry.
+        core::io::MappedEmbeddingSet mapped;
+        core::Matrix coords;
+        if (std::filesystem::path(opts->embeddings).extension() == ".npy") {
+            mapped = core::io::openEmbeddingSet(opts->embeddings);
+        } else {
+            auto set = core::io::loadEmbeddingSet(opts->embeddings);
+            mapped.embeddings = core::MatrixView::owning(std::move(set.embeddings));
+            mapped.rows = std::move(set.rows);
+            coords = std::move(set.coords);
+        }
         if (!opts->coords.empty()) {
-            set.coords = core::io::readNpyMatrix(opts->coords);
-            if (set.coords.rows != set.embeddings.rows || set.coords.cols != 2)
-                throw core::Error(opts->coords, "coordinates must be [" + std::to_string(set.embeddings.rows) +
-                                                    ", 2], got [" + std::to_string(set.coords.rows) + ", " +
-                                                    std::to_string(set.coords.cols) + "]");
+            coords = core::io::readNpyMatrix(opts->coords);
+            if (coords.rows != mapped.embeddings.rows || coords.cols != 2)
+                throw core::Error(opts->coords, "coordinates must be [" + std::to_string(mapped.embeddings.rows) +
+                                                    ", 2], got [" + std::to_string(coords.rows) + ", " +
+                                                    std::to_string(coords.cols) + "]");
         }
         core::io::ExportOptions o;
         o.format = core::io::parseExportFormat(opts->format);
         o.imagesRoot = opts->imagesRoot;
         o.sprite = !opts->noSprite;
-        auto result = core::io::exportEmbeddings(set, opts->out, o);
+        auto result = core::io::exportEmbeddings({mapped.embeddings, mapped.rows, coords}, opts->out, o);
         for (const auto& f : result.files)
             std::cout << f.string() << '\n';
         if (result.missingImages > 0)

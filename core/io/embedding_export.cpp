@@ -48,7 +48,7 @@ void appendFloat(std::string& out, float v) {
     out.append(buf, p);
 }
 
-void checkShapes(const EmbeddingSet& set) {
+void checkShapes(const ExportSource& set) {
     if (set.rows.size() != set.embeddings.rows)
         throw Error("export: " + std::to_string(set.embeddings.rows) + " embeddings but " +
                     std::to_string(set.rows.size()) + " metadata rows");
@@ -81,7 +81,7 @@ cv::Mat thumbnail(const fs::path& file, int side) {
     return tile;
 }
 
-void writeProjector(const EmbeddingSet& set, const fs::path& dir, const ExportOptions& options, ExportResult& result,
+void writeProjector(const ExportSource& set, const fs::path& dir, const ExportOptions& options, ExportResult& result,
                     const ProgressFn& progress, const CancelToken* cancel) {
     std::error_code ec;
     if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
@@ -184,6 +184,11 @@ void writeProjector(const EmbeddingSet& set, const fs::path& dir, const ExportOp
 
 ExportResult exportEmbeddings(const EmbeddingSet& set, const fs::path& out, const ExportOptions& options,
                               const ProgressFn& progress, const CancelToken* cancel) {
+    return exportEmbeddings(ExportSource{set.embeddings, set.rows, set.coords}, out, options, progress, cancel);
+}
+
+ExportResult exportEmbeddings(const ExportSource& set, const fs::path& out, const ExportOptions& options,
+                              const ProgressFn& progress, const CancelToken* cancel) {
     checkShapes(set);
     ExportResult result;
     switch (options.format) {
@@ -227,18 +232,20 @@ ExportResult exportEmbeddings(const EmbeddingSet& set, const fs::path& out, cons
                     appendFloat(line, set.coords(i, 1));
                 }
                 os << line << "\r\n";
+                if ((i & 4095) == 4095)
+                    set.embeddings.releasePages(i - 4095, i + 1);
             }
         });
         result.files.push_back(out);
         break;
     }
     case ExportFormat::Safetensors: {
-        std::vector<NamedMatrix> tensors{{"embeddings", &set.embeddings}};
+        std::vector<std::pair<std::string, core::MatrixView>> tensors{{"embeddings", set.embeddings}};
         if (!set.coords.empty())
-            tensors.push_back({"coords", &set.coords});
+            tensors.emplace_back("coords", set.coords);
         nlohmann::json rows{{"columns", set.rows.columns}, {"rows", set.rows.rows}};
         std::map<std::string, std::string> meta{{"format", "vitrine-embeddings"}, {"rows", rows.dump()}};
-        writeFileAtomically(out, formatSafetensors(tensors, meta));
+        writeFileAtomically(out, [&](std::ostream& os) { writeSafetensors(os, tensors, meta); });
         result.files.push_back(out);
         break;
     }

@@ -39,8 +39,22 @@ struct ExportResult {
     int thumbnailSide = 0;                    ///< projector sprite thumbnail size
 };
 
-/// Writes `set` to `out` (a file, or for Projector a folder, created if missing).
+/// What an export reads: the embeddings as a view, so that a memory-mapped .npy
+/// (openEmbeddingSet) is streamed to the output rather than copied into memory first.
+struct ExportSource {
+    core::MatrixView embeddings; ///< [N, E] float32
+    const RowTable& rows;        ///< N rows
+    core::MatrixView coords;     ///< [N, 2] float32, or empty
+};
+
+/// Writes `source` to `out` (a file, or for Projector a folder, created if missing). Npy,
+/// CSV and safetensors stream from the view (a mapped file's pages are released behind);
+/// the projector bundle is built in memory (TensorBoard reads it whole anyway).
 /// Progress in rows ("thumbnails") for the sprite. Throws core::Error / core::Cancelled.
+ExportResult exportEmbeddings(const ExportSource& source, const std::filesystem::path& out,
+                              const ExportOptions& options, const ProgressFn& progress = {},
+                              const CancelToken* cancel = nullptr);
+/// The same for a set held in memory.
 ExportResult exportEmbeddings(const EmbeddingSet& set, const std::filesystem::path& out, const ExportOptions& options,
                               const ProgressFn& progress = {}, const CancelToken* cancel = nullptr);
 

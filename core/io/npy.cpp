@@ -1,5 +1,6 @@
 #include "core/io/npy.h"
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <charconv>
@@ -115,14 +116,19 @@ std::string npyMatrixPreamble(std::int64_t rows, std::int64_t cols, std::size_t 
     return out;
 }
 
-void writeNpyMatrix(std::ostream& out, const core::Matrix& m) {
+void writeNpyMatrix(std::ostream& out, const core::MatrixView& m) {
     const auto preamble = npyMatrixPreamble(m.rows, m.cols);
     out.write(preamble.data(), static_cast<std::streamsize>(preamble.size()));
-    out.write(reinterpret_cast<const char*>(m.data.data()),
-              static_cast<std::streamsize>(m.data.size() * sizeof(float)));
+    const std::int64_t block = std::max<std::int64_t>(1, (std::int64_t(1) << 22) / std::max<std::int64_t>(1, m.cols));
+    for (std::int64_t start = 0; start < m.rows; start += block) {
+        const std::int64_t end = std::min(m.rows, start + block);
+        out.write(reinterpret_cast<const char*>(m.row(start)),
+                  static_cast<std::streamsize>((end - start) * m.cols * std::int64_t(sizeof(float))));
+        m.releasePages(start, end);
+    }
 }
 
-void writeNpyMatrix(const std::filesystem::path& path, const core::Matrix& m) {
+void writeNpyMatrix(const std::filesystem::path& path, const core::MatrixView& m) {
     writeFileAtomically(path, [&](std::ostream& out) { writeNpyMatrix(out, m); });
 }
 

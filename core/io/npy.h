@@ -18,11 +18,13 @@ namespace vitrine::core::io {
 /// header written before the row count was known can be replaced in place).
 std::string npyMatrixPreamble(std::int64_t rows, std::int64_t cols, std::size_t size = 0);
 
-/// Streams `m` ([rows, cols] float32) as .npy version 1.0 (little-endian '<f4', C order).
-void writeNpyMatrix(std::ostream& out, const core::Matrix& m);
+/// Streams `m` ([rows, cols] float32; a Matrix converts to a view) as .npy version 1.0
+/// (little-endian '<f4', C order). A memory-mapped view is written in blocks with its pages
+/// released behind (MatrixView::releasePages), so a 1.5 GB file does not stay resident.
+void writeNpyMatrix(std::ostream& out, const core::MatrixView& m);
 
 /// Writes `m` to `path` atomically (see atomic_file.h); throws core::Error naming the file.
-void writeNpyMatrix(const std::filesystem::path& path, const core::Matrix& m);
+void writeNpyMatrix(const std::filesystem::path& path, const core::MatrixView& m);
 
 /// Parses .npy bytes: versions 1-3, dtype '<f4' or '<f8' (converted to float32), 1-D
 /// (read as [n, 1]) or 2-D shape, C or Fortran order. Anything else (bad magic, malformed

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <ostream>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -204,6 +205,26 @@ std::string formatSafetensors(const std::vector<NamedMatrix>& tensors,
     for (const auto& t : tensors)
         out.append(reinterpret_cast<const char*>(t.matrix->data.data()), t.matrix->data.size() * sizeof(float));
     return out;
+}
+
+void writeSafetensors(std::ostream& out, const std::vector<std::pair<std::string, core::MatrixView>>& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+    std::vector<SafetensorsEntry> entries;
+    entries.reserve(tensors.size());
+    for (const auto& [name, m] : tensors)
+        entries.push_back({name, "F32", {m.rows, m.cols}});
+    const std::string prefix = formatSafetensorsPrefix(entries, metadata);
+    out.write(prefix.data(), static_cast<std::streamsize>(prefix.size()));
+    for (const auto& [name, m] : tensors) {
+        const std::int64_t block = std::max<std::int64_t>(1,
+                                                          (std::int64_t(1) << 22) / std::max<std::int64_t>(1, m.cols));
+        for (std::int64_t start = 0; start < m.rows; start += block) {
+            const std::int64_t end = std::min(m.rows, start + block);
+            out.write(reinterpret_cast<const char*>(m.row(start)),
+                      static_cast<std::streamsize>((end - start) * m.cols * std::int64_t(sizeof(float))));
+            m.releasePages(start, end);
+        }
+    }
 }
 
 std::map<std::string, core::Matrix> readSafetensorsMatrices(const std::filesystem::path& file,

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/common/matrix.h"
+#include "core/common/matrix_view.h"
 
 namespace vitrine::core::io {
 
@@ -77,6 +78,10 @@ struct NamedMatrix {
 /// A whole safetensors file of F32 matrices ([rows, cols] each), in memory.
 std::string formatSafetensors(const std::vector<NamedMatrix>& tensors,
                               const std::map<std::string, std::string>& metadata);
+/// The same file streamed from views (a memory-mapped matrix is written in blocks, its pages
+/// released behind), for exports larger than memory should hold twice.
+void writeSafetensors(std::ostream& out, const std::vector<std::pair<std::string, core::MatrixView>>& tensors,
+                      const std::map<std::string, std::string>& metadata);
 /// Reads every 2-D (or 1-D, as [n, 1]) F32/F64 tensor; other dtypes are skipped. Validates
 /// the header and byte ranges; throws core::Error naming the file.
 std::map<std::string, core::Matrix> readSafetensorsMatrices(const std::filesystem::path& file,

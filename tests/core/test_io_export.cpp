@@ -117,6 +117,41 @@ TEST_CASE("npy, csv and safetensors exports load back identically", "[io][export
     REQUIRE(csv.find("猫/ねこ é.jpg,Bengal") != std::string::npos);
 }
 
+TEST_CASE("exporting a memory-mapped .npy streams it and writes the same bytes as from memory", "[io][export][mmap]") {
+    TempDir dir;
+    // 20,000 x 96 (7.7 MB): several write blocks and pages to release.
+    EmbeddingSet s;
+    s.embeddings = Matrix(20'000, 96);
+    std::mt19937 rng(3);
+    std::normal_distribution<float> normal;
+    for (float& v : s.embeddings.data)
+        v = normal(rng);
+    for (std::int64_t i = 0; i < s.embeddings.rows; ++i)
+        s.rows.rows.push_back({"img/" + std::to_string(i) + ".jpg", i % 2 ? "dog" : "cat"});
+    s.rows.columns = {"path", "label"};
+    exportEmbeddings(s, dir.path / "in.npy", {});
+    const auto mapped = openEmbeddingSet(dir.path / "in.npy");
+    REQUIRE(mapped.embeddings.fileBacked);
+    Matrix coords(s.embeddings.rows, 2);
+    for (std::int64_t i = 0; i < coords.rows; ++i)
+        coords(i, 0) = static_cast<float>(i), coords(i, 1) = 0.25f * static_cast<float>(i);
+    s.coords = coords;
+    for (auto format : {ExportFormat::Npy, ExportFormat::Csv, ExportFormat::Safetensors}) {
+        ExportOptions o;
+        o.format = format;
+        const std::string ext = format == ExportFormat::Npy   ? ".npy"
+                                : format == ExportFormat::Csv ? ".csv"
+                                                              : ".safetensors";
+        exportEmbeddings(s, dir.path / ("memory" + ext), o);
+        exportEmbeddings(ExportSource{mapped.embeddings, mapped.rows, coords}, dir.path / ("mapped" + ext), o);
+        INFO(ext);
+        CHECK(readFile(dir.path / ("mapped" + ext)) == readFile(dir.path / ("memory" + ext)));
+        const auto back = loadEmbeddingSet(dir.path / ("mapped" + ext));
+        CHECK(back.embeddings.data == s.embeddings.data);
+        CHECK(back.rows.rows == s.rows.rows);
+    }
+}
+
 TEST_CASE("headerless numeric CSV (as embed writes) takes its rows from the sidecar", "[io][export]") {
     TempDir dir;
     writeFileAtomically(dir.path / "e.csv", std::string("0.5,1,-2\n3,4e-3,5\n"));
