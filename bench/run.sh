@@ -11,10 +11,11 @@
 # bench/RESULTS.md (--quick writes build/bench/<time>/RESULTS.md instead).
 # Both sides run with the OPENBLAS_CORETYPE Vitrine's programs select for this CPU
 # (core/common/compute_env.h: COOPERLAKE with AVX512_BF16, SKYLAKEX with AVX-512, HASWELL with
-# AVX2) and 2 compute threads. VITRINE_BENCH_BUILD=dev uses build/dev instead of building the
-# release preset (same -O2 code; saves a full build). --isa avx2 measures an AVX2-only CPU on a
-# newer one: both sides run with oneDNN, ATen and OpenBLAS capped to AVX2 (DNNL_MAX_CPU_ISA,
-# ATEN_CPU_CAPABILITY, OPENBLAS_CORETYPE=HASWELL); RESULTS.md gets its own section for it.
+# AVX2) and 2 compute threads. VITRINE_BENCH_BUILD=dev uses build/dev instead of the release
+# preset (same -O2 code; builds only the drivers, which a plain build leaves out). --isa avx2
+# measures an AVX2-only CPU on a newer one: both sides run with oneDNN, ATen and OpenBLAS capped
+# to AVX2 (DNNL_MAX_CPU_ISA, ATEN_CPU_CAPABILITY, OPENBLAS_CORETYPE=HASWELL); RESULTS.md gets its
+# own section for it.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,7 +28,7 @@ while (($#)); do
     --no-build) BUILD=0 ;;
     --isa) [[ $2 == avx2 ]] || { echo "run.sh: --isa takes avx2" >&2; exit 2; }
       export DNNL_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 OPENBLAS_CORETYPE=HASWELL; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     w0|w1|w1b|w2|w3|w4|w5|w8) WL+=("$1") ;;
     *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -65,9 +66,10 @@ fi
 
 BIN=$ROOT/build/${VITRINE_BENCH_BUILD:-release}
 TARGETS=(bench_matmul bench_embed bench_train_step bench_analysis bench_preprocess vitrine-cli)
-if ((BUILD)) && [[ ${VITRINE_BENCH_BUILD:-release} == release ]]; then
-  say "building release: ${TARGETS[*]}"
-  { cmake --preset release && cmake --build --preset release -j 2 --target "${TARGETS[@]}"; } >>"$LOG" 2>&1 ||
+if ((BUILD)); then
+  PRESET=${VITRINE_BENCH_BUILD:-release}
+  say "building $PRESET: ${TARGETS[*]}"
+  { cmake --preset "$PRESET" && cmake --build --preset "$PRESET" -j 2 --target "${TARGETS[@]}"; } >>"$LOG" 2>&1 ||
     { say "build failed, see $LOG"; exit 1; }
 fi
 CLI=$BIN/app/vitrine-cli

@@ -1,20 +1,20 @@
 #!/usr/bin/env bash
 # clang-format (the repository's .clang-format) over Vitrine's C++ sources.
-#   scripts/format.sh                 reformat every tracked .cpp/.h in place
+#   scripts/format.sh                 reformat every .cpp/.h of Vitrine's (scripts/lib.sh: cxx_files) in place
 #   scripts/format.sh --check         change nothing; list what would change, exit 1 if anything would
 #   scripts/format.sh --since REV     only the lines changed since REV (git clang-format): in place,
 #                                     or with --check, fail if they are not formatted
 #   scripts/format.sh [--check] FILE...   these files only
-# The tree is not formatted yet (the mass reformat waits for the open branches to merge), so CI
-# does not run --check yet; --since main formats just what a branch touched.
+# CI (.ci/run) runs --check before it builds; --since main formats just what a branch touched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 check=0 since="" files=()
 while (($#)); do
   case "$1" in
     --check) check=1 ;;
     --since) since=$2; shift ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
     -*) echo "format.sh: unknown option $1" >&2; exit 2 ;;
     *) files+=("$1") ;;
   esac
@@ -38,8 +38,7 @@ if [ -n "$since" ]; then
   exec "$GCF" --binary "$FORMAT" -f "$since" -- '*.cpp' '*.h'
 fi
 
-# Generated and third-party inputs stay as they are.
-((${#files[@]})) || mapfile -t files < <(git ls-files '*.cpp' '*.h' | grep -v '^tests/fixtures/')
+((${#files[@]})) || mapfile -t files < <(cxx_files)
 if ((check)); then
   bad=()
   for f in "${files[@]}"; do

@@ -6,6 +6,7 @@
 # Extra arguments go to ctest. Dependencies as for scripts/test.sh (run that first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 all=0
 if [ "${1:-}" = "--all" ]; then all=1; shift; fi
 cmake --preset asan-ubsan >/dev/null
@@ -29,11 +30,6 @@ labels=(-L core)
 status=0
 ctest --test-dir build/asan-ubsan --output-on-failure -j2 "${labels[@]}" "$@" || status=$?
 echo "sanitize: tests took $(( $(date +%s) - start )) s"
-if [ -n "$(ls -A "$REPORTS")" ]; then
-  echo "sanitize: sanitizer reports (from the tests or the programs they ran):"
-  for f in "$REPORTS"/*; do echo "== $f"; cat "$f"; done
-  status=1
-else
-  echo "sanitize: no AddressSanitizer or UBSan reports"
-fi
+sanitizer_reports "$REPORTS" "sanitize: sanitizer reports (from the tests or the programs they ran):" \
+  "sanitize: no AddressSanitizer or UBSan reports" || status=1
 exit $status

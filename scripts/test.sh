@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Quick start 2: install dependencies, build (dev preset) and run the whole test suite.
+# Quick start 2: install dependencies, build (dev preset, as CI: warnings are errors) and run the
+# whole test suite. Shares build/dev with scripts/run.sh, so after one the other compiles only
+# what it adds (the tests, vitrine-cli).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 scripts/install-deps.sh
-# Warnings are errors here, as in CI (VITRINE_WERROR: Vitrine's own code only; the setting stays in
-# build/dev's cache until configured with -DVITRINE_WERROR=OFF).
-cmake --preset dev -DVITRINE_WERROR=ON >/dev/null
+configure_dev
 cmake --build --preset dev
 ctest --preset dev -j2 "$@"

@@ -13,6 +13,7 @@
 # JOBS (default: the number of cores) files run at once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 ROOT=$PWD
 preset=dev all=0 checks="" files=()
 while (($#)); do
@@ -44,11 +45,14 @@ for e in entries:
 json.dump(entries, open(sys.argv[2], "w"), indent=0)
 EOF
 
-# Which files: ours (not generated, not third-party), optionally only those that parse torch.
+# Which files: Vitrine's own .cpp files (lib.sh) that the build compiles, optionally only those that
+# do not parse torch.
 if ((${#files[@]} == 0)); then
-  mapfile -t files < <(python3 - "$DB/compile_commands.json" "$ROOT" "$all" <<'EOF'
+  cxx_files '*.cpp' >"$DB/ours"
+  mapfile -t files < <(python3 - "$DB/compile_commands.json" "$ROOT" "$all" "$DB/ours" <<'EOF'
 import json, os, re, sys
 db, root, every = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3] == "1"
+ours = set(open(sys.argv[4]).read().split("\n"))
 heavy = re.compile(r'^\s*#\s*include\s*<(torch/torch\.h|torch/all\.h|torch/nn|torch/optim|torch/csrc/|torch/script\.h|ATen/ATen\.h)', re.M)
 include = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.M)
 memo = {}
@@ -72,7 +76,7 @@ seen = set()
 for e in db:
     f = os.path.normpath(os.path.join(e["directory"], e["file"]))
     rel = os.path.relpath(f, root)
-    if rel.startswith(("build", "..")) or rel in seen or not rel.endswith(".cpp"):
+    if rel not in ours or rel in seen:
         continue
     seen.add(rel)
     if every or not reaches_torch(f):

@@ -17,6 +17,7 @@
 # suppressed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 spec=("$@")
 ((${#spec[@]})) || spec=("[threads]")
 cmake --preset tsan >/dev/null
@@ -35,11 +36,5 @@ start=$(date +%s)
 status=0
 build/tsan/tests/vitrine_thread_tests "${spec[@]}" || status=$?
 echo "tsan: tests took $(( $(date +%s) - start )) s"
-if [ -n "$(ls -A "$REPORTS")" ]; then
-  echo "tsan: ThreadSanitizer reports:"
-  for f in "$REPORTS"/*; do echo "== $f"; cat "$f"; done
-  status=1
-else
-  echo "tsan: no ThreadSanitizer reports"
-fi
+sanitizer_reports "$REPORTS" "tsan: ThreadSanitizer reports:" "tsan: no ThreadSanitizer reports" || status=1
 exit $status
