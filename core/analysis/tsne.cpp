@@ -353,7 +353,7 @@ Matrix tsne(const MatrixView& data, const TsneOptions& options, const ProgressFn
     TORCH_CHECK(options.theta > 0.0 && options.theta <= 0.7, "t-SNE theta must be in (0, 0.7]");
     const double perplexity = std::min(options.perplexity, (n - 1) / 3.0);
     const int k = static_cast<int>(std::min<std::int64_t>(n - 1, static_cast<std::int64_t>(3.0 * perplexity)));
-    report(progress, 0, 1, "neighbours");
+    report(progress, 0, 1, StageKind::Neighbours);
     NeighbourOptions no;
     no.metric = options.metric;
     no.threads = options.threads;
@@ -363,7 +363,7 @@ Matrix tsne(const MatrixView& data, const TsneOptions& options, const ProgressFn
         for (auto& row : knn)
             for (auto& nb : row)
                 nb.distance = std::sqrt(std::max(0.0f, 2.0f * nb.distance));
-    report(progress, 1, 1, "neighbours");
+    report(progress, 1, 1, StageKind::Neighbours);
     if (cancel)
         cancel->check();
     const SparseRows p = inputAffinities(knn, perplexity);
@@ -456,7 +456,7 @@ Matrix tsne(const MatrixView& data, const TsneOptions& options, const ProgressFn
             yp[2 * i + 1] -= cy;
         }
         if ((it + 1) % 10 == 0 || it + 1 == iterations)
-            report(progress, it + 1, iterations, "iterations");
+            report(progress, it + 1, iterations, StageKind::Optimising);
     }
     return y;
 }

@@ -40,7 +40,7 @@ struct ExportResult {
 };
 
 /// Writes `set` to `out` (a file, or for Projector a folder, created if missing).
-/// Progress in rows ("thumbnails") for the sprite. Throws core::Error / core::Cancelled.
+/// Progress: StageKind::Thumbnails (rows) for the sprite. Throws core::Error / core::Cancelled.
 ExportResult exportEmbeddings(const EmbeddingSet& set, const std::filesystem::path& out, const ExportOptions& options,
                               const ProgressFn& progress = {}, const CancelToken* cancel = nullptr);
 

@@ -21,6 +21,7 @@
 #include "core/train/embed_batch.h"
 #include "core/train/evaluate.h"
 #include "core/train/triplet.h"
+#include "core/train/validator.h"
 
 namespace vitrine::core::train {
 
@@ -109,14 +110,6 @@ void Trainer::resume() {
     m_pauseCv.notify_all();
 }
 
-void Trainer::cancel() {
-    {
-        std::lock_guard lock(m_pauseMutex);
-        m_cancelled.store(true);
-    }
-    m_pauseCv.notify_all();
-}
-
 std::map<std::string, at::Tensor> Trainer::snapshotState() const {
     std::map<std::string, at::Tensor> out;
     std::lock_guard lock(m_impl->weightsMutex);
@@ -137,11 +130,19 @@ TrainResult Trainer::run(TrainerListener* listener) {
         if (listener)
             listener->onWarning(message);
     };
-    auto stage = [&](const std::string& name, long long done, long long total) {
-        if (listener)
-            listener->onStage(name, done, total);
+    ProgressFn progress;
+    if (listener)
+        progress = [listener](long long done, long long total, const Stage& stage) {
+            listener->onProgress(done, total, stage);
+        };
+    auto cancelled = [&] { return o.cancel && o.cancel->cancelled(); };
+    // Before the first step a cancel ends the run with nothing written.
+    auto cancelledBeforeTraining = [&](const char* where) {
+        result.cancelled = true;
+        result.message = std::string("cancelled while ") + where;
+        result.seconds = std::chrono::duration<double>(Clock::now() - runStart).count();
+        return result;
     };
-    auto cancelled = [&] { return m_cancelled.load() || (o.cancel && o.cancel->cancelled()); };
     auto phase = [&](TrainPhase p, std::int64_t step) {
         if (o.phaseHook)
             o.phaseHook(p, step);
@@ -152,10 +153,13 @@ TrainResult Trainer::run(TrainerListener* listener) {
     // ---- Data: labels, stable split, and the check that triplets are possible at all.
     std::shared_ptr<const data::Dataset> ds = o.dataset;
     if (!ds) {
-        stage("scanning", 0, 0);
         data::ScanOptions so;
         so.verifyImages = false; // every image is decoded below anyway
-        ds = std::make_shared<data::Dataset>(data::scanFolder(o.dataDir, so, {}, o.cancel));
+        try {
+            ds = std::make_shared<data::Dataset>(data::scanFolder(o.dataDir, so, progress, o.cancel));
+        } catch (const Cancelled&) {
+            return cancelledBeforeTraining("scanning");
+        }
     }
     const auto root = ds->root.empty() ? o.dataDir : ds->root;
     if (ds->samples.empty())
@@ -298,11 +302,8 @@ TrainResult Trainer::run(TrainerListener* listener) {
     std::vector<std::size_t> broken;
     for (auto i : needed) {
         phase(TrainPhase::LoadingImage, 0);
-        if (cancelled()) {
-            result.cancelled = true;
-            result.message = "cancelled while loading images";
-            return result;
-        }
+        if (cancelled())
+            return cancelledBeforeTraining("loading images");
         try {
             if (isVal.count(i) || !o.augment.enabled)
                 prepared[i] = image::loadPreprocessed(ds->samples[i].path, input);
@@ -312,7 +313,7 @@ TrainResult Trainer::run(TrainerListener* listener) {
             warn(std::string(e.what()) + "; skipped");
             broken.push_back(i);
         }
-        stage("loading images", (long long)++done, (long long)needed.size());
+        report(progress, (long long)++done, (long long)needed.size(), StageKind::LoadingImages);
     }
     if (!broken.empty()) {
         auto drop = [&](std::vector<std::size_t>& v) {
@@ -332,15 +333,15 @@ TrainResult Trainer::run(TrainerListener* listener) {
         valItems.push_back(prepared[i]);
         valLabels.push_back(classIds[i]);
     }
-    const torch::Tensor valInputs = valItems.empty() ? torch::Tensor() : torch::stack(valItems);
+    const Validator validator(valItems.empty() ? torch::Tensor() : torch::stack(valItems), std::move(valLabels));
     valItems.clear();
     for (auto i : valIdx)
         prepared[i] = torch::Tensor();
+    // Throws Cancelled within a batch of a cancel. Ranks must stop at the same step, so with
+    // several processes rank 0's validation runs to its end and the cancel travels with the
+    // next step's gradients instead.
     auto validate = [&]() -> RetrievalMetrics {
-        stage("validating", 0, (long long)valLabels.size());
-        auto emb = embedInputs(model, valInputs, 32, precision, nullptr);
-        model.train();
-        return metricsOf(emb, valLabels);
+        return validator.run(model, precision, progress, dist ? nullptr : o.cancel);
     };
     if (dist) {
         // Same data, model and schedule on every rank, or the batches and the gradients
@@ -372,9 +373,13 @@ TrainResult Trainer::run(TrainerListener* listener) {
         torch::NoGradGuard noGrad;
         dist->broadcastFromRank0(weights);
     }
-    const bool canValidate = valLabels.size() >= 2;
+    const bool canValidate = validator.canValidate();
     if (canValidate) {
-        result.initialValidation = validate();
+        try {
+            result.initialValidation = validate();
+        } catch (const Cancelled&) {
+            return cancelledBeforeTraining("validating");
+        }
         if (listener) {
             EpochStats e;
             e.epoch = int(startStep / stepsPerEpoch);
@@ -393,7 +398,7 @@ TrainResult Trainer::run(TrainerListener* listener) {
         if (o.checkpointPath.empty() || step == lastCheckpointStep || rank != 0)
             return;
         phase(TrainPhase::WritingCheckpoint, step);
-        stage("writing checkpoint", 0, 0);
+        report(progress, step, totalSteps, StageKind::Checkpoint);
         std::map<std::string, torch::Tensor> extras;
         nlohmann::json optimizerSteps = nlohmann::json::object();
         for (auto& [name, p] : trainable) {
@@ -471,7 +476,7 @@ TrainResult Trainer::run(TrainerListener* listener) {
     };
     for (; step < totalSteps; ++step) {
         if (m_paused.load()) {
-            stage("paused", step, totalSteps);
+            report(progress, step, totalSteps, StageKind::Paused);
             std::unique_lock lock(m_pauseMutex);
             m_waiting.store(true);
             while (m_paused.load() && !cancelled())
@@ -683,6 +688,7 @@ TrainResult Trainer::run(TrainerListener* listener) {
         result.steps = step + 1;
         if (listener)
             listener->onStep(s);
+        report(progress, step + 1, totalSteps, StageKind::Training);
 
         const bool epochEnd = (step + 1) % stepsPerEpoch == 0;
         const bool last = step + 1 == totalSteps;
@@ -694,7 +700,13 @@ TrainResult Trainer::run(TrainerListener* listener) {
             epochLoss = 0;
             epochLossCount = 0;
             if (canValidate && (last || (o.validateEveryEpochs > 0 && e.epoch % o.validateEveryEpochs == 0))) {
-                e.validation = lastMetrics = validate();
+                try {
+                    e.validation = lastMetrics = validate();
+                } catch (const Cancelled&) { // the step landed: keep it, with the last metrics
+                    result.epochsCompleted = e.epoch;
+                    stopAt(step + 1, true);
+                    break;
+                }
                 e.validated = haveMetrics = true;
             }
             result.epochsCompleted = e.epoch;
@@ -705,9 +717,17 @@ TrainResult Trainer::run(TrainerListener* listener) {
             writeCheckpoint(step + 1, haveMetrics ? &lastMetrics : nullptr);
     }
     if (!result.stoppedNonFinite && !result.cancelled && result.message.empty()) {
-        if (canValidate && !haveMetrics)
-            lastMetrics = validate();
-        writeCheckpoint(step, haveMetrics || canValidate ? &lastMetrics : nullptr);
+        bool scored = haveMetrics;
+        if (canValidate && !haveMetrics) {
+            try {
+                lastMetrics = validate();
+                scored = true;
+            } catch (const Cancelled&) { // every step landed; the checkpoint goes without metrics
+                result.cancelled = true;
+                result.message = "cancelled while validating after step " + std::to_string(step);
+            }
+        }
+        writeCheckpoint(step, scored ? &lastMetrics : nullptr);
     }
     if (result.skippedSteps > 0 && !result.stoppedNonFinite)
         warn(std::to_string(result.skippedSteps) + " step(s) were skipped because of a non-finite loss or gradient");
