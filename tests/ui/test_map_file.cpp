@@ -130,20 +130,20 @@ TEST_CASE("a large embeddings file is mapped with PCA first; UMAP runs on it and
         }
     });
     closer.start();
-    QStringList stages;
+    QList<vitrine::core::StageKind> stages;
     QObject::connect(w.workspace()->analysisRunner(), &JobRunner::progress,
-                     [&](qint64, qint64, const QString& stage) { stages << stage; });
+                     [&](qint64, qint64, const QString&, vitrine::core::StageKind kind) { stages << kind; });
     QSignalSpy cancelled(w.workspace()->analysisRunner(), &JobRunner::cancelled);
     ProjectionSettings umap;
     umap.method = ProjectionMethod::Umap;
     w.workspace()->computeLayout(umap);
     // Not refused: it works through its neighbour graph, reporting progress.
     const bool started = testutil::waitFor(
-        [&] { return stages.contains(QStringLiteral("neighbours")) || !shown.isEmpty(); }, 60000);
+        [&] { return stages.contains(vitrine::core::StageKind::Neighbours) || !shown.isEmpty(); }, 60000);
     INFO("message shown: " << shown.toStdString());
     REQUIRE(started);
     REQUIRE(shown.isEmpty());
-    REQUIRE(stages.contains(QStringLiteral("neighbours")));
+    REQUIRE(stages.contains(vitrine::core::StageKind::Neighbours));
     w.workspace()->analysisRunner()->cancel();
     REQUIRE(testutil::waitFor([&] { return cancelled.count() > 0; }, 60000));
     CHECK(errors.isEmpty());
