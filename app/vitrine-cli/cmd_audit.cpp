@@ -10,7 +10,6 @@
 
 #include "app/vitrine-cli/commands.h"
 #include "app/vitrine-cli/embed_rows.h"
-#include "app/vitrine-cli/interrupt.h"
 #include "app/vitrine-cli/progress.h"
 #include "core/analysis/audit.h"
 #include "core/common/error.h"
@@ -53,10 +52,8 @@ void addAuditCommand(CLI::App& app, CliContext& ctx) {
         const std::filesystem::path root(opts->data);
         if (!std::filesystem::is_directory(root))
             throw core::Error(root, "not a folder");
-        core::CancelToken token;
-        InterruptScope interrupt(token);
+        core::CancelToken& token = ctx.cancelToken();
         ProgressPrinter printer(false); // --json prints one object: progress only as a bar on a terminal
-        auto progress = [&](long long d, long long t, const std::string&) { printer(d, t); };
 
         EmbeddedRows er;
         if (!opts->embeddings.empty()) {
@@ -73,7 +70,7 @@ void addAuditCommand(CLI::App& app, CliContext& ctx) {
         if (embeddings.rows == 0)
             throw core::Error(root, "no images to audit");
 
-        auto rep = core::analysis::audit(embeddings, rows, root, opts->audit, progress, &token);
+        auto rep = core::analysis::audit(embeddings, rows, root, opts->audit, printer.fn(), &token);
         printer.breakLine();
         for (const auto& u : rep.unreadable)
             std::cerr << "warning: " << u << " (not checked for exact duplicates)\n";

@@ -11,7 +11,6 @@
 
 #include "app/vitrine-cli/commands.h"
 #include "app/vitrine-cli/embed_rows.h"
-#include "app/vitrine-cli/interrupt.h"
 #include "app/vitrine-cli/progress.h"
 #include "core/analysis/compare.h"
 #include "core/analysis/projection.h"
@@ -61,8 +60,7 @@ void addCompareCommand(CLI::App& app, CliContext& ctx) {
             throw UsageError("compare needs two models (--model A --model B) or two embeddings files "
                              "(--embeddings A.npy --embeddings B.npy); got " +
                              std::to_string(names.size()));
-        core::CancelToken token;
-        InterruptScope interrupt(token);
+        core::CancelToken& token = ctx.cancelToken();
         ProgressPrinter printer(false); // --json prints one object: progress only as a bar on a terminal
 
         EmbeddedRows a, b;
@@ -102,8 +100,7 @@ void addCompareCommand(CLI::App& app, CliContext& ctx) {
         co.k = opts->k;
         co.mapA = &mapA;
         co.mapB = &mapB;
-        auto rep = core::analysis::compareEmbeddings(
-            ea, eb, rows, co, [&](long long d, long long t, const std::string&) { printer(d, t); }, &token);
+        auto rep = core::analysis::compareEmbeddings(ea, eb, rows, co, printer.fn(), &token);
         printer.breakLine();
         auto path = [&](std::int64_t r) -> const std::string& { return rows.value(r, "path"); };
         auto label = [&](std::int64_t r) -> const std::string& { return rows.value(r, "label"); };

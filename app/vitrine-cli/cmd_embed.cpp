@@ -8,7 +8,6 @@
 #include <nlohmann/json.hpp>
 
 #include "app/vitrine-cli/commands.h"
-#include "app/vitrine-cli/interrupt.h"
 #include "app/vitrine-cli/progress.h"
 #include "core/common/error.h"
 #include "core/data/dataset.h"
@@ -126,13 +125,9 @@ void addEmbedCommand(CLI::App& app, CliContext& ctx) {
                                s.labels.empty() ? std::string() : core::data::Dataset::labelAt(s, opts->labelLevel)});
             }
         };
-        core::CancelToken token;
         core::model::EmbedSummary summary;
-        try {
-            InterruptScope interrupt(token); // Ctrl-C: stop, remove the temporaries, keep the earlier output
-            summary = core::model::embedDataset(
-                *loaded.model, ds, eo, onBatch, [&](long long d, long long t, const std::string&) { printer(d, t); },
-                &token);
+        try { // Ctrl-C: stop, remove the temporaries, keep the earlier output
+            summary = core::model::embedDataset(*loaded.model, ds, eo, onBatch, printer.fn(), &ctx.cancelToken());
         } catch (const core::Cancelled&) {
             printer.breakLine();
             std::fprintf(stderr, "cancelled after %llu images; nothing written (%s is as it was)\n",
