@@ -274,7 +274,8 @@ TEST_CASE("the kNN graph of a FAISS index (IVF self-join) matches exact search f
         CHECK(wrongDistance == 0);
         // Progress in rows, ending at all of them.
         REQUIRE_FALSE(reports.empty());
-        CHECK(reports.back() == std::make_pair(static_cast<long long>(base.rows), StageKind::Neighbours));
+        CHECK(reports.back().first == base.rows);
+        CHECK(reports.back().second == StageKind::Neighbours);
     }
 }
 
