@@ -625,20 +625,8 @@ std::vector<std::vector<Neighbour>> NeighbourIndex::allRows(int k, const Progres
             self[static_cast<std::size_t>(i)] = i;
         return m_impl->exact(m_impl->base, k, self, progress, cancel);
     }
-    std::vector<std::vector<Neighbour>> out(static_cast<std::size_t>(n));
-    const float* base = m_impl->base.data_ptr<float>();
-    const std::int64_t block = 4096;
-    for (std::int64_t start = 0; start < n; start += block) {
-        if (cancel)
-            cancel->check();
-        const std::int64_t end = std::min(n, start + block);
-        at::parallel_for(start, end, 16, [&](std::int64_t b, std::int64_t e) {
-            for (std::int64_t i = b; i < e; ++i)
-                out[static_cast<std::size_t>(i)] = m_impl->approx(base + i * m_impl->cols, k, i);
-        });
-        report(progress, end, n, "neighbours");
-    }
-    return out;
+    // HNSW: the flat graph, one row's list at a time, handed back as lists.
+    return graph(k, progress, cancel).lists();
 }
 
 std::vector<std::vector<Neighbour>> exactKnn(const MatrixView& base, const Matrix& queries, int k, Metric metric,
