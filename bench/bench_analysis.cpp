@@ -30,6 +30,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -322,13 +323,14 @@ int main(int argc, char** argv) {
         out["peak_rss_mib_before"] = peakRssMiB();
         const auto start = std::chrono::steady_clock::now();
         nlohmann::json stages = nlohmann::json::object();
-        std::string stage;
-        ProgressFn progress = [&](long long, long long, const std::string& s) {
-            if (s == stage)
+        std::optional<StageKind> stage;
+        ProgressFn progress = [&](long long, long long, const Stage& s) {
+            if (s.kind == stage)
                 return;
-            stage = s;
-            stages[s] = seconds(start);
-            std::cerr << seconds(start) << " s: " << s << std::endl;
+            stage = s.kind;
+            const std::string name(stageName(s.kind));
+            stages[name] = seconds(start);
+            std::cerr << seconds(start) << " s: " << name << std::endl;
         };
         const double cpu0 = cpuSeconds();
         const Metric metric = opt.count("metric") && opt["metric"] == "cosine" ? Metric::Cosine : Metric::Euclidean;

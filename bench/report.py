@@ -211,8 +211,22 @@ SECTION_MARK = "<!-- cpu-family: "
 
 
 def cpu_family_key():
-    """'AMD EPYC · AVX-512, AVX512_BF16 (no AMX)': what decides precision and kernels."""
+    """'AMD EPYC (family 25, model 17) · AVX-512 · AVX512_BF16 (no AMX)': the CPU generation
+    (cloud CPUs often report a bare 'AMD EPYC' for Zen 4 and Zen 5 alike) and what decides
+    precision and kernels."""
     model, flags = cpu_model_and_flags()
+    ids = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k.strip() in ("cpu family", "model") and k.strip() not in ids:
+                    ids[k.strip()] = v.strip()
+                if len(ids) == 2:
+                    break
+    except OSError:
+        pass
+    model = f"{model} (family {ids.get('cpu family', '?')}, model {ids.get('model', '?')})"
     isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "SSE"
     bf16 = "AMX-BF16" if "amx_bf16" in flags else "AVX512_BF16 (no AMX)" if "avx512_bf16" in flags else "no native bf16"
     cap = os.environ.get("DNNL_MAX_CPU_ISA", "")

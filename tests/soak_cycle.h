@@ -56,13 +56,13 @@ inline CycleResult runSoakCycle(const SoakConfig& c, int cycle) {
     o.epochs = 1;
     o.seed = std::uint64_t(cycle);
     o.checkpointPath = c.work / "soak.safetensors";
-    core::train::Trainer* self = nullptr;
+    core::CancelToken stop;
+    o.cancel = &stop;
     o.phaseHook = [&](core::train::TrainPhase p, std::int64_t step) {
         if (p == core::train::TrainPhase::Forward && step == c.steps + 1)
-            self->cancel();
+            stop.cancel();
     };
     core::train::Trainer trainer(o);
-    self = &trainer;
     const auto r = trainer.run();
     if (!r.cancelled || !r.checkpointWritten)
         throw core::Error("soak cycle " + std::to_string(cycle) + ": the run was not cancelled with a checkpoint");

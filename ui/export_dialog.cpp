@@ -25,10 +25,21 @@
 namespace vitrine::ui {
 namespace {
 
-/// The workspace's embeddings with their row metadata, as the exporters take them.
-std::shared_ptr<core::io::EmbeddingSet> collect(Workspace* ws, DatasetModel* dataset) {
-    auto set = std::make_shared<core::io::EmbeddingSet>();
-    set->embeddings = ws->embeddingsCopy();
+/// What an export reads: the workspace's embeddings as a view that shares their storage (a
+/// memory-mapped file stays mapped and is streamed by the writers; nothing is copied), and
+/// the rows and map coordinates taken from the GUI's models while on the GUI thread.
+struct ExportBundle {
+    core::MatrixView embeddings;
+    core::io::RowTable rows;
+    core::Matrix coords; ///< [N, 2] or empty
+    core::io::ExportSource source() const { return {embeddings, rows, coords}; }
+};
+
+std::shared_ptr<ExportBundle> collect(Workspace* ws, DatasetModel* dataset) {
+    auto set = std::make_shared<ExportBundle>();
+    set->embeddings = ws->embeddings();
+    if (set->embeddings.data && !set->embeddings.owner) // a borrowed view: not safe to keep
+        set->embeddings = core::MatrixView::owning(ws->embeddingsCopy());
     const auto& ds = dataset->dataset();
     const int levels = ds.maxLevel() + 1;
     set->rows.columns = {"path", "label"};
@@ -44,6 +55,7 @@ std::shared_ptr<core::io::EmbeddingSet> collect(Workspace* ws, DatasetModel* dat
     const bool haveCoords = ws->layout().size() == rowOf.size();
     if (haveCoords)
         set->coords = core::Matrix(set->embeddings.rows, 2);
+    set->rows.rows.reserve(order.size());
     for (std::size_t e = 0; e < order.size(); ++e) {
         const auto& s = ds.samples[std::size_t(order[e])];
         std::vector<std::string> row{s.relativePath, core::data::Dataset::labelAt(s, dataset->labelLevel())};
@@ -162,7 +174,7 @@ void ExportDialog::startExport() {
     m_progress->setVisible(true);
     m_progress->setRange(0, 0);
     m_runner->start([set, options, out, this](const JobRunner::Context& ctx) -> std::function<void()> {
-        auto result = core::io::exportEmbeddings(*set, out.toStdString(), options, ctx.progress, &ctx.cancel);
+        auto result = core::io::exportEmbeddings(set->source(), out.toStdString(), options, ctx.progress, &ctx.cancel);
         QStringList files;
         for (const auto& f : result.files)
             files << QString::fromStdString(f.filename().string());
@@ -174,7 +186,7 @@ void ExportDialog::startExport() {
 QString ExportDialog::exportNow(Workspace* workspace, DatasetModel* dataset, const QString& format,
                                 const QString& out) {
     try {
-        core::io::exportEmbeddings(*collect(workspace, dataset), out.toStdString(), optionsFor(format, dataset));
+        core::io::exportEmbeddings(collect(workspace, dataset)->source(), out.toStdString(), optionsFor(format, dataset));
         return {};
     } catch (const std::exception& e) {
         return QString::fromStdString(e.what());

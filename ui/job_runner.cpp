@@ -24,12 +24,12 @@ JobRunner::~JobRunner() {
     m_thread.wait();
 }
 
-bool JobRunner::start(Task task) {
+bool JobRunner::start(Task task, std::shared_ptr<core::CancelToken> token) {
     if (m_busy)
         return false;
     m_busy = true;
     m_eta = -1;
-    m_cancel = std::make_shared<core::CancelToken>();
+    m_cancel = token ? std::move(token) : std::make_shared<core::CancelToken>();
     m_clock.start();
     Q_EMIT started();
 
@@ -37,18 +37,24 @@ bool JobRunner::start(Task task) {
     QPointer<JobRunner> self(this);
     QMetaObject::invokeMethod(m_worker, [self, cancel, task = std::move(task)] {
         // Progress is throttled here so a fast loop cannot flood the GUI event queue.
-        auto last = std::make_shared<std::chrono::steady_clock::time_point>();
-        core::ProgressFn progress = [self, last](long long done, long long total, const std::string& stage) {
+        // The first report of a stage and the last (done == total) always pass.
+        struct Last {
+            std::chrono::steady_clock::time_point time;
+            int kind = -1;
+        };
+        auto last = std::make_shared<Last>();
+        core::ProgressFn progress = [self, last](long long done, long long total, const core::Stage& stage) {
             auto now = std::chrono::steady_clock::now();
-            if (done != total && now - *last < std::chrono::milliseconds(50))
+            if (done != total && int(stage.kind) == last->kind && now - last->time < std::chrono::milliseconds(50))
                 return;
-            *last = now;
-            QString st = QString::fromStdString(stage);
+            last->time = now;
+            last->kind = int(stage.kind);
+            QString label = QString::fromStdString(stage.label());
             QMetaObject::invokeMethod(
                 self.data(),
-                [self, done, total, st] {
+                [self, done, total, label, kind = stage.kind] {
                     if (self)
-                        self->onProgress(done, total, st);
+                        self->onProgress(done, total, label, kind);
                 },
                 Qt::QueuedConnection);
         };
@@ -98,12 +104,12 @@ void JobRunner::cancel() {
         m_cancel->cancel();
 }
 
-void JobRunner::onProgress(qint64 done, qint64 total, const QString& stage) {
+void JobRunner::onProgress(qint64 done, qint64 total, const QString& stage, core::StageKind kind) {
     if (total > 0 && done > 0) {
         double elapsed = m_clock.elapsed() / 1000.0;
         m_eta = elapsed * double(total - done) / double(done);
     }
-    Q_EMIT progress(done, total, stage);
+    Q_EMIT progress(done, total, stage, kind);
 }
 
 void JobRunner::end() {

@@ -36,6 +36,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <utility>
 
 #include "core/common/precision.h"
 #include "core/data/import_rules.h"
@@ -235,6 +236,10 @@ void MainWindow::buildDocks() {
         m_training->setModelChoices(bundled, presets);
     }
     m_trainer = new TrainingController(m_training, m_datasetModel, m_workspace, this);
+    connect(m_trainer, &TrainingController::idle, this, [this] {
+        if (auto action = std::exchange(m_afterTraining, {}))
+            action();
+    });
     m_trainingDock = addPanel(tr("Training"), QStringLiteral("trainingDock"), m_training, Qt::LeftDockWidgetArea);
     tabifyDockWidget(m_datasetDock, m_trainingDock);
     m_datasetDock->raise();
@@ -637,7 +642,8 @@ void MainWindow::showJobProgress(JobRunner* runner) {
 }
 
 void MainWindow::openFolder(const QString& folder) {
-    if (!confirmStopTraining(tr("Opening another data set stops the training run.")))
+    if (stopTrainingFirst(tr("Opening another data set stops the training run."),
+                          [this, folder] { openFolder(folder); }))
         return;
     const std::string path = QDir(folder).absolutePath().toStdString();
     m_welcome->setOpening(QDir(folder).absolutePath());
@@ -668,7 +674,8 @@ void MainWindow::openFolder(const QString& folder) {
 }
 
 void MainWindow::openEmbeddings(const QString& file) {
-    if (!confirmStopTraining(tr("Opening an embeddings file stops the training run.")))
+    if (stopTrainingFirst(tr("Opening an embeddings file stops the training run."),
+                          [this, file] { openEmbeddings(file); }))
         return;
     const std::filesystem::path path = QFileInfo(file).absoluteFilePath().toStdString();
     m_welcome->setOpening(QFileInfo(file).absoluteFilePath());
@@ -679,11 +686,11 @@ void MainWindow::openEmbeddings(const QString& file) {
     };
     bool started = m_scanRunner->start([this, path](const JobRunner::Context& ctx) -> std::function<void()> {
         auto opened = std::make_shared<Opened>();
-        ctx.progress(0, 3, "reading the rows");
+        core::report(ctx.progress, 0, 3, core::StageKind::Reading, "the rows");
         opened->set = core::io::openEmbeddingSet(path);
         const auto& rows = opened->set.rows;
         ctx.cancel.check();
-        ctx.progress(1, 3, "naming the rows");
+        core::report(ctx.progress, 1, 3, core::StageKind::Reading, "naming the rows");
         // Rows name images relative to the file's folder (as `vitrine-cli embed` writes them
         // relative to the data set); the images need not be there: thumbnails are then absent.
         auto& ds = opened->dataset;
@@ -703,7 +710,7 @@ void MainWindow::openEmbeddings(const QString& file) {
             order[std::size_t(i)] = i;
         }
         ctx.cancel.check();
-        ctx.progress(2, 3, "sorting the rows");
+        core::report(ctx.progress, 2, 3, core::StageKind::Reading, "sorting the rows");
         // The data set keeps its samples sorted by relative path; the embeddings stay in file order.
         std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
             return ds.samples[std::size_t(a)].relativePath < ds.samples[std::size_t(b)].relativePath;
@@ -715,7 +722,7 @@ void MainWindow::openEmbeddings(const QString& file) {
             opened->rowOf[int(r)] = int(order[std::size_t(r)]);
         }
         ds.samples = std::move(sorted);
-        ctx.progress(3, 3, "rows ready");
+        core::report(ctx.progress, 3, 3, core::StageKind::Reading);
         return [this, opened, path] {
             m_folder.clear();
             m_problems->removeRows(0, m_problems->rowCount());
@@ -837,18 +844,24 @@ void MainWindow::dropEvent(QDropEvent* event) {
         addFiles(files);
 }
 
-bool MainWindow::confirmStopTraining(const QString& why) {
+bool MainWindow::stopTrainingFirst(const QString& why, std::function<void()> retry) {
     if (!m_trainer || !m_trainer->running())
-        return true;
-    int answer = m_autoAnswer;
-    if (answer < 0)
-        answer = QMessageBox::question(this, tr("Training is running"),
-                                       why + QStringLiteral("\n\n") +
-                                           tr("Stop it now? The current weights are saved as a checkpoint."),
-                                       QMessageBox::Yes | QMessageBox::No, QMessageBox::No);
-    if (answer != QMessageBox::Yes)
         return false;
-    m_trainer->stopAndWait(120000);
+    if (!m_trainer->stopping()) {
+        int answer = m_autoAnswer;
+        if (answer < 0)
+            answer = QMessageBox::question(this, tr("Training is running"),
+                                           why + QStringLiteral("\n\n") +
+                                               tr("Stop it now? The current weights are saved as a checkpoint."),
+                                           QMessageBox::Yes | QMessageBox::No, QMessageBox::No);
+        if (answer != QMessageBox::Yes)
+            return true;
+        // The run stops on its own thread (the step in flight is abandoned, the checkpoint
+        // written); the window stays responsive and goes on when the controller is idle.
+        m_trainer->stop();
+        statusBar()->showMessage(tr("Stopping the training run and saving its checkpoint…"));
+    }
+    m_afterTraining = std::move(retry);
     return true;
 }
 
@@ -870,7 +883,7 @@ void MainWindow::exportDialog() {
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
-    if (!confirmStopTraining(tr("Closing Vitrine stops the training run."))) {
+    if (stopTrainingFirst(tr("Closing Vitrine stops the training run."), [this] { close(); })) {
         event->ignore();
         return;
     }

@@ -125,8 +125,12 @@ private:
     void addImagesDialog();
     void chooseModelDialog();
     void exportDialog();
-    /// Asks to stop a running training (checkpoint kept); false when the user declines.
-    bool confirmStopTraining(const QString& why);
+    /// For an action that ends a running training (open another data set, close): false
+    /// when no run is in the way, and the caller goes on. Otherwise asks whether to stop it
+    /// (`why`; the checkpoint is kept) and returns true: the caller returns, and on Yes
+    /// `retry` runs once the run has ended (never blocking the GUI thread while it stops;
+    /// while a stop is under way the latest action waits, without asking again).
+    bool stopTrainingFirst(const QString& why, std::function<void()> retry);
     void onSelection(int row);
     void updateCentre();
 
@@ -176,6 +180,7 @@ private:
     JobRunner* m_activeRunner = nullptr;
     int m_currentRow = -1;
     int m_autoAnswer = -1;
+    std::function<void()> m_afterTraining; ///< stopTrainingFirst's action, once the run has ended
 };
 
 } // namespace vitrine::ui

@@ -173,14 +173,15 @@ SelectionExportDialog::SelectionExportDialog(const QString& root, std::vector<co
         const QFileInfo info(m_lastOutput);
         QDesktopServices::openUrl(QUrl::fromLocalFile(info.isDir() ? info.absoluteFilePath() : info.absolutePath()));
     });
-    connect(m_runner, &JobRunner::progress, this, [this](qint64 done, qint64 total, const QString& stage) {
-        m_progress->setRange(0, int(std::max<qint64>(total, 1)));
-        m_progress->setValue(int(done));
-        m_status->setText(tr("%1: %2 of %3…")
-                              .arg(stage == QStringLiteral("montage") ? tr("Drawing") : tr("Copying"))
-                              .arg(done)
-                              .arg(total));
-    });
+    connect(m_runner, &JobRunner::progress, this,
+            [this](qint64 done, qint64 total, const QString&, core::StageKind kind) {
+                m_progress->setRange(0, int(std::max<qint64>(total, 1)));
+                m_progress->setValue(int(done));
+                m_status->setText(tr("%1: %2 of %3…")
+                                      .arg(kind == core::StageKind::Drawing ? tr("Drawing") : tr("Copying"))
+                                      .arg(done)
+                                      .arg(total));
+            });
     connect(m_runner, &JobRunner::failed, this, &SelectionExportDialog::showError);
     connect(m_runner, &JobRunner::cancelled, this, [this] {
         m_status->setText(

@@ -32,10 +32,11 @@ public:
     void start();
     void pause();
     void resume();
-    /// Asks the run to stop after the current step (it writes a checkpoint).
+    /// Asks the run to stop and returns at once: the step in flight is abandoned and a
+    /// checkpoint of the completed steps is written on the training thread; idle() follows.
     void stop();
-    /// Stops and waits (processing events) until the run has ended; for closing the window.
-    bool stopAndWait(int timeoutMs);
+    /// stop() was asked and the run has not ended yet.
+    bool stopping() const { return m_stopping; }
     /// Folder holding this session's runs.
     static QString runsDirectory();
     QString lastCheckpoint() const { return m_lastCheckpoint; }
@@ -46,6 +47,8 @@ Q_SIGNALS:
     void finished(const QString& summary);
     void stepDone(qint64 step);
     void snapshotPublished(qint64 step);
+    /// The run has ended, however (finished, failed or stopped); running() is false now.
+    void idle();
 
 private:
     struct Run;
@@ -56,6 +59,7 @@ private:
     std::shared_ptr<Run> m_run;
     QString m_lastCheckpoint;
     qint64 m_steps = 0;
+    bool m_stopping = false;
 };
 
 } // namespace vitrine::ui

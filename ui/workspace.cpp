@@ -64,6 +64,19 @@ DatasetEmbeddings embedAll(core::model::VitImpl& model, const core::data::Datase
     return out;
 }
 
+/// `session` brought to `spec` and, while training runs (`live`), to the trainer's weights of
+/// `liveStep`; then `path` decoded at the model's input options and inspected.
+std::shared_ptr<an::InspectionResult> inspectPath(core::model::ModelSession& session, const QString& spec,
+                                                  int imageSize, const WeightSnapshot& live, qint64 liveStep,
+                                                  const std::string& path, const core::CancelToken* cancel) {
+    session.ensure(spec.toStdString(), imageSize);
+    if (live && session.weightsStep() != liveStep)
+        session.applyWeights(*live, liveStep);
+    auto& model = *session.loaded().model;
+    return std::make_shared<an::InspectionResult>(
+        an::inspectImage(model, core::image::decodeForModel(path, model.config().inputOptions()), cancel));
+}
+
 } // namespace
 
 DatasetEmbeddings Workspace::embedWithModel(const QString& spec, int imageSize, const core::data::Dataset& dataset,
@@ -375,6 +388,11 @@ void Workspace::startAnalysis(bool live, qint64 step) {
     });
 }
 
+QString Workspace::inspectionSpec() const {
+    // While training runs, the model being trained (its live weights are applied on top).
+    return m_liveStep >= 0 && m_embedEngine->loaded().model ? QString::fromStdString(m_embedEngine->spec()) : m_spec;
+}
+
 QString Workspace::titleOf(int row) const {
     if (row < 0 || row >= m_dataset->rowCount())
         return {};
@@ -551,19 +569,12 @@ void Workspace::requestInspection(int row) {
     const std::string path = m_dataset->data(m_dataset->index(row), DatasetModel::PathRole).toString().toStdString();
     const QString title = titleOf(row);
     auto engine = m_inspectEngine;
-    const QString spec = m_liveStep >= 0 && m_embedEngine->loaded().model
-                             ? QString::fromStdString(m_embedEngine->spec())
-                             : m_spec;
+    const QString spec = inspectionSpec();
     const int imageSize = m_imageSize;
     const WeightSnapshot live = m_liveWeights;
     const qint64 liveStep = m_liveStep;
     auto task = [=, this](const JobRunner::Context& ctx) -> std::function<void()> {
-        engine->ensure(spec, imageSize);
-        if (live && engine->weightsStep() != liveStep)
-            engine->applyWeights(*live, liveStep);
-        auto result = std::make_shared<an::InspectionResult>(an::inspectImage(
-            *engine->loaded().model, core::image::decodeForModel(path, engine->loaded().model->config().inputOptions()),
-            &ctx.cancel));
+        auto result = inspectPath(*engine, spec, imageSize, live, liveStep, path, &ctx.cancel);
         return [this, result, title] { Q_EMIT inspectionReady(result, title); };
     };
     m_pendingInspection = [this, task] { m_inspect->start(task); };
@@ -578,20 +589,13 @@ void Workspace::requestPairInspection(int rowA, int rowB) {
     const std::string pathB = m_dataset->data(m_dataset->index(rowB), DatasetModel::PathRole).toString().toStdString();
     const QString titleA = titleOf(rowA), titleB = titleOf(rowB);
     auto engine = m_inspectEngine;
-    const QString spec = m_spec;
+    const QString spec = inspectionSpec();
     const int imageSize = m_imageSize;
     const WeightSnapshot live = m_liveWeights;
     const qint64 liveStep = m_liveStep;
     auto task = [=, this](const JobRunner::Context& ctx) -> std::function<void()> {
-        engine->ensure(spec, imageSize);
-        if (live && engine->weightsStep() != liveStep)
-            engine->applyWeights(*live, liveStep);
-        auto a = std::make_shared<an::InspectionResult>(an::inspectImage(
-            *engine->loaded().model,
-            core::image::decodeForModel(pathA, engine->loaded().model->config().inputOptions()), &ctx.cancel));
-        auto b = std::make_shared<an::InspectionResult>(an::inspectImage(
-            *engine->loaded().model,
-            core::image::decodeForModel(pathB, engine->loaded().model->config().inputOptions()), &ctx.cancel));
+        auto a = inspectPath(*engine, spec, imageSize, live, liveStep, pathA, &ctx.cancel);
+        auto b = inspectPath(*engine, spec, imageSize, live, liveStep, pathB, &ctx.cancel);
         return [=, this] { Q_EMIT pairInspectionReady(a, titleA, b, titleB, false); };
     };
     m_pendingInspection = [this, task] { m_inspect->start(task); };

@@ -191,6 +191,7 @@ private:
     void runPendingInspection();
     QVector<NeighbourItem> toItems(const std::vector<core::analysis::Neighbour>& hits, int queryRow) const;
     QString titleOf(int row) const;
+    QString inspectionSpec() const; ///< the model spec inspections run
 
     DatasetModel* m_dataset;
     JobRunner* m_engine;   // model load + embedding

@@ -10,7 +10,6 @@
 
 #include "app/vitrine-cli/commands.h"
 #include "app/vitrine-cli/embed_rows.h"
-#include "app/vitrine-cli/interrupt.h"
 #include "app/vitrine-cli/progress.h"
 #include "core/analysis/audit.h"
 #include "core/common/error.h"
@@ -42,21 +41,14 @@ void addAuditCommand(CLI::App& app, CliContext& ctx) {
     cmd->add_option("--top", opts->top, "Rows per list in the table (--json lists all)")
         ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
-    cmd->add_option("--batch", opts->batch, "Images per forward pass")
-        ->check(CLI::Range(1, 4096))
-        ->capture_default_str();
-    cmd->add_option("--precision", opts->precision, "auto, fp32, bf16 or int8 (int8 Linear layers, inference only)")
-        ->check(CLI::IsMember({"auto", "fp32", "bf16", "int8"}))
-        ->capture_default_str();
+    addInferenceFlags(cmd, opts->batch, opts->precision);
     cmd->add_flag("--json", opts->json, "One JSON object on stdout");
     cmd->callback([opts, cmd, &ctx] {
         const std::filesystem::path root(opts->data);
         if (!std::filesystem::is_directory(root))
             throw core::Error(root, "not a folder");
-        core::CancelToken token;
-        InterruptScope interrupt(token);
+        core::CancelToken& token = ctx.cancelToken();
         ProgressPrinter printer(false); // --json prints one object: progress only as a bar on a terminal
-        auto progress = [&](long long d, long long t, const std::string&) { printer(d, t); };
 
         EmbeddedRows er;
         if (!opts->embeddings.empty()) {
@@ -73,7 +65,7 @@ void addAuditCommand(CLI::App& app, CliContext& ctx) {
         if (embeddings.rows == 0)
             throw core::Error(root, "no images to audit");
 
-        auto rep = core::analysis::audit(embeddings, rows, root, opts->audit, progress, &token);
+        auto rep = core::analysis::audit(embeddings, rows, root, opts->audit, printer.fn(), &token);
         printer.breakLine();
         for (const auto& u : rep.unreadable)
             std::cerr << "warning: " << u << " (not checked for exact duplicates)\n";

@@ -11,7 +11,6 @@
 
 #include "app/vitrine-cli/commands.h"
 #include "app/vitrine-cli/embed_rows.h"
-#include "app/vitrine-cli/interrupt.h"
 #include "app/vitrine-cli/progress.h"
 #include "core/analysis/compare.h"
 #include "core/analysis/projection.h"
@@ -45,12 +44,7 @@ void addCompareCommand(CLI::App& app, CliContext& ctx) {
     cmd->add_option("--top", opts->top, "Images listed in the table (--json lists every changed one)")
         ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
-    cmd->add_option("--batch", opts->batch, "Images per forward pass")
-        ->check(CLI::Range(1, 4096))
-        ->capture_default_str();
-    cmd->add_option("--precision", opts->precision, "auto, fp32, bf16 or int8 (int8 Linear layers, inference only)")
-        ->check(CLI::IsMember({"auto", "fp32", "bf16", "int8"}))
-        ->capture_default_str();
+    addInferenceFlags(cmd, opts->batch, opts->precision);
     cmd->add_flag("--json", opts->json, "One JSON object on stdout");
     cmd->callback([opts, cmd, &ctx] {
         const std::filesystem::path root(opts->data);
@@ -61,8 +55,7 @@ void addCompareCommand(CLI::App& app, CliContext& ctx) {
             throw UsageError("compare needs two models (--model A --model B) or two embeddings files "
                              "(--embeddings A.npy --embeddings B.npy); got " +
                              std::to_string(names.size()));
-        core::CancelToken token;
-        InterruptScope interrupt(token);
+        core::CancelToken& token = ctx.cancelToken();
         ProgressPrinter printer(false); // --json prints one object: progress only as a bar on a terminal
 
         EmbeddedRows a, b;
@@ -102,8 +95,7 @@ void addCompareCommand(CLI::App& app, CliContext& ctx) {
         co.k = opts->k;
         co.mapA = &mapA;
         co.mapB = &mapB;
-        auto rep = core::analysis::compareEmbeddings(
-            ea, eb, rows, co, [&](long long d, long long t, const std::string&) { printer(d, t); }, &token);
+        auto rep = core::analysis::compareEmbeddings(ea, eb, rows, co, printer.fn(), &token);
         printer.breakLine();
         auto path = [&](std::int64_t r) -> const std::string& { return rows.value(r, "path"); };
         auto label = [&](std::int64_t r) -> const std::string& { return rows.value(r, "label"); };

@@ -8,7 +8,6 @@
 #include <nlohmann/json.hpp>
 
 #include "app/vitrine-cli/commands.h"
-#include "app/vitrine-cli/interrupt.h"
 #include "app/vitrine-cli/progress.h"
 #include "core/common/error.h"
 #include "core/data/dataset.h"
@@ -44,9 +43,7 @@ void addEmbedCommand(CLI::App& app, CliContext& ctx) {
         ->capture_default_str();
     cmd->add_option("--data", opts->data, "Folder of images (one sub-folder per class)")->required();
     cmd->add_option("--out", opts->out, "Output file: .npy (float32 [rows, E]), .csv or .safetensors")->required();
-    cmd->add_option("--batch", opts->batch, "Images per forward pass")
-        ->check(CLI::Range(1, 4096))
-        ->capture_default_str();
+    addInferenceFlags(cmd, opts->batch, opts->precision);
     cmd->add_option("--image-size", opts->imageSize,
                     "Input side S (default: the model's; positional embeddings are interpolated)")
         ->check(CLI::NonNegativeNumber);
@@ -54,11 +51,6 @@ void addEmbedCommand(CLI::App& app, CliContext& ctx) {
         ->check(CLI::NonNegativeNumber);
     cmd->add_option("--device", opts->device, "cpu, cuda or auto")
         ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
-        ->capture_default_str();
-    cmd->add_option(
-           "--precision", opts->precision,
-           "auto (the fastest this CPU measured: bf16 where native, int8 Linear layers where faster still and within cosine 0.99 of fp32 on the first batch), fp32, bf16 or int8")
-        ->check(CLI::IsMember({"auto", "fp32", "bf16", "int8"}))
         ->capture_default_str();
     cmd->add_option("--label-level", opts->labelLevel, "Label level written to rows.tsv (0 = top folder, -1 = deepest)")
         ->capture_default_str();
@@ -126,13 +118,9 @@ void addEmbedCommand(CLI::App& app, CliContext& ctx) {
                                s.labels.empty() ? std::string() : core::data::Dataset::labelAt(s, opts->labelLevel)});
             }
         };
-        core::CancelToken token;
         core::model::EmbedSummary summary;
-        try {
-            InterruptScope interrupt(token); // Ctrl-C: stop, remove the temporaries, keep the earlier output
-            summary = core::model::embedDataset(
-                *loaded.model, ds, eo, onBatch, [&](long long d, long long t, const std::string&) { printer(d, t); },
-                &token);
+        try { // Ctrl-C: stop, remove the temporaries, keep the earlier output
+            summary = core::model::embedDataset(*loaded.model, ds, eo, onBatch, printer.fn(), &ctx.cancelToken());
         } catch (const core::Cancelled&) {
             printer.breakLine();
             std::fprintf(stderr, "cancelled after %llu images; nothing written (%s is as it was)\n",

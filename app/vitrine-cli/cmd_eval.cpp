@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/vitrine-cli/commands.h"
+#include "app/vitrine-cli/progress.h"
 #include "core/common/precision.h"
 #include "core/train/evaluate.h"
 
@@ -48,8 +49,12 @@ void addEvalCommand(CLI::App& app, CliContext& ctx) {
         e.split = core::train::parseSplit(opts->split);
         e.precision = core::parsePrecision(opts->precision);
         e.preprocess = opts->pre.toJson();
-        auto rep = opts->baseline == "pixels" ? core::train::evaluatePixelBaseline(opts->data, e)
-                                              : core::train::evaluateModel(opts->model, opts->data, e);
+        ProgressPrinter printer(false); // --json prints one object: progress only as a bar on a terminal
+        auto& token = ctx.cancelToken();
+        auto rep = opts->baseline == "pixels"
+                       ? core::train::evaluatePixelBaseline(opts->data, e, printer.fn(), &token)
+                       : core::train::evaluateModel(opts->model, opts->data, e, printer.fn(), &token);
+        printer.breakLine();
         const auto& m = rep.metrics;
         if (opts->json) {
             auto j = core::train::retrievalMetricsJson(m);

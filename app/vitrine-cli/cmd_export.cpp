@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "app/vitrine-cli/commands.h"
+#include "app/vitrine-cli/progress.h"
 #include "core/common/error.h"
 #include "core/io/embedding_export.h"
 #include "core/io/npy.h"
@@ -52,7 +53,10 @@ void addExportCommand(CLI::App& app, CliContext& ctx) {
         o.format = core::io::parseExportFormat(opts->format);
         o.imagesRoot = opts->imagesRoot;
         o.sprite = !opts->noSprite;
-        auto result = core::io::exportEmbeddings({mapped.embeddings, mapped.rows, coords}, opts->out, o);
+        ProgressPrinter printer(false); // the projector's sprite decodes every image
+        auto result = core::io::exportEmbeddings({mapped.embeddings, mapped.rows, coords}, opts->out, o, printer.fn(),
+                                                 &ctx.cancelToken());
+        printer.breakLine();
         for (const auto& f : result.files)
             std::cout << f.string() << '\n';
         if (result.missingImages > 0)

@@ -10,7 +10,6 @@
 #include <optional>
 
 #include "app/vitrine-cli/commands.h"
-#include "app/vitrine-cli/interrupt.h"
 #include "app/vitrine-cli/progress.h"
 #include "core/common/error.h"
 #include "core/model/model_catalogue.h"
@@ -125,14 +124,11 @@ void addModelsCommand(CLI::App& app, CliContext& ctx) {
     download->add_flag("--json", opts->json, "JSON-lines progress and a summary object on stdout");
     download->callback([opts, &ctx] {
         const auto e = knownEntry(opts->name);
-        core::CancelToken cancel;
-        InterruptScope interrupts(cancel);
         ProgressPrinter printer(opts->json, ProgressUnit::Bytes);
-        auto progress = [&](long long done, long long total, const std::string&) { printer(done, total); };
         if (!opts->json)
             std::cerr << "downloading " << e.name << " from " << model::mirroredUrl(e.url) << '\n';
         try {
-            const auto got = model::downloadCatalogueModel(e.name, progress, &cancel);
+            const auto got = model::downloadCatalogueModel(e.name, printer.fn(), &ctx.cancelToken());
             printer.breakLine();
             if (opts->json) {
                 std::cout << nlohmann::json{{"event", "done"},

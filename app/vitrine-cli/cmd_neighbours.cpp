@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "app/vitrine-cli/commands.h"
+#include "app/vitrine-cli/progress.h"
 #include "core/analysis/neighbours.h"
 #include "core/common/error.h"
 #include "core/io/embedding_set.h"
@@ -54,7 +55,9 @@ void addNeighboursCommand(CLI::App& app, CliContext& ctx) {
         no.metric = parseMetric(opts->metric);
         no.forceExact = opts->exact;
         no.embeddingsFile = opts->embeddings; // the FAISS index (large sets) is kept beside it
-        core::analysis::NeighbourIndex index(set.embeddings, no);
+        ProgressPrinter printer(false);       // building an index over a large set takes a while
+        core::analysis::NeighbourIndex index(set.embeddings, no, printer.fn(), &ctx.cancelToken());
+        printer.breakLine();
         if (index.indexFileStatus() == core::analysis::IndexFileStatus::SaveFailed)
             std::cerr << "warning: the search index was not saved, so the next run builds it again: "
                       << index.indexFileMessage() << '\n';

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "app/vitrine-cli/commands.h"
+#include "app/vitrine-cli/progress.h"
 #include "core/analysis/projection.h"
 #include "core/common/error.h"
 #include "core/io/atomic_file.h"
@@ -58,21 +59,8 @@ void addProjectCommand(CLI::App& app, CliContext& ctx) {
                                   "initial layout must be [" + std::to_string(set.embeddings.rows) + ", 2]");
         }
         const core::Matrix* initPtr = init.empty() ? nullptr : &init;
-        int lastPercent = -1;
-        std::string lastStage;
-        core::ProgressFn progress = [&](long long done, long long total, const std::string& stage) {
-            if (opts->quiet || total <= 0)
-                return;
-            const int pct = static_cast<int>(100 * done / total);
-            if (stage != lastStage) {
-                lastStage = stage;
-                lastPercent = -1;
-            }
-            if (pct != lastPercent && (pct % 10 == 0)) {
-                std::cerr << stage << ' ' << pct << "%\n";
-                lastPercent = pct;
-            }
-        };
+        ProgressPrinter printer(false);
+        const core::ProgressFn progress = opts->quiet ? core::ProgressFn() : printer.fn();
         // The map panel's policy (core/analysis/projection.h): perplexity and neighbours capped
         // for small sets, --init continued the way the map continues a layout.
         core::analysis::ProjectionRequest request;
@@ -83,7 +71,9 @@ void addProjectCommand(CLI::App& app, CliContext& ctx) {
         request.neighbours = opts->neighbours;
         request.minDist = opts->minDist;
         request.metric = parseMetric(opts->metric);
-        const core::Matrix y = core::analysis::projectLayout(set.embeddings, request, initPtr, progress);
+        const core::Matrix y = core::analysis::projectLayout(set.embeddings, request, initPtr, progress,
+                                                             &ctx.cancelToken());
+        printer.breakLine();
         if (ext == ".npy") {
             core::io::writeNpyMatrix(out, y);
         } else {

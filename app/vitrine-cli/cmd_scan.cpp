@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/vitrine-cli/commands.h"
+#include "app/vitrine-cli/progress.h"
 #include "core/data/dataset.h"
 
 namespace vitrine::cli {
@@ -24,7 +25,9 @@ void addScanCommand(CLI::App& app, CliContext& ctx) {
     cmd->callback([opts, &ctx] {
         core::data::ScanOptions so;
         so.verifyImages = !opts->quick;
-        auto ds = core::data::scanFolder(opts->dir, so);
+        ProgressPrinter printer(false); // --json prints one object: progress only as a bar on a terminal
+        auto ds = core::data::scanFolder(opts->dir, so, printer.fn(), &ctx.cancelToken());
+        printer.breakLine();
         auto names = ds.classNames(opts->level);
         auto ids = ds.classIds(opts->level);
         std::vector<int> counts(names.size(), 0);

@@ -6,7 +6,7 @@
 
 #include "app/vitrine-cli/commands.h"
 #include "app/vitrine-cli/embed_rows.h"
-#include "app/vitrine-cli/interrupt.h"
+#include "app/vitrine-cli/progress.h"
 #include "core/analysis/selection_export.h"
 #include "core/common/error.h"
 #include "core/data/dataset.h"
@@ -84,8 +84,8 @@ void addSelectCommand(CLI::App& app, CliContext& ctx) {
             throw UsageError("select: say which images, with --paths-from LIST.txt (or - for stdin) or --label L");
         if (opts->csv.empty() && opts->copyTo.empty() && opts->montage.empty())
             throw UsageError("select: say what to make, with --csv F.csv, --copy-to DIR and/or --montage F.png");
-        core::CancelToken token;
-        InterruptScope interrupt(token);
+        core::CancelToken& token = ctx.cancelToken();
+        ProgressPrinter printer(false);
 
         std::vector<core::analysis::SelectedImage> images;
         if (opts->pathsFrom == "-") {
@@ -98,7 +98,7 @@ void addSelectCommand(CLI::App& app, CliContext& ctx) {
         } else {
             core::data::ScanOptions so;
             so.verifyImages = false;
-            const auto ds = core::data::scanFolder(root, so, {}, &token);
+            const auto ds = core::data::scanFolder(root, so, printer.fn(), &token);
             for (const auto& s : ds.samples)
                 if (!s.labels.empty() && core::data::Dataset::labelAt(s, opts->labelLevel) == opts->label)
                     images.push_back({s.relativePath, opts->label});
@@ -117,7 +117,7 @@ void addSelectCommand(CLI::App& app, CliContext& ctx) {
             std::cout << "wrote " << opts->csv << " (" << images.size() << " images)\n";
         }
         if (!opts->copyTo.empty()) {
-            const auto copied = core::analysis::copyAsImageFolder(root, images, opts->copyTo, {}, &token);
+            const auto copied = core::analysis::copyAsImageFolder(root, images, opts->copyTo, printer.fn(), &token);
             std::cout << "copied " << copied.size() << " images to " << opts->copyTo << '\n';
             for (const auto& c : copied)
                 if (c.destination.filename() != c.source.filename())
@@ -133,7 +133,7 @@ void addSelectCommand(CLI::App& app, CliContext& ctx) {
                          : opts->caption == "label" ? C::Label
                          : opts->caption == "both"  ? C::Both
                                                     : C::FileName;
-            const auto m = core::analysis::writeMontage(opts->montage, root, images, mo, {}, {}, &token);
+            const auto m = core::analysis::writeMontage(opts->montage, root, images, mo, {}, printer.fn(), &token);
             for (const auto& w : m.warnings)
                 std::cerr << "warning: " << w << " (a placeholder in the montage)\n";
             std::cout << "wrote " << opts->montage << " (" << m.image.cols << " x " << m.image.rows << ", "

@@ -12,8 +12,8 @@
 
 #include "app/vitrine-cli/commands.h"
 #include "app/vitrine-cli/exit_codes.h"
-#include "app/vitrine-cli/interrupt.h"
 #include "app/vitrine-cli/local_launch.h"
+#include "app/vitrine-cli/progress.h"
 #include "core/common/error.h"
 #include "core/common/runtime.h"
 #include "core/train/distributed.h"
@@ -48,16 +48,15 @@ public:
     /// `quiet`: ranks above 0 of a group report warnings only (rank 0 shows the progress).
     CliListener(bool json, bool quiet) : m_json(json), m_quiet(quiet), m_start(std::chrono::steady_clock::now()) {}
 
-    void onStage(const std::string& stage, long long done, long long total) override {
-        if (m_json || m_quiet || (stage == m_lastStage && stage != "loading images"))
+    void onProgress(long long done, long long total, const core::Stage& stage) override {
+        if (m_json || m_quiet)
             return;
-        if (stage == "loading images") {
-            if (done == total || done % 25 == 0)
-                std::cerr << "\rloading images " << done << "/" << total << std::flush;
-            if (done == total)
-                std::cerr << '\n';
+        switch (stage.kind) {
+        case core::StageKind::Training:
+        case core::StageKind::Paused:
+        case core::StageKind::Checkpoint: return;      // onStep's line shows the run
+        default: m_printer.update(done, total, stage); // scanning, loading, validating
         }
-        m_lastStage = stage;
     }
 
     void onStep(const core::train::StepStats& s) override {
@@ -133,7 +132,7 @@ public:
 
 private:
     bool m_json, m_quiet;
-    std::string m_lastStage;
+    ProgressPrinter m_printer{false};
     std::chrono::steady_clock::time_point m_start, m_loopStart;
     std::int64_t m_firstStep = -1;
 };
@@ -232,12 +231,10 @@ void addTrainCommand(CLI::App& app, CliContext& ctx) {
         t.preprocess = opts->pre.toJson();
         t.augment.enabled = !opts->noAugment;
         t.augment.contrast = t.augment.saturation = t.augment.brightness;
-        core::CancelToken token;
-        t.cancel = &token;
+        // Ctrl-C (or --nproc's SIGTERM) ends the run with a checkpoint; run()'s scope holds
+        // until the summary is out, so a signal as the run ends cannot cut the summary short.
+        t.cancel = &ctx.cancelToken();
         core::train::TrainResult r;
-        // Ctrl-C (or --nproc's SIGTERM) ends the run with a checkpoint; held until the summary
-        // is out, so a signal that comes as the run ends cannot cut the summary short.
-        InterruptScope interrupt(token);
         {
             core::train::Trainer trainer(t);
             CliListener listener(opts->json, quiet);

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/vitrine-cli/exit_codes.h"
+#include "core/common/job.h"
 
 namespace vitrine::cli {
 
@@ -26,6 +27,15 @@ inline std::string fixed(double v, int digits) {
 struct CliContext {
     int exitCode = ExitCode::Done; ///< exit_codes.h
     int threads = 0;               ///< --threads, 0 = all cores
+
+    /// The running command's job token, for every core job it starts: from the first call on,
+    /// Ctrl-C and SIGTERM cancel it (run()'s one InterruptScope) and the job unwinds with
+    /// core::Cancelled (status 130). A command that never asks is ended by the signal at once.
+    core::CancelToken& cancelToken();
+
+private:
+    core::CancelToken m_cancel;
+    friend int run(int argc, char** argv);
 };
 
 /// --mean, --std, --crop-pct, --interpolation: overrides of the model's preprocessing.
@@ -37,6 +47,11 @@ struct PreprocessFlags {
     nlohmann::json toJson() const;
 };
 void addPreprocessFlags(CLI::App* cmd, PreprocessFlags& flags);
+
+/// --batch (images per forward pass) and --precision (auto, fp32, bf16, int8) of the commands
+/// that embed images through core::model::Embedder (embed, audit, compare): one wording of
+/// what "auto" chooses, one range.
+void addInferenceFlags(CLI::App* cmd, int& batch, std::string& precision);
 
 void addInfoCommand(CLI::App& app, CliContext& ctx);
 void addConvertCommand(CLI::App& app, CliContext& ctx);

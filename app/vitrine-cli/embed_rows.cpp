@@ -55,7 +55,7 @@ EmbeddedRows embedRows(const std::string& model, const core::data::Dataset& ds, 
                     {s.relativePath, s.labels.empty() ? std::string() : core::data::Dataset::labelAt(s, labelLevel)});
             }
         },
-        [&](long long d, long long t, const std::string&) { printer(d, t); }, &token);
+        printer.fn(), &token);
     out.embeddings.rows = out.rows.size();
     out.embeddings.cols = dim;
     out.embeddings.data = std::move(data);

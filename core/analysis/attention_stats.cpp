@@ -72,8 +72,7 @@ AttentionStatisticsRun computeAttentionStatistics(model::VitImpl& model,
     const auto params = model.parameters();
     const torch::Device device = params.empty() ? torch::Device(torch::kCPU) : params.front().device();
     torch::InferenceMode inference;
-    const std::string stage = "attention statistics";
-    report(progress, 0, static_cast<long long>(files.size()), stage);
+    report(progress, 0, static_cast<long long>(files.size()), StageKind::AttentionStats);
     for (std::size_t first = 0; first < files.size(); first += static_cast<std::size_t>(batch)) {
         if (cancel)
             cancel->check();
@@ -100,7 +99,7 @@ AttentionStatisticsRun computeAttentionStatistics(model::VitImpl& model,
                                                              grid);
             }
         }
-        report(progress, static_cast<long long>(last), static_cast<long long>(files.size()), stage);
+        report(progress, static_cast<long long>(last), static_cast<long long>(files.size()), StageKind::AttentionStats);
     }
     run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return run;

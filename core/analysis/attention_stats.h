@@ -49,7 +49,7 @@ struct AttentionStatisticsRun {
 /// Runs `model` with attention capture on every file (decoded and preprocessed exactly as
 /// for embedding, `batch` images per forward pass) and computes their statistics. A file
 /// that cannot be decoded is reported in `errors` and the rest goes on. Progress: images
-/// done of files.size(), stage "attention statistics". Throws core::Cancelled.
+/// done of files.size(), StageKind::AttentionStats. Throws core::Cancelled.
 AttentionStatisticsRun computeAttentionStatistics(model::VitImpl& model,
                                                   const std::vector<std::filesystem::path>& files, int batch,
                                                   const ProgressFn& progress, const CancelToken* cancel);

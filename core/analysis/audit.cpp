@@ -193,7 +193,8 @@ AuditReport audit(const Matrix& embeddings, const io::RowTable& rows, const std:
                 if (cancel && cancel->cancelled())
                     stop = true;
                 if (reports) // progress from the calling thread only, as callers expect
-                    report(progress, static_cast<long long>(done), static_cast<long long>(candidates.size()), "pixels");
+                    report(progress, static_cast<long long>(done), static_cast<long long>(candidates.size()),
+                           StageKind::Hashing);
             }
         };
         std::vector<std::thread> pool;
@@ -202,7 +203,7 @@ AuditReport audit(const Matrix& embeddings, const io::RowTable& rows, const std:
         work(true); // the calling thread decodes too
         for (auto& t : pool)
             t.join();
-        report(progress, static_cast<long long>(done), static_cast<long long>(candidates.size()), "pixels");
+        report(progress, static_cast<long long>(done), static_cast<long long>(candidates.size()), StageKind::Hashing);
         if (cancel)
             cancel->check();
         rep.pixelSeconds = secondsSince(tp);
@@ -282,7 +283,7 @@ AuditReport audit(const Matrix& embeddings, const io::RowTable& rows, const std:
         cancel->check();
 
     // 5. Mislabels: inverse-distance-weighted label vote of the k nearest neighbours.
-    report(progress, 0, n, "scores");
+    report(progress, 0, n, StageKind::Scoring);
     const float delta = std::max(medianNearest, 1e-3f);
     if (labelCol >= 0) {
         std::unordered_map<std::string, int> labelId;
@@ -355,7 +356,7 @@ AuditReport audit(const Matrix& embeddings, const io::RowTable& rows, const std:
     while (keepN < rep.outliers.size() && rep.outliers[keepN].score >= options.minOutlierScore)
         ++keepN;
     rep.outliers.resize(keepN);
-    report(progress, n, n, "scores");
+    report(progress, n, n, StageKind::Scoring);
     rep.seconds = secondsSince(t0);
     return rep;
 }

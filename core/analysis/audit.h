@@ -131,8 +131,8 @@ struct AuditReport {
 
 /// Audits `embeddings` ([N, E] float32, one row per image, any scale: cosine distances are
 /// used) whose rows are described by `rows` (N rows with "path" relative to `root` and
-/// "label"; an optional split column). Progress stages: "neighbours" (rows), "pixels"
-/// (images decoded), "scores". Throws core::Error on mismatched inputs, core::Cancelled when
+/// "label"; an optional split column). Progress: StageKind::Indexing and Neighbours
+/// (rows), Hashing (images decoded), Scoring (rows). Throws core::Error on mismatched inputs, core::Cancelled when
 /// `cancel` is set (polled between stages and batches).
 AuditReport audit(const Matrix& embeddings, const io::RowTable& rows, const std::filesystem::path& root,
                   const AuditOptions& options = {}, const ProgressFn& progress = {},

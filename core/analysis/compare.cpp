@@ -76,17 +76,18 @@ ComparisonReport compareEmbeddings(const Matrix& a, const Matrix& b, const io::R
 
     NeighbourOptions no = options.neighbours;
     no.metric = options.metric;
-    auto knn = [&](const Matrix& m, const std::string& stage) {
-        auto relabel = [&](long long done, long long total, const std::string&) {
-            report(progress, done, total, stage);
+    // The two graphs' progress keeps its kinds (indexing, neighbours), told apart by the detail.
+    auto knn = [&](const Matrix& m, const std::string& which) {
+        auto relabel = [&](long long done, long long total, const Stage& stage) {
+            report(progress, done, total, stage.kind, which);
         };
         NeighbourIndex index(m, no, relabel, cancel);
         return index.allRows(k, relabel, cancel);
     };
-    const auto nnA = knn(a, "neighbours A");
+    const auto nnA = knn(a, "A");
     if (cancel)
         cancel->check();
-    const auto nnB = knn(b, "neighbours B");
+    const auto nnB = knn(b, "B");
     if (cancel)
         cancel->check();
 

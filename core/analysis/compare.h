@@ -90,7 +90,7 @@ struct ComparisonReport {
 
 /// Compares `a` ([N, E1] float32) and `b` ([N, E2] float32), whose row i is the same image
 /// (described by `rows`: N rows, "label" used for the per-class means; may be empty of
-/// columns). Progress stages: "neighbours A", "neighbours B" (rows). Throws core::Error when
+/// columns). Progress: the neighbour graphs' Indexing and Neighbours (rows), detail "A" or "B". Throws core::Error when
 /// the row counts differ or N < 2, core::Cancelled when `cancel` is set (polled between
 /// stages and batches).
 ComparisonReport compareEmbeddings(const Matrix& a, const Matrix& b, const io::RowTable& rows,

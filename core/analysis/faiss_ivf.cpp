@@ -107,7 +107,7 @@ FaissIvfIndex::FaissIvfIndex(const MatrixView& data, const NeighbourOptions& opt
             key = k.dump();
             if (tryLoad(key)) {
                 m_fileStatus = IndexFileStatus::Reused;
-                report(progress, m_rows, m_rows, "indexing");
+                report(progress, m_rows, m_rows, StageKind::Indexing);
                 return;
             }
         }
@@ -188,7 +188,7 @@ void FaissIvfIndex::build(const MatrixView& data, const ProgressFn& progress, co
     ivf->cp.verbose = false;
 
     // Train k-means on evenly spaced rows (up to 64 per cell; FAISS samples no more anyway).
-    report(progress, 0, n, "training");
+    report(progress, 0, n, StageKind::IndexTraining);
     const std::int64_t trainRows = std::min<std::int64_t>(n, std::int64_t(64) * m_nlist);
     std::vector<float> buf(static_cast<std::size_t>(std::max(trainRows, std::min(n, kBlockRows)) * d));
     for (std::int64_t i = 0; i < trainRows; ++i) {
@@ -251,7 +251,7 @@ void FaissIvfIndex::build(const MatrixView& data, const ProgressFn& progress, co
                     list.resize(static_cast<std::size_t>(wantTruth));
             }
         }
-        report(progress, end, n, "indexing");
+        report(progress, end, n, StageKind::Indexing);
     }
 
     if (!autoProbe) {

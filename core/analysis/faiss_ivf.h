@@ -20,7 +20,7 @@ class FaissIvfIndex {
 public:
     /// Builds (or, with options.embeddingsFile set and a matching saved index, loads) the
     /// index over `data` ([N, D] float32, read once in blocks of rows, never copied whole).
-    /// Progress stages "training", "indexing" (rows); throws core::Cancelled when cancelled.
+    /// Progress: StageKind::IndexTraining, Indexing (rows); throws core::Cancelled when cancelled.
     FaissIvfIndex(const MatrixView& data, const NeighbourOptions& options, const ProgressFn& progress,
                   const CancelToken* cancel);
     ~FaissIvfIndex();

@@ -179,7 +179,7 @@ KnnGraph cellJoin(const FaissIvfIndex& index, const NeighbourOptions& options, i
     const auto nearest = index.nearestCells(pMax);
 
     // Probe rows and their exact neighbours (one pass over the cells).
-    report(progress, 0, n, "neighbours");
+    report(progress, 0, n, StageKind::Neighbours);
     const std::int64_t nProbe = std::min<std::int64_t>(256, n);
     std::vector<std::int64_t> probes(static_cast<std::size_t>(nProbe));
     for (std::int64_t q = 0; q < nProbe; ++q)
@@ -264,7 +264,7 @@ KnnGraph cellJoin(const FaissIvfIndex& index, const NeighbourOptions& options, i
             }
         }
         done += cell.size;
-        report(progress, done, n, "neighbours");
+        report(progress, done, n, StageKind::Neighbours);
     }
     return out;
 }
@@ -327,7 +327,7 @@ struct NeighbourIndex::Impl {
                     list.push_back({ix[i][j], d});
                 }
             }
-            report(progress, end, q, "neighbours");
+            report(progress, end, q, StageKind::Neighbours);
         }
         return out;
     }
@@ -425,7 +425,7 @@ NeighbourIndex::NeighbourIndex(const MatrixView& data, const NeighbourOptions& o
             pool.emplace_back(worker);
         for (std::int64_t mine = 0; !stop.load(); ++mine) {
             if ((mine & 255) == 0) {
-                report(progress, std::min<std::int64_t>(next.load(), to), n, "indexing");
+                report(progress, std::min<std::int64_t>(next.load(), to), n, StageKind::Indexing);
                 if (cancel && cancel->cancelled()) {
                     stop = true;
                     break;
@@ -475,7 +475,7 @@ NeighbourIndex::NeighbourIndex(const MatrixView& data, const NeighbourOptions& o
         }
     }
     insert(n - probes, n);
-    report(progress, n, n, "indexing");
+    report(progress, n, n, StageKind::Indexing);
     im.hnsw->setEf(static_cast<std::size_t>(im.efSearch));
 }
 
@@ -609,7 +609,7 @@ KnnGraph NeighbourIndex::graph(int k, const ProgressFn& progress, const CancelTo
                 }
             }
         });
-        report(progress, end, n, "neighbours");
+        report(progress, end, n, StageKind::Neighbours);
     }
     return out;
 }

@@ -92,9 +92,9 @@ Matrix streamedPca(const MatrixView& data, int c, const PcaOptions& options, con
         passStart = passStart + block >= n ? 0 : passStart + block;
         if (cancel)
             cancel->check();
-        report(progress, ++done, steps, "pca");
+        report(progress, ++done, steps, StageKind::Pca);
     };
-    report(progress, 0, steps, "pca");
+    report(progress, 0, steps, StageKind::Pca);
     auto sum = torch::zeros({d}, torch::kFloat64);
     for (std::int64_t start = 0; start < n; start += block) {
         sum += torch::sum(rows(start), {0}, false, torch::kFloat64);
@@ -143,7 +143,7 @@ Matrix pca(const Matrix& data, const PcaOptions& options, const ProgressFn& prog
     // The randomised solver multiplies by the whole centred matrix several times.
     const int c = static_cast<int>(std::min<int64_t>({options.components, data.cols, data.rows}));
     torch::NoGradGuard noGrad;
-    report(progress, 0, 2, "pca");
+    report(progress, 0, 2, StageKind::Pca);
     auto x = view(data);
     auto centred = x - x.mean(0, true);
     if (cancel)
@@ -151,7 +151,7 @@ Matrix pca(const Matrix& data, const PcaOptions& options, const ProgressFn& prog
     auto axes = withDeterministicSigns(
         randomizedAxes(centred, c, options.oversamples, options.powerIterations, options.seed, cancel));
     auto scores = toMatrix(torch::mm(centred, axes));
-    report(progress, 2, 2, "pca");
+    report(progress, 2, 2, StageKind::Pca);
     return options.alignTo ? alignScores(scores, *options.alignTo) : scores;
 }
 

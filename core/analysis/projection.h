@@ -79,7 +79,7 @@ struct TsneOptions {
 
 /// t-SNE (van der Maaten & Hinton 2008) of `data` ([N, D] float32) -> [N, 2] float32.
 /// Input affinities from the 3*perplexity nearest neighbours (NeighbourIndex).
-/// Progress stages: "neighbours", "affinities", "iterations".
+/// Progress: StageKind::Neighbours (0 of 1, 1 of 1), then Optimising (iterations).
 Matrix tsne(const MatrixView& data, const TsneOptions& options = {}, const ProgressFn& progress = {},
             const CancelToken* cancel = nullptr);
 
@@ -107,7 +107,8 @@ std::pair<double, double> umapCurve(double minDist, double spread);
 
 /// UMAP (McInnes, Healy & Melville 2018) of `data` ([N, D] float32) -> [N, 2] float32:
 /// kNN graph, fuzzy simplicial set, SGD with negative sampling (single-threaded and
-/// reproducible up to options.parallelAbove rows, on every thread above). Progress stages: "neighbours", "epochs".
+/// reproducible up to options.parallelAbove rows, on every thread above). Progress:
+/// StageKind::Neighbours (0 of 1, 1 of 1), then Optimising (epochs).
 Matrix umap(const MatrixView& data, const UmapOptions& options = {}, const ProgressFn& progress = {},
             const CancelToken* cancel = nullptr);
 

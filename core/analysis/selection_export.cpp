@@ -227,7 +227,7 @@ std::vector<CopiedImage> copyAsImageFolder(const fs::path& root, const std::vect
                                            const CancelToken* cancel) {
     std::vector<CopiedImage> copied;
     const auto total = static_cast<long long>(images.size());
-    report(progress, 0, total, "copying");
+    report(progress, 0, total, StageKind::Copying);
     for (const auto& img : images) {
         if (cancel)
             cancel->check();
@@ -241,7 +241,7 @@ std::vector<CopiedImage> copyAsImageFolder(const fs::path& root, const std::vect
         if (ec || !fs::is_directory(dir))
             throw Error(dir, "cannot create the folder" + (ec ? ": " + ec.message() : std::string()));
         copied.push_back({src, copyNoReplace(src, dir, name)});
-        report(progress, static_cast<long long>(copied.size()), total, "copying");
+        report(progress, static_cast<long long>(copied.size()), total, StageKind::Copying);
     }
     return copied;
 }
@@ -321,7 +321,7 @@ MontageResult renderMontage(const fs::path& root, const std::vector<SelectedImag
             cv::putText(res.image, text, {cellRect.x + 2, cellRect.br().y + 3 + textHeight}, kFont, fontScale,
                         cv::Scalar(235, 235, 235), 1, cv::LINE_AA);
         }
-        report(progress, i + 1, n, "montage");
+        report(progress, i + 1, n, StageKind::Drawing);
     }
     return res;
 }

@@ -64,7 +64,7 @@ std::string labelFolderName(const std::string& label);
 
 /// Copies every image to `outDir`/<labelFolderName(label)>/<file name> (folders created as
 /// needed; `outDir` may already hold files, which are never replaced). Relative paths are taken
-/// relative to `root`. Progress stage "copying" (images). Throws core::Error naming the file
+/// relative to `root`. Progress: StageKind::Copying (images). Throws core::Error naming the file
 /// (missing source, unreadable, disk full, ...) — images copied before it stay, complete;
 /// core::Cancelled between files.
 std::vector<CopiedImage> copyAsImageFolder(const std::filesystem::path& root, const std::vector<SelectedImage>& images,
@@ -99,8 +99,8 @@ struct MontageResult {
 /// EXIF orientation applied), scaled to fit a `cell` x `cell` square keeping its aspect ratio,
 /// centred on the background, with an optional caption under it. `maps`: empty, or one per
 /// image — a g x g CV_32F attention map (any g, empty Mat = none for that image) coloured and
-/// blended over the whole picture with options.heatmap before it is scaled. Progress stage
-/// "montage" (images). Throws core::Error on bad options or a maps list of the wrong size;
+/// blended over the whole picture with options.heatmap before it is scaled. Progress:
+/// StageKind::Drawing (images). Throws core::Error on bad options or a maps list of the wrong size;
 /// core::Cancelled between images.
 MontageResult renderMontage(const std::filesystem::path& root, const std::vector<SelectedImage>& images,
                             const MontageOptions& options = {}, const std::vector<cv::Mat>& maps = {},

@@ -292,6 +292,15 @@ public:
         auto grid = torch::zeros({4, 2 * g, 2 * g}, torch::kFloat64);
         double* gp = grid.data_ptr<double>();
         const std::int64_t plane = std::int64_t(2 * g) * (2 * g);
+        // Calls f(grid offset, weight) for the kNodes x kNodes grid nodes point i spreads to
+        // and gathers from: the same stencil both ways.
+        auto forEachNode = [&](std::int64_t i, auto&& f) {
+            const float* wx = &weight[(2 * i) * kNodes];
+            const float* wy = &weight[(2 * i + 1) * kNodes];
+            for (int a = 0; a < kNodes; ++a)
+                for (int b = 0; b < kNodes; ++b)
+                    f(std::int64_t(cell[2 * i + 1] + b) * (2 * g) + cell[2 * i] + a, double(wx[a]) * wy[b]);
+        };
         for (std::int64_t i = 0; i < n; ++i) {
             for (int d = 0; d < 2; ++d) {
                 const double rel = (y[2 * i + d] - lo) / boxWidth;
@@ -301,15 +310,10 @@ public:
             }
             const double charges[4] = {1.0, y[2 * i], y[2 * i + 1],
                                        double(y[2 * i]) * y[2 * i] + double(y[2 * i + 1]) * y[2 * i + 1]};
-            const float* wx = &weight[(2 * i) * kNodes];
-            const float* wy = &weight[(2 * i + 1) * kNodes];
-            for (int a = 0; a < kNodes; ++a)
-                for (int b = 0; b < kNodes; ++b) {
-                    const double w = double(wx[a]) * wy[b];
-                    const std::int64_t at = std::int64_t(cell[2 * i + 1] + b) * (2 * g) + cell[2 * i] + a;
-                    for (int c = 0; c < 4; ++c)
-                        gp[c * plane + at] += w * charges[c];
-                }
+            forEachNode(i, [&](std::int64_t at, double w) {
+                for (int c = 0; c < 4; ++c)
+                    gp[c * plane + at] += w * charges[c];
+            });
         }
         // Circulant embedding of the Toeplitz kernel over grid offsets.
         auto kernel = torch::empty({2 * g, 2 * g}, torch::kFloat64);
@@ -344,15 +348,10 @@ public:
         at::parallel_for(0, n, kPointsPerTask, [&](std::int64_t b0, std::int64_t e0) {
             for (std::int64_t i = b0; i < e0; ++i) {
                 double phi[4] = {};
-                const float* wx = &weight[(2 * i) * kNodes];
-                const float* wy = &weight[(2 * i + 1) * kNodes];
-                for (int a = 0; a < kNodes; ++a)
-                    for (int b = 0; b < kNodes; ++b) {
-                        const double w = double(wx[a]) * wy[b];
-                        const std::int64_t at = std::int64_t(cell[2 * i + 1] + b) * (2 * g) + cell[2 * i] + a;
-                        for (int c = 0; c < 4; ++c)
-                            phi[c] += w * pp[c * plane + at];
-                    }
+                forEachNode(i, [&](std::int64_t at, double w) {
+                    for (int c = 0; c < 4; ++c)
+                        phi[c] += w * pp[c * plane + at];
+                });
                 const double yx = y[2 * i], yy = y[2 * i + 1];
                 zPart[static_cast<std::size_t>(i)] = (1.0 + yx * yx + yy * yy) * phi[0] -
                                                      2.0 * (yx * phi[1] + yy * phi[2]) + phi[3];
@@ -394,7 +393,7 @@ Matrix tsne(const MatrixView& data, const TsneOptions& options, const ProgressFn
     TORCH_CHECK(options.theta > 0.0 && options.theta <= 0.7, "t-SNE theta must be in (0, 0.7]");
     const double perplexity = std::min(options.perplexity, (n - 1) / 3.0);
     const int k = static_cast<int>(std::min<std::int64_t>(n - 1, static_cast<std::int64_t>(3.0 * perplexity)));
-    report(progress, 0, 1, "neighbours");
+    report(progress, 0, 1, StageKind::Neighbours);
     NeighbourOptions no;
     no.metric = options.metric;
     no.threads = options.threads;
@@ -405,7 +404,7 @@ Matrix tsne(const MatrixView& data, const TsneOptions& options, const ProgressFn
     if (options.metric == Metric::Cosine) // affinities use squared Euclidean of unit vectors
         for (float& d : knn.distances)
             d = std::sqrt(std::max(0.0f, 2.0f * d));
-    report(progress, 1, 1, "neighbours");
+    report(progress, 1, 1, StageKind::Neighbours);
     if (cancel)
         cancel->check();
     const SparseRows p = inputAffinities(std::move(knn), perplexity);
@@ -497,7 +496,7 @@ Matrix tsne(const MatrixView& data, const TsneOptions& options, const ProgressFn
             yp[2 * i + 1] -= cy;
         }
         if ((it + 1) % 10 == 0 || it + 1 == iterations)
-            report(progress, it + 1, iterations, "iterations");
+            report(progress, it + 1, iterations, StageKind::Optimising);
     }
     return y;
 }

@@ -204,12 +204,12 @@ Matrix umap(const MatrixView& data, const UmapOptions& options, const ProgressFn
     const std::int64_t n = data.rows;
     TORCH_CHECK(n >= 3, "UMAP needs at least 3 rows");
     const int nNeighbours = static_cast<int>(std::clamp<std::int64_t>(options.neighbours, 2, n));
-    report(progress, 0, 1, "neighbours");
+    report(progress, 0, 1, StageKind::Neighbours);
     NeighbourOptions no;
     no.metric = options.metric;
     no.seed = options.seed;
     auto knn = NeighbourIndex(data, no, progress, cancel).allRows(nNeighbours - 1, progress, cancel);
-    report(progress, 1, 1, "neighbours");
+    report(progress, 1, 1, StageKind::Neighbours);
     if (cancel)
         cancel->check();
     auto edges = fuzzyUnion(knn, memberships(knn, nNeighbours));
@@ -337,7 +337,7 @@ Matrix umap(const MatrixView& data, const UmapOptions& options, const ProgressFn
             });
         }
         if ((epoch + 1) % 10 == 0 || epoch + 1 == epochs)
-            report(progress, epoch + 1, epochs, "epochs");
+            report(progress, epoch + 1, epochs, StageKind::Optimising);
     }
     return y;
 }

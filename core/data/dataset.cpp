@@ -197,7 +197,7 @@ Dataset scanFolder(const fs::path& rootIn, const ScanOptions& options, const Pro
             ds.samples.push_back(std::move(s));
         }
         if (done % 32 == 0 || done == total)
-            report(progress, done, total, "scanning");
+            report(progress, done, total, StageKind::Scanning);
     }
     std::sort(ds.samples.begin(), ds.samples.end(),
               [](const Sample& a, const Sample& b) { return a.relativePath < b.relativePath; });

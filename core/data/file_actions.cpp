@@ -561,34 +561,34 @@ FileAction FileActions::trash(const std::vector<std::string>& paths) {
     return finish(m_root, m_options, journal, journal.actions.back(), true);
 }
 
-FileAction FileActions::undo(std::uint64_t id) {
-    auto journal = Journal::load(m_root);
+namespace {
+
+/// Moves action `id` from state `from` to `via` in the journal, then finishes it forwards
+/// (redo) or backwards (undo). `verb` names the request in errors.
+FileAction replay(const fs::path& root, const FileActionOptions& options, std::uint64_t id, const char* verb,
+                  const char* from, const char* via, bool forward) {
+    auto journal = Journal::load(root);
     FileAction* a = journal.find(id);
     if (!a)
-        throw Error(journal.file, "no file action " + std::to_string(id) + " to undo");
-    if (a->state != "done")
-        throw Error(journal.file,
-                    "file action " + std::to_string(id) + " is " + a->state + ", not done; cannot undo it");
-    a->state = "undoing";
+        throw Error(journal.file, "no file action " + std::to_string(id) + " to " + verb);
+    if (a->state != from)
+        throw Error(journal.file, "file action " + std::to_string(id) + " is " + a->state + ", not " + from +
+                                      "; cannot " + verb + " it");
+    a->state = via;
     journal.save();
-    if (m_options.afterStep)
-        m_options.afterStep(0);
-    return finish(m_root, m_options, journal, *a, false);
+    if (options.afterStep)
+        options.afterStep(0);
+    return finish(root, options, journal, *a, forward);
+}
+
+} // namespace
+
+FileAction FileActions::undo(std::uint64_t id) {
+    return replay(m_root, m_options, id, "undo", "done", "undoing", false);
 }
 
 FileAction FileActions::redo(std::uint64_t id) {
-    auto journal = Journal::load(m_root);
-    FileAction* a = journal.find(id);
-    if (!a)
-        throw Error(journal.file, "no file action " + std::to_string(id) + " to redo");
-    if (a->state != "undone")
-        throw Error(journal.file,
-                    "file action " + std::to_string(id) + " is " + a->state + ", not undone; cannot redo it");
-    a->state = "pending";
-    journal.save();
-    if (m_options.afterStep)
-        m_options.afterStep(0);
-    return finish(m_root, m_options, journal, *a, true);
+    return replay(m_root, m_options, id, "redo", "undone", "pending", true);
 }
 
 std::vector<FileAction> FileActions::history() const { return Journal::load(m_root).actions; }

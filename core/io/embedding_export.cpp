@@ -144,7 +144,7 @@ void writeProjector(const ExportSource& set, const fs::path& dir, const ExportOp
                 }
             });
             done = std::min(n, start + block);
-            report(progress, done, n, "thumbnails");
+            report(progress, done, n, StageKind::Thumbnails);
         }
         result.missingImages = missing;
         cv::Mat bgr;

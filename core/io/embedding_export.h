@@ -50,7 +50,7 @@ struct ExportSource {
 /// Writes `source` to `out` (a file, or for Projector a folder, created if missing). Npy,
 /// CSV and safetensors stream from the view (a mapped file's pages are released behind);
 /// the projector bundle is built in memory (TensorBoard reads it whole anyway).
-/// Progress in rows ("thumbnails") for the sprite. Throws core::Error / core::Cancelled.
+/// Progress: StageKind::Thumbnails (rows) for the sprite. Throws core::Error / core::Cancelled.
 ExportResult exportEmbeddings(const ExportSource& source, const std::filesystem::path& out,
                               const ExportOptions& options, const ProgressFn& progress = {},
                               const CancelToken* cancel = nullptr);

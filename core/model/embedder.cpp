@@ -144,7 +144,7 @@ EmbedSummary run(VitImpl& model, const Inputs& files, const EmbedOptions& option
         std::optional<AutocastScope> scope;
         scope.emplace(precision, device.is_cuda());
         summary.precision = precision;
-        report(progress, 0, static_cast<long long>(files.size()), "images");
+        report(progress, 0, static_cast<long long>(files.size()), StageKind::Embedding);
         while (auto b = queue.pop()) {
             if (cancel)
                 cancel->check();
@@ -184,7 +184,7 @@ EmbedSummary run(VitImpl& model, const Inputs& files, const EmbedOptions& option
             if (onBatch)
                 onBatch(out);
             done += b->inputCount;
-            report(progress, static_cast<long long>(done), static_cast<long long>(files.size()), "images");
+            report(progress, static_cast<long long>(done), static_cast<long long>(files.size()), StageKind::Embedding);
         }
     } catch (...) {
         queue.stop();

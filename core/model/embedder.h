@@ -63,7 +63,7 @@ struct EmbedSummary {
 using EmbedBatchFn = std::function<void(const EmbeddedBatch&)>;
 
 /// Embeds `files` with model.embed() ([N, E] L2-normalised, or class tokens without a head).
-/// Progress is reported per batch in "images"; throws core::Cancelled when `cancel` is set
+/// Progress: StageKind::Embedding, images, per batch; throws core::Cancelled when `cancel` is set
 /// (polled between batches). Exceptions from `onBatch` propagate after the producer stops.
 EmbedSummary embedFiles(VitImpl& model, const std::vector<std::filesystem::path>& files, const EmbedOptions& options,
                         const EmbedBatchFn& onBatch, const ProgressFn& progress = {},

@@ -126,7 +126,7 @@ int onProgress(void* user, curl_off_t total, curl_off_t now, curl_off_t, curl_of
     const auto clock = std::chrono::steady_clock::now();
     if (t->progress && *t->progress && clock - t->lastReport >= std::chrono::milliseconds(100)) {
         t->lastReport = clock;
-        (*t->progress)(t->offset + now, total > 0 ? t->offset + total : 0, "download");
+        report(*t->progress, t->offset + now, total > 0 ? t->offset + total : 0, StageKind::Downloading);
     }
     return 0;
 }
@@ -239,7 +239,7 @@ Attempt transfer(const DownloadRequest& request, std::int64_t offset, Sha256& sh
     const bool flushed = std::fflush(out.get()) == 0 && ::fsync(fileno(out.get())) == 0;
     out.reset();
     if (progress)
-        progress(offset + t.written, expected > 0 ? offset + expected : 0, "download");
+        report(progress, offset + t.written, expected > 0 ? offset + expected : 0, StageKind::Downloading);
 
     if (t.cancelled)
         throw Cancelled();

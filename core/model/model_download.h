@@ -54,7 +54,7 @@ struct DownloadOutcome {
 };
 
 /// Downloads `request.url` to `request.target` as described above. Progress is in bytes
-/// (stage "download"; total 0 while unknown), called on the calling thread at most every
+/// (StageKind::Downloading; total 0 while unknown), called on the calling thread at most every
 /// ~100 ms. Throws core::Cancelled when cancelled (the part is kept to resume), core::Error
 /// with a message that says what happened and what to do otherwise.
 DownloadOutcome downloadFile(const DownloadRequest& request, const ProgressFn& progress = {},

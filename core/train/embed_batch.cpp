@@ -23,16 +23,19 @@ cv::Mat loadResized(const std::filesystem::path& file, int shortSide) {
 }
 
 torch::Tensor embedInputs(model::VitImpl& model, const torch::Tensor& inputs, int batchSize, Precision precision,
-                          const CancelToken* cancel) {
+                          const CancelToken* cancel, const ProgressFn& progress, StageKind kind) {
     model.eval();
     c10::InferenceMode guard;
     AutocastScope autocast(precision);
     std::vector<torch::Tensor> parts;
     const auto n = inputs.defined() ? inputs.size(0) : 0;
+    report(progress, 0, n, kind);
     for (std::int64_t i = 0; i < n; i += batchSize) {
         if (cancel)
             cancel->check();
-        parts.push_back(model.embed(inputs.slice(0, i, std::min<std::int64_t>(n, i + batchSize))).to(torch::kFloat32));
+        const auto end = std::min<std::int64_t>(n, i + batchSize);
+        parts.push_back(model.embed(inputs.slice(0, i, end)).to(torch::kFloat32));
+        report(progress, end, n, kind);
     }
     if (parts.empty())
         return torch::empty({0, model.config().outputDim()});

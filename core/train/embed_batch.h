@@ -22,9 +22,11 @@ cv::Mat loadResized(const std::filesystem::path& file, int shortSide);
 /// Embeds `inputs` ([N, 3, S, S] float32, prepared with the model's inputOptions(), S = the
 /// model's image size) in batches, in inference mode, under the given precision. Returns
 /// [N, E] float32 CPU (L2-normalised when the model has a head). Leaves the model in eval()
-/// mode. Polls `cancel` between batches.
+/// mode. Polls `cancel` before each batch (throws core::Cancelled); reports `kind` (images)
+/// at 0 and after each batch.
 torch::Tensor embedInputs(model::VitImpl& model, const torch::Tensor& inputs, int batchSize, Precision precision,
-                          const CancelToken* cancel = nullptr);
+                          const CancelToken* cancel = nullptr, const ProgressFn& progress = {},
+                          StageKind kind = StageKind::Embedding);
 
 /// Retrieval metrics of [N, E] float embeddings with `labels`.
 RetrievalMetrics metricsOf(const torch::Tensor& embeddings, const std::vector<int>& labels, int knnK = 5);

@@ -52,11 +52,12 @@ struct Selection {
     std::vector<int> labels;
 };
 
-Selection select(const std::filesystem::path& dataDir, const EvalOptions& o, const CancelToken* cancel) {
+Selection select(const std::filesystem::path& dataDir, const EvalOptions& o, const ProgressFn& progress,
+                 const CancelToken* cancel) {
     Selection s;
     data::ScanOptions so;
     so.verifyImages = false;
-    s.ds = data::scanFolder(dataDir, so, {}, cancel);
+    s.ds = data::scanFolder(dataDir, so, progress, cancel);
     if (s.ds.samples.empty())
         throw Error(dataDir, "no images found; put images in one sub-folder per class");
     auto [train, val] = trainValidationSplit(s.ds, o.labelLevel, o.validationFraction);
@@ -82,7 +83,7 @@ template <class Load, class Embed>
 EvalReport evaluateWith(const std::filesystem::path& dataDir, const EvalOptions& o, const ProgressFn& progress,
                         const CancelToken* cancel, Load&& load, Embed&& embed) {
     const auto t0 = std::chrono::steady_clock::now();
-    auto sel = select(dataDir, o, cancel);
+    auto sel = select(dataDir, o, progress, cancel);
     EvalReport rep;
     std::vector<decltype(load(sel.ds.samples.front().path))> squares;
     std::vector<int> labels;
@@ -96,7 +97,7 @@ EvalReport evaluateWith(const std::filesystem::path& dataDir, const EvalOptions&
         } catch (const Error& e) {
             rep.warnings.push_back(std::string(e.what()) + "; skipped");
         }
-        report(progress, (long long)k + 1, (long long)sel.indices.size(), "images");
+        report(progress, (long long)k + 1, (long long)sel.indices.size(), StageKind::LoadingImages);
     }
     rep.metrics = embed(squares, labels);
     rep.images = labels.size();
@@ -122,7 +123,7 @@ EvalReport evaluateModel(const std::string& modelName, const std::filesystem::pa
         dataDir, o, progress, cancel, [&](const std::filesystem::path& f) { return image::loadPreprocessed(f, input); },
         [&](const std::vector<torch::Tensor>& items, const std::vector<int>& labels) {
             auto emb = embedInputs(m, items.empty() ? torch::Tensor() : torch::stack(items), o.batchSize, o.precision,
-                                   cancel);
+                                   cancel, progress);
             return metricsOf(emb, labels, o.knnK);
         });
     rep.source = loaded.source;

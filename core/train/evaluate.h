@@ -53,7 +53,9 @@ struct EvalReport {
 };
 
 /// Embeds the split's images with the model (preset or .safetensors; see model::loadModel)
-/// and scores them. Unreadable images are skipped with a warning.
+/// and scores them. Unreadable images are skipped with a warning. Progress: Scanning,
+/// LoadingImages, then Embedding (images); `cancel` is polled per image and per batch
+/// (throws core::Cancelled).
 EvalReport evaluateModel(const std::string& model, const std::filesystem::path& dataDir, const EvalOptions& options,
                          const ProgressFn& progress = {}, const CancelToken* cancel = nullptr);
 

@@ -6,8 +6,9 @@
 //   o.dataDir = "photos"; o.model = "vit-micro"; o.checkpointPath = "run.safetensors";
 //   Trainer trainer(o);
 //   struct Ui : TrainerListener { void onStep(const StepStats& s) override { ... } } ui;
+//   CancelToken stop; o.cancel = &stop;    // the one way to stop it (GUI Stop, Ctrl-C)
 //   TrainResult r = trainer.run(&ui);      // blocks; call it on the worker thread
-//   // from any other thread: trainer.requestPause(); trainer.resume(); trainer.cancel();
+//   // from any other thread: trainer.requestPause(); trainer.resume(); stop.cancel();
 //   //                        auto weights = trainer.snapshotState();   // for live views
 //
 // A run preloads and caches the decoded, resized images (small data sets, so steps are
@@ -105,14 +106,18 @@ struct TrainOptions {
     /// them at the same step. A rank that fails ends the others' runs with rankLost.
     std::shared_ptr<ProcessGroup> distributed;
 
-    /// Optional extra cancellation (e.g. the CLI's SIGINT handler); polled between steps.
+    /// The one way to stop a run (core/common/job.h): cancel() it from any thread, as the
+    /// GUI's Stop and the CLI's Ctrl-C do. It is polled while scanning and loading (per
+    /// image), while validating (per batch), while paused, and within each step after the
+    /// forward and after the backward pass. The run then returns (it does not throw) with
+    /// TrainResult::cancelled and a checkpoint of exactly the steps it completed: a step in
+    /// flight is abandoned, an optimizer update or a checkpoint write that has started
+    /// completes. Cancelled before the first step (scanning, loading, the first validation),
+    /// it writes nothing and the earlier checkpoint stays. With several processes a cancel
+    /// travels with the next step's gradients, so all ranks stop at the same step.
     const CancelToken* cancel = nullptr;
     /// Called on the training thread on entering each phase (`step`: the 1-based step being
-    /// computed, 0 while loading). Tests call Trainer::cancel() from it to cancel at an exact
-    /// point. What cancelling there does: during loading the run ends without writing a
-    /// checkpoint; during the forward or backward pass the step is abandoned (no update) and
-    /// the checkpoint holds the steps completed; an optimizer update or a checkpoint write
-    /// that has started always completes, so a checkpoint is never half-updated.
+    /// computed, 0 while loading). Tests cancel the token from it to stop at an exact point.
     std::function<void(TrainPhase phase, std::int64_t step)> phaseHook;
 };
 
@@ -152,7 +157,10 @@ struct EpochStats {
 class TrainerListener {
 public:
     virtual ~TrainerListener() = default;
-    virtual void onStage(const std::string& stage, long long done, long long total) {}
+    /// The job contract's progress (core/common/job.h): Scanning (only without
+    /// TrainOptions::dataset), LoadingImages, Validating per batch, Training after each step
+    /// (after onStep), Paused on entering a pause, Checkpoint before each write.
+    virtual void onProgress(long long done, long long total, const Stage& stage) {}
     virtual void onStep(const StepStats& stats) {}
     virtual void onEpoch(const EpochStats& stats) {}
     /// Something a person should know (collapse suspected, skipped steps, ...).
@@ -187,14 +195,14 @@ public:
     Trainer(const Trainer&) = delete;
     Trainer& operator=(const Trainer&) = delete;
 
-    /// Runs to the end, to cancel() or to a non-finite stop. Throws core::Error for
-    /// unusable data (with what to add) or model files; never throws for cancellation.
+    /// Runs to the end, to a cancel of TrainOptions::cancel or to a non-finite stop. Throws
+    /// core::Error for unusable data (with what to add) or model files; never throws for
+    /// cancellation.
     TrainResult run(TrainerListener* listener = nullptr);
 
     // Thread-safe controls.
     void requestPause();
     void resume();
-    void cancel();
     bool isPaused() const { return m_paused.load(); }
     /// True while the training thread is held by a pause (the step in flight has landed).
     bool isWaiting() const { return m_waiting.load(); }
@@ -212,7 +220,6 @@ private:
     std::unique_ptr<Impl> m_impl;
     std::atomic<bool> m_paused{false};
     std::atomic<bool> m_waiting{false};
-    std::atomic<bool> m_cancelled{false};
     mutable std::mutex m_pauseMutex;
     std::condition_variable m_pauseCv;
 };

@@ -183,13 +183,13 @@ TEST_CASE("audit refuses mismatched inputs and stops when cancelled", "[audit]")
     token.cancel();
     CHECK_THROWS_AS(audit(x, rows, "/", {}, {}, &token), Cancelled);
     // Progress names its stages.
-    std::vector<std::string> stages;
+    std::vector<vitrine::core::StageKind> stages;
     AuditOptions o;
     o.checkPixels = false;
-    audit(x, rows, "/", o, [&](long long, long long, const std::string& s) {
-        if (stages.empty() || stages.back() != s)
-            stages.push_back(s);
+    audit(x, rows, "/", o, [&](long long, long long, const vitrine::core::Stage& s) {
+        if (stages.empty() || stages.back() != s.kind)
+            stages.push_back(s.kind);
     });
-    CHECK(std::find(stages.begin(), stages.end(), "neighbours") != stages.end());
-    CHECK(stages.back() == "scores");
+    CHECK(std::find(stages.begin(), stages.end(), vitrine::core::StageKind::Neighbours) != stages.end());
+    CHECK(stages.back() == vitrine::core::StageKind::Scoring);
 }

@@ -107,13 +107,12 @@ TEST_CASE("the FAISS index is saved beside the embeddings, reused while they mat
     }
     int progressCalls = 0;
     {
-        // The same file again: loaded, not built (no "training" stage is reported).
+        // The same file again: loaded, not built (no IndexTraining stage is reported).
         bool trained = false;
-        NeighbourIndex reused(io::mapNpyMatrix(emb), faissOptions(emb),
-                              [&](long long, long long, const std::string& stage) {
-                                  ++progressCalls;
-                                  trained = trained || stage == "training";
-                              });
+        NeighbourIndex reused(io::mapNpyMatrix(emb), faissOptions(emb), [&](long long, long long, const Stage& stage) {
+            ++progressCalls;
+            trained = trained || stage.kind == StageKind::IndexTraining;
+        });
         REQUIRE(reused.indexFileStatus() == IndexFileStatus::Reused);
         REQUIRE_FALSE(trained);
         const auto again = reused.queryRow(17, 10);
@@ -242,9 +241,9 @@ TEST_CASE("the kNN graph of a FAISS index (IVF self-join) matches exact search f
         o.metric = metric;
         NeighbourIndex index(base, o);
         REQUIRE(index.engine() == NeighbourEngine::Faiss);
-        std::vector<std::pair<long long, std::string>> reports;
-        const auto graph = index.allRows(k, [&](long long done, long long total, const std::string& stage) {
-            reports.emplace_back(done, stage);
+        std::vector<std::pair<long long, StageKind>> reports;
+        const auto graph = index.allRows(k, [&](long long done, long long total, const Stage& stage) {
+            reports.emplace_back(done, stage.kind);
             CHECK(total == base.rows);
         });
         REQUIRE(graph.size() == static_cast<std::size_t>(base.rows));
@@ -288,7 +287,8 @@ TEST_CASE("the kNN graph of a FAISS index (IVF self-join) matches exact search f
         CHECK(differ == 0);
         // Progress in rows, ending at all of them.
         REQUIRE_FALSE(reports.empty());
-        CHECK(reports.back() == std::make_pair(static_cast<long long>(base.rows), std::string("neighbours")));
+        CHECK(reports.back().first == base.rows);
+        CHECK(reports.back().second == StageKind::Neighbours);
     }
 }
 
@@ -338,7 +338,7 @@ TEST_CASE("the kNN graph of a FAISS index can be cancelled", "[analysis][neighbo
     int calls = 0;
     REQUIRE_THROWS_AS(index.allRows(
                           10,
-                          [&](long long, long long, const std::string&) {
+                          [&](long long, long long, const vitrine::core::Stage&) {
                               if (++calls == 3)
                                   cancel.cancel();
                           },

@@ -67,8 +67,8 @@ TEST_CASE("PCA streamed over a memory-mapped .npy in blocks agrees with PCA of t
     smallBlocks.blockRows = 7;
     std::vector<long long> steps;
     const Matrix a = pca(view, oneBlock);
-    const Matrix b = pca(view, smallBlocks, [&](long long done, long long total, const std::string& stage) {
-        CHECK(stage == "pca");
+    const Matrix b = pca(view, smallBlocks, [&](long long done, long long total, const Stage& stage) {
+        CHECK(stage.kind == StageKind::Pca);
         CHECK(total == 3 * ((x.rows + 6) / 7));
         steps.push_back(done);
     });
@@ -142,8 +142,8 @@ TEST_CASE("t-SNE keeps neighbourhoods, is reproducible and cancellable", "[analy
     o.seed = 3;
     o.iterations = 500;
     long long lastDone = 0;
-    auto y = tsne(x, o, [&](long long done, long long, const std::string& stage) {
-        if (stage == "iterations")
+    auto y = tsne(x, o, [&](long long done, long long, const Stage& stage) {
+        if (stage.kind == StageKind::Optimising)
             lastDone = done;
     });
     REQUIRE(lastDone == 500);
@@ -171,8 +171,8 @@ TEST_CASE("t-SNE keeps neighbourhoods, is reproducible and cancellable", "[analy
     slow.iterations = 100000;
     REQUIRE_THROWS_AS(tsne(
                           x, slow,
-                          [&](long long done, long long, const std::string& stage) {
-                              if (stage == "iterations" && done >= 20)
+                          [&](long long done, long long, const Stage& stage) {
+                              if (stage.kind == StageKind::Optimising && done >= 20)
                                   cancel.cancel();
                           },
                           &cancel),
@@ -198,8 +198,8 @@ TEST_CASE("UMAP keeps neighbourhoods, is reproducible and cancellable", "[analys
     CancelToken cancel;
     REQUIRE_THROWS_AS(umap(
                           x, o,
-                          [&](long long done, long long, const std::string& stage) {
-                              if (stage == "epochs" && done >= 10)
+                          [&](long long done, long long, const Stage& stage) {
+                              if (stage.kind == StageKind::Optimising && done >= 10)
                                   cancel.cancel();
                           },
                           &cancel),
@@ -279,8 +279,8 @@ TEST_CASE("the projection policy fits small sets and continues a layout without 
     // itself barely moves, and the continued t-SNE runs a quarter of the iterations.
     const Matrix previous = projectLayout(x, request);
     long long iterations = 0;
-    const Matrix next = projectLayout(x, request, &previous, [&](long long done, long long, const std::string& stage) {
-        if (stage == "iterations")
+    const Matrix next = projectLayout(x, request, &previous, [&](long long done, long long, const Stage& stage) {
+        if (stage.kind == StageKind::Optimising)
             iterations = done;
     });
     CHECK(iterations == 150); // max(150, 300 / 4)

@@ -108,7 +108,7 @@ TEST_CASE("an ImageFolder copy never overwrites and leaves the sources untouched
         {"cat/x.png", "cat"}, {"dog/x.png", "cat"}, {"cat/y.png", "cat"}, {(data / "cat/z.png").string(), ""}};
     long long lastDone = 0;
     const auto copied = copyAsImageFolder(data, sel, out,
-                                          [&](long long d, long long, const std::string&) { lastDone = d; });
+                                          [&](long long d, long long, const vitrine::core::Stage&) { lastDone = d; });
     REQUIRE(copied.size() == 4);
     CHECK(lastDone == 4);
     CHECK(copied[0].destination == out / "cat/x.png");

@@ -112,7 +112,7 @@ TEST_CASE("attention statistics of real photos in batches equal the Inspector's,
     long long lastDone = -1, lastTotal = -1;
     const auto run = computeAttentionStatistics(
         *loaded.model, files, /*batch=*/4,
-        [&](long long done, long long total, const std::string&) {
+        [&](long long done, long long total, const vitrine::core::Stage&) {
             lastDone = done;
             lastTotal = total;
         },

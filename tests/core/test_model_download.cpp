@@ -71,8 +71,8 @@ TEST_CASE("a catalogue model downloads, is pinned on first use, and a changed fi
 
     long long lastDone = -1, lastTotal = -1;
     const auto got = core::model::downloadCatalogueModel(
-        "dino-vits16", [&](long long done, long long total, const std::string& stage) {
-            CHECK(stage == "download");
+        "dino-vits16", [&](long long done, long long total, const core::Stage& stage) {
+            CHECK(stage.kind == core::StageKind::Downloading);
             CHECK(done >= lastDone);
             lastDone = done;
             lastTotal = total;
@@ -200,7 +200,7 @@ TEST_CASE("a cancelled slow download keeps its part, and the next one finishes i
     long long seen = 0;
     CHECK_THROWS_AS(core::model::downloadCatalogueModel(
                         "dino-vitb16",
-                        [&](long long done, long long, const std::string&) {
+                        [&](long long done, long long, const vitrine::core::Stage&) {
                             seen = done;
                             if (done > 16384)
                                 cancel.cancel();

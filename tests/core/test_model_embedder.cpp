@@ -71,7 +71,7 @@ TEST_CASE("streamed embeddings equal a direct forward, in order, skipping broken
             order.insert(order.end(), b.indices.begin(), b.indices.end());
             rows.insert(rows.end(), b.rows, b.rows + b.indices.size() * b.dim);
         },
-        [&](long long d, long long t, const std::string&) { progress.emplace_back(d, t); });
+        [&](long long d, long long t, const vitrine::core::Stage&) { progress.emplace_back(d, t); });
     fs::remove(broken);
     CHECK(summary.embedded == 5);
     REQUIRE(summary.skipped.size() == 1);

@@ -1,6 +1,6 @@
 // core/train under faults: odd data sets train or are refused clearly, and a run that is
-// cancelled at any phase, or whose checkpoint write fails, leaves a whole checkpoint that
-// matches the steps it claims (issue 8).
+// cancelled at any phase (validation included, issue 18), or whose checkpoint write fails,
+// leaves a whole checkpoint that matches the steps it claims (issue 8).
 #include <catch2/catch.hpp>
 
 #include <sys/resource.h>
@@ -17,6 +17,7 @@
 #include "core/model/checkpoint.h"
 #include "core/model/safetensors.h"
 #include "core/train/trainer.h"
+#include "core/train/validator.h"
 
 using namespace vitrine;
 using namespace vitrine::core::train;
@@ -102,14 +103,14 @@ TEST_CASE("cancelling at each phase leaves a checkpoint of exactly the completed
         auto o = base;
         o.checkpointPath = dir / "run.safetensors";
         o.checkpointEverySteps = 2;
-        Trainer* self = nullptr;
+        core::CancelToken stop;
+        o.cancel = &stop;
         int hits = 0;
         o.phaseHook = [&](TrainPhase p, std::int64_t step) {
             if (p == c.phase && step == c.atStep && hits++ == 0)
-                self->cancel(); // as a GUI's Stop button would, from any thread
+                stop.cancel(); // as a GUI's Stop button would, from any thread
         };
         Trainer trainer(o);
-        self = &trainer;
         Recorder rec;
         auto r = trainer.run(&rec);
         CHECK(hits >= 1);
@@ -127,15 +128,15 @@ TEST_CASE("cancelling at each phase leaves a checkpoint of exactly the completed
         auto o = base;
         o.checkpointPath = tmp.path / "ref2.safetensors";
         const std::string before = core::readFile(o.checkpointPath);
-        Trainer* self = nullptr;
+        core::CancelToken stop;
+        o.cancel = &stop;
         int loads = 0;
         o.phaseHook = [&](TrainPhase p, std::int64_t) {
             if (p == TrainPhase::LoadingImage && ++loads == 5)
-                self->cancel();
+                stop.cancel();
             CHECK(p == TrainPhase::LoadingImage); // never reaches a step
         };
         Trainer trainer(o);
-        self = &trainer;
         auto r = trainer.run();
         CHECK(r.cancelled);
         CHECK(r.steps == 0);
@@ -143,6 +144,98 @@ TEST_CASE("cancelling at each phase leaves a checkpoint of exactly the completed
         CHECK_THAT(r.message, Catch::Contains("loading"));
         CHECK(core::readFile(o.checkpointPath) == before);
         CHECK(temporaries(tmp.path) == 0);
+    }
+}
+
+TEST_CASE("validation stops within one batch of a cancel, with core::Cancelled", "[train][validation]") {
+    testutil::TempDir tmp("validator-cancel");
+    auto loaded = core::model::loadModel(testutil::writeTinyModel(tmp.path / "tiny.safetensors").string());
+    auto& model = *loaded.model;
+    const int side = model.config().imageSize;
+    constexpr int kImages = 64, kBatch = 4;
+    torch::manual_seed(1);
+    std::vector<int> labels(kImages);
+    for (int i = 0; i < kImages; ++i)
+        labels[std::size_t(i)] = i % 4;
+    const Validator validator(torch::randn({kImages, 3, side, side}), labels, kBatch);
+    REQUIRE(validator.canValidate());
+
+    // Uncancelled, it reports every batch and scores the split.
+    std::vector<long long> seen;
+    auto record = [&](long long done, long long total, const core::Stage& stage) {
+        CHECK(stage.kind == core::StageKind::Validating);
+        CHECK(total == kImages);
+        seen.push_back(done);
+    };
+    const auto metrics = validator.run(model, core::Precision::Fp32, record);
+    CHECK(metrics.rows == std::size_t(kImages));
+    CHECK(seen.back() == kImages);
+
+    // Cancelled after the first batch: the next poll, before the second batch, throws.
+    seen.clear();
+    core::CancelToken cancel;
+    auto cancelAfterFirst = [&](long long done, long long total, const core::Stage& stage) {
+        record(done, total, stage);
+        if (done > 0)
+            cancel.cancel(); // from the callback, as a Stop from another thread lands between batches
+    };
+    REQUIRE_THROWS_AS(validator.run(model, core::Precision::Fp32, cancelAfterFirst, &cancel), core::Cancelled);
+    CHECK(seen == std::vector<long long>{0, kBatch});
+}
+
+TEST_CASE("a Stop while the trainer validates ends the run at once, keeping the completed steps",
+          "[train][validation]") {
+    testutil::TempDir tmp("validate-cancel");
+    testutil::linkFourBreeds(tmp.path / "data", 6);
+    auto base = tinyOptions(tmp.path, tmp.path / "data");
+    base.epochs = 5;
+
+    struct Listener : Recorder {
+        core::CancelToken* stop = nullptr;
+        int cancelAtValidation = 0; ///< 1 = the one before the first step, 2 = after epoch 1
+        int validations = 0;
+        std::vector<EpochStats> epochs;
+        void onEpoch(const EpochStats& e) override { epochs.push_back(e); }
+        void onProgress(long long done, long long, const core::Stage& stage) override {
+            if (stage.kind == core::StageKind::Validating && done == 0 && ++validations == cancelAtValidation)
+                stop->cancel(); // before its first batch
+        }
+    };
+
+    { // after epoch 1: the 3 steps landed; their checkpoint is written, without new metrics
+        auto o = base;
+        o.checkpointPath = tmp.path / "epoch.safetensors";
+        core::CancelToken stop;
+        o.cancel = &stop;
+        Listener l;
+        l.stop = &stop;
+        l.cancelAtValidation = 2;
+        const auto r = Trainer(o).run(&l);
+        CHECK(r.cancelled);
+        CHECK(r.steps == 3);
+        CHECK(l.steps.size() == 3);
+        REQUIRE(l.epochs.size() == 1); // the validation before training; epoch 1's never finished
+        CHECK(l.epochs.front().epoch == 0);
+        REQUIRE(r.checkpointWritten);
+        CHECK(checkpointStep(o.checkpointPath) == 3);
+        CHECK(temporaries(tmp.path) == 0);
+    }
+    { // before the first step: nothing trained, nothing written
+        auto o = base;
+        o.checkpointPath = tmp.path / "first.safetensors";
+        core::CancelToken stop;
+        o.cancel = &stop;
+        Listener l;
+        l.stop = &stop;
+        l.cancelAtValidation = 1;
+        const auto r = Trainer(o).run(&l);
+        CHECK(r.cancelled);
+        CHECK(r.steps == 0);
+        CHECK(l.steps.empty());
+        CHECK(l.epochs.empty());
+        CHECK_FALSE(r.checkpointWritten);
+        CHECK_FALSE(fs::exists(o.checkpointPath));
+        CHECK_THAT(r.message, Catch::Contains("validating"));
     }
 }
 

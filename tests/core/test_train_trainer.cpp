@@ -164,6 +164,8 @@ TEST_CASE("pause, snapshot and cancel from another thread", "[train][threads]") 
     testutil::linkFourBreeds(tmp.path / "data", 6);
     auto o = tinyOptions(tmp.path, tmp.path / "data");
     o.epochs = 50;
+    core::CancelToken stop;
+    o.cancel = &stop;
     Trainer trainer(o);
     Recorder rec;
     std::atomic<std::int64_t> lastStep{0};
@@ -184,7 +186,7 @@ TEST_CASE("pause, snapshot and cancel from another thread", "[train][threads]") 
     trainer.resume();
     // A cancel abandons the step in flight, so wait for one to complete after resuming.
     REQUIRE(testutil::waitUntil([&] { return lastStep.load() >= 3; }, 120000));
-    trainer.cancel();
+    stop.cancel();
     worker.join();
     CHECK(result.cancelled);
     CHECK(result.steps > 2);

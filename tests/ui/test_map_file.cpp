@@ -17,6 +17,7 @@
 #include "core/io/npy.h"
 #include "core/io/row_table.h"
 #include "ui/dataset_model.h"
+#include "ui/export_dialog.h"
 #include "ui/job_runner.h"
 #include "ui/main_window.h"
 #include "ui/map_panel.h"
@@ -99,6 +100,19 @@ TEST_CASE("an embeddings file opens as the data set and its PCA map, without ima
     }
     CHECK(mismatched == 0);
     CHECK(w.datasetModel()->index(0).data(DatasetModel::ClassRole).toString().startsWith("c"));
+
+    // Export reads the mapping itself (ExportDialog shares the workspace's view, no copy):
+    // the written .npy holds the file's rows in file order, its sidecar their names.
+    CHECK(w.workspace()->embeddings().fileBacked);
+    const QString exported = dir.path() + "/out.npy";
+    REQUIRE(ExportDialog::exportNow(w.workspace(), w.datasetModel(), "npy", exported).isEmpty());
+    const core::Matrix back = core::io::readNpyMatrix(exported.toStdString());
+    REQUIRE(back.rows == n);
+    CHECK(back.data == x.data);
+    const auto rows = core::io::readRowTable(core::io::rowsSidecarPath(exported.toStdString()));
+    REQUIRE(rows.rows.size() == std::size_t(n));
+    CHECK(rows.value(0, "path") == "c0/img_0002999.jpg");
+    CHECK(rows.value(n - 1, "path") == "c2/img_0000000.jpg");
 }
 
 TEST_CASE("a large embeddings file is mapped with PCA first; UMAP runs on it and Cancel keeps the PCA map",
@@ -130,20 +144,20 @@ TEST_CASE("a large embeddings file is mapped with PCA first; UMAP runs on it and
         }
     });
     closer.start();
-    QStringList stages;
+    QList<vitrine::core::StageKind> stages;
     QObject::connect(w.workspace()->analysisRunner(), &JobRunner::progress,
-                     [&](qint64, qint64, const QString& stage) { stages << stage; });
+                     [&](qint64, qint64, const QString&, vitrine::core::StageKind kind) { stages << kind; });
     QSignalSpy cancelled(w.workspace()->analysisRunner(), &JobRunner::cancelled);
     ProjectionSettings umap;
     umap.method = ProjectionMethod::Umap;
     w.workspace()->computeLayout(umap);
     // Not refused: it works through its neighbour graph, reporting progress.
     const bool started = testutil::waitFor(
-        [&] { return stages.contains(QStringLiteral("neighbours")) || !shown.isEmpty(); }, 60000);
+        [&] { return stages.contains(vitrine::core::StageKind::Neighbours) || !shown.isEmpty(); }, 60000);
     INFO("message shown: " << shown.toStdString());
     REQUIRE(started);
     REQUIRE(shown.isEmpty());
-    REQUIRE(stages.contains(QStringLiteral("neighbours")));
+    REQUIRE(stages.contains(vitrine::core::StageKind::Neighbours));
     w.workspace()->analysisRunner()->cancel();
     REQUIRE(testutil::waitFor([&] { return cancelled.count() > 0; }, 60000));
     CHECK(errors.isEmpty());

@@ -1,6 +1,6 @@
 // Interactive training, offscreen: start on the demo set, receive progress, pause,
-// resume, stop, find the checkpoint, see the map update; and closing the window while
-// training stops it cleanly.
+// resume, stop, find the checkpoint, see the map update; and closing the window or opening
+// another data set while training stops it cleanly, without the GUI thread waiting for it.
 #include <catch2/catch.hpp>
 
 #include "../support/wait_for.h"
@@ -145,9 +145,53 @@ TEST_CASE("closing the window mid-training stops it cleanly with a checkpoint", 
     CHECK(trainer->running());
 
     w->setAutoAnswer(QMessageBox::Yes);
-    CHECK(w->close());
+    // Not closed yet: the run was asked to stop and close() returned without waiting for it
+    // (its end reaches the GUI thread only through the event loop, not processed since).
+    CHECK_FALSE(w->close());
+    CHECK(trainer->running());
+    CHECK(trainer->stopping());
+    CHECK(w->isVisible());
+    // The window closes itself once the run has ended and written its checkpoint.
+    REQUIRE(vitrine::testutil::waitFor([&] { return !w->isVisible(); }, 120000));
     CHECK_FALSE(trainer->running());
-    QCoreApplication::processEvents();
     CHECK_FALSE(trainer->lastCheckpoint().isEmpty());
     delete w;
+}
+
+TEST_CASE("opening another data set mid-training stops the run without waiting, then opens it",
+          "[ui][training][threads]") {
+    Env env;
+    MainWindow w;
+    w.show();
+    w.openFolder(VITRINE_TEST_DATA);
+    REQUIRE(w.scanRunner()->waitForIdle(60000));
+    TrainingController* trainer = w.trainingController();
+    auto s = quickSettings();
+    s.epochs = 50;
+    w.trainingPanel()->setSettings(s);
+    QSignalSpy steps(trainer, &TrainingController::stepDone);
+    QSignalSpy idle(trainer, &TrainingController::idle);
+    QTest::mouseClick(w.trainingPanel()->startButton(), Qt::LeftButton);
+    REQUIRE(vitrine::testutil::waitFor([&] { return steps.count() >= 2; }, 300000));
+
+    const QString cats = QStringLiteral(VITRINE_TEST_DATA "/cat");
+    w.setAutoAnswer(QMessageBox::Yes);
+    w.openFolder(cats);
+    // Returned at once: the run is stopping on its thread, the old data set still shown.
+    CHECK(trainer->running());
+    CHECK(trainer->stopping());
+    CHECK_FALSE(w.windowTitle().startsWith(QStringLiteral("cat ")));
+    // A second request while it stops asks nothing and is the one that runs.
+    w.setAutoAnswer(QMessageBox::No);
+    w.openFolder(cats);
+    CHECK(trainer->stopping());
+
+    // The event loop keeps turning while the run stops and the folder then opens.
+    const qint64 stall = runMeasuringStall(
+        [&] { return !trainer->running() && !w.scanRunner()->busy() && w.windowTitle().startsWith("cat "); }, 120000);
+    REQUIRE(w.windowTitle().startsWith(QStringLiteral("cat ")));
+    WARN("largest event-loop stall while stopping: " << stall << " ms");
+    CHECK(idle.count() == 1);
+    CHECK_FALSE(trainer->lastCheckpoint().isEmpty());
+    CHECK(w.datasetModel()->rowCount() > 0);
 }
