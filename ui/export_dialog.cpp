@@ -186,7 +186,8 @@ void ExportDialog::startExport() {
 QString ExportDialog::exportNow(Workspace* workspace, DatasetModel* dataset, const QString& format,
                                 const QString& out) {
     try {
-        core::io::exportEmbeddings(collect(workspace, dataset)->source(), out.toStdString(), optionsFor(format, dataset));
+        core::io::exportEmbeddings(collect(workspace, dataset)->source(), out.toStdString(),
+                                   optionsFor(format, dataset));
         return {};
     } catch (const std::exception& e) {
         return QString::fromStdString(e.what());
