@@ -64,20 +64,27 @@ DatasetEmbeddings embedAll(core::model::VitImpl& model, const core::data::Datase
     return out;
 }
 
-/// `session` brought to `spec` and, while training runs (`live`), to the trainer's weights of
-/// `liveStep`; then `path` decoded at the model's input options and inspected.
-std::shared_ptr<an::InspectionResult> inspectPath(core::model::ModelSession& session, const QString& spec,
-                                                  int imageSize, const WeightSnapshot& live, qint64 liveStep,
-                                                  const std::string& path, const core::CancelToken* cancel) {
-    session.ensure(spec.toStdString(), imageSize);
-    if (live && session.weightsStep() != liveStep)
-        session.applyWeights(*live, liveStep);
-    auto& model = *session.loaded().model;
-    return std::make_shared<an::InspectionResult>(
-        an::inspectImage(model, core::image::decodeForModel(path, model.config().inputOptions()), cancel));
-}
-
 } // namespace
+
+/// One inspection's model: `session` brought to `spec` and, while training runs (`live`), to
+/// the trainer's weights of `liveStep`. Copied into the worker's task; run there.
+struct InspectJob {
+    std::shared_ptr<core::model::ModelSession> session;
+    QString spec;
+    int imageSize = 0;
+    WeightSnapshot live;
+    qint64 liveStep = -1;
+
+    /// `path` decoded at the model's input options and inspected.
+    std::shared_ptr<an::InspectionResult> operator()(const std::string& path, const core::CancelToken* cancel) const {
+        session->ensure(spec.toStdString(), imageSize);
+        if (live && session->weightsStep() != liveStep)
+            session->applyWeights(*live, liveStep);
+        auto& model = *session->loaded().model;
+        return std::make_shared<an::InspectionResult>(
+            an::inspectImage(model, core::image::decodeForModel(path, model.config().inputOptions()), cancel));
+    }
+};
 
 DatasetEmbeddings Workspace::embedWithModel(const QString& spec, int imageSize, const core::data::Dataset& dataset,
                                             const JobRunner::Context& ctx) {
@@ -388,9 +395,11 @@ void Workspace::startAnalysis(bool live, qint64 step) {
     });
 }
 
-QString Workspace::inspectionSpec() const {
-    // While training runs, the model being trained (its live weights are applied on top).
-    return m_liveStep >= 0 && m_embedEngine->loaded().model ? QString::fromStdString(m_embedEngine->spec()) : m_spec;
+InspectJob Workspace::inspectJob() const {
+    // While training runs, the model being trained, with its live weights applied on top.
+    const QString spec =
+        m_liveStep >= 0 && m_embedEngine->loaded().model ? QString::fromStdString(m_embedEngine->spec()) : m_spec;
+    return {m_inspectEngine, spec, m_imageSize, m_liveWeights, m_liveStep};
 }
 
 QString Workspace::titleOf(int row) const {
@@ -568,13 +577,9 @@ void Workspace::requestInspection(int row) {
     m_inspectedRow = row;
     const std::string path = m_dataset->data(m_dataset->index(row), DatasetModel::PathRole).toString().toStdString();
     const QString title = titleOf(row);
-    auto engine = m_inspectEngine;
-    const QString spec = inspectionSpec();
-    const int imageSize = m_imageSize;
-    const WeightSnapshot live = m_liveWeights;
-    const qint64 liveStep = m_liveStep;
+    const InspectJob inspect = inspectJob();
     auto task = [=, this](const JobRunner::Context& ctx) -> std::function<void()> {
-        auto result = inspectPath(*engine, spec, imageSize, live, liveStep, path, &ctx.cancel);
+        auto result = inspect(path, &ctx.cancel);
         return [this, result, title] { Q_EMIT inspectionReady(result, title); };
     };
     m_pendingInspection = [this, task] { m_inspect->start(task); };
@@ -588,14 +593,10 @@ void Workspace::requestPairInspection(int rowA, int rowB) {
     const std::string pathA = m_dataset->data(m_dataset->index(rowA), DatasetModel::PathRole).toString().toStdString();
     const std::string pathB = m_dataset->data(m_dataset->index(rowB), DatasetModel::PathRole).toString().toStdString();
     const QString titleA = titleOf(rowA), titleB = titleOf(rowB);
-    auto engine = m_inspectEngine;
-    const QString spec = inspectionSpec();
-    const int imageSize = m_imageSize;
-    const WeightSnapshot live = m_liveWeights;
-    const qint64 liveStep = m_liveStep;
+    const InspectJob inspect = inspectJob();
     auto task = [=, this](const JobRunner::Context& ctx) -> std::function<void()> {
-        auto a = inspectPath(*engine, spec, imageSize, live, liveStep, pathA, &ctx.cancel);
-        auto b = inspectPath(*engine, spec, imageSize, live, liveStep, pathB, &ctx.cancel);
+        auto a = inspect(pathA, &ctx.cancel);
+        auto b = inspect(pathB, &ctx.cancel);
         return [=, this] { Q_EMIT pairInspectionReady(a, titleA, b, titleB, false); };
     };
     m_pendingInspection = [this, task] { m_inspect->start(task); };

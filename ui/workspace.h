@@ -37,6 +37,7 @@ namespace vitrine::ui {
 
 class DatasetModel;
 class JobRunner;
+struct InspectJob;
 
 using ProjectionMethod = core::analysis::ProjectionMethod;
 
@@ -191,7 +192,7 @@ private:
     void runPendingInspection();
     QVector<NeighbourItem> toItems(const std::vector<core::analysis::Neighbour>& hits, int queryRow) const;
     QString titleOf(int row) const;
-    QString inspectionSpec() const; ///< the model spec inspections run
+    InspectJob inspectJob() const; ///< what the next inspection runs, for its worker
 
     DatasetModel* m_dataset;
     JobRunner* m_engine;   // model load + embedding

@@ -490,6 +490,23 @@ FileActions::FileActions(fs::path root, FileActionOptions options)
     m_recovered = recover(m_root, m_options);
 }
 
+namespace {
+
+/// Journals `a` as the next action, "pending", then does it.
+FileAction perform(const fs::path& root, const FileActionOptions& options, FileAction a) {
+    auto journal = Journal::load(root);
+    a.id = journal.actions.empty() ? 1 : journal.actions.back().id + 1;
+    a.state = "pending";
+    a.time = nowIso();
+    journal.actions.push_back(std::move(a));
+    journal.save();
+    if (options.afterStep)
+        options.afterStep(0);
+    return finish(root, options, journal, journal.actions.back(), true);
+}
+
+} // namespace
+
 FileAction FileActions::moveToClass(const std::vector<std::string>& paths, const std::string& classFolder) {
     const std::string folder = insideRoot(m_root, classFolder, false);
     if (present(m_root / folder) && !fs::is_directory(m_root / folder))
@@ -515,15 +532,7 @@ FileAction FileActions::moveToClass(const std::vector<std::string>& paths, const
     if (a.files.empty())
         return a;
     ensureDir(m_root / folder);
-    auto journal = Journal::load(m_root);
-    a.id = journal.actions.empty() ? 1 : journal.actions.back().id + 1;
-    a.state = "pending";
-    a.time = nowIso();
-    journal.actions.push_back(a);
-    journal.save();
-    if (m_options.afterStep)
-        m_options.afterStep(0);
-    return finish(m_root, m_options, journal, journal.actions.back(), true);
+    return perform(m_root, m_options, std::move(a));
 }
 
 FileAction FileActions::trash(const std::vector<std::string>& paths) {
@@ -550,15 +559,7 @@ FileAction FileActions::trash(const std::vector<std::string>& paths) {
     }
     if (a.files.empty())
         return a;
-    auto journal = Journal::load(m_root);
-    a.id = journal.actions.empty() ? 1 : journal.actions.back().id + 1;
-    a.state = "pending";
-    a.time = nowIso();
-    journal.actions.push_back(a);
-    journal.save();
-    if (m_options.afterStep)
-        m_options.afterStep(0);
-    return finish(m_root, m_options, journal, journal.actions.back(), true);
+    return perform(m_root, m_options, std::move(a));
 }
 
 namespace {
