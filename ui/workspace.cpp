@@ -397,8 +397,9 @@ void Workspace::startAnalysis(bool live, qint64 step) {
 
 InspectJob Workspace::inspectJob() const {
     // While training runs, the model being trained, with its live weights applied on top.
-    const QString spec =
-        m_liveStep >= 0 && m_embedEngine->loaded().model ? QString::fromStdString(m_embedEngine->spec()) : m_spec;
+    const QString spec = m_liveStep >= 0 && m_embedEngine->loaded().model
+                             ? QString::fromStdString(m_embedEngine->spec())
+                             : m_spec;
     return {m_inspectEngine, spec, m_imageSize, m_liveWeights, m_liveStep};
 }
 
