@@ -10,6 +10,7 @@
 
 #include <torch/torch.h>
 
+#include "../train_recorder.h"
 #include "../train_test_util.h"
 #include "core/common/error.h"
 #include "core/common/files.h"
@@ -25,12 +26,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Recorder : TrainerListener {
-    std::vector<StepStats> steps;
-    std::vector<std::string> warnings;
-    void onStep(const StepStats& s) override { steps.push_back(s); }
-    void onWarning(const std::string& w) override { warnings.push_back(w); }
-};
+using testutil::Recorder;
 
 TrainOptions tinyOptions(const fs::path& dir, const fs::path& data) {
     TrainOptions o;
@@ -194,8 +190,6 @@ TEST_CASE("a Stop while the trainer validates ends the run at once, keeping the 
         core::CancelToken* stop = nullptr;
         int cancelAtValidation = 0; ///< 1 = the one before the first step, 2 = after epoch 1
         int validations = 0;
-        std::vector<EpochStats> epochs;
-        void onEpoch(const EpochStats& e) override { epochs.push_back(e); }
         void onProgress(long long done, long long, const core::Stage& stage) override {
             if (stage.kind == core::StageKind::Validating && done == 0 && ++validations == cancelAtValidation)
                 stop->cancel(); // before its first batch

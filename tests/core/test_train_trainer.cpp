@@ -9,6 +9,7 @@
 
 #include <torch/torch.h>
 
+#include "../train_recorder.h"
 #include "../train_test_util.h"
 #include "core/common/error.h"
 #include "core/model/checkpoint.h"
@@ -20,19 +21,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Recorder : TrainerListener {
-    std::vector<StepStats> steps;
-    std::vector<EpochStats> epochs;
-    std::vector<std::string> warnings;
-    std::function<void(const StepStats&)> hook;
-    void onStep(const StepStats& s) override {
-        steps.push_back(s);
-        if (hook)
-            hook(s);
-    }
-    void onEpoch(const EpochStats& e) override { epochs.push_back(e); }
-    void onWarning(const std::string& w) override { warnings.push_back(w); }
-};
+using testutil::Recorder;
 
 TrainOptions tinyOptions(const fs::path& dir, const fs::path& data) {
     TrainOptions o;
