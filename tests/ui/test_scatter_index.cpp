@@ -58,8 +58,9 @@ bool hiddenByConstruction(int i) { return i % 3 == 0 || i % 5 == 0; }
 /// not be and those missed, instead of printing two sets of thousands.
 void checkSameSelection(const QSet<int>& selected, const QSet<int>& expected) {
     const QSet<int> selectedWrongly = selected - expected, missed = expected - selected;
-    CHECK(selectedWrongly.size() == 0);
-    CHECK(missed.size() == 0);
+    INFO(selectedWrongly.size() << " point(s) selected that should not be, " << missed.size() << " missed");
+    CHECK(selectedWrongly.empty());
+    CHECK(missed.empty());
 }
 } // namespace
 
@@ -112,7 +113,7 @@ TEST_CASE("a lasso selects exactly the visible points inside the polygon", "[sca
     REQUIRE(expected.size() > 1000); // the star holds many points, and leaves many out
     REQUIRE(expected.size() < pos.size() / 2);
     checkSameSelection(index.pointsInLasso(lasso, kView), expected);
-    CHECK(index.pointsInLasso(QPolygonF{QPointF(10, 10), QPointF(190, 190)}, kView).size() == 0); // a line
+    CHECK(index.pointsInLasso(QPolygonF{QPointF(10, 10), QPointF(190, 190)}, kView).empty()); // a line
 }
 
 TEST_CASE("a rectangle selects exactly the visible points inside it, dragged either way", "[scatter_index]") {
