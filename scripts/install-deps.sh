@@ -21,8 +21,9 @@ for arg in "$@"; do
       PACKAGES+=(python3-torch python3-torchvision python3-faiss python3-sklearn python3-numpy python3-opencv python3-pil
                  python3-hnswlib umap-learn) ;;
     --with-checks)
-      # CI's checks (.ci/run): scripts/tidy.sh and scripts/format.sh (clang 14 on Debian 12).
-      PACKAGES+=(clang-tidy clang-format) ;;
+      # CI's checks (.ci/run): scripts/tidy.sh and scripts/format.sh (clang 14 on Debian 12);
+      # tidy.sh reads the compile commands with python3.
+      PACKAGES+=(clang-tidy clang-format python3) ;;
     *) echo "install-deps: unknown option $arg (--with-peers, --with-checks)" >&2; exit 2 ;;
   esac
 done
