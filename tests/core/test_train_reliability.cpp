@@ -7,6 +7,7 @@
 
 #include <csignal>
 #include <fstream>
+#include <utility>
 
 #include <torch/torch.h>
 
@@ -196,15 +197,20 @@ TEST_CASE("a Stop while the trainer validates ends the run at once, keeping the 
         }
     };
 
-    { // after epoch 1: the 3 steps landed; their checkpoint is written, without new metrics
+    // A run of `base` writing to `checkpoint`, stopped as validation number `at` begins.
+    auto runStoppedAt = [&](int at, const fs::path& checkpoint, Listener& l) {
         auto o = base;
-        o.checkpointPath = tmp.path / "epoch.safetensors";
+        o.checkpointPath = checkpoint;
         core::CancelToken stop;
         o.cancel = &stop;
-        Listener l;
         l.stop = &stop;
-        l.cancelAtValidation = 2;
-        const auto r = Trainer(o).run(&l);
+        l.cancelAtValidation = at;
+        return std::make_pair(Trainer(o).run(&l), o);
+    };
+
+    { // after epoch 1: the 3 steps landed; their checkpoint is written, without new metrics
+        Listener l;
+        const auto [r, o] = runStoppedAt(2, tmp.path / "epoch.safetensors", l);
         CHECK(r.cancelled);
         CHECK(r.steps == 3);
         CHECK(l.steps.size() == 3);
@@ -215,14 +221,8 @@ TEST_CASE("a Stop while the trainer validates ends the run at once, keeping the 
         CHECK(temporaries(tmp.path) == 0);
     }
     { // before the first step: nothing trained, nothing written
-        auto o = base;
-        o.checkpointPath = tmp.path / "first.safetensors";
-        core::CancelToken stop;
-        o.cancel = &stop;
         Listener l;
-        l.stop = &stop;
-        l.cancelAtValidation = 1;
-        const auto r = Trainer(o).run(&l);
+        const auto [r, o] = runStoppedAt(1, tmp.path / "first.safetensors", l);
         CHECK(r.cancelled);
         CHECK(r.steps == 0);
         CHECK(l.steps.empty());
