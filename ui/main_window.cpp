@@ -735,7 +735,8 @@ void MainWindow::openEmbeddings(const QString& file) {
                                        tr("%1 · %L2 × %3 embeddings (no model)")
                                            .arg(name)
                                            .arg(opened->set.embeddings.rows)
-                                           .arg(opened->set.embeddings.cols));
+                                           .arg(opened->set.embeddings.cols),
+                                       QString::fromStdString(path.string()));
         };
     });
     if (!started)

@@ -85,6 +85,7 @@ MapPanel::MapPanel(Workspace* workspace, DatasetModel* dataset, ThumbnailCache* 
     m_timeline->setToolTip(tr("Replay how the map changed during training"));
     m_timeline->setAccessibleName(tr("Training timeline"));
     m_info->setWordWrap(true);
+    m_info->setObjectName(QStringLiteral("mapInfo"));
 
     // The legend can fold away, giving the map the panel's whole width.
     m_legendToggle = new QToolButton;
@@ -238,6 +239,7 @@ MapPanel::MapPanel(Workspace* workspace, DatasetModel* dataset, ThumbnailCache* 
         updateInfo();
     });
     connect(m_workspace, &Workspace::layoutChanged, this, &MapPanel::showLayout);
+    connect(m_workspace, &Workspace::analysisNoteChanged, this, &MapPanel::updateInfo);
     connect(m_legend, &QListWidget::itemChanged, this, [this](QListWidgetItem* item) {
         m_view->setCategoryVisible(item->data(Qt::UserRole).toInt(), item->checkState() == Qt::Checked);
     });

@@ -8,8 +8,10 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <limits>
 
 #include "core/analysis/attention_stats.h"
@@ -130,6 +132,18 @@ Workspace::Workspace(DatasetModel* dataset, QObject* parent)
         }
     });
     connect(m_inspect, &JobRunner::idle, this, &Workspace::runPendingInspection);
+    // A map asked for while the Map worker was stopping comes first, then a large file's index.
+    connect(m_analysis, &JobRunner::idle, this, [this] {
+        m_indexRunning = false;
+        if (m_layoutQueued) {
+            const bool continuous = *m_layoutQueued;
+            m_layoutQueued.reset();
+            startAnalysis(continuous, -1);
+        } else if (m_indexQueued) {
+            m_indexQueued = false;
+            startLargeIndex();
+        }
+    });
     connect(m_stats, &JobRunner::idle, this, [this] {
         if (m_statsQueued) {
             m_statsQueued = false;
@@ -141,6 +155,8 @@ Workspace::Workspace(DatasetModel* dataset, QObject* parent)
         m_stats->cancel(); // its rows are the old data set's
         m_embeddings = {};
         m_fromFile = false;
+        m_embeddingsFile.clear();
+        m_indexQueued = false;
         m_analysisNote.clear();
         m_rowToEmbedding.clear();
         m_layout.clear();
@@ -255,7 +271,8 @@ core::Matrix Workspace::embeddingsCopy() const {
     return m;
 }
 
-void Workspace::setEmbeddings(core::MatrixView embeddings, const QVector<int>& rowOf, const QString& description) {
+void Workspace::setEmbeddings(core::MatrixView embeddings, const QVector<int>& rowOf, const QString& description,
+                              const QString& file) {
     // Nothing the model computes belongs to these rows.
     m_engine->cancel();
     m_stats->cancel();
@@ -263,6 +280,8 @@ void Workspace::setEmbeddings(core::MatrixView embeddings, const QVector<int>& r
     m_pendingWeights.reset();
     m_embeddings = std::move(embeddings);
     m_fromFile = true;
+    m_embeddingsFile = file;
+    m_indexQueued = false;
     m_rowToEmbedding = rowOf;
     m_embeddingToRow = QVector<int>(int(m_embeddings.rows), -1);
     for (int r = 0; r < m_rowToEmbedding.size(); ++r)
@@ -284,13 +303,26 @@ void Workspace::setEmbeddings(core::MatrixView embeddings, const QVector<int>& r
     }
     Q_EMIT embeddingsChanged();
     m_mapTimer.start();
-    if (m_analysis->busy())
+    queueLayout(false);
+}
+
+void Workspace::queueLayout(bool continuous) {
+    if (m_analysis->busy()) {
+        // Started by the idle handler once the cancelled job has ended; an index build that
+        // this interrupts starts again after the new map.
+        if (m_indexRunning)
+            m_indexQueued = true;
+        m_layoutQueued = continuous;
         m_analysis->cancel();
+        return;
+    }
     QMetaObject::invokeMethod(
         this,
-        [this] {
+        [this, continuous] {
             if (!m_analysis->busy())
-                startAnalysis(false, -1);
+                startAnalysis(continuous, -1);
+            else
+                m_layoutQueued = continuous;
         },
         Qt::QueuedConnection);
 }
@@ -299,15 +331,7 @@ void Workspace::computeLayout(const ProjectionSettings& settings, bool continuou
     m_projection = settings;
     if (m_embeddings.empty())
         return;
-    if (m_analysis->busy())
-        m_analysis->cancel();
-    QMetaObject::invokeMethod(
-        this,
-        [this, continuous] {
-            if (!m_analysis->busy())
-                startAnalysis(continuous, -1);
-        },
-        Qt::QueuedConnection);
+    queueLayout(continuous);
 }
 
 void Workspace::startAnalysis(bool live, qint64 step) {
@@ -371,14 +395,21 @@ void Workspace::startAnalysis(bool live, qint64 step) {
             if (m_dataset->rowCount() != rowCount)
                 return;
             m_layout = *positions;
-            m_analysisNote = large ? tr("%L1 embeddings: no neighbour index or nearest-neighbour class "
-                                        "(above %L2 rows). Neighbours are searched exactly, one query at a time.")
-                                         .arg(data->rows)
-                                         .arg(kLargeRows)
-                                   : QString();
             m_nnSame = large ? QVector<bool>{} : *same;
             m_nnRow = large ? QVector<int>{} : *nnRow;
-            m_index = index;
+            if (!large) {
+                m_index = index;
+                m_analysisNote.clear();
+            } else if (!m_index) { // a large file keeps the index it has (the rows did not change)
+                const bool indexed = !m_embeddingsFile.isEmpty();
+                m_analysisNote =
+                    tr("%L1 embeddings: no nearest-neighbour class (from %L2 rows on). %3")
+                        .arg(data->rows)
+                        .arg(kLargeRows)
+                        .arg(indexed ? tr("Until the neighbour index is ready, neighbours are searched exactly.")
+                                     : tr("Neighbours are searched exactly, one query at a time."));
+                m_indexQueued = indexed;
+            }
             m_history.push_back({step < 0 ? (m_history.isEmpty() ? 0 : m_history.back().first) : step, m_layout});
             Q_EMIT layoutChanged(hasPrev);
             if (m_mapTimer.isValid()) {
@@ -391,6 +422,47 @@ void Workspace::startAnalysis(bool live, qint64 step) {
                 if (qEnvironmentVariableIsSet("VITRINE_TIMING"))
                     std::fprintf(stderr, "vitrine-timing: map ready %.3f s after start of embedding\n", seconds);
             }
+        };
+    });
+}
+
+void Workspace::startLargeIndex() {
+    if (m_index || m_embeddingsFile.isEmpty() || m_embeddings.rows < kLargeRows)
+        return;
+    auto data = std::make_shared<core::MatrixView>(m_embeddings); // shares the mapping
+    const std::filesystem::path file = m_embeddingsFile.toStdString();
+    const auto started = std::chrono::steady_clock::now();
+    m_indexRunning = m_analysis->start([=, this](const JobRunner::Context& ctx) -> std::function<void()> {
+        an::NeighbourOptions options;
+        options.forceFaiss = true; // the engine that saves its index beside the file
+        options.embeddingsFile = file;
+        auto index = std::make_shared<const an::NeighbourIndex>(*data, options, ctx.progress, &ctx.cancel);
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        return [=, this] {
+            if (m_embeddings.data != data->data || m_embeddings.rows != data->rows)
+                return; // another file (or the model's embeddings) replaced these rows
+            m_index = index;
+            const QString saved = QString::fromStdString(an::faissIndexPath(file).filename().string());
+            QString how;
+            switch (index->indexFileStatus()) {
+            case an::IndexFileStatus::Reused: how = tr("loaded from %1").arg(saved); break;
+            case an::IndexFileStatus::Saved:
+                how = tr("built in %1 s, saved as %2").arg(seconds, 0, 'f', 0).arg(saved);
+                break;
+            default:
+                how = tr("built in %1 s; not saved (%2)")
+                          .arg(seconds, 0, 'f', 0)
+                          .arg(QString::fromStdString(index->indexFileMessage()));
+            }
+            m_analysisNote = tr("%L1 embeddings: neighbours from a FAISS IVF index, %2 of %3 cells probed (%4); "
+                                "no nearest-neighbour class (from %L5 rows on).")
+                                 .arg(data->rows)
+                                 .arg(index->nprobe())
+                                 .arg(index->nlist())
+                                 .arg(how)
+                                 .arg(kLargeRows);
+            Q_EMIT analysisNoteChanged();
+            Q_EMIT message(tr("Neighbour index ready: %1").arg(how));
         };
     });
 }

@@ -14,6 +14,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "core/analysis/neighbours.h"
 #include "core/analysis/projection.h"
@@ -101,8 +102,16 @@ public:
     /// Shows embeddings computed elsewhere (an embeddings file, memory-mapped): one row of
     /// `embeddings` ([N, D] float32) per data set row, in order; no model is involved.
     /// Projects them with the current settings (PCA first above kLargeRows) on the Map worker.
-    /// `rowOf`: data set row -> embedding row.
-    void setEmbeddings(core::MatrixView embeddings, const QVector<int>& rowOf, const QString& description);
+    /// `rowOf`: data set row -> embedding row. `file`: where they were read from. From
+    /// kLargeRows rows on, once the first map is drawn, the Map worker loads the FAISS IVF
+    /// index saved beside it ("<file>.faiss", core::analysis::faissIndexPath) when it matches
+    /// the file, or builds it (minutes at 10^6 rows, with progress and Cancel) and saves it
+    /// there for the next time; the Neighbours panel then queries it instead of scanning
+    /// every row. A newer map request cancels that build and it starts again after the map.
+    void setEmbeddings(core::MatrixView embeddings, const QVector<int>& rowOf, const QString& description,
+                       const QString& file = {});
+    /// The index the Neighbours panel queries (null: exact search over the embeddings).
+    std::shared_ptr<const core::analysis::NeighbourIndex> neighbourIndex() const { return m_index; }
     /// What the last projection left out, for the map's info line (empty: nothing).
     QString analysisNote() const { return m_analysisNote; }
     /// The map panel's settings as core's projection request (the one `vitrine-cli project` builds).
@@ -172,6 +181,7 @@ Q_SIGNALS:
     void computeSummaryChanged(const QString& summary);
     void embeddingsChanged();
     void layoutChanged(bool animate);
+    void analysisNoteChanged();
     void neighboursReady(const QString& title, const QString& queryPath, int queryRow,
                          const QVector<NeighbourItem>& items);
     void inspectionReady(std::shared_ptr<const core::analysis::InspectionResult> result, const QString& title);
@@ -189,6 +199,10 @@ private:
     struct Engine; // the models (torch), used only on worker threads
     void startEmbedding(bool live, qint64 step);
     void startAnalysis(bool live, qint64 step);
+    /// The neighbour index of a large embeddings file (see setEmbeddings), on the Map worker.
+    void startLargeIndex();
+    /// Starts a map now, or (cancelling what the Map worker runs) when it is idle.
+    void queueLayout(bool continuous);
     void runPendingInspection();
     QVector<NeighbourItem> toItems(const std::vector<core::analysis::Neighbour>& hits, int queryRow) const;
     QString titleOf(int row) const;
@@ -211,7 +225,8 @@ private:
 
     core::MatrixView m_embeddings; // shares its storage with the workers that read it
     QString m_analysisNote;
-    bool m_fromFile = false; ///< the embeddings came from setEmbeddings(), not the model
+    bool m_fromFile = false;  ///< the embeddings came from setEmbeddings(), not the model
+    QString m_embeddingsFile; ///< the file setEmbeddings() was given (empty: none)
     QVector<int> m_rowToEmbedding;
     QVector<int> m_embeddingToRow;
     std::shared_ptr<const core::analysis::NeighbourIndex> m_index;
@@ -227,6 +242,9 @@ private:
     std::function<void()> m_pendingInspection;
     std::function<void()> m_pendingNeighbours;
     bool m_embedQueued = false;
+    std::optional<bool> m_layoutQueued; ///< a map asked for while the Map worker stopped (continuous?)
+    bool m_indexQueued = false;         ///< startLargeIndex() once the Map worker is idle
+    bool m_indexRunning = false;        ///< the Map worker is building (or loading) that index
     int m_inspectedRow = -1;
     qint64 m_liveStep = -1;
 };

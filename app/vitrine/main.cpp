@@ -1,6 +1,10 @@
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QElapsedTimer>
 #include <QFileInfo>
+#include <QTimer>
+
+#include <cstdio>
 
 #include "core/common/runtime.h"
 #include "ui/app_paths.h"
@@ -40,6 +44,24 @@ int main(int argc, char** argv) {
                                  QStringLiteral("Data set folder to open (default: the demo photos)."));
     parser.process(app);
     vitrine::core::setComputeThreads(parser.value(threads).toInt());
+
+    // VITRINE_TIMING=1: timings for bench/ on stderr, and every time the event loop could not
+    // run for more than 50 ms (work on the GUI thread), with when it happened.
+    QElapsedTimer clock;
+    clock.start();
+    QTimer watchdog;
+    qint64 lastTick = 0;
+    if (qEnvironmentVariableIsSet("VITRINE_TIMING")) {
+        watchdog.setInterval(10);
+        QObject::connect(&watchdog, &QTimer::timeout, [&] {
+            const qint64 now = clock.elapsed();
+            if (now - lastTick > 60)
+                std::fprintf(stderr, "vitrine-timing: event loop blocked %lld ms, until %.1f s after start\n",
+                             static_cast<long long>(now - lastTick - 10), double(now) / 1000.0);
+            lastTick = now;
+        });
+        watchdog.start();
+    }
 
     vitrine::ui::MainWindow window;
     window.show();

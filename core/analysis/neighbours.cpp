@@ -484,6 +484,7 @@ double NeighbourIndex::probedRecall() const {
     return m_impl->faiss ? m_impl->faiss->probedRecall() : m_impl->probedRecall;
 }
 int NeighbourIndex::nprobe() const { return m_impl->faiss ? m_impl->faiss->nprobe() : 0; }
+int NeighbourIndex::nlist() const { return m_impl->faiss ? m_impl->faiss->nlist() : 0; }
 NeighbourEngine NeighbourIndex::engine() const {
     return m_impl->faiss ? NeighbourEngine::Faiss : m_impl->hnsw ? NeighbourEngine::Hnsw : NeighbourEngine::Exact;
 }

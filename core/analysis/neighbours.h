@@ -126,6 +126,8 @@ public:
     int efSearch() const;
     /// FAISS cells probed per query (0 unless engine() is Faiss).
     int nprobe() const;
+    /// FAISS cells in all (0 unless engine() is Faiss).
+    int nlist() const;
     IndexFileStatus indexFileStatus() const;
     /// Why saving failed (IndexFileStatus::SaveFailed), else empty.
     std::string indexFileMessage() const;

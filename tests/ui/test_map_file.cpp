@@ -5,14 +5,19 @@
 #include "../support/wait_for.h"
 
 #include <QApplication>
+#include <QLabel>
 #include <QMessageBox>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTimer>
 
 #include <cmath>
+#include <filesystem>
+#include <optional>
 #include <random>
+#include <set>
 
+#include "core/analysis/neighbours.h"
 #include "core/analysis/projection.h"
 #include "core/io/npy.h"
 #include "core/io/row_table.h"
@@ -128,9 +133,45 @@ TEST_CASE("a large embeddings file is mapped with PCA first; UMAP runs on it and
     w.openEmbeddings(file);
     REQUIRE(waitForMap(w, n));
     CHECK(w.workspace()->embeddings().rows == n);
-    CHECK(w.workspace()->analysisNote().contains("no neighbour index"));
     CHECK(w.workspace()->nearestSameClass().isEmpty());
+    // After the map, the Map worker builds the FAISS index and saves it beside the file.
+    const std::filesystem::path saved = core::analysis::faissIndexPath(file.toStdString());
+    REQUIRE(testutil::waitFor([&] { return w.workspace()->neighbourIndex() != nullptr; }, 180000));
+    CHECK(w.workspace()->neighbourIndex()->engine() == core::analysis::NeighbourEngine::Faiss);
+    CHECK(w.workspace()->neighbourIndex()->indexFileStatus() == core::analysis::IndexFileStatus::Saved);
+    CHECK(std::filesystem::is_regular_file(saved));
+    INFO("note: " << w.workspace()->analysisNote().toStdString());
+    CHECK(w.workspace()->analysisNote().contains("saved as emb.npy.faiss"));
+    CHECK(w.mapPanel()->findChild<QLabel*>("mapInfo")->text() == w.workspace()->analysisNote());
+    // The Neighbours panel's query goes through it: mostly the exact nearest rows.
+    auto neighboursOf = [&](int row) {
+        std::optional<QVector<NeighbourItem>> items;
+        const auto connection = QObject::connect(
+            w.workspace(), &Workspace::neighboursReady,
+            [&](const QString&, const QString&, int, const QVector<NeighbourItem>& hits) { items = hits; });
+        w.workspace()->requestNeighbours(row, 10, true);
+        const bool answered = testutil::waitFor([&] { return items.has_value(); }, 60000);
+        QObject::disconnect(connection);
+        std::set<std::int64_t> rows;
+        for (const NeighbourItem& item : items.value_or(QVector<NeighbourItem>{}))
+            rows.insert(w.workspace()->embeddingRowOf()[item.row]);
+        CHECK(answered);
+        return rows;
+    };
+    const int queryRow = 1234;
+    const int e = w.workspace()->embeddingRowOf()[queryRow];
+    core::Matrix q(1, x.cols);
+    std::copy(x.row(e), x.row(e) + x.cols, q.data.begin());
+    int exactFound = 0;
+    const std::set<std::int64_t> found = neighboursOf(queryRow);
+    const auto exact = core::analysis::exactKnn(x, q, 11, core::analysis::Metric::Cosine);
+    for (const auto& hit : exact[0])
+        exactFound += hit.row != e && found.count(hit.row) ? 1 : 0;
+    CHECK(found.size() == 10);
+    CHECK(found.count(e) == 0);
+    CHECK(exactFound >= 7);
     const QVector<QPointF> pcaMap = w.workspace()->layout();
+    const auto index = w.workspace()->neighbourIndex();
     QSignalSpy errors(w.workspace(), &Workspace::error);
     // A refusal would come as a message box: read it and close it, so the wait below fails
     // with the reason instead of blocking.
@@ -162,4 +203,56 @@ TEST_CASE("a large embeddings file is mapped with PCA first; UMAP runs on it and
     REQUIRE(testutil::waitFor([&] { return cancelled.count() > 0; }, 60000));
     CHECK(errors.isEmpty());
     CHECK(w.workspace()->layout() == pcaMap); // the last good map stays
+    CHECK(w.workspace()->neighbourIndex() == index);
+    closer.stop();
+
+    // Opened again, the file's saved index is loaded instead of built.
+    const auto savedTime = std::filesystem::last_write_time(saved);
+    w.openEmbeddings(file);
+    REQUIRE(testutil::waitFor(
+        [&] { return w.workspace()->neighbourIndex() != nullptr && w.workspace()->neighbourIndex() != index; },
+        180000));
+    CHECK(w.workspace()->neighbourIndex()->indexFileStatus() == core::analysis::IndexFileStatus::Reused);
+    CHECK(w.workspace()->analysisNote().contains("loaded from emb.npy.faiss"));
+    CHECK(std::filesystem::last_write_time(saved) == savedTime);
+    CHECK(neighboursOf(queryRow) == found);
+}
+
+TEST_CASE("a map asked for while the Map worker builds a large file's index cancels the build, which resumes after",
+          "[ui][map]") {
+    Env env;
+    QTemporaryDir dir;
+    core::Matrix x;
+    const int n = int(Workspace::kLargeRows);
+    // 32 values a row: the index takes a few seconds to build here (at 6, under one).
+    const QString file = writeEmbeddings(dir.path(), n, 32, &x);
+    MainWindow w;
+    w.resize(1200, 800);
+    w.show();
+    // As soon as the index build (after the first map) reports its first stage, training the
+    // cells, ask for another map: from the progress signal itself, so that the request lands
+    // while the build runs.
+    QSignalSpy layouts(w.workspace(), &Workspace::layoutChanged);
+    QSignalSpy cancelled(w.workspace()->analysisRunner(), &JobRunner::cancelled);
+    bool asked = false, indexWasThere = true;
+    qsizetype layoutsWhenAsked = 0;
+    ProjectionSettings pca;
+    pca.method = ProjectionMethod::Pca;
+    pca.seed = 7;
+    QObject::connect(w.workspace()->analysisRunner(), &JobRunner::progress,
+                     [&](qint64, qint64, const QString&, vitrine::core::StageKind kind) {
+                         if (!asked && kind == vitrine::core::StageKind::IndexTraining) {
+                             asked = true;
+                             indexWasThere = w.workspace()->neighbourIndex() != nullptr;
+                             layoutsWhenAsked = layouts.count();
+                             w.workspace()->computeLayout(pca);
+                         }
+                     });
+    w.openEmbeddings(file);
+    REQUIRE(testutil::waitFor([&] { return asked && layouts.count() > layoutsWhenAsked; }, 180000));
+    CHECK_FALSE(indexWasThere);
+    CHECK(cancelled.count() == 1); // the build, interrupted
+    // The map came first; then the index is built after all.
+    REQUIRE(testutil::waitFor([&] { return w.workspace()->neighbourIndex() != nullptr; }, 180000));
+    CHECK(w.workspace()->neighbourIndex()->indexFileStatus() == core::analysis::IndexFileStatus::Saved);
 }
