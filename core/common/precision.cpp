@@ -376,6 +376,12 @@ std::string kernelSummary() {
     std::string s = "OpenBLAS ";
     s += core && *core ? core : "(own choice)";
     s += at::hasMKLDNN() ? " + oneDNN" : "";
+    // How idle OpenMP workers wait (core/common/compute_env.h): it moves bf16 batch-1 speed 2x.
+    const char* policy = std::getenv("OMP_WAIT_POLICY");
+    const char* spin = std::getenv("GOMP_SPINCOUNT");
+    s += std::string(", OpenMP ") + (policy && *policy ? policy : "default wait");
+    if (spin && *spin)
+        s += std::string(" spin ") + spin;
     return s;
 }
 

@@ -110,7 +110,8 @@ bool int8LinearsEnabled();
 /// Sets it for the current thread; returns the previous value (AutocastScope restores it).
 bool setInt8LinearsEnabled(bool on);
 
-/// The BLAS kernel family: "OpenBLAS <OPENBLAS_CORETYPE or its own choice> + oneDNN".
+/// The kernels and threading: "OpenBLAS <OPENBLAS_CORETYPE or its own choice> + oneDNN, OpenMP
+/// <OMP_WAIT_POLICY>[ spin <GOMP_SPINCOUNT>]".
 std::string kernelSummary();
 
 /// One line for the status bar, `--version`, `vitrine-cli info` and benchmark records:

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/common/compute_env.h"
 #include "core/common/error.h"
 #include "core/common/precision.h"
 #include "core/common/precision_scope.h"
@@ -244,6 +245,21 @@ TEST_CASE("a oneDNN ISA cap makes the machine an older CPU for the decision", "[
             CHECK(c.flagsString() == zen4.flagsString());
         }
     }
+}
+
+TEST_CASE("OpenMP workers spin briefly only where bf16 is native and not capped away", "[precision]") {
+    // Native bf16: a short spin (bf16 batch 1 nearly twice as fast on Zen 5); none elsewhere,
+    // since float32's OpenBLAS threads lose to spinning OpenMP workers.
+    REQUIRE(vitrine::core::bf16SpinCount(true, nullptr) != nullptr);
+    CHECK(std::string(vitrine::core::bf16SpinCount(true, nullptr)) == vitrine::core::kBf16SpinCount);
+    CHECK(vitrine::core::bf16SpinCount(true, "") != nullptr);
+    CHECK(vitrine::core::bf16SpinCount(false, nullptr) == nullptr);
+    CHECK(vitrine::core::bf16SpinCount(false, "ALL") == nullptr);
+    // A cap below bf16 (an older CPU emulated) means no spin; one at or above keeps it.
+    for (const char* below : {"AVX2", "avx2", "AVX2_VNNI", "AVX512_CORE", "avx512_core_vnni", "SSE41", "AVX"})
+        CHECK(vitrine::core::bf16SpinCount(true, below) == nullptr);
+    for (const char* above : {"AVX512_CORE_BF16", "AVX512_CORE_AMX", "ALL"})
+        CHECK(vitrine::core::bf16SpinCount(true, above) != nullptr);
 }
 
 TEST_CASE("precision names round-trip and unknown names are refused with the choices", "[precision]") {
