@@ -33,8 +33,10 @@ namespace {
 
 // hnswlib picks its SIMD kernels at compile time, and we build for baseline x86-64; these
 // kernels are cloned per ISA and chosen when the program loads. The 16 separate partial
-// sums let the compiler vectorise without -ffast-math.
-#if defined(__x86_64__) && defined(__GNUC__)
+// sums let the compiler vectorise without -ffast-math. Not under ThreadSanitizer: the clones'
+// resolver is instrumented and runs while the program is relocated, before the TSan runtime
+// is set up, and crashes there (every TSan test binary died at load).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_THREAD__)
 #define VITRINE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define VITRINE_CLONES
