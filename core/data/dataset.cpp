@@ -4,7 +4,9 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <string_view>
 #include <system_error>
+#include <unordered_map>
 
 #include "core/common/error.h"
 #include "core/image/decode.h"
@@ -28,29 +30,55 @@ int Dataset::maxLevel() const {
     return samples.empty() ? -1 : std::max(level, 0);
 }
 
-std::string Dataset::labelAt(const Sample& s, int level) {
+const std::string& Dataset::labelRef(const Sample& s, int level) {
+    static const std::string unlabelled = "(unlabelled)";
     if (s.labels.empty())
-        return "(unlabelled)";
+        return unlabelled;
     if (level < 0 || level >= static_cast<int>(s.labels.size()))
         return s.labels.back();
     return s.labels[static_cast<std::size_t>(level)];
 }
 
+std::string Dataset::labelAt(const Sample& s, int level) { return labelRef(s, level); }
+
+namespace {
+
+// Each sample's label numbered in first-seen order, and the distinct labels in that order.
+std::vector<int> firstSeenIds(const std::vector<Sample>& samples, int level, std::vector<std::string_view>& names) {
+    std::unordered_map<std::string_view, int> idOf;
+    std::vector<int> ids;
+    ids.reserve(samples.size());
+    for (const auto& s : samples) {
+        const auto [it, added] = idOf.try_emplace(Dataset::labelRef(s, level), static_cast<int>(idOf.size()));
+        if (added)
+            names.push_back(it->first);
+        ids.push_back(it->second);
+    }
+    return ids;
+}
+
+} // namespace
+
 std::vector<std::string> Dataset::classNames(int level) const {
-    std::set<std::string> names;
-    for (const auto& s : samples)
-        names.insert(labelAt(s, level));
+    std::vector<std::string_view> names;
+    firstSeenIds(samples, level, names);
+    std::sort(names.begin(), names.end());
     return {names.begin(), names.end()};
 }
 
 std::vector<int> Dataset::classIds(int level) const {
-    auto names = classNames(level);
-    std::vector<int> ids;
-    ids.reserve(samples.size());
-    for (const auto& s : samples) {
-        auto it = std::lower_bound(names.begin(), names.end(), labelAt(s, level));
-        ids.push_back(static_cast<int>(it - names.begin()));
-    }
+    std::vector<std::string_view> names;
+    std::vector<int> ids = firstSeenIds(samples, level, names);
+    // Renumber by the sorted names (classNames' order).
+    std::vector<int> order(names.size());
+    for (std::size_t i = 0; i < order.size(); ++i)
+        order[i] = static_cast<int>(i);
+    std::sort(order.begin(), order.end(), [&](int a, int b) { return names[std::size_t(a)] < names[std::size_t(b)]; });
+    std::vector<int> rank(names.size());
+    for (std::size_t i = 0; i < order.size(); ++i)
+        rank[std::size_t(order[i])] = static_cast<int>(i);
+    for (int& id : ids)
+        id = rank[std::size_t(id)];
     return ids;
 }
 
