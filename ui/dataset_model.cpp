@@ -55,13 +55,39 @@ QVariant DatasetModel::data(const QModelIndex& index, int role) const {
     }
 }
 
+DatasetIndex DatasetIndex::build(const core::data::Dataset& dataset, int level, bool withPaths) {
+    DatasetIndex index;
+    index.level = level;
+    const auto names = dataset.classNames(level);
+    index.classIds = dataset.classIds(level);
+    for (const auto& n : names)
+        index.classNames << QString::fromStdString(n);
+    index.classCounts = QVector<int>(static_cast<int>(names.size()), 0);
+    for (int id : index.classIds)
+        ++index.classCounts[id];
+    if (withPaths) {
+        index.rowOfPath.reserve(static_cast<qsizetype>(dataset.samples.size()));
+        for (std::size_t i = 0; i < dataset.samples.size(); ++i)
+            index.rowOfPath.insert(QString::fromStdString(dataset.samples[i].path.string()), static_cast<int>(i));
+    }
+    return index;
+}
+
 void DatasetModel::setDataset(core::data::Dataset dataset) {
+    DatasetIndex index = DatasetIndex::build(dataset, m_level);
+    setDataset(std::move(dataset), std::move(index));
+}
+
+void DatasetModel::setDataset(core::data::Dataset dataset, DatasetIndex index) {
     beginResetModel();
     m_dataset = std::move(dataset);
-    m_rowOfPath.clear();
-    for (std::size_t i = 0; i < m_dataset.samples.size(); ++i)
-        m_rowOfPath.insert(QString::fromStdString(m_dataset.samples[i].path.string()), static_cast<int>(i));
-    recomputeClasses();
+    if (index.level != m_level || index.classIds.size() != m_dataset.samples.size() ||
+        index.rowOfPath.size() != static_cast<qsizetype>(m_dataset.samples.size()))
+        index = DatasetIndex::build(m_dataset, m_level);
+    m_rowOfPath = std::move(index.rowOfPath);
+    m_classNames = std::move(index.classNames);
+    m_classCounts = std::move(index.classCounts);
+    m_classIds = std::move(index.classIds);
     endResetModel();
     Q_EMIT classesChanged();
 }
@@ -111,14 +137,10 @@ QStringList DatasetModel::levelDescriptions() const {
 }
 
 void DatasetModel::recomputeClasses() {
-    auto names = m_dataset.classNames(m_level);
-    m_classIds = m_dataset.classIds(m_level);
-    m_classNames.clear();
-    for (const auto& n : names)
-        m_classNames << QString::fromStdString(n);
-    m_classCounts = QVector<int>(static_cast<int>(names.size()), 0);
-    for (int id : m_classIds)
-        ++m_classCounts[id];
+    DatasetIndex index = DatasetIndex::build(m_dataset, m_level, /*withPaths=*/false);
+    m_classNames = std::move(index.classNames);
+    m_classCounts = std::move(index.classCounts);
+    m_classIds = std::move(index.classIds);
 }
 
 void DatasetModel::onThumbnailReady(const QString& path) {

@@ -4,13 +4,29 @@
 // decides which label is the class.
 
 #include <QAbstractListModel>
+#include <QHash>
 #include <QStringList>
+#include <QVector>
+
+#include <vector>
 
 #include "core/data/dataset.h"
 
 namespace vitrine::ui {
 
 class ThumbnailCache;
+
+/// What DatasetModel derives from a data set: each path's row and the classes at a label
+/// level. build() may run on a worker, so that a data set of 10^6 rows (an embeddings file)
+/// does not hold the GUI thread while it is installed.
+struct DatasetIndex {
+    int level = -1;
+    QStringList classNames;        ///< sorted
+    QVector<int> classCounts;      ///< aligned with classNames
+    std::vector<int> classIds;     ///< per sample, into classNames
+    QHash<QString, int> rowOfPath; ///< absolute path -> row (empty when built without paths)
+    static DatasetIndex build(const core::data::Dataset& dataset, int level, bool withPaths = true);
+};
 
 class DatasetModel : public QAbstractListModel {
     Q_OBJECT
@@ -29,6 +45,9 @@ public:
 
     /// Replaces the whole data set.
     void setDataset(core::data::Dataset dataset);
+    /// The same with its index built elsewhere (DatasetIndex::build on a worker, at
+    /// labelLevel(); an index for another level or row count is built again here).
+    void setDataset(core::data::Dataset dataset, DatasetIndex index);
     /// Appends samples (already labelled); returns rows added. Duplicates are skipped.
     int addSamples(const std::vector<core::data::Sample>& samples);
     /// Removes samples by absolute path (undo of addSamples).

@@ -682,9 +682,11 @@ void MainWindow::openEmbeddings(const QString& file) {
     struct Opened {
         core::io::MappedEmbeddingSet set;
         core::data::Dataset dataset;
+        DatasetIndex index; // built here, not on the GUI thread (10^6 rows: seconds)
         QVector<int> rowOf; // data set row -> embedding row
     };
-    bool started = m_scanRunner->start([this, path](const JobRunner::Context& ctx) -> std::function<void()> {
+    const int level = m_datasetModel->labelLevel();
+    bool started = m_scanRunner->start([this, path, level](const JobRunner::Context& ctx) -> std::function<void()> {
         auto opened = std::make_shared<Opened>();
         core::report(ctx.progress, 0, 3, core::StageKind::Reading, "the rows");
         opened->set = core::io::openEmbeddingSet(path);
@@ -722,13 +724,15 @@ void MainWindow::openEmbeddings(const QString& file) {
             opened->rowOf[int(r)] = int(order[std::size_t(r)]);
         }
         ds.samples = std::move(sorted);
+        ctx.cancel.check();
+        opened->index = DatasetIndex::build(ds, level);
         core::report(ctx.progress, 3, 3, core::StageKind::Reading);
         return [this, opened, path] {
             m_folder.clear();
             m_problems->removeRows(0, m_problems->rowCount());
             m_undo->clear();
             m_thumbnails->clear();
-            m_datasetModel->setDataset(std::move(opened->dataset));
+            m_datasetModel->setDataset(std::move(opened->dataset), std::move(opened->index));
             const QString name = QString::fromStdString(path.filename().string());
             setWindowTitle(tr("%1 — Vitrine").arg(name));
             m_workspace->setEmbeddings(opened->set.embeddings, opened->rowOf,

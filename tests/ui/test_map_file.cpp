@@ -105,6 +105,18 @@ TEST_CASE("an embeddings file opens as the data set and its PCA map, without ima
     }
     CHECK(mismatched == 0);
     CHECK(w.datasetModel()->index(0).data(DatasetModel::ClassRole).toString().startsWith("c"));
+    // The classes were numbered on the reading worker (DatasetIndex): names, counts and each
+    // row's id agree with its label.
+    CHECK(w.datasetModel()->classNames() == QStringList{"c0", "c1", "c2"});
+    CHECK(w.datasetModel()->classCounts() == QVector<int>{n / 3, n / 3, n / 3});
+    int wrongIds = 0;
+    for (int r = 0; r < n; ++r) {
+        const QModelIndex idx = w.datasetModel()->index(r);
+        const int id = idx.data(DatasetModel::ClassIdRole).toInt();
+        if (id < 0 || id > 2 || w.datasetModel()->classNames()[id] != idx.data(DatasetModel::ClassRole).toString())
+            ++wrongIds;
+    }
+    CHECK(wrongIds == 0);
 
     // Export reads the mapping itself (ExportDialog shares the workspace's view, no copy):
     // the written .npy holds the file's rows in file order, its sidecar their names.
