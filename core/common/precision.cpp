@@ -21,13 +21,6 @@
 
 namespace vitrine::core {
 
-// core/model/precision_probe.cpp: times the real model path in float32 and in each candidate
-// (fp32 time / candidate time; nullopt for a candidate not timed).
-struct ProbeSpeedups {
-    std::optional<double> bf16, int8;
-};
-ProbeSpeedups measurePrecisionSpeedups(bool bf16, bool int8);
-
 Precision parsePrecision(const std::string& name) {
     if (name == "auto")
         return Precision::Auto;

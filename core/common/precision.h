@@ -90,6 +90,14 @@ Precision resolvePrecision(Precision requested);
 /// it). Others returned as they are.
 Precision resolveInferencePrecision(Precision requested, int modelWidth = 0);
 
+/// What the probe measures (defined in core/model/precision_probe.cpp, which has the model):
+/// the real model path timed in float32 and in each candidate, fp32 time / candidate time;
+/// nullopt for a candidate not timed. Callable inside InferenceMode.
+struct ProbeSpeedups {
+    std::optional<double> bf16, int8;
+};
+ProbeSpeedups measurePrecisionSpeedups(bool bf16, bool int8);
+
 /// The probe's measured fp32/bf16 speed ratio on this machine (runs it when not yet run;
 /// nullopt on CPUs without native bf16, where bf16 is not timed).
 std::optional<double> bf16ProbeSpeedup();

@@ -10,16 +10,16 @@
 
 #include <torch/torch.h>
 
+#include "core/common/precision.h"
 #include "core/common/precision_scope.h"
 #include "core/model/vit.h"
 
 namespace vitrine::core {
 
-struct ProbeSpeedups {
-    std::optional<double> bf16, int8;
-};
-
 ProbeSpeedups measurePrecisionSpeedups(bool withBf16, bool withInt8) {
+    // The first caller may be inside InferenceMode (the embedder resolves `auto` there): the
+    // probe's model is built outside it, as the models it stands for are.
+    torch::InferenceMode outside(false);
     // ViT-S width: int8 pays from there (kInt8MinWidth); at ViT-Ti's it does not.
     model::VitConfig c = model::VitConfig::preset("vit-small-16");
     c.depth = 2; // with one block the float32 patch embedding dilutes the figure by ~15 %

@@ -18,6 +18,11 @@ namespace vitrine::core::model {
 
 namespace {
 
+// A weight's version counter, which the caches of converted weights key on. A model built
+// under InferenceMode has inference tensors, which keep no counter (reading it throws), and
+// cannot be changed in place outside InferenceMode either: 0 for them.
+std::int64_t weightVersion(const torch::Tensor& t) { return t.is_inference() ? 0 : t._version(); }
+
 // Linear layer as one GEMM with the bias fused (addmm). LibTorch 1.13's nn::Linear on 3-D
 // input runs matmul + a separate bias add_, which costs ~10% in fp32 and much more under
 // bf16 autocast (the add runs on a bf16 tensor the size of the activations).
@@ -73,7 +78,7 @@ public:
 
 private:
     c10::intrusive_ptr<LinearPackedParamsBase> packed(const torch::nn::Linear& lin) {
-        const std::pair<const void*, std::int64_t> key{lin->weight.data_ptr(), lin->weight._version()};
+        const std::pair<const void*, std::int64_t> key{lin->weight.data_ptr(), weightVersion(lin->weight)};
         std::lock_guard lock(m_mutex);
         if (!m_packed || key != m_key) {
             static const auto prepack =
@@ -272,7 +277,7 @@ private:
                                              mlp->fc1->weight,  mlp->fc1->bias,  mlp->fc2->weight,   mlp->fc2->bias};
         std::vector<std::pair<const void*, std::int64_t>> key;
         for (const auto& t : src)
-            key.emplace_back(t.data_ptr(), t._version());
+            key.emplace_back(t.data_ptr(), weightVersion(t));
         std::lock_guard lock(m_bf16Mutex);
         if (key != m_bf16Key) {
             torch::NoGradGuard noGrad;

@@ -383,3 +383,34 @@ TEST_CASE("every precision path gives the same embeddings within cosine 0.99", "
         CHECK(cos.min().item<double>() < 1.0); // bf16 really ran (rounding shows)
     }
 }
+
+TEST_CASE("a model built under InferenceMode runs the bf16 and int8 paths, and so does the probe",
+          "[precision][model]") {
+    // Inference tensors keep no version counter; the caches of converted weights (bf16 copies,
+    // int8 packing) must not read one. The window's first embedding on a machine without a
+    // probe cache resolved `auto` inside the embedder's InferenceMode, where the probe built
+    // its model, and failed ("Inference tensors do not track version counter").
+    torch::InferenceMode guard;
+    vitrine::core::model::LoadOptions lo;
+    lo.seed = 3;
+    auto vit = vitrine::core::model::loadModel("vit-tiny-16", lo).model;
+    REQUIRE(vit->parameters().front().is_inference());
+    torch::manual_seed(5);
+    const auto x = torch::randn({4, 3, 224, 224}) * 0.5;
+    const auto ref = vit->embed(x);
+    {
+        vitrine::core::AutocastScope bf16(vitrine::core::Precision::Bf16);
+        CHECK(vit->embed(x.slice(0, 0, 1)).size(0) == 1); // the bf16 fused blocks (1-2 images)
+    }
+    REQUIRE(int8Available());
+    {
+        vitrine::core::AutocastScope int8(vitrine::core::Precision::Int8);
+        const auto got = vit->embed(x);
+        CHECK(torch::nn::functional::cosine_similarity(got, ref,
+                                                       torch::nn::functional::CosineSimilarityFuncOptions().dim(1))
+                  .min()
+                  .item<double>() >= 0.99);
+    }
+    const auto speedups = vitrine::core::measurePrecisionSpeedups(true, true);
+    CHECK(speedups.int8.has_value());
+}
