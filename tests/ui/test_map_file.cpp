@@ -71,17 +71,28 @@ bool waitForMap(MainWindow& w, int n) {
         180000);
 }
 
-} // namespace
-
-TEST_CASE("an embeddings file opens as the data set and its PCA map, without images", "[ui][map]") {
+// A shown 1200x800 window and `n` rows of `d` values written beside it as emb.npy
+// (writeEmbeddings), with a settings folder of its own.
+struct FileWindow {
     Env env;
     QTemporaryDir dir;
     core::Matrix x;
-    const int n = 3000;
-    const QString file = writeEmbeddings(dir.path(), n, 12, &x);
+    QString file;
     MainWindow w;
-    w.resize(1200, 800);
-    w.show();
+    FileWindow(int n, int d) : file(writeEmbeddings(dir.path(), n, d, &x)) {
+        w.resize(1200, 800);
+        w.show();
+    }
+};
+
+} // namespace
+
+TEST_CASE("an embeddings file opens as the data set and its PCA map, without images", "[ui][map]") {
+    const int n = 3000;
+    FileWindow f(n, 12);
+    MainWindow& w = f.w;
+    const core::Matrix& x = f.x;
+    const QString& file = f.file;
     w.openEmbeddings(file);
     REQUIRE(waitForMap(w, n));
     CHECK(w.datasetModel()->rowCount() == n);
@@ -121,7 +132,7 @@ TEST_CASE("an embeddings file opens as the data set and its PCA map, without ima
     // Export reads the mapping itself (ExportDialog shares the workspace's view, no copy):
     // the written .npy holds the file's rows in file order, its sidecar their names.
     CHECK(w.workspace()->embeddings().fileBacked);
-    const QString exported = dir.path() + "/out.npy";
+    const QString exported = f.dir.path() + "/out.npy";
     REQUIRE(ExportDialog::exportNow(w.workspace(), w.datasetModel(), "npy", exported).isEmpty());
     const core::Matrix back = core::io::readNpyMatrix(exported.toStdString());
     REQUIRE(back.rows == n);
@@ -134,14 +145,11 @@ TEST_CASE("an embeddings file opens as the data set and its PCA map, without ima
 
 TEST_CASE("a large embeddings file is mapped with PCA first; UMAP runs on it and Cancel keeps the PCA map",
           "[ui][map]") {
-    Env env;
-    QTemporaryDir dir;
-    core::Matrix x;
     const int n = int(Workspace::kLargeRows);
-    const QString file = writeEmbeddings(dir.path(), n, 6, &x);
-    MainWindow w;
-    w.resize(1200, 800);
-    w.show();
+    FileWindow f(n, 6);
+    MainWindow& w = f.w;
+    const core::Matrix& x = f.x;
+    const QString& file = f.file;
     w.openEmbeddings(file);
     REQUIRE(waitForMap(w, n));
     CHECK(w.workspace()->embeddings().rows == n);
@@ -232,15 +240,11 @@ TEST_CASE("a large embeddings file is mapped with PCA first; UMAP runs on it and
 
 TEST_CASE("a map asked for while the Map worker builds a large file's index cancels the build, which resumes after",
           "[ui][map]") {
-    Env env;
-    QTemporaryDir dir;
-    core::Matrix x;
     const int n = int(Workspace::kLargeRows);
     // 32 values a row: the index takes a few seconds to build here (at 6, under one).
-    const QString file = writeEmbeddings(dir.path(), n, 32, &x);
-    MainWindow w;
-    w.resize(1200, 800);
-    w.show();
+    FileWindow f(n, 32);
+    MainWindow& w = f.w;
+    const QString& file = f.file;
     // As soon as the index build (after the first map) reports its first stage, training the
     // cells, ask for another map: from the progress signal itself, so that the request lands
     // while the build runs.
