@@ -126,8 +126,8 @@ void DatasetPanel::rebuildClassList() {
     }
     m_rebuilding = false;
     m_proxy->setHiddenClasses({});
-    m_summary->setText(tr("%n image(s)", "", m_model->rowCount()) + QStringLiteral(" · ") +
-                       tr("%n class(es)", "", int(names.size())));
+    m_summary->setText(tr("%Ln image(s)", "", m_model->rowCount()) + QStringLiteral(" · ") +
+                       tr("%Ln class(es)", "", int(names.size())));
 }
 
 void DatasetPanel::applyClassFilter() {

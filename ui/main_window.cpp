@@ -813,9 +813,9 @@ void MainWindow::addProblems(const std::vector<core::Skipped>& skipped) {
 }
 
 void MainWindow::updateStatus() {
-    m_statusCounts->setText(tr("%n image(s)", "", m_datasetModel->rowCount()) + QStringLiteral(" · ") +
-                            tr("%n class(es)", "", int(m_datasetModel->classNames().size())) + QStringLiteral(" · ") +
-                            tr("%n problem(s)", "", m_problems->rowCount()));
+    m_statusCounts->setText(tr("%Ln image(s)", "", m_datasetModel->rowCount()) + QStringLiteral(" · ") +
+                            tr("%Ln class(es)", "", int(m_datasetModel->classNames().size())) + QStringLiteral(" · ") +
+                            tr("%Ln problem(s)", "", m_problems->rowCount()));
 }
 
 void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
