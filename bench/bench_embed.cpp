@@ -2,7 +2,7 @@
 // bf16 autocast (where the CPU has native bf16) and int8 Linear layers (the embedder's path:
 // InferenceMode + one precision scope), with each one's cosine to float32. Peer: bench/peers/w1_embed.py.
 //   bench_embed [--presets vit-small-16,vit-tiny-16] [--batches 32,1] [--calls 3]
-//               [--fp32-calls 1] [--threads 2]
+//               [--fp32-calls 1] [--threads 2] [--only bf16|int8]
 // A "call" at batch 1 is a block of 5 forward passes. One JSON line per (preset, batch):
 // value = images/s of the fastest precision whose embeddings stay within cosine 0.99 of fp32.
 // VITRINE_PROFILE=prefix writes a profiler trace of one bf16 call.
@@ -49,9 +49,10 @@ int main(int argc, char** argv) {
             double best = 0, cosine = 1;
             std::string bestName;
             std::vector<core::Precision> precisions{core::Precision::Fp32};
-            if (core::cpuFeatures().nativeBf16()) // emulated bf16 is ~30x slower: not a candidate
+            const std::string only = args.str("only", ""); // "bf16" or "int8": that one (and float32's reference)
+            if (core::cpuFeatures().nativeBf16() && only != "int8") // emulated bf16 is ~30x slower: not a candidate
                 precisions.push_back(core::Precision::Bf16);
-            if (core::int8Available())
+            if (core::int8Available() && only != "bf16")
                 precisions.push_back(core::Precision::Int8);
             nlohmann::json cosines;
             for (core::Precision p : precisions) {

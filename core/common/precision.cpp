@@ -161,9 +161,9 @@ Precision chooseInferencePrecision(const CpuFeatures& cpu, std::optional<double>
                                    std::optional<double> int8Speedup, int modelWidth) {
     // int8 rounds more than bf16 (cosine 0.992-0.998 to float32 on real photos against bf16's
     // 0.9999), so it has to be faster than the best of the others by bf16's own margin, and
-    // the embedder checks it on the first batch. The probe (ViT-S width) gave int8 1.2x on an
-    // AVX2 CPU (emulated by capping a Zen 4; ViT-S/16 at batch 32: 1.13-1.17x), and 1.3x with
-    // VNNI on the Zen 4 itself, where bf16 is 1.7-2x.
+    // the embedder checks it on the first batch (least cosine 0.9993 on real photos with VNNI,
+    // 0.998 with 7-bit activations without). ViT-S/16 at batch 32 with the per-token int8
+    // blocks: 1.7x bf16 on an AMD EPYC Zen 5 (VNNI), 1.8x float32 there capped to AVX2.
     constexpr double kInt8MinSpeedup = 1.15; // the bar bf16 has to clear too
     const Precision training = choosePrecision(cpu, bf16Speedup);
     const double base = training == Precision::Bf16 ? *bf16Speedup : 1.0;
@@ -197,10 +197,11 @@ std::filesystem::path probeCacheFile() {
 
 std::string probeCacheKey() {
     const auto& cpu = cpuFeatures();
-    // "probe 3": ViT-S width, alternating rounds; every Linear in int8 and the attention kernel
-    // (probe 1: ViT-Ti width, one precision after the other).
+    // "probe 4": ViT-S width, alternating rounds; the per-token int8 blocks (probe 3: int8
+    // Linear layers through LibTorch's per-tensor dynamic quantisation; probe 1: ViT-Ti width,
+    // one precision after the other).
     return cpu.model + " | " + cpu.flagsString() + " | " + std::to_string(at::get_num_threads()) + " threads | torch " +
-           TORCH_VERSION + " | probe 3";
+           TORCH_VERSION + " | probe 4";
 }
 
 std::optional<ProbeSpeedups> readCachedProbe(const std::filesystem::path& file, const std::string& key) {

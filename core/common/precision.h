@@ -21,9 +21,9 @@ enum class Precision {
     Auto, ///< resolve with resolvePrecision(): bf16 where native and measured faster, else fp32
     Fp32, ///< float32 throughout
     Bf16, ///< bfloat16 autocast for matmuls/convolutions; residual stream, loss and outputs float32
-    /// int8 dynamic quantisation of the transformer's Linear layers but the MLP's second (oneDNN:
-    /// weights int8 per output channel, packed once; activations quantised per call), float32
-    /// elsewhere.
+    /// int8 transformer blocks (core/model/int8_gemm.h): every Linear layer an integer GEMM on
+    /// activations quantised per token and weights per output channel, LayerNorm, GELU and the
+    /// residual adds fused into the (de)quantisation; attention, patch embedding and head float32.
     /// Inference only (embed, eval, the window's map): with gradients on it runs float32.
     Int8,
 };
@@ -70,15 +70,17 @@ Precision choosePrecision(const CpuFeatures& cpu, std::optional<double> bf16Spee
 /// The choice for inference (embedding without gradients), where int8 Linear layers are a
 /// candidate too: bf16 as choosePrecision decides, and int8 only where it measured at least
 /// 1.15x faster than that choice (bf16's bar; int8 is then checked on real data) and for models at least
-/// kInt8MinWidth wide (`modelWidth`; 0 = unknown, taken as wide): narrower GEMMs gain nothing
-/// (ViT-Ti/16, width 192: int8 0.9-1.05x float32 where ViT-S/16 gains 1.3-1.4x).
+/// kInt8MinWidth wide (`modelWidth`; 0 = unknown, taken as wide). Measured with the per-token
+/// int8 blocks, images/s against the best other precision: ViT-Ti/16 (width 192) 1.4x bf16 at
+/// batch 32 and 2x at batch 1 on an AMD EPYC Zen 5 (VNNI); capped to AVX2 there, 1.8x float32 at
+/// batch 32 and 1.0x at batch 1. Narrower models were not measured: float32 for them.
 /// `int8Speedup` = fp32 time / int8 time on the probe (ViT-S width); nullopt = not probed or
 /// unavailable. The embedder still checks int8 on the first batch of real data and falls back
 /// to float32 there when its embeddings are not within cosine 0.99 of float32
 /// (EmbedSummary::int8MinCosine).
 Precision chooseInferencePrecision(const CpuFeatures& cpu, std::optional<double> bf16Speedup,
                                    std::optional<double> int8Speedup, int modelWidth = 0);
-inline constexpr int kInt8MinWidth = 384;
+inline constexpr int kInt8MinWidth = 192;
 
 /// Auto -> the machine's choice for training (probe run once per machine, ~1 s, then read
 /// from a cache file; $VITRINE_PRECISION=fp32|bf16 overrides it; an override of int8 means

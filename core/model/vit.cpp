@@ -9,10 +9,10 @@
 
 #include <ATen/autocast_mode.h>
 #include <ATen/core/dispatch/Dispatcher.h>
-#include <ATen/native/quantized/PackedParams.h>
 
 #include "core/common/precision_scope.h"
 #include "core/model/attention_cpu.h"
+#include "core/model/int8_gemm.h"
 
 namespace vitrine::core::model {
 
@@ -31,78 +31,6 @@ torch::Tensor linear(const torch::Tensor& x, const torch::nn::Linear& lin) {
     sizes.back() = lin->weight.size(0);
     return torch::addmm(lin->bias, x.reshape({-1, x.size(-1)}), lin->weight.t()).view(sizes);
 }
-
-// int8 inference (Precision::Int8): a Linear layer as oneDNN's dynamic quantised GEMM.
-// Weights are quantised symmetric int8 per output channel and packed once, re-packed when an
-// optimizer or a live-weights update changes them; activations are quantised per call (one
-// scale per tensor, uint8) by the kernel itself. Only without gradients; float32 otherwise.
-//
-// One scale per tensor fails on a ViT's few "massive activation" tokens (a handful of rows
-// whose largest value is many times every other row's): they set the scale and leave the
-// other rows a few levels. So rows whose largest |value| exceeds kOutlierRowRatio times the
-// median row's go through the float32 GEMM instead (about 1 % of the rows on real photos),
-// and are zeroed in the int8 GEMM's input. Measured on the pretrained ViT-Ti/16 with 64 real
-// pet photos, every Linear in int8 (fc2 included): least cosine to float32 0.77-0.87 without
-// this, 0.991 (AVX2, 8-bit) and 0.996 (VNNI) with it. The 7-bit activations of CPUs without
-// VNNI (below) have half the levels: on an AMD Zen 5 capped to AVX2, 64 demo photos, least
-// cosine 0.9835 at 2x, 0.9901 at 1.5x, 0.9940 at 1.25x (14.5 images/s; float32 21.8 there, so
-// `auto` never picks int8 on such a CPU and accuracy wins): 1.25x for 7 bits.
-constexpr double kOutlierRowRatio = 2.0;
-constexpr double kOutlierRowRatio7Bit = 1.25;
-
-class Int8Linear {
-public:
-    /// `x` is scratch: its outlier rows may be overwritten (every caller passes a temporary).
-    torch::Tensor operator()(const torch::Tensor& x, const torch::nn::Linear& lin) {
-        auto sizes = x.sizes().vec();
-        sizes.back() = lin->weight.size(0);
-        // Without VNNI the int8 dot products go through 16-bit sums (vpmaddubsw) that saturate
-        // on full-range activations (cosine to float32 fell to 0.93-0.96 on AVX2): 7-bit there.
-        static const bool reduceRange = !(cpuFeatures().avx512vnni || cpuFeatures().amxInt8);
-        auto x2 = x.reshape({-1, x.size(-1)}).contiguous();
-        const auto [lo, hi] = at::aminmax(x2, 1);
-        const auto rowMax = at::maximum(hi, lo.neg());
-        const double ratio = reduceRange ? kOutlierRowRatio7Bit : kOutlierRowRatio;
-        const auto outliers = (rowMax > rowMax.median() * ratio).nonzero().squeeze(1);
-        const bool any = outliers.numel() > 0;
-        torch::Tensor kept;
-        if (any) {
-            kept = x2.index_select(0, outliers);
-            x2.index_fill_(0, outliers, 0.0);
-        }
-        auto y = packed(lin)->apply_dynamic(x2, reduceRange);
-        if (any)
-            y.index_copy_(0, outliers, torch::addmm(lin->bias, kept, lin->weight.t()));
-        return y.view(sizes);
-    }
-
-private:
-    c10::intrusive_ptr<LinearPackedParamsBase> packed(const torch::nn::Linear& lin) {
-        const std::pair<const void*, std::int64_t> key{lin->weight.data_ptr(), weightVersion(lin->weight)};
-        std::lock_guard lock(m_mutex);
-        if (!m_packed || key != m_key) {
-            static const auto prepack =
-                c10::Dispatcher::singleton()
-                    .findSchemaOrThrow("quantized::linear_prepack", "")
-                    .typed<c10::intrusive_ptr<LinearPackedParamsBase>(at::Tensor, c10::optional<at::Tensor>)>();
-            if (at::globalContext().qEngine() != at::QEngine::ONEDNN)
-                at::globalContext().setQEngine(at::QEngine::ONEDNN);
-            torch::NoGradGuard noGrad;
-            const auto w = lin->weight.detach().to(torch::kFloat).contiguous();
-            const auto scales = (w.abs().amax(1).to(torch::kDouble) / 127.0).clamp_min(1e-12);
-            const auto zeros = torch::zeros({w.size(0)}, torch::kLong);
-            const auto qw = at::quantize_per_channel(w, scales, zeros, 0, torch::kQInt8);
-            m_packed = prepack.call(qw, lin->bias.defined()
-                                            ? c10::optional<at::Tensor>(lin->bias.detach().to(torch::kFloat))
-                                            : c10::nullopt);
-            m_key = key;
-        }
-        return m_packed;
-    }
-    std::mutex m_mutex;
-    c10::intrusive_ptr<LinearPackedParamsBase> m_packed;
-    std::pair<const void*, std::int64_t> m_key{nullptr, -1};
-};
 
 bool useInt8() { return int8LinearsEnabled() && !torch::GradMode::is_enabled(); }
 
@@ -160,43 +88,39 @@ struct AttentionImpl : torch::nn::Module {
 
     // x: [B, T, D]. When attnOut is given, the slow path keeps the probabilities.
     torch::Tensor forward(const torch::Tensor& x, torch::Tensor* attnOut) {
-        const auto b = x.size(0), t = x.size(1), d = x.size(2);
-        const auto hd = d / heads;
-        // [B, T, 3, H, hd] -> [3, B, H, T, hd]
-        if (!attnOut && !useInt8() && useFusedAttention(x)) {
-            auto r = at::_native_multi_head_attention(x, x, x, d, heads, qkv->weight, qkv->bias, proj->weight,
+        if (!attnOut && useFusedAttention(x)) {
+            auto r = at::_native_multi_head_attention(x, x, x, x.size(2), heads, qkv->weight, qkv->bias, proj->weight,
                                                       proj->bias, c10::nullopt, /*need_weights=*/false);
             return std::get<0>(r);
         }
-        const bool int8 = useInt8();
-        // From 4 images: below, the (image, head) tasks are too few to share out evenly and
-        // ATen's own two-thread GEMMs were faster (ViT-S/16 at batch 1: 18 vs 22 images/s).
-        if (!attnOut && b >= 4 && attentionKernelEnabled() && (int8 || useFusedAttention(x))) {
-            // Inference without maps, float32 activations: the batch-parallel attention kernel
-            // reads Q, K and V in place from the qkv projection (core/model/attention_cpu.h).
-            auto o = selfAttentionFromQkv(int8 ? qkvInt8(x, qkv) : linear(x, qkv), heads);
-            return int8 ? projInt8(o, proj) : linear(o, proj);
-        }
-        auto qkvOut = (int8 ? qkvInt8(x, qkv) : linear(x, qkv)).reshape({b, t, 3, heads, hd}).permute({2, 0, 3, 1, 4});
-        auto q = qkvOut[0], k = qkvOut[1], v = qkvOut[2];
-        torch::Tensor out;
+        return linear(attend(linear(x, qkv), attnOut), proj);
+    }
+
+    // softmax(Q Kᵀ / √hd) V from the fused projection's output [B, T, 3D]: [B, T, D], before
+    // `proj`. When attnOut is given, it receives the probabilities [B, H, T, T].
+    torch::Tensor attend(const torch::Tensor& qkvOut, torch::Tensor* attnOut) const {
+        const auto b = qkvOut.size(0), t = qkvOut.size(1), d = qkvOut.size(2) / 3;
+        const auto hd = d / heads;
+        // float32 inference without maps (the int8 path's): the batch-parallel kernel reads Q,
+        // K and V in place (core/model/attention_cpu.h), one single-threaded task per (image,
+        // head). Even at batch 1 it beats ATen's matmuls, whose OpenBLAS threads hand over to
+        // OpenMP's at every product: int8 ViT-S/16 at batch 1, 33.8 against 52.3 images/s
+        // (AMD EPYC Zen 5, 2 threads); ViT-Ti/16, 58 against 124.
+        if (!attnOut && attentionKernelEnabled() && qkvOut.scalar_type() == torch::kFloat &&
+            !torch::GradMode::is_enabled() && !at::autocast::is_cpu_enabled() && qkvOut.device().is_cpu())
+            return selfAttentionFromQkv(qkvOut, heads);
+        // [B, T, 3, H, hd] -> [3, B, H, T, hd]
+        auto qkv5 = qkvOut.reshape({b, t, 3, heads, hd}).permute({2, 0, 3, 1, 4});
+        auto q = qkv5[0], k = qkv5[1], v = qkv5[2];
         const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
-        if (attnOut) {
-            auto attn = torch::matmul(q * scale, k.transpose(-2, -1)).softmax(-1);
+        auto attn = torch::matmul(q * scale, k.transpose(-2, -1)).softmax(-1);
+        if (attnOut)
             *attnOut = attn;
-            out = torch::matmul(attn, v);
-        } else {
-            // Same maths without materialising probabilities for the caller.
-            auto attn = torch::matmul(q * scale, k.transpose(-2, -1)).softmax(-1);
-            out = torch::matmul(attn, v);
-        }
-        out = out.transpose(1, 2).reshape({b, t, d});
-        return int8 ? projInt8(out, proj) : linear(out, proj);
+        return torch::matmul(attn, v).transpose(1, 2).reshape({b, t, d});
     }
 
     int heads;
     torch::nn::Linear qkv{nullptr}, proj{nullptr};
-    Int8Linear qkvInt8, projInt8;
 };
 TORCH_MODULE(Attention);
 
@@ -207,14 +131,12 @@ struct MlpImpl : torch::nn::Module {
     }
     // Exact (erf) GELU, as timm and torchvision use; QuickGELU for OpenAI's CLIP.
     torch::Tensor forward(const torch::Tensor& x) {
-        const bool int8 = useInt8();
-        auto h = int8 ? fc1Int8(x, fc1) : linear(x, fc1);
+        auto h = linear(x, fc1);
         h = quickGelu ? h * torch::sigmoid(1.702 * h) : torch::gelu(h);
-        return int8 ? fc2Int8(h, fc2) : linear(h, fc2);
+        return linear(h, fc2);
     }
     bool quickGelu;
     torch::nn::Linear fc1{nullptr}, fc2{nullptr};
-    Int8Linear fc1Int8, fc2Int8;
 };
 TORCH_MODULE(Mlp);
 
@@ -243,7 +165,9 @@ struct BlockImpl : torch::nn::Module {
         // one nn.TransformerEncoderLayer's fast path uses; exact GELU, same maths, fewer passes
         // over the activations and no intermediate allocations between the ops). It has no
         // LayerScale, so blocks with one take the path below.
-        if (!ls1 && !mlp->quickGelu && !attnOut && !useInt8() && useFusedAttention(x) && useFusedBlock()) {
+        if (useInt8() && x.device().is_cpu())
+            return forwardInt8(x, attnOut);
+        if (!ls1 && !mlp->quickGelu && !attnOut && useFusedAttention(x) && useFusedBlock()) {
             return at::_transformer_encoder_layer_fwd(
                 x, x.size(2), attn->heads, attn->qkv->weight, attn->qkv->bias, attn->proj->weight, attn->proj->bias,
                 /*use_gelu=*/true, /*norm_first=*/true, norm1->options.eps(), norm1->weight, norm1->bias, norm2->weight,
@@ -263,6 +187,25 @@ struct BlockImpl : torch::nn::Module {
         return at::_transformer_encoder_layer_fwd(x, x.size(2), attn->heads, w[0], w[1], w[2], w[3], /*use_gelu=*/true,
                                                   /*norm_first=*/true, norm1->options.eps(), w[4], w[5], w[6], w[7],
                                                   w[8], w[9], w[10], w[11]);
+    }
+
+    // int8 inference (Precision::Int8, no gradients): every Linear as an integer GEMM on
+    // activations quantised per token (core/model/int8_gemm.h), LayerNorm fused into the
+    // quantisation, the residual adds and LayerScale into the dequantisation, and the MLP's
+    // hidden layer never written in float. Attention itself stays float32. x: [B, T, D] float.
+    torch::Tensor forwardInt8(const torch::Tensor& xIn, torch::Tensor* attnOut) {
+        static const int levels = int8ActivationLevels();
+        const auto x = xIn.to(torch::kFloat).contiguous();
+        const auto b = x.size(0), t = x.size(1), d = x.size(2);
+        const auto h1 = layerNormQuantise(x, norm1->weight, norm1->bias, norm1->options.eps(), levels);
+        const auto qkvOut = m_qkv8(h1, attn->qkv->weight, attn->qkv->bias).view({b, t, 3 * d});
+        const auto o = attn->attend(qkvOut, attnOut);
+        const torch::Tensor none;
+        const auto [y, h2] = m_proj8.normed(quantiseRows(o, levels), attn->proj->weight, attn->proj->bias,
+                                            ls1 ? ls1->gamma : none, x, norm2->weight, norm2->bias,
+                                            norm2->options.eps(), levels);
+        const auto hidden = m_fc1_8.activated(h2, mlp->fc1->weight, mlp->fc1->bias, mlp->quickGelu, levels);
+        return m_fc2_8(hidden, mlp->fc2->weight, mlp->fc2->bias, ls2 ? ls2->gamma : none, y).view({b, t, d});
     }
 
     torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
@@ -288,6 +231,7 @@ private:
         }
         return m_bf16;
     }
+    Int8Linear m_qkv8, m_proj8, m_fc1_8, m_fc2_8;
     std::mutex m_bf16Mutex;
     std::vector<torch::Tensor> m_bf16;
     std::vector<std::pair<const void*, std::int64_t>> m_bf16Key;

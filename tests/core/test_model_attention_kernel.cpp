@@ -38,7 +38,9 @@ TEST_CASE("the attention kernel computes softmax(QK^T/sqrt(d))V per image and he
     struct Shape {
         std::int64_t b, t, heads, hd;
     };
-    for (const auto s : {Shape{3, 197, 3, 64}, Shape{1, 5, 1, 8}, Shape{2, 50, 6, 64}, Shape{4, 17, 2, 8}}) {
+    // Few (image, head) pairs split their query rows into blocks: ViT-Ti at batch 1, one head.
+    for (const auto s : {Shape{3, 197, 3, 64}, Shape{1, 5, 1, 8}, Shape{2, 50, 6, 64}, Shape{4, 17, 2, 8},
+                         Shape{1, 197, 3, 64}, Shape{1, 40, 1, 8}}) {
         INFO("B " << s.b << ", T " << s.t << ", heads " << s.heads << ", head dim " << s.hd);
         // Scaled like real activations: logits spread over several units, so softmax is peaked.
         const auto qkv = torch::randn({s.b, s.t, 3 * s.heads * s.hd}) * 2.0;
@@ -66,7 +68,9 @@ TEST_CASE("the ViT's inference with the attention kernel matches its gradient pa
     };
     for (const auto k :
          {Case{"plain", false, false, Precision::Fp32}, Case{"LayerScale + registers", true, false, Precision::Fp32},
-          Case{"QuickGELU", false, true, Precision::Fp32}, Case{"int8", false, false, Precision::Int8}}) {
+          Case{"QuickGELU", false, true, Precision::Fp32}, Case{"int8", false, false, Precision::Int8},
+          Case{"int8 LayerScale + registers", true, false, Precision::Int8},
+          Case{"int8 QuickGELU", false, true, Precision::Int8}}) {
         INFO(k.name);
         model::VitConfig c = smallConfig(3);
         c.layerScale = k.layerScale;

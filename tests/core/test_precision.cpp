@@ -192,8 +192,9 @@ TEST_CASE("chooseInferencePrecision adds int8 only where it measured 1.15x faste
         CHECK(chooseInferencePrecision(cpu, std::nullopt, 1.4, 0) == Precision::Int8);
         CHECK(chooseInferencePrecision(cpu, std::nullopt, 1.4, 384) == Precision::Int8); // ViT-S
         CHECK(chooseInferencePrecision(cpu, std::nullopt, 1.4, 768) == Precision::Int8); // ViT-B
-        CHECK(chooseInferencePrecision(cpu, std::nullopt, 1.4, 192) == Precision::Fp32); // ViT-Ti
-        CHECK(chooseInferencePrecision(parseCpuInfo(kZen4Bf16), 2.0, 3.0, 192) == Precision::Bf16);
+        CHECK(chooseInferencePrecision(cpu, std::nullopt, 1.4, 192) == Precision::Int8); // ViT-Ti
+        CHECK(chooseInferencePrecision(cpu, std::nullopt, 1.4, 128) == Precision::Fp32);
+        CHECK(chooseInferencePrecision(parseCpuInfo(kZen4Bf16), 2.0, 3.0, 128) == Precision::Bf16);
     }
     for (const char* text : {kZen4Bf16, kSapphireRapids}) {
         const auto cpu = parseCpuInfo(text);
