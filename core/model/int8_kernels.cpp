@@ -118,4 +118,22 @@ void dequantiseActivateQuantiseRows(const std::int32_t* acc, std::int64_t rows, 
     }
 }
 
+VITRINE_CLONES
+void softmaxRows(float* x, std::int64_t rows, std::int64_t n) {
+    for (std::int64_t i = 0; i < rows; ++i) {
+        float* xi = x + i * n;
+        float top = xi[0];
+        for (std::int64_t j = 1; j < n; ++j)
+            top = xi[j] > top ? xi[j] : top;
+        float sum = 0.0f;
+        for (std::int64_t j = 0; j < n; ++j) {
+            xi[j] = std::exp(xi[j] - top);
+            sum += xi[j];
+        }
+        const float inv = 1.0f / sum;
+        for (std::int64_t j = 0; j < n; ++j)
+            xi[j] *= inv;
+    }
+}
+
 } // namespace vitrine::core::model::kernels

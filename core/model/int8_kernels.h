@@ -1,5 +1,6 @@
 #pragma once
-// The row kernels behind core/model/int8_gemm.h, on raw pointers and without torch, so that
+// The row kernels behind core/model/int8_gemm.h and the attention kernel's softmax
+// (core/model/attention_cpu.h), on raw pointers and without torch, so that
 // their translation unit can be built for vectorisation (-O3, finite maths, one clone per
 // x86-64 level) without touching any header-defined function of LibTorch's. Each call handles
 // rows [0, rows) of its arguments; the caller shares rows out between threads.
@@ -30,5 +31,8 @@ void dequantiseActivateQuantiseRows(const std::int32_t* acc, std::int64_t rows, 
                                     const std::int32_t* xz, const float* ws, const std::int32_t* colsum,
                                     const float* bias, Activation activation, int levels, std::uint8_t* q, float* scale,
                                     std::int32_t* zero);
+
+/// softmax over each row of x [rows, n], in place (the attention kernel's probabilities).
+void softmaxRows(float* x, std::int64_t rows, std::int64_t n);
 
 } // namespace vitrine::core::model::kernels

@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/model/int8_gemm.h"
+#include "core/model/int8_kernels.h"
 
 using namespace vitrine::core;
 
@@ -136,4 +137,15 @@ TEST_CASE("Int8Linear::activated applies GELU or QuickGELU and quantises for the
         const auto err = (dequantised(h) - want).abs().amax(1);
         CHECK((err <= h.scales * 0.5 + 1e-4).all().item<bool>());
     }
+}
+
+TEST_CASE("the attention kernel's softmax rows match torch's, large logits included", "[model][int8]") {
+    torch::manual_seed(12);
+    auto x = torch::randn({7, 197}) * 4.0;
+    x[3] += 80.0; // exp would overflow without subtracting the row's maximum
+    x[5].fill_(-3.0);
+    auto got = x.clone();
+    model::kernels::softmaxRows(got.data_ptr<float>(), 7, 197);
+    CHECK((got - x.softmax(1)).abs().max().item<double>() < 1e-6);
+    CHECK((got.sum(1) - 1.0).abs().max().item<double>() < 1e-5);
 }
