@@ -12,11 +12,18 @@
 
 #include <torch/types.h>
 
+#include "core/model/int8_gemm.h"
+
 namespace vitrine::core::model {
 
 /// qkv: [B, T, 3·D] float32, contiguous, laid out as timm's fused projection ([q | k | v], each
 /// D = heads × head_dim). Returns [B, T, D]. No autograd: for inference only.
 torch::Tensor selfAttentionFromQkv(const torch::Tensor& qkv, int heads);
+
+/// The same from the qkv projection's int32 products (the int8 path: [batch · T, 3 · D] rows in
+/// qkv), each task dequantising the rows and head columns it reads into its own buffers instead
+/// of the whole projection being written in float first. Returns [batch, T, D] float32.
+torch::Tensor selfAttentionFromProducts(const Int8Products& qkv, std::int64_t batch, int heads);
 
 /// Whether selfAttentionFromQkv can run (oneDNN's GEMM is linked and VITRINE_NO_ATTENTION_KERNEL
 /// is not set; the latter exists to measure it).

@@ -1,6 +1,7 @@
 #include "core/model/int8_gemm.h"
 
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -177,6 +178,22 @@ std::pair<torch::Tensor, QuantisedRows> Int8Linear::run(const QuantisedRows& x, 
                                            next.scales.data_ptr<float>() + b, next.zeros.data_ptr<std::int32_t>() + b);
     });
     return {y, next};
+}
+
+Int8Products Int8Linear::products(const QuantisedRows& x, const torch::Tensor& weight, const torch::Tensor& bias) {
+    auto p = packed(weight, bias, {});
+    Int8Products out;
+    out.acc = integerProducts(x, p->weight);
+    out.rows = x.values.size(0);
+    out.cols = p->weight.size(0);
+    out.xs = x.scales.data_ptr<float>();
+    out.xz = x.zeros.data_ptr<std::int32_t>();
+    out.ws = p->scales.data_ptr<float>();
+    out.colsum = p->colsum.data_ptr<std::int32_t>();
+    out.bias = p->bias.data_ptr<float>();
+    out.keep = std::make_shared<std::tuple<std::shared_ptr<const Packed>, torch::Tensor, torch::Tensor>>(
+        std::move(p), x.scales, x.zeros);
+    return out;
 }
 
 QuantisedRows Int8Linear::activated(const QuantisedRows& x, const torch::Tensor& weight, const torch::Tensor& bias,

@@ -38,6 +38,20 @@ QuantisedRows quantiseRows(const torch::Tensor& x, int levels);
 QuantisedRows layerNormQuantise(const torch::Tensor& x, const torch::Tensor& gamma, const torch::Tensor& beta,
                                 double eps, int levels);
 
+/// An integer GEMM's int32 products and what dequantises them: value[i, j] = xs[i] · ws[j] ·
+/// (acc[i, j] − xz[i] · colsum[j]) + bias[j] (kernels::dequantiseBlock). `acc` is the calling
+/// thread's buffer: valid until that thread's next integer GEMM.
+struct Int8Products {
+    const std::int32_t* acc = nullptr;
+    std::int64_t rows = 0, cols = 0;
+    const float* xs = nullptr;
+    const std::int32_t* xz = nullptr;
+    const float* ws = nullptr;
+    const std::int32_t* colsum = nullptr;
+    const float* bias = nullptr;
+    std::shared_ptr<const void> keep; ///< holds the packed weights and the rows' scales alive
+};
+
 /// A Linear layer's weight and bias as the integer GEMM wants them, made once and remade when
 /// the layer's weights change (an optimizer step, a live-weights update).
 class Int8Linear {
@@ -53,6 +67,10 @@ public:
                                                    const torch::Tensor& bias, const torch::Tensor& gain,
                                                    const torch::Tensor& residual, const torch::Tensor& gamma,
                                                    const torch::Tensor& beta, double eps, int levels);
+
+    /// x Wᵀ + bias left as int32 products, for a consumer that dequantises the parts it reads
+    /// (the attention kernel reads Q, K and V per head: selfAttentionFromProducts).
+    Int8Products products(const QuantisedRows& x, const torch::Tensor& weight, const torch::Tensor& bias);
 
     /// The MLP's hidden layer: act(x Wᵀ + bias) quantised per row for the next layer, never
     /// written in float. act: exact (erf) GELU, or QuickGELU x·σ(1.702x).

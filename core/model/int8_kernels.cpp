@@ -100,6 +100,14 @@ void dequantiseRows(const std::int32_t* acc, std::int64_t rows, std::int64_t n, 
 }
 
 VITRINE_CLONES
+void dequantiseBlock(const std::int32_t* acc, std::int64_t rows, std::int64_t n, std::int64_t ldAcc, const float* xs,
+                     const std::int32_t* xz, const float* ws, const std::int32_t* colsum, const float* bias, float* y,
+                     std::int64_t ldY) {
+    for (std::int64_t i = 0; i < rows; ++i)
+        dequantiseRow(acc + i * ldAcc, n, xs[i], xz[i], ws, colsum, bias, y + i * ldY);
+}
+
+VITRINE_CLONES
 void dequantiseActivateQuantiseRows(const std::int32_t* acc, std::int64_t rows, std::int64_t n, const float* xs,
                                     const std::int32_t* xz, const float* ws, const std::int32_t* colsum,
                                     const float* bias, Activation activation, int levels, std::uint8_t* q, float* scale,

@@ -23,6 +23,12 @@ void layerNormQuantiseRows(const float* x, std::int64_t rows, std::int64_t k, co
 void dequantiseRows(const std::int32_t* acc, std::int64_t rows, std::int64_t n, const float* xs, const std::int32_t* xz,
                     const float* ws, const std::int32_t* colsum, const float* bias, const float* residual, float* y);
 
+/// dequantiseRows (no residual) for a block of `n` columns: acc's rows `ldAcc` apart, y's `ldY`
+/// apart; ws, colsum and bias point at the block's first column.
+void dequantiseBlock(const std::int32_t* acc, std::int64_t rows, std::int64_t n, std::int64_t ldAcc, const float* xs,
+                     const std::int32_t* xz, const float* ws, const std::int32_t* colsum, const float* bias, float* y,
+                     std::int64_t ldY);
+
 enum class Activation { Gelu, QuickGelu };
 
 /// dequantiseRows (no residual), the activation (exact erf GELU, or QuickGELU x·σ(1.702x)),

@@ -198,8 +198,13 @@ struct BlockImpl : torch::nn::Module {
         const auto x = xIn.to(torch::kFloat).contiguous();
         const auto b = x.size(0), t = x.size(1), d = x.size(2);
         const auto h1 = layerNormQuantise(x, norm1->weight, norm1->bias, norm1->options.eps(), levels);
-        const auto qkvOut = m_qkv8(h1, attn->qkv->weight, attn->qkv->bias).view({b, t, 3 * d});
-        const auto o = attn->attend(qkvOut, attnOut);
+        torch::Tensor o;
+        if (!attnOut && attentionKernelEnabled()) {
+            // Q, K and V dequantised by the attention kernel's tasks, per head, as they read them.
+            o = selfAttentionFromProducts(m_qkv8.products(h1, attn->qkv->weight, attn->qkv->bias), b, attn->heads);
+        } else {
+            o = attn->attend(m_qkv8(h1, attn->qkv->weight, attn->qkv->bias).view({b, t, 3 * d}), attnOut);
+        }
         const torch::Tensor none;
         const auto [y, h2] = m_proj8.normed(quantiseRows(o, levels), attn->proj->weight, attn->proj->bias,
                                             ls1 ? ls1->gamma : none, x, norm2->weight, norm2->bias,

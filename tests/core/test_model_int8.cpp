@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "core/model/attention_cpu.h"
 #include "core/model/int8_gemm.h"
 #include "core/model/int8_kernels.h"
 
@@ -148,4 +149,20 @@ TEST_CASE("the attention kernel's softmax rows match torch's, large logits inclu
     model::kernels::softmaxRows(got.data_ptr<float>(), 7, 197);
     CHECK((got - x.softmax(1)).abs().max().item<double>() < 1e-6);
     CHECK((got.sum(1) - 1.0).abs().max().item<double>() < 1e-5);
+}
+
+TEST_CASE("the attention kernel on int8 products equals it on their dequantised floats", "[model][int8]") {
+    torch::manual_seed(13);
+    const std::int64_t b = 3, t = 20, d = 48;
+    const int heads = 4;
+    const auto w = torch::randn({3 * d, d}) * 0.2, bias = torch::randn({3 * d});
+    const auto x = model::quantiseRows(torch::randn({b * t, d}), 255);
+    model::Int8Linear lin;
+    const auto floats = lin(x, w, bias).view({b, t, 3 * d});
+    const auto want = model::selfAttentionFromQkv(floats, heads);
+    const auto got = model::selfAttentionFromProducts(lin.products(x, w, bias), b, heads);
+    REQUIRE(got.sizes() == want.sizes());
+    CHECK((got - want).abs().max().item<double>() < 1e-5);
+    CHECK_THROWS_WITH(model::selfAttentionFromProducts(lin.products(x, w, bias), 7, heads),
+                      Catch::Contains("7 images"));
 }
