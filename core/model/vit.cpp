@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -193,11 +194,14 @@ struct BlockImpl : torch::nn::Module {
     // activations quantised per token (core/model/int8_gemm.h), LayerNorm fused into the
     // quantisation, the residual adds and LayerScale into the dequantisation, and the MLP's
     // hidden layer never written in float. Attention itself stays float32. x: [B, T, D] float.
-    torch::Tensor forwardInt8(const torch::Tensor& xIn, torch::Tensor* attnOut) {
+    // `in`: this block's first LayerNorm of x, quantised, when the block before made it; `next`:
+    // the block after, whose first LayerNorm this one's last pass then quantises into nextIn.
+    torch::Tensor forwardInt8(const torch::Tensor& xIn, torch::Tensor* attnOut, const QuantisedRows* in = nullptr,
+                              BlockImpl* next = nullptr, std::optional<QuantisedRows>* nextIn = nullptr) {
         static const int levels = int8ActivationLevels();
         const auto x = xIn.to(torch::kFloat).contiguous();
         const auto b = x.size(0), t = x.size(1), d = x.size(2);
-        const auto h1 = layerNormQuantise(x, norm1->weight, norm1->bias, norm1->options.eps(), levels);
+        const auto h1 = in ? *in : layerNormQuantise(x, norm1->weight, norm1->bias, norm1->options.eps(), levels);
         torch::Tensor o;
         if (!attnOut && attentionKernelEnabled()) {
             // Q, K and V dequantised by the attention kernel's tasks, per head, as they read them.
@@ -210,6 +214,12 @@ struct BlockImpl : torch::nn::Module {
                                             ls1 ? ls1->gamma : none, x, norm2->weight, norm2->bias,
                                             norm2->options.eps(), levels);
         const auto hidden = m_fc1_8.activated(h2, mlp->fc1->weight, mlp->fc1->bias, mlp->quickGelu, levels);
+        if (next && nextIn) {
+            auto [z, h] = m_fc2_8.normed(hidden, mlp->fc2->weight, mlp->fc2->bias, ls2 ? ls2->gamma : none, y,
+                                         next->norm1->weight, next->norm1->bias, next->norm1->options.eps(), levels);
+            *nextIn = std::move(h);
+            return z.view({b, t, d});
+        }
         return m_fc2_8(hidden, mlp->fc2->weight, mlp->fc2->bias, ls2 ? ls2->gamma : none, y).view({b, t, d});
     }
 
@@ -341,9 +351,20 @@ VitOutput VitImpl::forward(const torch::Tensor& images, bool withAttention) {
             xb = m->as<BlockImpl>()->forwardBf16(xb);
         x = xb.to(torch::kFloat);
     } else {
-        for (const auto& m : *blocks) {
-            auto* block = m->as<BlockImpl>();
-            if (withAttention) {
+        // int8: each block also quantises the next one's first LayerNorm in its last pass.
+        const bool int8 = useInt8() && x.device().is_cpu();
+        std::optional<QuantisedRows> in;
+        for (std::size_t i = 0; i < blocks->size(); ++i) {
+            auto* block = (*blocks)[i]->as<BlockImpl>();
+            if (int8) {
+                auto* next = i + 1 < blocks->size() ? (*blocks)[i + 1]->as<BlockImpl>() : nullptr;
+                torch::Tensor a;
+                std::optional<QuantisedRows> nextIn;
+                x = block->forwardInt8(x, withAttention ? &a : nullptr, in ? &*in : nullptr, next, &nextIn);
+                in = std::move(nextIn);
+                if (withAttention)
+                    out.attentions.push_back(a.to(torch::kFloat));
+            } else if (withAttention) {
                 torch::Tensor a;
                 x = block->forward(x, &a);
                 out.attentions.push_back(a.to(torch::kFloat));
