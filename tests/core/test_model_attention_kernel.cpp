@@ -127,3 +127,32 @@ TEST_CASE("inference of a large batch in slices gives each image's own result", 
         CHECK((one.cls[0] - all.cls[i]).abs().max().item<double>() < 1e-4);
     }
 }
+
+TEST_CASE("int8 inference with attention maps: the same embedding as without, maps close to float32's",
+          "[model][attention-kernel]") {
+    // With maps the int8 blocks take the float qkv and ATen's attention (probabilities kept);
+    // without, the attention kernel reads the integer products. Same quantised inputs either way.
+    model::VitConfig c = smallConfig(3);
+    torch::manual_seed(6);
+    model::Vit vit(c);
+    vit->eval();
+    const auto x = torch::randn({2, 3, 64, 64});
+    c10::InferenceMode guard;
+    model::VitOutput fp32;
+    {
+        AutocastScope scope(Precision::Fp32);
+        fp32 = vit->forward(x, true);
+    }
+    AutocastScope scope(Precision::Int8);
+    const auto withMaps = vit->forward(x, true);
+    const auto without = vit->forward(x, false);
+    REQUIRE(withMaps.attentions.size() == 3);
+    CHECK((withMaps.embedding - without.embedding).abs().max().item<double>() < 1e-4);
+    for (std::size_t layer = 0; layer < 3; ++layer) {
+        INFO("layer " << layer);
+        const auto& a = withMaps.attentions[layer];
+        REQUIRE(a.sizes() == torch::IntArrayRef({2, 3, 17, 17}));
+        CHECK((a.sum(-1) - 1.0).abs().max().item<double>() < 1e-5);
+        CHECK(torch::cosine_similarity(a.flatten(), fp32.attentions[layer].flatten(), 0).item<double>() > 0.99);
+    }
+}
