@@ -40,6 +40,8 @@ void attendAll(std::int64_t b, std::int64_t t, std::int64_t d, int heads, float*
     // (image, head) pairs than a few per thread (ViT-Ti's 3 heads at batch 1 on 2 threads) the
     // query rows are split so that every thread gets an even share.
     const std::int64_t pairs = b * heads;
+    if (pairs == 0 || t == 0)
+        return;
     const std::int64_t wanted = 4 * static_cast<std::int64_t>(at::get_num_threads());
     const std::int64_t splits = std::clamp<std::int64_t>((wanted + pairs - 1) / pairs, 1,
                                                          std::max<std::int64_t>(1, t / 16));
@@ -88,10 +90,10 @@ torch::Tensor selfAttentionFromQkv(const torch::Tensor& qkvIn, int heads) {
 
 torch::Tensor selfAttentionFromProducts(const Int8Products& qkv, std::int64_t batch, int heads) {
     const std::int64_t d3 = qkv.cols, d = d3 / 3;
-    TORCH_CHECK(qkv.acc && batch > 0 && qkv.rows % batch == 0 && d3 % 3 == 0 && d % heads == 0,
+    TORCH_CHECK(batch >= 0 && (batch > 0 ? qkv.rows % batch == 0 : qkv.rows == 0) && d3 % 3 == 0 && d % heads == 0,
                 "selfAttentionFromProducts: ", qkv.rows, " x ", d3, " products for ", batch, " images of ", heads,
                 " heads");
-    const std::int64_t t = qkv.rows / batch, hd = d / heads;
+    const std::int64_t t = batch > 0 ? qkv.rows / batch : 0, hd = d / heads;
     auto out = torch::empty({batch, t, d}, torch::kFloat);
     // Each task dequantises the rows and head columns it reads into its own buffers.
     attendAll(batch, t, d, heads, out.data_ptr<float>(),

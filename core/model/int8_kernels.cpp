@@ -24,7 +24,11 @@ inline void quantiseRow(const float* x, std::int64_t k, int levels, std::uint8_t
         hi = x[j] > hi ? x[j] : hi;
     }
     const float top = static_cast<float>(levels);
-    const float s = hi > lo ? (hi - lo) / top : 1.0f;
+    // A range too small for its inverse to be finite (or none) gets scale 1: every value is then
+    // within half a step of 0 and the zero point stays 0..levels (a threshold, not isfinite,
+    // which -ffast-math removes).
+    const float range = hi - lo;
+    const float s = range > top * 1e-30f ? range / top : 1.0f;
     const float inv = 1.0f / s;
     float z = std::floor(-lo * inv + 0.5f);
     z = z < 0.0f ? 0.0f : (z > top ? top : z);

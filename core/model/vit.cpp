@@ -308,7 +308,8 @@ VitOutput VitImpl::forward(const torch::Tensor& images, bool withAttention) {
     // Measured on an AMD EPYC Zen 4, 2 threads, images/s at batch 32 / 8 / 4: ViT-S/16 float32
     // 12.4 / 15.2-16 / 17, int8 17.4 / 19.5 / 17.8; ViT-Ti/16 float32 39 / 50 / 46. bf16
     // autocast is as fast at 16-32 as at 8 and slower at 4, so it keeps whole batches.
-    if (const auto slice = inferenceSlice(c, images); slice > 0 && b > slice) {
+    // Not with attention maps: each slice would drop them (the Inspector's statistics ask for a batch of maps).
+    if (const auto slice = withAttention ? 0 : inferenceSlice(c, images); slice > 0 && b > slice) {
         std::vector<VitOutput> parts;
         for (std::int64_t i = 0; i < b; i += slice)
             parts.push_back(forward(images.slice(0, i, std::min(b, i + slice)), false));

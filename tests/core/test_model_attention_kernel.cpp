@@ -118,6 +118,11 @@ TEST_CASE("inference of a large batch in slices gives each image's own result", 
     REQUIRE(all.embedding.size(0) == 11);
     REQUIRE(all.patches.sizes() == torch::IntArrayRef({11, 16, 96}));
     REQUIRE(all.prefix.sizes() == torch::IntArrayRef({11, 3, 96}));
+    // With attention maps the batch is not sliced: every image keeps its maps.
+    const auto maps = vit->forward(x, true);
+    REQUIRE(maps.attentions.size() == 2);
+    CHECK(maps.attentions[0].size(0) == 11);
+    CHECK((maps.embedding - all.embedding).abs().max().item<double>() < 1e-4);
     for (std::int64_t i = 0; i < 11; ++i) {
         INFO("image " << i);
         const auto one = vit->forward(x.slice(0, i, i + 1), false);

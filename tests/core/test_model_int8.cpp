@@ -56,6 +56,11 @@ TEST_CASE("quantiseRows gives every row its own scale and zero point", "[model][
         CHECK(q.values[4].max().item<int>() == 0);
         CHECK(q.zeros[3].item<int>() == 0);      // all positive: the range starts at 0
         CHECK(q.zeros[5].item<int>() == levels); // all negative: it ends at 0
+        // A range too small for a finite inverse: scale 1, zero point 0, nothing undefined.
+        const auto tiny = model::quantiseRows(torch::full({1, 16}, 1e-38f), levels);
+        CHECK(tiny.scales[0].item<float>() == 1.0f);
+        CHECK(tiny.zeros[0].item<int>() == 0);
+        CHECK(tiny.values.max().item<int>() == 0);
         // A tensor of any leading shape is taken as rows of its last dimension.
         CHECK(model::quantiseRows(x.view({2, 3, 100}), levels).values.equal(q.values));
     }
