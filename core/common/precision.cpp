@@ -15,6 +15,7 @@
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
+#include <oneapi/dnnl/dnnl.h>
 #include <torch/version.h>
 
 #include "core/common/error.h"
@@ -350,9 +351,16 @@ Precision resolveInferencePrecision(Precision requested, int modelWidth) {
 }
 
 bool int8Available() {
+    // The int8 path's GEMMs are oneDNN's integer GEMM (core/model/int8_gemm.h): one 1x1 product
+    // tells whether this libdnnl runs it.
     static const bool available = [] {
-        const auto& engines = at::globalContext().supportedQEngines();
-        return std::find(engines.begin(), engines.end(), at::QEngine::ONEDNN) != engines.end();
+        const std::uint8_t a = 3;
+        const std::int8_t b = -2;
+        std::int32_t c = 0;
+        const std::int32_t zero = 0;
+        return dnnl_gemm_u8s8s32('N', 'N', 'F', 1, 1, 1, 1.0f, &a, 1, 0, &b, 1, 0, 0.0f, &c, 1, &zero) ==
+                   dnnl_success &&
+               c == -6;
     }();
     return available;
 }

@@ -111,7 +111,7 @@ std::optional<double> int8ProbeSpeedup();
 /// rather than a measurement in this process.
 bool bf16ProbeCached();
 
-/// Whether this LibTorch has the oneDNN quantised engine Precision::Int8 runs on.
+/// Whether Precision::Int8 can run: oneDNN's integer GEMM works here (checked once).
 bool int8Available();
 
 /// Whether the current thread's ViT forward passes run their Linear layers in int8 (set by
