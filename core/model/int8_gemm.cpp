@@ -23,6 +23,20 @@ QuantisedRows emptyRows(std::int64_t m, std::int64_t k) {
     return {torch::empty({m, k}, torch::kUInt8), torch::empty({m}, torch::kFloat), torch::empty({m}, torch::kInt)};
 }
 
+// Rows [m, k] quantised block by block on the threads: fill(begin, end, values, scales, zeros)
+// writes rows [begin, end), the pointers already at row `begin`.
+template <class Fill> QuantisedRows quantisedRows(std::int64_t m, std::int64_t k, Fill&& fill) {
+    auto out = emptyRows(m, k);
+    auto* q = out.values.data_ptr<std::uint8_t>();
+    auto* s = out.scales.data_ptr<float>();
+    auto* z = out.zeros.data_ptr<std::int32_t>();
+    at::parallel_for(0, m, kRowGrain, [&](std::int64_t b, std::int64_t e) { fill(b, e, q + b * k, s + b, z + b); });
+    return out;
+}
+
+// A LayerNorm or bias parameter as the row kernels read it.
+torch::Tensor floatParameter(const torch::Tensor& t) { return t.detach().to(torch::kFloat).contiguous(); }
+
 torch::Tensor rows2d(const torch::Tensor& x) {
     TORCH_CHECK(x.scalar_type() == torch::kFloat && x.device().is_cpu(), "int8 GEMM: expected float32 on the CPU, got ",
                 x.scalar_type());
@@ -49,34 +63,26 @@ int int8ActivationLevels() {
 
 QuantisedRows quantiseRows(const torch::Tensor& x, int levels) {
     const auto x2 = rows2d(x);
-    const auto m = x2.size(0), k = x2.size(1);
-    auto out = emptyRows(m, k);
+    const auto k = x2.size(1);
     const float* src = x2.data_ptr<float>();
-    auto* q = out.values.data_ptr<std::uint8_t>();
-    auto* s = out.scales.data_ptr<float>();
-    auto* z = out.zeros.data_ptr<std::int32_t>();
-    at::parallel_for(0, m, kRowGrain, [&](std::int64_t b, std::int64_t e) {
-        kernels::quantiseRows(src + b * k, e - b, k, levels, q + b * k, s + b, z + b);
-    });
-    return out;
+    return quantisedRows(x2.size(0), k,
+                         [&](std::int64_t b, std::int64_t e, std::uint8_t* q, float* s, std::int32_t* z) {
+                             kernels::quantiseRows(src + b * k, e - b, k, levels, q, s, z);
+                         });
 }
 
 QuantisedRows layerNormQuantise(const torch::Tensor& x, const torch::Tensor& gamma, const torch::Tensor& beta,
                                 double eps, int levels) {
     const auto x2 = rows2d(x);
-    const auto m = x2.size(0), k = x2.size(1);
-    const auto g = gamma.detach().to(torch::kFloat).contiguous(), bt = beta.detach().to(torch::kFloat).contiguous();
+    const auto k = x2.size(1);
+    const auto g = floatParameter(gamma), bt = floatParameter(beta);
     TORCH_CHECK(g.numel() == k && bt.numel() == k, "layerNormQuantise: LayerNorm of ", g.numel(), " for rows of ", k);
-    auto out = emptyRows(m, k);
     const float* src = x2.data_ptr<float>();
-    auto* q = out.values.data_ptr<std::uint8_t>();
-    auto* s = out.scales.data_ptr<float>();
-    auto* z = out.zeros.data_ptr<std::int32_t>();
-    at::parallel_for(0, m, kRowGrain, [&](std::int64_t b, std::int64_t e) {
-        kernels::layerNormQuantiseRows(src + b * k, e - b, k, g.data_ptr<float>(), bt.data_ptr<float>(),
-                                       static_cast<float>(eps), levels, q + b * k, s + b, z + b);
-    });
-    return out;
+    return quantisedRows(
+        x2.size(0), k, [&](std::int64_t b, std::int64_t e, std::uint8_t* q, float* s, std::int32_t* z) {
+            kernels::layerNormQuantiseRows(src + b * k, e - b, k, g.data_ptr<float>(), bt.data_ptr<float>(),
+                                           static_cast<float>(eps), levels, q, s, z);
+        });
 }
 
 struct Int8Linear::Packed {
@@ -141,8 +147,7 @@ std::pair<torch::Tensor, QuantisedRows> Int8Linear::normed(const QuantisedRows& 
                                                            const torch::Tensor& bias, const torch::Tensor& gain,
                                                            const torch::Tensor& residual, const torch::Tensor& gamma,
                                                            const torch::Tensor& beta, double eps, int levels) {
-    const Norm norm{gamma.detach().to(torch::kFloat).contiguous(), beta.detach().to(torch::kFloat).contiguous(),
-                    static_cast<float>(eps), levels};
+    const Norm norm{floatParameter(gamma), floatParameter(beta), static_cast<float>(eps), levels};
     return run(x, weight, bias, gain, residual, &norm);
 }
 
@@ -201,18 +206,13 @@ QuantisedRows Int8Linear::activated(const QuantisedRows& x, const torch::Tensor&
     const auto p = packed(weight, bias, {});
     const auto m = x.values.size(0), n = p->weight.size(0);
     const std::int32_t* acc = integerProducts(x, p->weight);
-    auto out = emptyRows(m, n);
-    auto* q = out.values.data_ptr<std::uint8_t>();
-    auto* s = out.scales.data_ptr<float>();
-    auto* z = out.zeros.data_ptr<std::int32_t>();
     const auto act = quickGelu ? kernels::Activation::QuickGelu : kernels::Activation::Gelu;
-    at::parallel_for(0, m, kRowGrain, [&](std::int64_t b, std::int64_t e) {
+    return quantisedRows(m, n, [&](std::int64_t b, std::int64_t e, std::uint8_t* q, float* s, std::int32_t* z) {
         kernels::dequantiseActivateQuantiseRows(acc + b * n, e - b, n, x.scales.data_ptr<float>() + b,
                                                 x.zeros.data_ptr<std::int32_t>() + b, p->scales.data_ptr<float>(),
                                                 p->colsum.data_ptr<std::int32_t>(), p->bias.data_ptr<float>(), act,
-                                                levels, q + b * n, s + b, z + b);
+                                                levels, q, s, z);
     });
-    return out;
 }
 
 } // namespace vitrine::core::model
